@@ -1,0 +1,106 @@
+"""Frozen configuration objects of the core. Defaults are the Blender operator's defaults.
+
+Each dataclass validates itself and raises :class:`~core.errors.ConfigError` with a user-facing message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+IMAGE_SIZES = (512, 224)
+FOCAL_PRIORS = ("none", "exif", "mm")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How to run the network on the image pairs.
+
+    Attributes:
+        image_size: 512 (long side to 512) or 224 (short side to 224, square crop); must match the model.
+        scene_graph: ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]`` or ``oneref-R``.
+        device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
+        half_precision: run the network in float16/bfloat16 on CUDA (results are stored as float32).
+        batch_size: number of pairs decoded together (pairs of equal shapes only).
+    """
+
+    image_size: int = 512
+    scene_graph: str = "complete"
+    device: str = "auto"
+    half_precision: bool = False
+    batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        if self.image_size not in IMAGE_SIZES:
+            raise ConfigError(f"image size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """How to align all pairs into one frame (paper section 3.4).
+
+    Attributes:
+        method: ``fast`` (our solver) or ``paper`` (Adam, cosine schedule, lr 0.01: the reference baseline).
+        niter: iterations of the ``paper`` method (our ``fast`` method chooses its own unless this is set
+            explicitly through ``fast_niter``).
+        fast_niter: iteration budget of the ``fast`` method.
+        focal_mode: ``weiszfeld`` or ``median`` (focal initialisation, paper section 3.3).
+        min_conf: pixels with a confidence at or below this are ignored by the alignment.
+        shared_focal: all photos share one focal length (video, one camera).
+        known_focals: per view, a focal in NETWORK pixels to keep fixed, or None to estimate it.
+        known_poses: per view, a 4x4 ``world_from_cam`` (OpenCV) to keep fixed, or None.
+        optimize_pp: also estimate principal points (default: the network image centre).
+    """
+
+    method: str = "fast"
+    niter: int = 300
+    fast_niter: int = 100
+    focal_mode: str = "weiszfeld"
+    min_conf: float = 3.0
+    shared_focal: bool = False
+    known_focals: tuple[float | None, ...] | None = None
+    known_poses: tuple[object | None, ...] | None = None
+    optimize_pp: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in ("fast", "paper"):
+            raise ConfigError(f"alignment method must be 'fast' or 'paper', got {self.method!r}")
+        if self.focal_mode not in ("weiszfeld", "median"):
+            raise ConfigError(f"focal mode must be 'weiszfeld' or 'median', got {self.focal_mode!r}")
+        if self.niter < 0 or self.fast_niter < 0:
+            raise ConfigError("the number of iterations cannot be negative")
+        if self.min_conf < 0:
+            raise ConfigError(f"minimum confidence cannot be negative, got {self.min_conf}")
+        if self.known_focals is not None:
+            for f in self.known_focals:
+                if f is not None and not f > 0:
+                    raise ConfigError(f"known focal lengths must be positive, got {f}")
+
+
+@dataclass(frozen=True)
+class ReconstructConfig:
+    """The whole pipeline: inference, alignment and the photo-level priors.
+
+    Attributes:
+        focal_prior: ``none``, ``exif`` (EXIF ``FocalLengthIn35mmFilm`` where a photo has it) or ``mm``.
+        focal_mm: the 35 mm-equivalent focal length for ``focal_prior="mm"``.
+        clean_depth: drop points that other views see as occluded (the paper demo's clean-up).
+    """
+
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    focal_prior: str = "none"
+    focal_mm: float | None = None
+    clean_depth: bool = True
+
+    def __post_init__(self) -> None:
+        if self.focal_prior not in FOCAL_PRIORS:
+            raise ConfigError(f"focal prior must be one of {FOCAL_PRIORS}, got {self.focal_prior!r}")
+        if self.focal_prior == "mm" and (self.focal_mm is None or not self.focal_mm > 0):
+            raise ConfigError("a focal length in millimetres (> 0) is needed when the focal prior is 'mm'")

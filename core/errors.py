@@ -1,0 +1,44 @@
+"""Typed errors of the core.
+
+Every error a user can cause (a bad photo, a wrong checkpoint, an impossible option) or the environment can
+cause (no torch, no GPU memory) is a :class:`Dust3rError` subclass whose message is written for the user:
+it says what is wrong and what to do next. The Blender operators and the command line show exactly that
+message; anything that is not a ``Dust3rError`` is a bug and is reported with its traceback.
+"""
+
+from __future__ import annotations
+
+
+class Dust3rError(Exception):
+    """Base class of all expected, user-facing failures."""
+
+
+class ConfigError(Dust3rError, ValueError):
+    """An option has an invalid value (unknown scene graph, negative focal, ...)."""
+
+
+class ImageError(Dust3rError):
+    """A photo is missing, unreadable, of an unsupported format, or there are no photos at all."""
+
+
+class CheckpointError(Dust3rError):
+    """A checkpoint is missing, truncated, unsafe, not a checkpoint, or of an unexpected architecture."""
+
+
+class DependencyError(Dust3rError):
+    """A required package (torch, safetensors, pillow-heif for HEIC) is not installed."""
+
+
+class DeviceError(Dust3rError):
+    """The requested device is not available, or it ran out of memory."""
+
+
+class AlignmentError(Dust3rError):
+    """Global alignment cannot run on these predictions (disconnected graph, no confident pixel, NaNs)."""
+
+
+class Cancelled(Dust3rError):
+    """The caller asked to stop (the cancel event was set)."""
+
+    def __init__(self, message: str = "Cancelled by the user.") -> None:
+        super().__init__(message)

@@ -1,0 +1,119 @@
+"""From the network image back to the original photo (CONVENTIONS.md section 3).
+
+The network sees a resized and centre-cropped copy of each photo. :class:`PhotoCrop` records the facts that
+tie the two together, and the functions below are the ONLY place where network pixels or intrinsics are
+mapped to the photo. Network quantities are in *index* pixel coordinates (pixel column ``i`` is centred at
+``u = i``); photo quantities are in *continuous* coordinates (the photo spans ``[0, W0] x [0, H0]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# The 35 mm film frame is 36 x 24 mm; like Blender's sensor fit on the long side, we attach the 36 mm to the
+# photo's LONG side, so "35 mm-equivalent focal length" means: focal / 36 mm = focal_px / long_side_px.
+FILM_LONG_SIDE_MM = 36.0
+
+
+@dataclass(frozen=True)
+class PhotoCrop:
+    """How one photo became a network image.
+
+    Attributes:
+        photo_size: ``(W0, H0)`` of the photo after EXIF orientation, pixels.
+        resized_size: ``(W1, H1)`` after the resize, pixels.
+        crop_offset: ``(ox, oy)``, left/top of the centre crop in resized pixels.
+        net_size: ``(W2, H2)`` of the network image, pixels.
+    """
+
+    photo_size: tuple[int, int]
+    resized_size: tuple[int, int]
+    crop_offset: tuple[int, int]
+    net_size: tuple[int, int]
+
+    @property
+    def scale_xy(self) -> tuple[float, float]:
+        """Photo pixels per resized pixel, ``(W0 / W1, H0 / H1)``."""
+        return (self.photo_size[0] / self.resized_size[0], self.photo_size[1] / self.resized_size[1])
+
+
+def index_to_continuous(uv_index: np.ndarray) -> np.ndarray:
+    """Index pixel coordinates (pixel centre at integers) -> continuous ones (centre at ``i + 0.5``)."""
+    return np.asarray(uv_index, dtype=np.float64) + 0.5
+
+
+def continuous_to_index(uv_cont: np.ndarray) -> np.ndarray:
+    """Continuous pixel coordinates -> index ones; inverse of :func:`index_to_continuous`."""
+    return np.asarray(uv_cont, dtype=np.float64) - 0.5
+
+
+def photo_from_net_pixels(uv_net_index: np.ndarray, crop: PhotoCrop) -> np.ndarray:
+    """Map network pixels ``(..., 2)`` (u, v) in index coordinates to photo pixels in continuous ones."""
+    uv = np.asarray(uv_net_index, dtype=np.float64)
+    if uv.shape[-1] != 2:
+        raise ValueError(f"expected (..., 2) pixel coordinates, got shape {uv.shape}")
+    sx, sy = crop.scale_xy
+    ox, oy = crop.crop_offset
+    return np.stack([(uv[..., 0] + 0.5 + ox) * sx, (uv[..., 1] + 0.5 + oy) * sy], axis=-1)
+
+
+def net_from_photo_pixels(uv_photo_cont: np.ndarray, crop: PhotoCrop) -> np.ndarray:
+    """Inverse of :func:`photo_from_net_pixels`."""
+    uv = np.asarray(uv_photo_cont, dtype=np.float64)
+    if uv.shape[-1] != 2:
+        raise ValueError(f"expected (..., 2) pixel coordinates, got shape {uv.shape}")
+    sx, sy = crop.scale_xy
+    ox, oy = crop.crop_offset
+    return np.stack([uv[..., 0] / sx - 0.5 - ox, uv[..., 1] / sy - 0.5 - oy], axis=-1)
+
+
+def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """The 3x3 pinhole matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (float64)."""
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
+def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noqa: N802 (K is the standard name)
+    """Intrinsics of the network image (index coords) -> intrinsics of the photo (continuous coords).
+
+    ``fx0 = fx2 * W0 / W1``, ``fy0 = fy2 * H0 / H1``, ``cx0 = (cx2 + 0.5 + ox) * W0 / W1``,
+    ``cy0 = (cy2 + 0.5 + oy) * H0 / H1``.
+    """
+    K_net = np.asarray(K_net, dtype=np.float64)
+    if K_net.shape != (3, 3):
+        raise ValueError(f"K_net must be 3x3, got shape {K_net.shape}")
+    sx, sy = crop.scale_xy
+    cx0, cy0 = photo_from_net_pixels(K_net[:2, 2], crop)
+    return intrinsics_matrix(K_net[0, 0] * sx, K_net[1, 1] * sy, cx0, cy0)
+
+
+def K_net_from_K_photo(K_photo: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noqa: N802
+    """Inverse of :func:`K_photo_from_K_net`."""
+    K_photo = np.asarray(K_photo, dtype=np.float64)
+    if K_photo.shape != (3, 3):
+        raise ValueError(f"K_photo must be 3x3, got shape {K_photo.shape}")
+    sx, sy = crop.scale_xy
+    cx2, cy2 = net_from_photo_pixels(K_photo[:2, 2], crop)
+    return intrinsics_matrix(K_photo[0, 0] / sx, K_photo[1, 1] / sy, cx2, cy2)
+
+
+def focal_net_from_35mm(focal_35mm: float, crop: PhotoCrop) -> float:
+    """A 35 mm-equivalent focal length (mm, 36 mm on the photo's long side) -> network focal in pixels.
+
+    The photo focal is ``f0 = focal_35mm / 36 * max(W0, H0)`` photo pixels; on the network image it is
+    ``f0 * W1 / W0`` (the network model has one focal for both axes; ``W1/W0`` and ``H1/H0`` differ only by
+    the rounding of the resize).
+    """
+    if not np.isfinite(focal_35mm) or focal_35mm <= 0:
+        raise ValueError(f"focal length must be a positive number of millimetres, got {focal_35mm!r}")
+    w0, h0 = crop.photo_size
+    f_photo = focal_35mm / FILM_LONG_SIDE_MM * max(w0, h0)
+    return f_photo * crop.resized_size[0] / w0
+
+
+def focal_35mm_from_net(focal_net: float, crop: PhotoCrop) -> float:
+    """Inverse of :func:`focal_net_from_35mm`."""
+    w0, h0 = crop.photo_size
+    f_photo = focal_net * w0 / crop.resized_size[0]
+    return f_photo * FILM_LONG_SIDE_MM / max(w0, h0)

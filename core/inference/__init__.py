@@ -1,0 +1,1 @@
+"""Running the network on photos: image loading, scene graphs, encode-once pair prediction."""

@@ -1,0 +1,1 @@
+"""Files: checkpoint discovery/download and exports."""

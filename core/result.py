@@ -1,0 +1,96 @@
+"""The result of a whole reconstruction, as the Blender builder and ``python -m core reconstruct`` use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """N views reconstructed in one world frame (OpenCV axes; scale arbitrary unless a prior fixed it).
+
+    Attributes:
+        image_paths: N absolute photo paths, in view order.
+        world_from_cam: ``(N, 4, 4)`` float64, camera-to-world transforms (OpenCV camera axes).
+        K_photo: ``(N, 3, 3)`` float64, intrinsics of the ORIGINAL photo in continuous pixel coordinates.
+        photo_size: ``(N, 2)`` int, ``(W0, H0)`` after EXIF orientation.
+        K_net: ``(N, 3, 3)`` float64, intrinsics of the network image in index pixel coordinates.
+        net_size: ``(N, 2)`` int, ``(W2, H2)``.
+        depth: N arrays ``(H2, W2)`` float32, z in each camera's frame.
+        pts3d: N arrays ``(H2, W2, 3)`` float32, world points of the network pixels.
+        conf: N arrays ``(H2, W2)`` float32, confidence (>= 1 from the network).
+        colors: N arrays ``(H2, W2, 3)`` float32, RGB in ``[0, 1]`` (sRGB-encoded values of the photo).
+    """
+
+    image_paths: tuple[str, ...]
+    world_from_cam: np.ndarray
+    K_photo: np.ndarray
+    photo_size: np.ndarray
+    K_net: np.ndarray
+    net_size: np.ndarray
+    depth: tuple[np.ndarray, ...]
+    pts3d: tuple[np.ndarray, ...]
+    conf: tuple[np.ndarray, ...]
+    colors: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.image_paths)
+        for name in ("world_from_cam", "K_photo", "K_net"):
+            shape = np.shape(getattr(self, name))
+            expected = (n, 4, 4) if name == "world_from_cam" else (n, 3, 3)
+            if shape != expected:
+                raise ValueError(f"{name} must have shape {expected}, got {shape}")
+        for name in ("photo_size", "net_size"):
+            if np.shape(getattr(self, name)) != (n, 2):
+                raise ValueError(f"{name} must have shape {(n, 2)}, got {np.shape(getattr(self, name))}")
+        for name in ("depth", "pts3d", "conf", "colors"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} must hold {n} arrays, got {len(getattr(self, name))}")
+        for k in range(n):
+            w2, h2 = (int(v) for v in self.net_size[k])
+            for name, tail in (("depth", ()), ("pts3d", (3,)), ("conf", ()), ("colors", (3,))):
+                shape = np.shape(getattr(self, name)[k])
+                if shape != (h2, w2, *tail):
+                    raise ValueError(f"{name}[{k}] must have shape {(h2, w2, *tail)}, got {shape}")
+
+    @property
+    def num_views(self) -> int:
+        return len(self.image_paths)
+
+    def save_npz(self, path: str | Path) -> None:
+        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``)."""
+        arrays: dict[str, np.ndarray] = {
+            "image_paths": np.array(self.image_paths, dtype=str),
+            "cam2world": np.asarray(self.world_from_cam, dtype=np.float64),
+            "K_photo": np.asarray(self.K_photo, dtype=np.float64),
+            "photo_size": np.asarray(self.photo_size, dtype=np.int64),
+            "K_net": np.asarray(self.K_net, dtype=np.float64),
+            "net_size": np.asarray(self.net_size, dtype=np.int64),
+        }
+        for k in range(self.num_views):
+            arrays[f"depth_{k}"] = np.asarray(self.depth[k], dtype=np.float32)
+            arrays[f"pts3d_{k}"] = np.asarray(self.pts3d[k], dtype=np.float32)
+            arrays[f"conf_{k}"] = np.asarray(self.conf[k], dtype=np.float32)
+            arrays[f"colors_{k}"] = np.asarray(self.colors[k], dtype=np.float32)
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> Reconstruction:
+        """Read a file written by :meth:`save_npz`."""
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data["image_paths"])
+            return cls(
+                image_paths=tuple(str(p) for p in data["image_paths"]),
+                world_from_cam=data["cam2world"],
+                K_photo=data["K_photo"],
+                photo_size=data["photo_size"],
+                K_net=data["K_net"],
+                net_size=data["net_size"],
+                depth=tuple(data[f"depth_{k}"] for k in range(n)),
+                pts3d=tuple(data[f"pts3d_{k}"] for k in range(n)),
+                conf=tuple(data[f"conf_{k}"] for k in range(n)),
+                colors=tuple(data[f"colors_{k}"] for k in range(n)),
+            )
