@@ -1,14 +1,92 @@
-"""``python -m core reconstruct``: not implemented yet (being built in its own issue)."""
+"""``python -m core reconstruct``: photos -> RESULT.npz (INTERFACES.md section 1).
+
+The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
+give the same result in Blender and on the command line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+from ..config import AlignConfig, InferenceConfig, ReconstructConfig
+
+logger = logging.getLogger(__name__)
+_DEFAULT_INFERENCE = InferenceConfig()
+_DEFAULT_ALIGN = AlignConfig()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("reconstruct", help="(not implemented yet)")
+    parser = subparsers.add_parser(
+        "reconstruct",
+        help="run the whole pipeline: network on all pairs, global alignment, result file",
+        description="Reconstruct cameras and a point cloud from photos and write RESULT.npz.",
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, help="official .pth, Hugging Face folder or model.safetensors"
+    )
+    parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="photos, in view order")
+    parser.add_argument("--out", required=True, type=Path, metavar="RESULT.npz")
+    parser.add_argument("--size", type=int, choices=(512, 224), default=_DEFAULT_INFERENCE.image_size)
+    parser.add_argument(
+        "--graph", default=_DEFAULT_INFERENCE.scene_graph, help="complete, swin-K, logwin-K, oneref-R"
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=_DEFAULT_INFERENCE.device)
+    parser.add_argument("--half", action="store_true", help="half precision on CUDA")
+    parser.add_argument("--batch-size", type=int, default=_DEFAULT_INFERENCE.batch_size)
+    parser.add_argument("--method", choices=("fast", "paper"), default=_DEFAULT_ALIGN.method)
+    parser.add_argument("--niter", type=int, default=None, help="alignment iterations (default: per method)")
+    parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default=_DEFAULT_ALIGN.focal_mode)
+    parser.add_argument("--min-conf", type=float, default=_DEFAULT_ALIGN.min_conf)
+    parser.add_argument("--shared-focal", action="store_true", help="all photos share one focal length")
+    focal = parser.add_mutually_exclusive_group()
+    focal.add_argument("--focal-mm", type=float, help="known 35 mm-equivalent focal length of all photos")
+    focal.add_argument(
+        "--focal-exif", action="store_true", help="use EXIF FocalLengthIn35mmFilm where present"
+    )
+    parser.add_argument(
+        "--no-clean", action="store_true", help="keep points that other views see as floaters"
+    )
     parser.set_defaults(func=run)
 
 
+def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
+    """The :class:`ReconstructConfig` the command-line options describe."""
+    align_kwargs = {
+        "method": args.method,
+        "focal_mode": args.focal_mode,
+        "min_conf": args.min_conf,
+        "shared_focal": args.shared_focal,
+    }
+    if args.niter is not None:
+        align_kwargs["niter" if args.method == "paper" else "fast_niter"] = args.niter
+    return ReconstructConfig(
+        inference=InferenceConfig(
+            image_size=args.size,
+            scene_graph=args.graph,
+            device=args.device,
+            half_precision=args.half,
+            batch_size=args.batch_size,
+        ),
+        align=AlignConfig(**align_kwargs),
+        focal_prior="mm" if args.focal_mm is not None else ("exif" if args.focal_exif else "none"),
+        focal_mm=args.focal_mm,
+        clean_depth=not args.no_clean,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("reconstruct")
+    from ..pipeline import reconstruct
+
+    config = config_from_args(args)
+
+    def report(stage: str, fraction: float) -> None:
+        logger.info("%5.1f%% %s", 100.0 * fraction, stage)
+
+    result = reconstruct(args.images, args.checkpoint, config, progress=report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.save_npz(args.out)
+    points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
+    print(f"wrote {args.out}: {result.num_views} views, {points} points")
+    return 0

@@ -1,0 +1,161 @@
+"""The whole job: photos -> network pairs -> global alignment -> :class:`~core.result.Reconstruction`.
+
+This is the one entry point the Blender operator and ``python -m core reconstruct`` call. It imports torch
+lazily, so importing this module is cheap and works where torch is missing (the error comes when a job
+starts, as a :class:`~core.errors.DependencyError` the UI can explain).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .config import AlignConfig, ReconstructConfig
+from .errors import DependencyError, ImageError
+from .geometry.photo import K_photo_from_K_net, PhotoCrop, focal_net_from_35mm
+from .progress import ProgressFn, check_cancel, no_progress, sub_progress
+from .result import Reconstruction
+
+logger = logging.getLogger(__name__)
+
+# Share of the whole job each stage gets on the progress bar (measured proportions on CPU, rounded).
+_STAGES = {"model": (0.0, 0.04), "images": (0.04, 0.06), "pairs": (0.06, 0.80), "align": (0.80, 0.98)}
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise DependencyError(
+            "PyTorch is not installed for this Python. In Blender, open Preferences > Add-ons > DUSt3R and "
+            "press 'Install PyTorch'; from the command line, run: pip install torch"
+        ) from exc
+
+
+def focal_priors(
+    crops: Sequence[PhotoCrop],
+    exif_focals_35mm: Sequence[float | None],
+    config: ReconstructConfig,
+) -> tuple[float | None, ...] | None:
+    """Per-view known focal lengths in NETWORK pixels from the photo-level prior, or None.
+
+    ``focal_prior="mm"`` fixes every view to ``config.focal_mm`` (35 mm equivalent); ``"exif"`` fixes the
+    views whose photo carries ``FocalLengthIn35mmFilm`` and leaves the others free.
+    """
+    if config.focal_prior == "none":
+        return None
+    if config.focal_prior == "mm":
+        return tuple(focal_net_from_35mm(config.focal_mm, crop) for crop in crops)
+    known = tuple(
+        focal_net_from_35mm(f, crop) if f else None for crop, f in zip(crops, exif_focals_35mm, strict=True)
+    )
+    missing = sum(f is None for f in known)
+    if missing:
+        logger.info("%d of %d photos have no EXIF 35 mm focal length; estimating those", missing, len(known))
+    return known if missing < len(known) else None
+
+
+def _align(preds, align_config: AlignConfig, num_views: int, progress: ProgressFn, cancel):
+    from .align import align_single_view, global_align
+
+    if num_views == 1:
+        progress("Aligning 1/1", 0.0)
+        result = align_single_view(preds[0], align_config)
+        progress("Aligning 1/1", 1.0)
+        return result
+    return global_align(preds, align_config, progress=progress, cancel=cancel)
+
+
+def reconstruct(
+    image_paths: Sequence[str | Path],
+    checkpoint: str | Path | None,
+    config: ReconstructConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    model=None,
+) -> Reconstruction:
+    """Reconstruct a scene from photos.
+
+    Args:
+        image_paths: the photos, in view order (at least one).
+        checkpoint: an official ``.pth``, a Hugging Face folder or its ``model.safetensors``; ignored when
+            ``model`` is given.
+        config: all options; ``ReconstructConfig()`` gives the Blender operator's defaults.
+        progress: ``progress(stage, fraction_of_whole_job)``, called from this thread.
+        cancel: set it to stop at the next batch or iteration (raises :class:`~core.errors.Cancelled`).
+        model: an already loaded ``Dust3rModel`` (to reuse it across calls).
+
+    Raises:
+        Dust3rError subclasses for every user or environment problem.
+    """
+    config = config or ReconstructConfig()
+    progress = progress or no_progress
+    paths = [str(Path(p).expanduser().resolve()) for p in image_paths]
+    if not paths:
+        raise ImageError("No photos were given: choose a folder with photos (JPEG, PNG, WebP, TIFF, BMP).")
+    started = time.perf_counter()
+    _require_torch()
+    from .inference.images import load_images
+    from .inference.pairs import make_pairs
+    from .inference.predictor import predict_pairs
+
+    if model is None:
+        from .inference.predictor import resolve_device
+        from .model.checkpoint import load_model
+
+        progress("Loading model", _STAGES["model"][0])
+        model = load_model(checkpoint, device=resolve_device(config.inference.device))
+    check_cancel(cancel)
+    progress("Loading photos", _STAGES["images"][0])
+    images = load_images(paths, size=config.inference.image_size)
+    check_cancel(cancel)
+
+    pairs = make_pairs(len(images), config.inference.scene_graph)
+    preds = predict_pairs(
+        model,
+        images,
+        pairs,
+        config.inference,
+        progress=sub_progress(progress, *_STAGES["pairs"]),
+        cancel=cancel,
+    )
+    crops = [img.crop for img in images]
+    known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
+    align_config = replace(config.align, known_focals=known) if known is not None else config.align
+    aligned = _align(preds, align_config, len(images), sub_progress(progress, *_STAGES["align"]), cancel)
+    del preds
+    check_cancel(cancel)
+
+    conf = list(aligned.conf)
+    if config.clean_depth and len(images) > 1:
+        from .align.cleanup import clean_pointcloud
+
+        progress("Cleaning point cloud", _STAGES["align"][1])
+        conf = clean_pointcloud(aligned)
+    result = _to_reconstruction(paths, images, aligned, conf)
+    progress("Done", 1.0)
+    logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
+    return result
+
+
+def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:
+    K_net = aligned.intrinsics()
+    crops = [img.crop for img in images]
+    return Reconstruction(
+        image_paths=tuple(paths),
+        world_from_cam=np.asarray(aligned.world_from_cam, dtype=np.float64),
+        K_photo=np.stack([K_photo_from_K_net(K, crop) for K, crop in zip(K_net, crops, strict=True)]),
+        photo_size=np.array([crop.photo_size for crop in crops], dtype=np.int64),
+        K_net=K_net,
+        net_size=np.array([crop.net_size for crop in crops], dtype=np.int64),
+        depth=tuple(np.asarray(d, dtype=np.float32) for d in aligned.depth),
+        pts3d=tuple(np.asarray(p, dtype=np.float32) for p in aligned.pts3d),
+        conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
+        colors=tuple(img.rgb.astype(np.float32) / 255.0 for img in images),
+    )
