@@ -1,1 +1,29 @@
 """Pure geometry (numpy, optionally torch): frames, cameras, focal estimation, conventions. A leaf package."""
+
+from .cameras import (
+    cam_points_to_depth,
+    default_principal_point,
+    depth_to_cam_points,
+    intrinsics_from_focal,
+    pixel_grid,
+    project,
+)
+from .focal import estimate_focal_knowing_depth, focal_base
+from .procrustes import weighted_umeyama
+from .transforms import invert_rigid, make_rigid, rotation_angle_deg, transform_points
+
+__all__ = [
+    "cam_points_to_depth",
+    "default_principal_point",
+    "depth_to_cam_points",
+    "estimate_focal_knowing_depth",
+    "focal_base",
+    "intrinsics_from_focal",
+    "invert_rigid",
+    "make_rigid",
+    "pixel_grid",
+    "project",
+    "rotation_angle_deg",
+    "transform_points",
+    "weighted_umeyama",
+]
