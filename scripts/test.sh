@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one test command: bash scripts/test.sh [pytest arguments...]
+#
+# Creates .venv (Python 3.11) with the exact pins of tests/requirements.txt if it is missing or incomplete,
+# then runs ruff (lint + format check) and pytest. Exits non-zero if any step fails; "no tests collected"
+# (pytest exit code 5) counts as a failure. DUST3R_VENV selects another environment folder.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+# shellcheck source=scripts/lib_venv.sh
+source "$ROOT/scripts/lib_venv.sh"
+
+VENV="${DUST3R_VENV:-$ROOT/.venv}"
+REQUIREMENTS="${DUST3R_REQUIREMENTS:-$ROOT/tests/requirements.txt}"
+# bpy would otherwise write into ~/.config/blender.
+export BLENDER_USER_RESOURCES="${BLENDER_USER_RESOURCES:-$(mktemp -d -t dust3r-blender-user-XXXXXX)}"
+
+ensure_venv "$VENV" "$REQUIREMENTS" || { log "error: could not set up $VENV"; exit 1; }
+
+status=0
+log "ruff check ."
+"$VENV/bin/ruff" check . || status=1
+log "ruff format --check ."
+"$VENV/bin/ruff" format --check . || status=1
+log "pytest $*"
+"$VENV/bin/python" -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+    log "error: pytest collected no tests"
+    status=1
+elif [ "$rc" -ne 0 ]; then
+    status=1
+fi
+
+if [ "$status" -eq 0 ]; then log "all checks passed"; else log "FAILED (see above)"; fi
+exit "$status"
