@@ -1,0 +1,83 @@
+"""Scene graphs: pair order of the reference and the pair sets of every graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError
+from core.inference.pairs import make_pairs
+
+
+def _unordered(pairs: list[tuple[int, int]]) -> set[frozenset[int]]:
+    return {frozenset(p) for p in pairs}
+
+
+def test_complete_three_images_in_reference_order() -> None:
+    # ../shared/reference/README.md section 4
+    assert make_pairs(3, "complete") == [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]
+
+
+def test_complete_order_matches_fixtures(reference_dir: Path) -> None:
+    results = json.loads((reference_dir / "fixtures.json").read_text())["results"]
+    for model, facts in results.items():
+        expected = [tuple(p) for p in facts["all_pairs_in_inference_order"]]
+        assert make_pairs(3, "complete") == expected, model
+
+
+@pytest.mark.parametrize("n", [2, 4, 7])
+def test_complete_covers_every_ordered_pair_once(n: int) -> None:
+    pairs = make_pairs(n)
+    assert len(pairs) == n * (n - 1) == len(set(pairs))
+    assert all(i != j for i, j in pairs)
+    assert make_pairs(n, symmetrize=False) == pairs[: len(pairs) // 2]
+
+
+def test_single_image_pairs_with_itself() -> None:
+    assert make_pairs(1) == [(0, 0)]
+    assert make_pairs(1, "swin-3") == [(0, 0)]
+
+
+def test_swin_cyclic_and_noncyclic() -> None:
+    cyclic = make_pairs(6, "swin-2")
+    expected = {frozenset((i, (i + d) % 6)) for i in range(6) for d in (1, 2)}
+    assert _unordered(cyclic) == expected
+    assert len(cyclic) == 2 * len(expected)
+    half = len(cyclic) // 2
+    assert cyclic[half:] == [(j, i) for i, j in cyclic[:half]]
+    noncyclic = make_pairs(6, "swin-2-noncyclic")
+    assert _unordered(noncyclic) == {frozenset((i, i + d)) for i in range(6) for d in (1, 2) if i + d < 6}
+    assert make_pairs(6, "swin") == make_pairs(6, "swin-3")
+
+
+def test_swin_larger_than_scene_has_no_self_pairs() -> None:
+    pairs = make_pairs(3, "swin-5")
+    assert all(i != j for i, j in pairs)
+    assert _unordered(pairs) == _unordered(make_pairs(3, "complete"))
+
+
+def test_logwin() -> None:
+    n = 10
+    cyclic = make_pairs(n, "logwin-3")
+    expected = {frozenset((i, (i + s) % n)) for i in range(n) for s in (1, 2, 4)}
+    assert _unordered(cyclic) == expected
+    noncyclic = make_pairs(n, "logwin-3-noncyclic")
+    assert _unordered(noncyclic) == {frozenset((i, i + s)) for i in range(n) for s in (1, 2, 4) if i + s < n}
+
+
+def test_oneref() -> None:
+    assert make_pairs(4, "oneref-2") == [(2, 0), (2, 1), (2, 3), (0, 2), (1, 2), (3, 2)]
+    assert make_pairs(3, "oneref") == [(0, 1), (0, 2), (1, 0), (2, 0)]
+
+
+@pytest.mark.parametrize("graph", ["bogus", "swin-x", "oneref-5", "swin-0", "complete-2", ""])
+def test_bad_graphs_raise(graph: str) -> None:
+    with pytest.raises(ConfigError):
+        make_pairs(4, graph)
+
+
+def test_no_images_raise() -> None:
+    with pytest.raises(ConfigError):
+        make_pairs(0)
