@@ -1,0 +1,216 @@
+"""Resumable downloads against a loopback HTTP server (127.0.0.1, no internet)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from core.errors import Cancelled, ConfigError
+from core.io import checkpoints
+from core.io.download import DownloadError, RemoteFile, download_file, part_path
+
+PAYLOAD = bytes(range(256)) * 1024  # 256 KiB
+
+
+@dataclass
+class ServerState:
+    files: dict[str, bytes] = field(default_factory=dict)
+    cut_after: int | None = None  # close the connection after this many body bytes ...
+    cuts_left: int = 0  # ... for this many requests
+    ignore_range: bool = False
+    ranges: list[str | None] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: ServerState
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the default stderr access log."""
+
+    def do_GET(self) -> None:
+        state = self.server.state  # type: ignore[attr-defined]
+        body = state.files.get(self.path)
+        range_header = self.headers.get("Range")
+        state.ranges.append(range_header)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        if range_header and not state.ignore_range:
+            start = int(range_header.removeprefix("bytes=").rstrip("-"))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        chunk = body[start:]
+        self.send_header("Content-Length", str(len(chunk)))
+        self.end_headers()
+        if state.cuts_left > 0 and state.cut_after is not None:
+            state.cuts_left -= 1
+            self.wfile.write(chunk[: state.cut_after])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(chunk)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, ServerState]]:
+    """A loopback HTTP server on a free port; stopped when the test ends."""
+    state = ServerState(files={"/model.bin": PAYLOAD})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.state = state  # type: ignore[attr-defined]
+    httpd.timeout = 5
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def _remote(base: str, **kwargs: object) -> RemoteFile:
+    return RemoteFile(f"{base}/model.bin", "model.bin", **kwargs)  # type: ignore[arg-type]
+
+
+def test_download_complete_file_with_progress(server, tmp_path: Path) -> None:
+    base, state = server
+    seen: list[float] = []
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    path = download_file(_remote(base, size=len(PAYLOAD), sha256=sha), tmp_path, lambda s, f: seen.append(f))
+    assert path.read_bytes() == PAYLOAD
+    assert not part_path(path).exists()
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert state.ranges == [None]
+
+
+def test_resume_after_interrupted_transfer(server, tmp_path: Path) -> None:
+    base, state = server
+    state.cut_after, state.cuts_left = 100_000, 1
+    with pytest.raises(DownloadError, match="resumes"):
+        download_file(_remote(base), tmp_path, retries=0, chunk_size=4096)
+    part = part_path(tmp_path / "model.bin")
+    assert part.stat().st_size == 100_000
+    assert not (tmp_path / "model.bin").exists()
+    path = download_file(_remote(base), tmp_path)
+    assert path.read_bytes() == PAYLOAD
+    assert state.ranges == [None, "bytes=100000-"]
+
+
+def test_retry_resumes_within_one_call(server, tmp_path: Path) -> None:
+    base, state = server
+    state.cut_after, state.cuts_left = 50_000, 2
+    cancel = threading.Event()  # the retry back-off waits on it instead of sleeping blind
+    path = download_file(_remote(base), tmp_path, cancel=cancel, retries=2, retry_delay=0.01, chunk_size=8192)
+    assert path.read_bytes() == PAYLOAD
+    assert state.ranges == [None, "bytes=50000-", "bytes=100000-"]
+
+
+def test_cancel_keeps_part_file_for_resume(server, tmp_path: Path) -> None:
+    base, _ = server
+    cancel = threading.Event()
+
+    def progress(stage: str, fraction: float) -> None:
+        if fraction > 0.1:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        download_file(_remote(base), tmp_path, progress, cancel, chunk_size=16384)
+    part = part_path(tmp_path / "model.bin")
+    assert 0 < part.stat().st_size < len(PAYLOAD)
+    assert download_file(_remote(base), tmp_path).read_bytes() == PAYLOAD
+
+
+def test_checksum_mismatch_deletes_the_file(server, tmp_path: Path) -> None:
+    base, _ = server
+    with pytest.raises(DownloadError, match="corrupted"):
+        download_file(_remote(base, sha256="0" * 64), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_mismatch_is_an_error(server, tmp_path: Path) -> None:
+    base, _ = server
+    with pytest.raises(DownloadError, match="expected"):
+        download_file(_remote(base, size=len(PAYLOAD) + 1), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_ignoring_range_restarts_cleanly(server, tmp_path: Path) -> None:
+    base, state = server
+    state.ignore_range = True
+    part_path(tmp_path / "model.bin").write_bytes(b"garbage that must be overwritten")
+    assert download_file(_remote(base), tmp_path).read_bytes() == PAYLOAD
+    assert state.ranges == ["bytes=32-"]
+
+
+def test_complete_part_file_is_finished_after_416(server, tmp_path: Path) -> None:
+    base, state = server
+    part_path(tmp_path / "model.bin").write_bytes(PAYLOAD)
+    assert download_file(_remote(base), tmp_path).read_bytes() == PAYLOAD
+    assert state.ranges == [f"bytes={len(PAYLOAD)}-"]
+
+
+def test_existing_complete_file_is_not_downloaded_again(server, tmp_path: Path) -> None:
+    base, state = server
+    (tmp_path / "model.bin").write_bytes(PAYLOAD)
+    download_file(_remote(base, size=len(PAYLOAD)), tmp_path)
+    assert state.ranges == []
+
+
+def test_http_error_is_reported(server, tmp_path: Path) -> None:
+    base, _ = server
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_file(RemoteFile(f"{base}/missing.bin", "missing.bin"), tmp_path)
+
+
+def test_connection_refused_is_a_download_error(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="network error"):
+        download_file(RemoteFile("http://127.0.0.1:9/x.bin", "x.bin"), tmp_path, retries=0, timeout=2)
+
+
+def test_only_http_urls(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="only http"):
+        download_file(RemoteFile("file:///etc/passwd", "passwd"), tmp_path)
+
+
+def test_download_checkpoint_into_hugging_face_layout(server, tmp_path: Path, monkeypatch) -> None:
+    base, state = server
+    name = checkpoints.DEFAULT_CHECKPOINT
+    state.files = {
+        f"/naver/{name}/resolve/main/config.json": b"{}",
+        f"/naver/{name}/resolve/main/model.safetensors": PAYLOAD,
+    }
+    monkeypatch.setattr(checkpoints, "HUGGING_FACE_BASE", base)
+    seen: list[float] = []
+    folder = checkpoints.download_checkpoint(name, tmp_path, progress=lambda s, f: seen.append(f))
+    assert folder == tmp_path / name
+    assert (folder / "model.safetensors").read_bytes() == PAYLOAD
+    assert (folder / "config.json").read_bytes() == b"{}"
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_registry_urls_are_official_https() -> None:
+    for name, entry in checkpoints.OFFICIAL_CHECKPOINTS.items():
+        hf = entry.remote_files("huggingface")
+        assert [f.filename for f in hf] == ["config.json", "model.safetensors"]
+        assert all(f.url.startswith(f"https://huggingface.co/naver/{name}/resolve/main/") for f in hf)
+        (pth,) = entry.remote_files("naver")
+        assert pth.url.endswith(f"/ComputerVision/DUSt3R/{name}.pth") and pth.url.startswith("https://")
+    with pytest.raises(ConfigError, match="known checkpoints"):
+        checkpoints.get_official_checkpoint("DUSt3R_tiny")
+    with pytest.raises(ConfigError, match="source"):
+        checkpoints.OFFICIAL_CHECKPOINTS[checkpoints.DEFAULT_CHECKPOINT].remote_files("ftp")
