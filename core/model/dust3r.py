@@ -66,6 +66,7 @@ class Dust3rModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.load_report: object | None = None  # set by core.model.checkpoint.load_model
         self.mask_token = nn.Parameter(torch.zeros(1, 1, config.dec_embed_dim))  # unused at inference
         self.patch_embed = PatchEmbed(config.enc_embed_dim, config.patch_size)
         self.rope = RoPE2D(config.rope_base)
