@@ -1,4 +1,8 @@
-"""Pure geometry (numpy, optionally torch): frames, cameras, focal estimation, conventions. A leaf package."""
+"""Pure geometry (numpy, optionally torch): frames, cameras, focal estimation, conventions. A leaf package.
+
+The names below need numpy only (the Blender side may import this package). ``matching`` needs scipy and is
+imported from its module: ``from core.geometry.matching import find_reciprocal_matches``.
+"""
 
 from .cameras import (
     cam_points_to_depth,
