@@ -49,7 +49,10 @@ class AlignConfig:
         method: ``fast`` (our solver) or ``paper`` (Adam, cosine schedule, lr 0.01: the reference baseline).
         niter: iterations of the ``paper`` method (our ``fast`` method chooses its own unless this is set
             explicitly through ``fast_niter``).
-        fast_niter: iteration budget of the ``fast`` method.
+        fast_niter: iteration budget of the ``fast`` method (it stops earlier once converged).
+        fast_pixels: pixels per view (a regular subsample) on which the ``fast`` method estimates the
+            cameras and pair similarities; depth maps are always computed at full resolution.
+        fast_tol: the ``fast`` method stops when the objective's relative decrease stays below this.
         focal_mode: ``weiszfeld`` or ``median`` (focal initialisation, paper section 3.3).
         min_conf: pixels with a confidence at or below this are ignored by the alignment.
         shared_focal: all photos share one focal length (video, one camera).
@@ -61,6 +64,8 @@ class AlignConfig:
     method: str = "fast"
     niter: int = 300
     fast_niter: int = 100
+    fast_pixels: int = 4096
+    fast_tol: float = 1e-5
     focal_mode: str = "weiszfeld"
     min_conf: float = 3.0
     shared_focal: bool = False
@@ -75,6 +80,10 @@ class AlignConfig:
             raise ConfigError(f"focal mode must be 'weiszfeld' or 'median', got {self.focal_mode!r}")
         if self.niter < 0 or self.fast_niter < 0:
             raise ConfigError("the number of iterations cannot be negative")
+        if self.fast_pixels < 16:
+            raise ConfigError(f"the fast method needs at least 16 pixels per view, got {self.fast_pixels}")
+        if not self.fast_tol >= 0:
+            raise ConfigError(f"the convergence tolerance cannot be negative, got {self.fast_tol}")
         if self.min_conf < 0:
             raise ConfigError(f"minimum confidence cannot be negative, got {self.min_conf}")
         if self.known_focals is not None:

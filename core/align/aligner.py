@@ -1,0 +1,128 @@
+"""``global_align``: validate, initialise along the spanning tree, optimise, and build the result."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..config import AlignConfig
+from ..errors import AlignmentError
+from ..geometry import invert_rigid, make_rigid
+from ..predictions import PairPrediction
+from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
+from .camera_fit import Cameras
+from .dense import dense_depths
+from .graph import build_pair_graph
+from .init import initialize_mst
+from .result import AlignmentResult
+from .solver import fast_align
+
+logger = logging.getLogger(__name__)
+
+
+def global_align(
+    preds: Sequence[PairPrediction],
+    config: AlignConfig,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> AlignmentResult:
+    """Express all pairwise pointmaps in one world frame (paper section 3.4) for N >= 2 views.
+
+    Args:
+        preds: ordered pair predictions; views are numbered ``0..N-1`` by their ``i``/``j``. Every view must
+            be the first image of at least one pair (the network runs on symmetrized pairs).
+        config: method (``fast``: ours, ``paper``: the reference's Adam loop), priors and thresholds.
+            ``known_focals`` / ``known_poses``, when given, have one entry per view (None = unknown).
+        progress: ``progress(stage, fraction)``, called at least once per iteration.
+        cancel: checked once per iteration; setting it raises :class:`~core.errors.Cancelled`.
+
+    Returns:
+        :class:`AlignmentResult` in the world frame of view 0's camera (or of the known poses), scaled so
+        that the product of the pair scales is 1 (or by the known poses when two or more are given).
+
+    Raises:
+        AlignmentError: fewer than 2 views, a disconnected graph, NaN/inf, no confident pixel, inconsistent
+            shapes, priors with the wrong number of entries.
+        Cancelled: ``cancel`` was set.
+    """
+    start = time.perf_counter()
+    progress = progress or no_progress
+    check_cancel(cancel)
+    progress("Aligning: initialisation", 0.0)
+    graph = build_pair_graph(preds, config.min_conf)
+    _check_priors(config, graph.num_views)
+    init = initialize_mst(preds, graph, config)
+    if config.method == "paper":
+        from .paper_mode import paper_align
+
+        result = paper_align(preds, graph, init, config, sub_progress(progress, 0.02, 1.0), cancel)
+    else:
+        cams, sims, history, delta = fast_align(
+            preds, graph, init, config, sub_progress(progress, 0.02, 0.8), cancel
+        )
+        depths, confs = dense_depths(
+            preds, graph, cams, sims, config.min_conf, delta, sub_progress(progress, 0.8, 1.0), cancel
+        )
+        result = make_result(cams, depths, confs, history)
+    result = to_output_frame(result, config)
+    progress("Aligning: done", 1.0)
+    seconds = time.perf_counter() - start
+    logger.info("global alignment (%s) of %d views in %.2f s", config.method, graph.num_views, seconds)
+    return AlignmentResult(**{**result.__dict__, "seconds": seconds})
+
+
+def _check_priors(config: AlignConfig, num_views: int) -> None:
+    for name, values in (("known_focals", config.known_focals), ("known_poses", config.known_poses)):
+        if values is not None and len(values) != num_views:
+            raise AlignmentError(f"{name} has {len(values)} entries for {num_views} views")
+    if config.known_poses is None:
+        return
+    for v, pose in enumerate(config.known_poses):
+        if pose is None:
+            continue
+        T = np.asarray(pose, dtype=np.float64)
+        if T.shape != (4, 4) or not np.isfinite(T).all():
+            raise AlignmentError(f"known pose of view {v} must be a finite 4x4 matrix, got shape {T.shape}")
+        if not np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-5):
+            raise AlignmentError(
+                f"known pose of view {v} is not a rigid transform (rotation not orthonormal)"
+            )
+
+
+def make_result(cams: Cameras, depths, confs, history: list[float]) -> AlignmentResult:
+    """Assemble an :class:`AlignmentResult` from cameras and full-resolution depth maps."""
+    n = len(depths)
+    world_from_cam = np.stack([make_rigid(cams.rot[v], cams.centre[v]) for v in range(n)])
+    pts3d = []
+    for v, depth in enumerate(depths):
+        H, W = depth.shape
+        rows, cols = np.mgrid[0:H, 0:W].astype(np.float64)
+        x = (cols - cams.pp[v, 0]) / cams.focal[v] * depth
+        y = (rows - cams.pp[v, 1]) / cams.focal[v] * depth
+        cam = np.stack([x, y, depth.astype(np.float64)], axis=-1)
+        pts3d.append((cam @ cams.rot[v].T + cams.centre[v]).astype(np.float32))
+    return AlignmentResult(
+        world_from_cam=world_from_cam,
+        focals=cams.focal.astype(np.float64).copy(),
+        principal_points=cams.pp.astype(np.float64).copy(),
+        depth=[np.asarray(d, dtype=np.float32) for d in depths],
+        pts3d=pts3d,
+        conf=[np.asarray(c, dtype=np.float32) for c in confs],
+        loss_history=[float(x) for x in history],
+    )
+
+
+def to_output_frame(result: AlignmentResult, config: AlignConfig) -> AlignmentResult:
+    """Move the result rigidly into view 0's camera frame, unless known poses define the world."""
+    if config.known_poses is not None and any(p is not None for p in config.known_poses):
+        return result
+    new_from_old = invert_rigid(result.world_from_cam[0])
+    world_from_cam = np.einsum("ij,njk->nik", new_from_old, result.world_from_cam)
+    world_from_cam[0] = np.eye(4)
+    R, t = new_from_old[:3, :3], new_from_old[:3, 3]
+    pts3d = [(p.astype(np.float64) @ R.T + t).astype(np.float32) for p in result.pts3d]
+    return AlignmentResult(**{**result.__dict__, "world_from_cam": world_from_cam, "pts3d": pts3d})

@@ -1,0 +1,97 @@
+"""Full-resolution depth maps once the cameras and pair similarities are known.
+
+For pixel ``p`` of view ``v`` every pair ``e`` containing ``v`` predicts a world point ``Y_e``; in camera
+``v``'s frame, ``Z_e = R_v^T (Y_e - c_v)``. With the unit ray ``rhat`` of the pixel, the distance of the
+depth-``D`` point to ``Z_e`` is ``sqrt((t - a_e)^2 + q_e)`` with ``t = D |r|``, ``a_e = Z_e . rhat`` and
+``q_e = |Z_e - a_e rhat|^2``. The depth minimising the confidence-weighted sum of these distances (the
+paper's objective restricted to one pixel) is found by a few reweighted means. Views are processed one at a
+time, streaming over their pairs, so memory stays at ``O(pairs of one view * H * W)`` float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..predictions import PairPrediction
+from ..progress import ProgressFn, check_cancel
+from .camera_fit import Cameras
+from .graph import PairGraph, confidence_weights
+from .solver import PairSimilarities
+
+DEPTH_IRLS_ITERATIONS = 8
+
+
+def dense_depths(
+    preds: Sequence[PairPrediction],
+    graph: PairGraph,
+    cams: Cameras,
+    sims: PairSimilarities,
+    min_conf: float,
+    delta: float,
+    progress: ProgressFn,
+    cancel=None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Depth maps and confidence maps of all views.
+
+    Args:
+        delta: Charbonnier delta in world units (see :mod:`.losses`).
+
+    Returns:
+        ``(depths, confs)``: N arrays ``(H_n, W_n)`` float32 each: z-depth in world units, and the maximum
+        confidence of the pixel over the pairs that contain the view (the reference's choice).
+    """
+    depths, confs = [], []
+    for v, (H, W) in enumerate(graph.sizes):
+        check_cancel(cancel)
+        xy = (_pixels(H, W) - cams.pp[v]) / cams.focal[v]
+        rays = np.concatenate([xy, np.ones_like(xy[:, :1])], axis=1)  # (HW, 3) camera frame, z = 1
+        ray_len = np.linalg.norm(rays, axis=-1)
+        rhat = (rays / ray_len[:, None]).astype(np.float32)
+        along, perp_sq, weight, conf = _pixel_observations(preds, graph, cams, sims, v, rhat, min_conf)
+        dist = _robust_along_ray(along, perp_sq, weight, delta)
+        depths.append((dist / ray_len).astype(np.float32).reshape(H, W))
+        confs.append(conf.reshape(H, W))
+        progress(f"Depth maps {v + 1}/{graph.num_views}", (v + 1) / graph.num_views)
+    return depths, confs
+
+
+def _pixels(H: int, W: int) -> np.ndarray:
+    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
+    return np.stack([u, v], axis=-1).reshape(-1, 2)
+
+
+def _pixel_observations(preds, graph, cams: Cameras, sims: PairSimilarities, view: int, rhat, min_conf):
+    """``(K, HW)`` float32 ``a_e``, ``q_e``, weights, and the ``(HW,)`` max confidence of one view."""
+    slots = graph.slots_of_view(view)
+    hw = rhat.shape[0]
+    along = np.empty((len(slots), hw), np.float32)
+    perp_sq = np.empty_like(along)
+    weight = np.empty_like(along)
+    conf_max = np.zeros(hw, np.float32)
+    rot_t = cams.rot[view].T
+    for k, (e, side) in enumerate(slots):
+        pred = preds[e]
+        pts = (pred.pts3d_i if side == 0 else pred.pts3d_j).reshape(-1, 3)
+        conf = (pred.conf_i if side == 0 else pred.conf_j).reshape(-1)
+        cam_from_pair = (sims.scale[e] * rot_t @ sims.rot[e]).astype(np.float32)
+        offset = (rot_t @ (sims.trans[e] - cams.centre[view])).astype(np.float32)
+        Z = pts @ cam_from_pair.T + offset
+        along[k] = np.einsum("pi,pi->p", Z, rhat)
+        perp = Z - along[k][:, None] * rhat
+        perp_sq[k] = np.einsum("pi,pi->p", perp, perp)
+        weight[k] = confidence_weights(conf, min_conf)
+        np.maximum(conf_max, conf, out=conf_max)
+    unseen = ~np.any(weight > 0, axis=0)
+    weight[:, unseen] = 1.0  # no confident prediction: plain mean of all pairs
+    return along, perp_sq, weight, conf_max
+
+
+def _robust_along_ray(along, perp_sq, weight, delta: float) -> np.ndarray:
+    """``(HW,)`` float64 distance along the ray minimising ``sum_e w_e sqrt((t - a_e)^2 + q_e + delta^2)``."""
+    t = np.sum(weight * along, axis=0, dtype=np.float64) / np.sum(weight, axis=0, dtype=np.float64)
+    for _ in range(DEPTH_IRLS_ITERATIONS):
+        irls = weight / np.sqrt((t.astype(np.float32) - along) ** 2 + perp_sq + np.float32(delta * delta))
+        t = np.sum(irls * along, axis=0, dtype=np.float64) / np.sum(irls, axis=0, dtype=np.float64)
+    return t
