@@ -1,0 +1,36 @@
+"""Blender operators of the add-on, the running job's lifetime hooks, and their registration."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import job
+from .activate_camera import DUST3R_OT_activate_camera
+from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
+
+CLASSES = [
+    DUST3R_OT_reconstruct,
+    DUST3R_OT_cancel,
+    DUST3R_OT_activate_camera,
+    # Packaging operators (operators/install_torch.py, operators/download_checkpoint.py) are added here.
+]
+
+
+@bpy.app.handlers.persistent
+def _cancel_on_load(*_args) -> None:
+    """A file is being opened: stop the running job and drop its result (it belongs to the old file)."""
+    job.cancel_current(join=True, discard=True)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.app.handlers.load_pre.append(_cancel_on_load)
+
+
+def unregister() -> None:
+    job.cancel_current(join=True, discard=True)
+    if _cancel_on_load in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_cancel_on_load)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

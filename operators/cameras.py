@@ -1,0 +1,79 @@
+"""One Blender camera per photo, set up exactly as CONVENTIONS.md section 4 says.
+
+The numbers come from ``core.geometry.blender_camera`` (the one place where OpenCV meets Blender); this
+module only copies them onto datablocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from ..core.geometry.blender_camera import BlenderCameraParams
+
+log = logging.getLogger(__name__)
+
+
+def load_photo(path: str) -> bpy.types.Image | None:
+    """The original photo as a Blender image (shared when already loaded), or None if Blender cannot read it."""
+    try:
+        return bpy.data.images.load(path, check_existing=True)
+    except RuntimeError as exc:  # Blender cannot read this format (e.g. HEIC): the camera is still right
+        log.warning("cannot show %s as a camera background: %s", path, exc)
+        return None
+
+
+def create_camera(
+    name: str, params: BlenderCameraParams, photo_path: str, index: int, display_size: float
+) -> bpy.types.Object:
+    """A camera object matching one photo; the photo is its background image."""
+    cam = bpy.data.cameras.new(name)
+    cam.lens_unit = "MILLIMETERS"
+    cam.sensor_fit = params.sensor_fit
+    cam.sensor_width = params.sensor_width
+    cam.sensor_height = params.sensor_height
+    cam.lens = params.lens
+    cam.shift_x = params.shift_x
+    cam.shift_y = params.shift_y
+    cam.display_size = display_size
+    image = load_photo(photo_path)
+    if image is not None:
+        bg = cam.background_images.new()
+        bg.image = image
+        bg.frame_method = "FIT"
+        bg.alpha = 1.0
+        bg.display_depth = "BACK"
+        cam.show_background_images = True
+
+    obj = bpy.data.objects.new(name, cam)
+    obj.matrix_world = Matrix(np.asarray(params.matrix_world, dtype=np.float64).tolist())
+    obj["dust3r_role"] = "camera"
+    obj["dust3r_image"] = str(Path(photo_path).resolve())
+    obj["dust3r_index"] = int(index)
+    obj["dust3r_resolution"] = [int(v) for v in params.resolution]
+    obj["dust3r_pixel_aspect"] = [float(v) for v in params.pixel_aspect]
+    return obj
+
+
+def apply_render_settings(scene: bpy.types.Scene, params: BlenderCameraParams) -> None:
+    """Render resolution and pixel aspect of one photo (the scene has one set for all cameras)."""
+    render = scene.render
+    render.resolution_x, render.resolution_y = (int(v) for v in params.resolution)
+    render.resolution_percentage = 100
+    render.pixel_aspect_x, render.pixel_aspect_y = params.pixel_aspect
+
+
+def apply_camera_render_settings(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> bool:
+    """Make a DUSt3R camera the scene camera with its photo's resolution; False if it is not one of ours."""
+    if cam_obj.get("dust3r_role") != "camera":
+        return False
+    render = scene.render
+    render.resolution_x, render.resolution_y = (int(v) for v in cam_obj["dust3r_resolution"])
+    render.resolution_percentage = 100
+    render.pixel_aspect_x, render.pixel_aspect_y = (float(v) for v in cam_obj["dust3r_pixel_aspect"])
+    scene.camera = cam_obj
+    return True

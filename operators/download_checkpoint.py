@@ -1,0 +1,105 @@
+"""``dust3r.download_checkpoint``: fetch an official checkpoint into the extension's user folder.
+
+Asks first, honours Blender's "Allow Online Access" setting, downloads on a worker thread with progress and
+cancel (``dust3r.cancel_setup``), resumes an interrupted download, and points the add-on preference
+``checkpoint`` at the result. The transfer itself is ``core.io.checkpoints`` / ``core.io.download`` (no bpy).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+
+from . import setup_task
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS_SUBDIR = "checkpoints"
+# Mirrors core.io.checkpoints.OFFICIAL_CHECKPOINTS (the operator module must not import the core at load
+# time); tests/blender/test_install_ops.py checks that the two lists agree.
+CHECKPOINT_ITEMS = (
+    ("DUSt3R_ViTLarge_BaseDecoder_512_dpt", "512 DPT", "512 px, DPT head: best quality (2.3 GB)"),
+    ("DUSt3R_ViTLarge_BaseDecoder_512_linear", "512 Linear", "512 px, linear head (2.1 GB)"),
+    ("DUSt3R_ViTLarge_BaseDecoder_224_linear", "224 Linear", "224 px, linear head: fastest (2.1 GB)"),
+)
+SOURCE_ITEMS = (
+    ("huggingface", "Hugging Face", "model.safetensors + config.json from naver/<name> (safe format)"),
+    ("naver", "NAVER LABS", "The original .pth file from NAVER LABS Europe's download server"),
+)
+
+
+def _set_checkpoint_preference(context: bpy.types.Context, path: str) -> bool:
+    addon = context.preferences.addons.get(setup_task.ADDON_PACKAGE)
+    if addon is None or not hasattr(addon.preferences, "checkpoint"):
+        return False
+    addon.preferences.checkpoint = path
+    return True
+
+
+class DUST3R_OT_download_checkpoint(bpy.types.Operator):  # noqa: N801 (Blender naming)
+    """Download an official DUSt3R checkpoint (about 2.2 GB) and use it"""
+
+    bl_idname = "dust3r.download_checkpoint"
+    bl_label = "Download Checkpoint"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    checkpoint_name: EnumProperty(name="Checkpoint", items=CHECKPOINT_ITEMS, default=CHECKPOINT_ITEMS[0][0])
+    source: EnumProperty(name="Source", items=SOURCE_ITEMS, default="huggingface")
+    directory: StringProperty(
+        name="Folder",
+        description="Where to store it (default: the extension's user folder)",
+        subtype="DIR_PATH",
+        options={"SKIP_SAVE"},
+    )
+    run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not setup_task.is_running()
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        refusal = setup_task.online_access_refusal()
+        if refusal:
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        self.run_in_background = True
+        return context.window_manager.invoke_props_dialog(self, title="Download a DUSt3R checkpoint?")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "checkpoint_name")
+        layout.prop(self, "source")
+        layout.label(text="About 2.2 GB; an interrupted download resumes.", icon="INFO")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        refusal = setup_task.online_access_refusal()
+        if refusal:
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        from ..core.errors import Cancelled, Dust3rError
+        from ..core.io.checkpoints import download_checkpoint
+
+        try:
+            folder = bpy.path.abspath(self.directory) if self.directory else setup_task.user_dir(CHECKPOINTS_SUBDIR)
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
+            return {"CANCELLED"}
+        name, source = self.checkpoint_name, self.source
+
+        def work(progress, cancel, on_line):
+            on_line(f"Downloading {name} from {source} into {folder}")
+            return download_checkpoint(name, folder, source, progress, cancel)
+
+        def on_done(path) -> str:
+            if _set_checkpoint_preference(bpy.context, str(path)):
+                return f"Checkpoint ready and selected: {path}"
+            return f"Checkpoint ready: {path}"
+
+        task = setup_task.SetupTask(f"Downloading {name}", work, on_done, (Dust3rError,), Cancelled)
+        setup_task.start(context, task, background=self.run_in_background)
+        if self.run_in_background and not bpy.app.background:
+            self.report({"INFO"}, "Downloading in the background; see the add-on preferences.")
+            return {"FINISHED"}
+        return setup_task.report_result(self, setup_task.get_state(context))

@@ -1,0 +1,105 @@
+"""``dust3r.install_torch``: install PyTorch into the extension's user folder, with Blender's own pip.
+
+The choice of build (CUDA / Metal / CPU) and the pip run live in ``core.io.torch_setup`` (no bpy); this
+operator asks for confirmation, honours Blender's "Allow Online Access" setting, runs the installer on a
+worker thread and shows pip's last lines in the preferences. No restart is needed: the folder is put on
+``sys.path`` as soon as pip has finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import bpy
+from bpy.props import BoolProperty, StringProperty
+
+from . import setup_task
+
+log = logging.getLogger(__name__)
+
+
+def torch_site_dir() -> str:
+    """The folder PyTorch is installed into (per Python version, in the extension's user folder)."""
+    from ..core.io.torch_setup import site_packages_subdir
+
+    return setup_task.user_dir(site_packages_subdir())
+
+
+def activate_user_site_packages() -> str | None:
+    """Put an earlier install of PyTorch on ``sys.path`` (call from ``register()``); returns the folder."""
+    from ..core.io.torch_setup import activate_site_dir, site_packages_subdir
+
+    try:
+        path = bpy.utils.extension_path_user(setup_task.ADDON_PACKAGE, path=site_packages_subdir())
+    except ValueError:  # registered without its extension package (development): nothing to add
+        return None
+    if path and os.path.isdir(path):
+        activate_site_dir(path)
+        return path
+    return None
+
+
+class DUST3R_OT_install_torch(bpy.types.Operator):  # noqa: N801 (Blender naming)
+    """Download and install PyTorch for Blender's Python (about 0.3 to 3 GB, depending on the GPU)"""
+
+    bl_idname = "dust3r.install_torch"
+    bl_label = "Install PyTorch"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    target: StringProperty(
+        name="Target Folder",
+        description="Where to install (default: the extension's user folder)",
+        subtype="DIR_PATH",
+        options={"SKIP_SAVE"},
+    )
+    run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not setup_task.is_running()
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        refusal = setup_task.online_access_refusal()
+        if refusal:
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        from ..core.io.torch_setup import choose_torch_build
+
+        build = choose_torch_build()
+        self.run_in_background = True
+        return context.window_manager.invoke_confirm(
+            self,
+            event,
+            title="Install PyTorch?",
+            message=f"Download PyTorch ({build.label} build) with pip and install it for this add-on.",
+            confirm_text="Install",
+        )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        refusal = setup_task.online_access_refusal()
+        if refusal:
+            self.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
+        from ..core.errors import Cancelled, Dust3rError
+        from ..core.io.torch_setup import install_torch
+
+        try:
+            target = bpy.path.abspath(self.target) if self.target else torch_site_dir()
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
+            return {"CANCELLED"}
+
+        def work(progress, cancel, on_line):
+            return install_torch(target, progress, cancel, on_line)
+
+        def on_done(status) -> str:
+            version = f" {status.version}" if status.version else ""
+            return f"PyTorch{version} is ready ({status.location})."
+
+        task = setup_task.SetupTask("Installing PyTorch", work, on_done, (Dust3rError,), Cancelled)
+        setup_task.start(context, task, background=self.run_in_background)
+        if self.run_in_background and not bpy.app.background:
+            self.report({"INFO"}, "Installing PyTorch in the background; see the add-on preferences.")
+            return {"FINISHED"}
+        return setup_task.report_result(self, setup_task.get_state(context))

@@ -1,0 +1,277 @@
+"""``dust3r.reconstruct``: photos -> cameras and a point cloud, and ``dust3r.cancel``.
+
+Thin operator: properties -> frozen config -> job (worker thread) -> scene builder.
+
+- From the UI (``invoke`` with a window): the job runs on a worker thread; a modal timer drains its queue,
+  redraws the sidebar's progress bar, and builds the scene when the result is complete. ESC or the panel's
+  Cancel button stops it.
+- From scripts and in background mode (``execute``): the same job, joined, then built; returns FINISHED
+  with the scene built, or reports an error (a RuntimeError in Python) with the scene untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+from bpy.props import CollectionProperty, EnumProperty, StringProperty
+
+from ..panels.preferences import get_preferences
+from ..panels.properties import DEVICE_ITEMS, SETTING_NAMES, ReconstructSettings
+from . import job as jobs
+from .photos import resolve_photos
+from .scene_builder import BuildOptions, BuildReport, build_reconstruction
+from .settings import make_config
+
+log = logging.getLogger(__name__)
+
+TIMER_INTERVAL_S = 0.1
+BUSY_MESSAGE = "A DUSt3R reconstruction is already running: wait for it or press Cancel in the DUSt3R panel."
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a job needs, resolved on the main thread before it starts."""
+
+    image_paths: tuple[str, ...]
+    checkpoint: str
+    config: object  # core.config.ReconstructConfig
+    build: BuildOptions
+    scene_name: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class PollOutcome:
+    """What one poll found. ``done`` is False while the job runs."""
+
+    done: bool
+    finished_ok: bool = False
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (report level, text)
+    report: BuildReport | None = None
+
+
+def _expected_errors():
+    from ..core import errors
+
+    return errors.Dust3rError, errors.Cancelled
+
+
+def _make_work(request: JobRequest):
+    """The worker function: imports the pipeline (torch) lazily and runs it."""
+
+    def work(progress, cancel):
+        from ..core.errors import DependencyError, DeviceError
+
+        try:
+            from ..core import pipeline
+        except ImportError as exc:
+            raise DependencyError(
+                f"The Python package '{exc.name}' is missing. Open Preferences > Add-ons > DUSt3R and install "
+                "PyTorch, then try again."
+            ) from exc
+        try:
+            return pipeline.reconstruct(
+                list(request.image_paths),
+                request.checkpoint,
+                request.config,
+                progress=progress,
+                cancel=cancel,
+            )
+        except MemoryError as exc:
+            raise DeviceError(
+                "Out of memory. Use fewer photos, the 'Sliding Window' pairs, or image size 224."
+            ) from exc
+
+    return work
+
+
+def start_job(request: JobRequest) -> jobs.ReconstructJob:
+    """Register and start a job (refused with RuntimeError if one is running)."""
+    dust3r_error, cancelled = _expected_errors()
+    job = jobs.ReconstructJob(
+        _make_work(request), (dust3r_error,), cancelled, target=request.scene_name, request=request
+    )
+    jobs.register_job(job)
+    job.start()
+    return job
+
+
+def poll_job(context: bpy.types.Context) -> PollOutcome:
+    """Drain the current job's messages; when it has ended, build the scene (main thread only).
+
+    The modal timer calls this; tests call it by hand after joining the worker thread.
+    """
+    job = jobs.current_job()
+    if job is None:
+        return PollOutcome(done=True, messages=[("WARNING", "The reconstruction was stopped.")])
+    status = job.poll()
+    if not status.finished:
+        return PollOutcome(done=False)
+    jobs.release_job(job)
+    request: JobRequest = job.request
+    if job.discarded:
+        return PollOutcome(done=True, messages=[("WARNING", "Reconstruction dropped: the file was closed.")])
+    if status.error is not None:
+        if status.is_bug:
+            text = f"DUSt3R internal error (please report it with the console log): {status.error}"
+            return PollOutcome(done=True, messages=[("ERROR", text)])
+        return PollOutcome(done=True, messages=[("ERROR", status.error)])
+    scene = bpy.data.scenes.get(request.scene_name) or context.scene
+    try:
+        report = build_reconstruction(scene, status.result, request.build)
+    except Exception as exc:  # a bug in the builder: logged with its traceback, reported as one
+        log.exception("building the DUSt3R scene failed")
+        text = f"DUSt3R internal error while building the scene (please report it): {exc}"
+        return PollOutcome(done=True, messages=[("ERROR", text)])
+    messages = [("WARNING", w) for w in (*request.warnings, *report.warnings)]
+    messages.append(
+        (
+            "INFO",
+            f"DUSt3R: {len(report.camera_objects)} cameras and {report.num_points:,} points in "
+            f"'{report.collection.name}' ({status.elapsed_s:.1f} s)",
+        )
+    )
+    return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
+
+
+class DUST3R_OT_reconstruct(ReconstructSettings, bpy.types.Operator):
+    """Reconstruct cameras and a coloured point cloud from a folder of photos"""
+
+    bl_idname = "dust3r.reconstruct"
+    bl_label = "Reconstruct from Photos"
+    bl_options = {"REGISTER", "UNDO"}
+
+    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE"})
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    checkpoint: StringProperty(
+        name="Checkpoint",
+        description="Overrides the add-on preference",
+        subtype="FILE_PATH",
+        options={"SKIP_SAVE"},
+    )
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", options={"SKIP_SAVE"})
+
+    _timer = None
+    _job = None
+
+    # ------------------------------------------------------------------ shared preparation
+    def _request(self, context: bpy.types.Context) -> JobRequest:
+        """Resolve settings, photos and checkpoint; raises the core's Dust3rError on user mistakes."""
+        from ..core.errors import CheckpointError
+
+        settings = context.scene.dust3r
+        for name in SETTING_NAMES:
+            if not self.properties.is_property_set(name):
+                setattr(self, name, getattr(settings, name))
+        prefs = get_preferences(context)
+        if not self.properties.is_property_set("device") and prefs is not None:
+            self.device = prefs.device
+        checkpoint = self.checkpoint or (prefs.checkpoint if prefs is not None else "")
+        if not checkpoint:
+            raise CheckpointError(
+                "No checkpoint set. Choose the DUSt3R model file in Preferences > Add-ons > DUSt3R "
+                "(or download it there), or pass checkpoint=... to the operator."
+            )
+        checkpoint = bpy.path.abspath(checkpoint)
+        if not Path(checkpoint).exists():
+            raise CheckpointError(f"Checkpoint not found: {checkpoint}. Choose an existing model file.")
+        directory = self.directory or settings.photo_folder
+        paths, warnings = resolve_photos(
+            bpy.path.abspath(directory) if directory else "", [f.name for f in self.files]
+        )
+        return JobRequest(
+            image_paths=tuple(paths),
+            checkpoint=checkpoint,
+            config=make_config(self, self.device),
+            build=BuildOptions(conf_threshold=self.conf_threshold, point_radius=self.point_radius),
+            scene_name=context.scene.name,
+            warnings=tuple(warnings),
+        )
+
+    def _prepare_and_start(self, context: bpy.types.Context) -> bool:
+        if jobs.is_running():
+            self.report({"ERROR"}, BUSY_MESSAGE)
+            return False
+        dust3r_error, _ = _expected_errors()
+        try:
+            request = self._request(context)
+        except dust3r_error as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        self._job = start_job(request)
+        return True
+
+    def _report_outcome(self, outcome: PollOutcome) -> set[str]:
+        for level, text in outcome.messages:
+            self.report({level}, text)
+        return {"FINISHED"} if outcome.finished_ok else {"CANCELLED"}
+
+    # ------------------------------------------------------------------ scripts, background mode
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self._prepare_and_start(context):
+            return {"CANCELLED"}
+        self._job.join()
+        return self._report_outcome(poll_job(context))
+
+    # ------------------------------------------------------------------ interactive
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if not self._prepare_and_start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
+        wm.modal_handler_add(self)
+        _redraw_sidebars(context)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if event.type == "ESC" and event.value == "PRESS" and jobs.current_job() is self._job:
+            self._job.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER" or event.timer is not self._timer:
+            return {"PASS_THROUGH"}
+        if jobs.current_job() is not self._job:  # collected elsewhere (file closed, add-on disabled)
+            self._finish(context)
+            return {"CANCELLED"}
+        outcome = poll_job(context)
+        _redraw_sidebars(context)
+        if not outcome.done:
+            return {"RUNNING_MODAL"}
+        self._finish(context)
+        if self._job.cancel_event.is_set():
+            outcome.messages = [("WARNING", "DUSt3R reconstruction cancelled.")]
+        return self._report_outcome(outcome)
+
+    def _finish(self, context: bpy.types.Context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+
+
+class DUST3R_OT_cancel(bpy.types.Operator):
+    """Stop the running DUSt3R reconstruction (nothing is added to the scene)"""
+
+    bl_idname = "dust3r.cancel"
+    bl_label = "Cancel Reconstruction"
+    bl_options = {"INTERNAL"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return jobs.is_running()
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        jobs.cancel_current()
+        return {"FINISHED"}
+
+
+def _redraw_sidebars(context: bpy.types.Context) -> None:
+    screen = context.screen
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type == "VIEW_3D":
+            area.tag_redraw()

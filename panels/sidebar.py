@@ -1,0 +1,91 @@
+"""The 3D Viewport sidebar tab "DUSt3R". ``draw`` only reads state; it never changes anything."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..operators.job import status_snapshot
+from .preferences import get_preferences
+
+POINTS_ROLE = "points"
+MODIFIER_NAME = "DUSt3R Points"  # the builder's modifier name (operators/geonodes.py)
+
+
+class DUST3R_PT_reconstruct(bpy.types.Panel):
+    bl_label = "DUSt3R"
+    bl_idname = "DUST3R_PT_reconstruct"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DUSt3R"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.dust3r
+        prefs = get_preferences(context)
+
+        layout.prop(settings, "photo_folder")
+        if prefs is not None:
+            layout.prop(prefs, "checkpoint")
+
+        status = status_snapshot()
+        if status is not None:
+            box = layout.box()
+            box.progress(
+                factor=status.fraction, type="BAR", text=f"{status.stage} ({status.elapsed_s:.0f} s)"
+            )
+            box.operator("dust3r.cancel", text="Cancel", icon="CANCEL")
+        else:
+            layout.operator("dust3r.reconstruct", text="Reconstruct", icon="PLAY")
+
+        col = layout.column(heading="Network")
+        col.prop(settings, "image_size")
+        col.prop(settings, "scene_graph")
+        if settings.scene_graph != "complete":
+            col.prop(settings, "graph_window")
+        col = layout.column(heading="Cameras")
+        col.prop(settings, "focal_prior")
+        if settings.focal_prior == "mm":
+            col.prop(settings, "focal_mm")
+        col.prop(settings, "shared_focal")
+        col = layout.column(heading="Alignment")
+        col.prop(settings, "align_method")
+        if settings.align_method == "paper":
+            col.prop(settings, "niter")
+        col.prop(settings, "min_conf")
+        col.prop(settings, "clean_depth")
+        col = layout.column(heading="Points")
+        col.prop(settings, "conf_threshold")
+        col.prop(settings, "point_radius")
+
+        self._draw_active_points(layout, context.active_object)
+
+    @staticmethod
+    def _draw_active_points(layout: bpy.types.UILayout, obj: bpy.types.Object | None) -> None:
+        """The active point cloud's live filter (its Geometry Nodes modifier inputs)."""
+        if obj is None or obj.get("dust3r_role") != POINTS_ROLE:
+            return
+        mod = obj.modifiers.get(MODIFIER_NAME)
+        if mod is None or mod.node_group is None:
+            return
+        box = layout.box()
+        box.label(text=obj.name, icon="POINTCLOUD_DATA")
+        for item in mod.node_group.interface.items_tree:
+            if (
+                item.item_type == "SOCKET"
+                and item.in_out == "INPUT"
+                and item.socket_type == "NodeSocketFloat"
+            ):
+                box.prop(mod, f'["{item.identifier}"]', text=item.name)
+
+
+CLASSES = (DUST3R_PT_reconstruct,)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

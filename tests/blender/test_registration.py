@@ -1,0 +1,79 @@
+"""The add-on registers and unregisters cleanly, twice, and its manifest passes Blender's validator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import bpy
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CLASS_NAMES = {
+    "DUST3R_PG_settings": bpy.types.PropertyGroup,
+    "DUST3R_PT_reconstruct": bpy.types.Panel,
+    "DUST3R_AP_preferences": bpy.types.AddonPreferences,
+}
+OPERATORS = ("reconstruct", "cancel", "activate_camera")
+
+
+def _blender_ext_cli() -> Path:
+    scripts = Path(bpy.utils.resource_path("LOCAL")) / "scripts"
+    return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+
+
+def test_register_unregister_twice(addon_handle, clean_file) -> None:
+    for _ in range(2):
+        addon_handle.enable()
+        assert hasattr(bpy.types.Scene, "dust3r")
+        assert bpy.context.scene.dust3r.image_size == "512"
+        for name, base in CLASS_NAMES.items():
+            assert base.bl_rna_get_subclass_py(name) is not None, name
+        for op in OPERATORS:
+            assert getattr(bpy.ops.dust3r, op).get_rna_type().identifier.startswith("DUST3R_OT_")
+        prefs = bpy.context.preferences.addons[addon_handle.module_name].preferences
+        assert prefs.device == "auto"
+        assert "torch" not in {
+            m.split(".")[-1] for m in sys.modules if m.startswith(addon_handle.module_name)
+        }
+        addon_handle.disable()
+        assert not hasattr(bpy.types.Scene, "dust3r")
+        for name, base in CLASS_NAMES.items():
+            assert base.bl_rna_get_subclass_py(name) is None, name
+        assert not any(h.__name__ == "_cancel_on_load" for h in bpy.app.handlers.load_pre)
+
+
+def test_manifest_validates_with_blenders_own_tool() -> None:
+    cli = _blender_ext_cli()
+    assert cli.is_file(), cli
+    proc = subprocess.run(
+        [sys.executable, str(cli), "validate", str(REPO_ROOT)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_built_zip_excludes_dev_files(tmp_path) -> None:
+    out = tmp_path / "dust3r.zip"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(_blender_ext_cli()),
+            "build",
+            "--source-dir",
+            str(REPO_ROOT),
+            "--output-filepath",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    import zipfile
+
+    names = zipfile.ZipFile(out).namelist()
+    assert "blender_manifest.toml" in names and "__init__.py" in names
+    assert "operators/reconstruct.py" in names and "core/result.py" in names
+    for prefix in (".git/", ".venv", "tests/", "benchmarks/", "docs/", "scripts/", ".ci/", "pyproject.toml"):
+        assert not any(n.startswith(prefix) for n in names), prefix
+    assert not any("__pycache__" in n for n in names)
