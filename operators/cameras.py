@@ -6,7 +6,9 @@ module only copies them onto datablocks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import tempfile
 from pathlib import Path
 
 import bpy
@@ -18,11 +20,57 @@ from ..core.geometry.blender_camera import BlenderCameraParams
 log = logging.getLogger(__name__)
 
 
-def load_photo(path: str) -> bpy.types.Image | None:
-    """The original photo as a Blender image (shared when already loaded), or None if Blender cannot read it."""
+EXIF_ORIENTATION_TAG = 0x0112
+ADDON_PACKAGE = __package__.rpartition(".")[0]
+
+
+def _exif_orientation(path: str) -> int:
+    """The photo's EXIF orientation (1 = upright; 1 when unknown or unreadable)."""
     try:
-        return bpy.data.images.load(path, check_existing=True)
-    except RuntimeError as exc:  # Blender cannot read this format (e.g. HEIC): the camera is still right
+        from PIL import Image
+    except ImportError:
+        return 1
+    try:
+        with Image.open(path) as img:
+            return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except (OSError, ValueError, SyntaxError):
+        return 1
+
+
+def _upright_dir() -> Path:
+    try:
+        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, path="upright_photos", create=True))
+    except ValueError:  # not loaded as an extension (e.g. imported directly): use the temporary folder
+        folder = Path(tempfile.gettempdir()) / "dust3r_upright_photos"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+
+def display_photo_path(path: str) -> str:
+    """A file Blender shows the way the artist sees ``path``.
+
+    Blender ignores EXIF orientation when it loads images, so for a photo that EXIF rotates or mirrors we
+    show an upright copy (written once into the add-on's user folder, keyed by path, size and time).
+    """
+    orientation = _exif_orientation(path)
+    if orientation == 1:
+        return path
+    from PIL import Image, ImageOps
+
+    stat = Path(path).stat()
+    key = hashlib.sha1(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = _upright_dir() / f"{Path(path).stem}_{key}.png"
+    if not target.is_file():
+        with Image.open(path) as img:
+            ImageOps.exif_transpose(img).save(target)
+    return str(target)
+
+
+def load_photo(path: str) -> bpy.types.Image | None:
+    """The photo as a Blender image (shared when already loaded), or None if Blender cannot read it."""
+    try:
+        return bpy.data.images.load(display_photo_path(path), check_existing=True)
+    except (RuntimeError, OSError) as exc:  # e.g. HEIC, which Blender cannot read: the camera is still right
         log.warning("cannot show %s as a camera background: %s", path, exc)
         return None
 

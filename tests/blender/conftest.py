@@ -98,3 +98,106 @@ def addon(addon_handle, clean_file):
     yield addon_handle
     if addon_handle.is_enabled():
         addon_handle.disable()
+
+
+# ----------------------------------------------------------------------------- synthetic reconstructions
+def _random_world_from_cam(rng) -> "np.ndarray":
+    import numpy as np
+
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    R = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = rng.normal(size=3) * 2
+    return T
+
+
+def write_photo(path: Path, size: tuple[int, int], exif_orientation: int = 1, seed: int = 0) -> None:
+    """A photo that DISPLAYS as ``size = (W0, H0)``; with orientation 6/8 its stored pixels are transposed."""
+    import numpy as np
+    from PIL import Image
+
+    w0, h0 = size
+    stored = (h0, w0) if exif_orientation in (5, 6, 7, 8) else (w0, h0)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : stored[1], 0 : stored[0]]
+    rgb = np.stack([xx * 255 // max(stored[0] - 1, 1), yy * 255 // max(stored[1] - 1, 1), 0 * xx], -1)
+    rgb = (rgb + rng.integers(0, 30, 3)).clip(0, 255).astype(np.uint8)
+    img = Image.fromarray(rgb)
+    if exif_orientation == 1:
+        img.save(path)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        img.save(path, exif=exif.tobytes(), quality=95)
+
+
+@pytest.fixture
+def make_reconstruction(addon, tmp_path):
+    """Factory: ``make(specs, seed=0, image_size=512)`` -> (Reconstruction, crops) of a synthetic pinhole scene.
+
+    Each spec is ``(W0, H0)`` or ``((W0, H0), exif_orientation)``. Per view: a real photo file, the network
+    crop the core's loader would use, a random pose, a random network focal and principal point, random
+    depths; ``pts3d`` are the world points of the network pixels (exactly the pinhole model), ``K_photo``
+    comes from the core's mapping (CONVENTIONS.md section 3).
+    """
+    import numpy as np
+
+    images = addon.submodule("core.inference.images")
+    photo = addon.submodule("core.geometry.photo")
+    result = addon.submodule("core.result")
+
+    def make(specs, seed: int = 0, image_size: int = 512, folder_name: str = "photos"):
+        rng = np.random.default_rng(seed)
+        folder = tmp_path / folder_name
+        folder.mkdir(exist_ok=True)
+        paths, w2c, k_photo, k_net, photo_sizes, net_sizes = [], [], [], [], [], []
+        depth, pts3d, conf, colors, crops = [], [], [], [], []
+        for k, spec in enumerate(specs):
+            size, orientation = (spec, 1) if isinstance(spec[0], int) else spec
+            path = folder / f"img{k}.{'png' if orientation == 1 else 'jpg'}"
+            write_photo(path, size, orientation, seed=k)
+            crop = images.plan_crop(size, image_size).crop
+            w2, h2 = crop.net_size
+            f2 = rng.uniform(0.7, 1.3) * max(w2, h2)
+            pp = np.array([w2 / 2 + rng.uniform(-8, 8), h2 / 2 + rng.uniform(-8, 8)])
+            K2 = photo.intrinsics_matrix(f2, f2, pp[0], pp[1])
+            d = rng.uniform(1.0, 5.0, (h2, w2))
+            v, u = np.mgrid[0:h2, 0:w2].astype(np.float64)
+            cam = np.stack([(u - pp[0]) / f2 * d, (v - pp[1]) / f2 * d, d], -1)
+            T = _random_world_from_cam(rng)
+            world = cam @ T[:3, :3].T + T[:3, 3]
+            paths.append(str(path))
+            w2c.append(T)
+            k_net.append(K2)
+            k_photo.append(photo.K_photo_from_K_net(K2, crop))
+            photo_sizes.append(size)
+            net_sizes.append((w2, h2))
+            depth.append(d.astype(np.float32))
+            pts3d.append(world.astype(np.float32))
+            conf.append(rng.uniform(1.0, 10.0, (h2, w2)).astype(np.float32))
+            colors.append(rng.uniform(0, 1, (h2, w2, 3)).astype(np.float32))
+            crops.append(crop)
+        recon = result.Reconstruction(
+            image_paths=tuple(paths),
+            world_from_cam=np.stack(w2c),
+            K_photo=np.stack(k_photo),
+            photo_size=np.array(photo_sizes),
+            K_net=np.stack(k_net),
+            net_size=np.array(net_sizes),
+            depth=tuple(depth),
+            pts3d=tuple(pts3d),
+            conf=tuple(conf),
+            colors=tuple(colors),
+        )
+        return recon, crops
+
+    return make

@@ -1,0 +1,100 @@
+"""Cameras built from a reconstruction reproject their own points onto the photo (CONVENTIONS.md 4 and 6)."""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+import pytest
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+SIZES = {
+    "landscape": (640, 480),
+    "portrait": (480, 640),
+    "square": (512, 512),
+    "odd": (1001, 667),
+    "small": (300, 200),  # smaller than 512: upscaled by the loader
+    "exif_rotated": ((480, 640), 6),  # stored 640x480, EXIF says rotate: the artist sees 480x640
+}
+POINTS_PER_VIEW = 1500
+
+
+def _mesh_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
+    mesh = obj.data
+    n = len(mesh.vertices)
+    pos = np.empty(n * 3, np.float32)
+    mesh.attributes["position"].data.foreach_get("vector", pos)
+    view = np.empty(n, np.int32)
+    mesh.attributes["view"].data.foreach_get("value", view)
+    return pos.reshape(n, 3), view
+
+
+def _build(addon, recon):
+    builder = addon.submodule("operators.scene_builder")
+    return builder.build_reconstruction(bpy.context.scene, recon)
+
+
+def test_every_camera_reprojects_its_points_onto_the_photo(addon, make_reconstruction) -> None:
+    recon, crops = make_reconstruction(list(SIZES.values()), seed=1)
+    report = _build(addon, recon)
+    cameras = addon.submodule("operators.cameras")
+    photo = addon.submodule("core.geometry.photo")
+    scene = bpy.context.scene
+    positions, view = _mesh_arrays(report.points_object)
+    rng = np.random.default_rng(0)
+    assert len(report.camera_objects) == len(SIZES)
+    for k, (name, cam_obj) in enumerate(zip(SIZES, report.camera_objects, strict=True)):
+        assert cameras.apply_camera_render_settings(scene, cam_obj)
+        w0, h0 = (int(v) for v in recon.photo_size[k])
+        assert (scene.render.resolution_x, scene.render.resolution_y) == (w0, h0)
+        w2, h2 = crops[k].net_size
+        own = np.flatnonzero(view == k)
+        assert len(own) == w2 * h2
+        pick = rng.choice(len(own), POINTS_PER_VIEW, replace=False)
+        # Points are stored view by view, row-major over the network image: index -> (row j, column i).
+        j, i = np.divmod(pick, w2)
+        expected = photo.photo_from_net_pixels(np.stack([i, j], -1), crops[k])
+        got = np.empty((POINTS_PER_VIEW, 3))
+        for n, idx in enumerate(own[pick]):
+            got[n] = world_to_camera_view(scene, cam_obj, Vector(positions[idx].tolist()))
+        uv = np.stack([got[:, 0] * w0, (1.0 - got[:, 1]) * h0], -1)
+        err = np.abs(uv - expected).max()
+        assert err < 0.01, f"{name}: max reprojection error {err:.4f} px"
+        np.testing.assert_allclose(got[:, 2], recon.depth[k][j, i], rtol=1e-5)
+        # The background image is the photo as the artist sees it (EXIF orientation applied).
+        bg = cam_obj.data.background_images[0]
+        assert tuple(bg.image.size) == (w0, h0), name
+        assert bg.frame_method == "FIT"
+        assert cam_obj["dust3r_image"] == recon.image_paths[k]
+        assert cam_obj["dust3r_index"] == k
+        assert cam_obj.data.sensor_fit == ("HORIZONTAL" if w0 >= h0 else "VERTICAL")
+
+
+def test_blender_camera_round_trip_is_identity(addon, make_reconstruction) -> None:
+    recon, _ = make_reconstruction([(640, 480), (480, 640), (1001, 667)], seed=2)
+    report = _build(addon, recon)
+    bc = addon.submodule("core.geometry.blender_camera")
+    scene = bpy.context.scene
+    for k, cam_obj in enumerate(report.camera_objects):
+        addon.submodule("operators.cameras").apply_camera_render_settings(scene, cam_obj)
+        cam = cam_obj.data
+        params = bc.BlenderCameraParams(
+            matrix_world=np.array(cam_obj.matrix_world),
+            lens=cam.lens,
+            sensor_fit=cam.sensor_fit,
+            sensor_width=cam.sensor_width,
+            sensor_height=cam.sensor_height,
+            shift_x=cam.shift_x,
+            shift_y=cam.shift_y,
+            resolution=(scene.render.resolution_x, scene.render.resolution_y),
+            pixel_aspect=(scene.render.pixel_aspect_x, scene.render.pixel_aspect_y),
+        )
+        K, cam_from_world = bc.opencv_from_blender_camera(params)
+        # Blender stores camera floats in single precision: compare relative to the magnitudes.
+        np.testing.assert_allclose(K, recon.K_photo[k], rtol=1e-6, atol=1e-6 * K[0, 0])
+        np.testing.assert_allclose(cam_from_world @ recon.world_from_cam[k], np.eye(4), atol=1e-6)
+        again = bc.blender_camera_from_opencv(np.linalg.inv(cam_from_world), K, params.resolution)
+        assert again.sensor_fit == cam.sensor_fit
+        for attr in ("lens", "shift_x", "shift_y"):
+            assert getattr(again, attr) == pytest.approx(getattr(cam, attr), rel=1e-6, abs=1e-7), attr
+        np.testing.assert_allclose(again.matrix_world, params.matrix_world, atol=1e-6)
