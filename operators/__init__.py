@@ -6,13 +6,19 @@ import bpy
 
 from . import job
 from .activate_camera import DUST3R_OT_activate_camera
+from .download_checkpoint import DUST3R_OT_download_checkpoint
+from .install_torch import DUST3R_OT_install_torch
 from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
+from .setup_task import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
 
 CLASSES = [
     DUST3R_OT_reconstruct,
     DUST3R_OT_cancel,
     DUST3R_OT_activate_camera,
-    # Packaging operators (operators/install_torch.py, operators/download_checkpoint.py) are added here.
+    DUST3R_PG_setup_state,  # before the set-up operators: wm.dust3r_setup holds their progress and log
+    DUST3R_OT_install_torch,
+    DUST3R_OT_download_checkpoint,
+    DUST3R_OT_cancel_setup,
 ]
 
 

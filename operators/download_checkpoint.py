@@ -38,7 +38,7 @@ def _set_checkpoint_preference(context: bpy.types.Context, path: str) -> bool:
     return True
 
 
-class DUST3R_OT_download_checkpoint(bpy.types.Operator):  # noqa: N801 (Blender naming)
+class DUST3R_OT_download_checkpoint(bpy.types.Operator):
     """Download an official DUSt3R checkpoint (about 2.2 GB) and use it"""
 
     bl_idname = "dust3r.download_checkpoint"
@@ -82,7 +82,11 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):  # noqa: N801 (Blender 
         from ..core.io.checkpoints import download_checkpoint
 
         try:
-            folder = bpy.path.abspath(self.directory) if self.directory else setup_task.user_dir(CHECKPOINTS_SUBDIR)
+            folder = (
+                bpy.path.abspath(self.directory)
+                if self.directory
+                else setup_task.user_dir(CHECKPOINTS_SUBDIR)
+            )
         except ValueError as exc:
             self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
             return {"CANCELLED"}

@@ -40,7 +40,7 @@ def activate_user_site_packages() -> str | None:
     return None
 
 
-class DUST3R_OT_install_torch(bpy.types.Operator):  # noqa: N801 (Blender naming)
+class DUST3R_OT_install_torch(bpy.types.Operator):
     """Download and install PyTorch for Blender's Python (about 0.3 to 3 GB, depending on the GPU)"""
 
     bl_idname = "dust3r.install_torch"

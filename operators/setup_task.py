@@ -49,7 +49,11 @@ class DUST3R_PG_setup_state(bpy.types.PropertyGroup):
 
     @classmethod
     def register(cls) -> None:
+        """Add ``wm.dust3r_setup``, and put an earlier PyTorch install back on ``sys.path``."""
+        from .install_torch import activate_user_site_packages
+
         bpy.types.WindowManager.dust3r_setup = PointerProperty(type=cls)
+        activate_user_site_packages()
 
     @classmethod
     def unregister(cls) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,73 +12,15 @@ import pytest
 from core.errors import Cancelled, ConfigError
 from core.io import checkpoints
 from core.io.download import DownloadError, RemoteFile, download_file, part_path
+from tests.packaging_support import ServerState, loopback_server
 
 PAYLOAD = bytes(range(256)) * 1024  # 256 KiB
 
 
-@dataclass
-class ServerState:
-    files: dict[str, bytes] = field(default_factory=dict)
-    cut_after: int | None = None  # close the connection after this many body bytes ...
-    cuts_left: int = 0  # ... for this many requests
-    ignore_range: bool = False
-    ranges: list[str | None] = field(default_factory=list)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    state: ServerState
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silence the default stderr access log."""
-
-    def do_GET(self) -> None:
-        state = self.server.state  # type: ignore[attr-defined]
-        body = state.files.get(self.path)
-        range_header = self.headers.get("Range")
-        state.ranges.append(range_header)
-        if body is None:
-            self.send_error(404, "Not Found")
-            return
-        start = 0
-        if range_header and not state.ignore_range:
-            start = int(range_header.removeprefix("bytes=").rstrip("-"))
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        chunk = body[start:]
-        self.send_header("Content-Length", str(len(chunk)))
-        self.end_headers()
-        if state.cuts_left > 0 and state.cut_after is not None:
-            state.cuts_left -= 1
-            self.wfile.write(chunk[: state.cut_after])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(chunk)
-
-
 @pytest.fixture
 def server() -> Iterator[tuple[str, ServerState]]:
-    """A loopback HTTP server on a free port; stopped when the test ends."""
-    state = ServerState(files={"/model.bin": PAYLOAD})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.state = state  # type: ignore[attr-defined]
-    httpd.timeout = 5
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with loopback_server({"/model.bin": PAYLOAD}) as running:
+        yield running
 
 
 def _remote(base: str, **kwargs: object) -> RemoteFile:

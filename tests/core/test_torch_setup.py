@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +12,7 @@ import pytest
 from core.errors import Cancelled, DependencyError
 from core.io import torch_setup
 from core.io.torch_setup import TorchBuild
-
-DUMMY_MODULE = "dust3r_dummy_torch"
-DUMMY_DIST = "dust3r_dummy_torch"
+from tests.packaging_support import DUMMY_DIST, DUMMY_MODULE, build_dummy_wheel, isolated_pip_env
 
 NVIDIA_SMI_SAMPLE = """\
 +-----------------------------------------------------------------------------------------+
@@ -27,43 +21,10 @@ NVIDIA_SMI_SAMPLE = """\
 """
 
 
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
-def build_dummy_wheel(folder: Path, version: str = "1.0") -> Path:
-    """Write a minimal, valid pure-Python wheel of ``dust3r_dummy_torch`` into ``folder``."""
-    dist_info = f"{DUMMY_DIST}-{version}.dist-info"
-    files = {
-        f"{DUMMY_MODULE}/__init__.py": f'__version__ = "{version}"\n'.encode(),
-        f"{dist_info}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {DUMMY_DIST}\nVersion: {version}\nSummary: test stand-in\n"
-        ).encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record_name = f"{dist_info}/RECORD"
-    record = "\n".join([*(_record_line(n, d) for n, d in files.items()), f"{record_name},,"]) + "\n"
-    path = folder / f"{DUMMY_DIST}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr(record_name, record)
-    return path
-
-
 @pytest.fixture
 def isolated_sys_path(monkeypatch):
     """Tests that activate site folders must not leak them into the rest of the session."""
     monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def _pip_env() -> dict[str, str]:
-    env = torch_setup.subprocess_env_without_user_site()
-    env["PIP_CONFIG_FILE"] = os.devnull  # no machine-wide index, find-links or constraints
-    for key in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT"):
-        env.pop(key, None)
-    return env
 
 
 def test_install_from_local_wheel_folder_then_detect(tmp_path: Path, isolated_sys_path) -> None:
@@ -82,7 +43,7 @@ def test_install_from_local_wheel_folder_then_detect(tmp_path: Path, isolated_sy
         on_line=lines.append,
         build=build,
         extra_args=["--no-index", "--find-links", str(wheels)],
-        env=_pip_env(),
+        env=isolated_pip_env(),
         module=DUMMY_MODULE,
     )
     assert status.installed and status.version == "1.0"
@@ -103,7 +64,7 @@ def test_pip_failure_is_a_dependency_error_with_pip_output(tmp_path: Path, isola
             tmp_path / "site",
             build=build,
             extra_args=["--no-index", "--find-links", str(tmp_path)],
-            env=_pip_env(),
+            env=isolated_pip_env(),
             module=DUMMY_MODULE,
         )
     assert "No matching distribution" in str(info.value) or "Could not find" in str(info.value)
