@@ -104,7 +104,7 @@ def toml_array(key: str, values: list[str]) -> str:
 def set_top_level_array(text: str, key: str, values: list[str]) -> str:
     """Replace (or insert before the first table) the top-level ``key = [...]`` of a TOML document."""
     new = toml_array(key, values)
-    pattern = re.compile(rf"^{re.escape(key)}\s*=\s*\[.*?\]\s*\n", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(rf"^{re.escape(key)}\s*=\s*\[.*?\][ \t]*\n", re.MULTILINE | re.DOTALL)
     first_table = re.search(r"^\[", text, re.MULTILINE)
     match = pattern.search(text)
     if match and (first_table is None or match.start() < first_table.start()):
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = [_diff(manifest_old, manifest_new, MANIFEST.name), _diff(sums_old, sums, SUMS.name)]
         if any(stale):
-            print("".join(stale))
+            log.error("%s", "".join(stale))
             log.error("error: run `python wheels/build_wheels.py` and commit the manifest and SHA256SUMS")
             return 1
         log.info("%d wheels for %d platforms match the manifest and SHA256SUMS", len(names), len(platforms))
