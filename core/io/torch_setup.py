@@ -49,6 +49,10 @@ CUDA_BUILDS: tuple[tuple[str, tuple[int, int]], ...] = (
     ("cu128", (12, 8)),
     ("cu126", (12, 6)),
 )
+# Overrides for mirrors, offline wheel folders and CI: an index URL ("default": pip's own configuration)
+# and a requirement (e.g. "torch==2.5.1").
+ENV_INDEX_URL = "DUST3R_TORCH_INDEX_URL"
+ENV_REQUIREMENT = "DUST3R_TORCH_REQUIREMENT"
 _NVIDIA_SMI_CUDA = re.compile(r"CUDA Version\s*:\s*(\d+)\.(\d+)")
 _STOP_TIMEOUT_S = 10.0
 
@@ -152,6 +156,19 @@ def choose_torch_build(
         "or newer. Installing the CPU build: update the driver for GPU speed."
     )
     return TorchBuild(cpu.label, cpu.requirement, cpu.index_url, (note,))
+
+
+def apply_environment_overrides(build: TorchBuild, environ: dict[str, str] | None = None) -> TorchBuild:
+    """``build`` with the index / requirement replaced by ``DUST3R_TORCH_INDEX_URL`` / ``..._REQUIREMENT``."""
+    environ = dict(os.environ) if environ is None else environ
+    index = environ.get(ENV_INDEX_URL, "").strip()
+    requirement = environ.get(ENV_REQUIREMENT, "").strip()
+    if not index and not requirement:
+        return build
+    index_url = build.index_url if not index else (None if index == "default" else index)
+    return TorchBuild(
+        f"{build.label}, as configured", requirement or build.requirement, index_url, build.notes
+    )
 
 
 def pip_install_command(
@@ -291,7 +308,7 @@ def install_torch(
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DependencyError(f"Cannot create {target}: {exc.strerror or exc}.") from exc
-    build = build or choose_torch_build()
+    build = build or apply_environment_overrides(choose_torch_build())
     progress(f"Installing PyTorch ({build.label})", 0.0)
     for note in build.notes:
         if on_line is not None:

@@ -145,3 +145,16 @@ def test_torch_status_finds_a_module_in_an_activated_folder(tmp_path: Path, isol
     status = torch_setup.torch_status(tmp_path, "dust3r_probe_pkg")
     assert status.installed and status.version is None
     assert torch_setup.activate_site_dir(tmp_path) is False  # already on sys.path: not added twice
+
+
+def test_environment_overrides_index_and_requirement() -> None:
+    build = TorchBuild("CPU", "torch>=2.4", "https://example.invalid/whl/cpu")
+    assert torch_setup.apply_environment_overrides(build, {}) is build
+    mirror = torch_setup.apply_environment_overrides(
+        build, {"DUST3R_TORCH_INDEX_URL": "https://mirror.invalid/t"}
+    )
+    assert mirror.index_url == "https://mirror.invalid/t" and mirror.requirement == "torch>=2.4"
+    default = torch_setup.apply_environment_overrides(
+        build, {"DUST3R_TORCH_INDEX_URL": "default", "DUST3R_TORCH_REQUIREMENT": "torch==2.13.0"}
+    )
+    assert default.index_url is None and default.requirement == "torch==2.13.0"
