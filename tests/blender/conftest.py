@@ -2,8 +2,7 @@
 
 TESTING.md option (c): a local extension repository whose folder holds a symlink named ``dust3r`` to the
 repository root, so the add-on gets its real package name and ``AddonPreferences`` lookups work.
-``read_factory_settings`` resets the preferences (repository and add-on included), so each test re-adds
-the repository and re-enables the add-on afterwards (a few milliseconds).
+The add-on is enabled once per session; each test gets a fresh empty file (see ``clean_file``).
 """
 
 from __future__ import annotations
@@ -84,24 +83,42 @@ def addon_handle(addon_repo_dir) -> AddonHandle:
     return AddonHandle(addon_repo_dir)
 
 
-@pytest.fixture
-def clean_file():
-    """A factory-fresh empty file (the add-on is NOT enabled)."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    yield bpy.context
-
-
-@pytest.fixture
-def addon(addon_handle, clean_file):
-    """A factory-fresh empty file with the add-on enabled; disabled again afterwards."""
+@pytest.fixture(scope="session")
+def enabled_addon(addon_handle):
+    """The add-on enabled once for the whole session (re-enabling it re-syncs its bundled wheels: ~2.5 s)."""
     addon_handle.enable()
     yield addon_handle
     if addon_handle.is_enabled():
         addon_handle.disable()
 
 
+@pytest.fixture
+def clean_file():
+    """A fresh empty file from the factory startup file, keeping the preferences (the add-on stays enabled).
+
+    ``read_factory_settings`` would also reset the preferences, which removes the test extension repository
+    and so forces a wheel re-sync on every re-enable; ``test_registration`` exercises that path on purpose.
+    """
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+    yield bpy.context
+
+
+@pytest.fixture
+def addon(enabled_addon, clean_file):
+    """A fresh empty file with the add-on enabled and its preferences at their defaults."""
+    if not enabled_addon.is_enabled():
+        enabled_addon.enable()
+    prefs = bpy.context.preferences.addons[enabled_addon.module_name].preferences
+    for name in ("checkpoint", "device"):
+        prefs.property_unset(name)
+    yield enabled_addon
+    jobs = enabled_addon.submodule("operators.job")
+    jobs.cancel_current(join=True, discard=True)  # never leave a worker behind for the next test
+
+
 # ----------------------------------------------------------------------------- synthetic reconstructions
-def _random_world_from_cam(rng) -> "np.ndarray":
+def _random_world_from_cam(rng):
+    """A random rigid ``world_from_cam`` (4, 4) float64."""
     import numpy as np
 
     q = rng.normal(size=4)
@@ -138,6 +155,12 @@ def write_photo(path: Path, size: tuple[int, int], exif_orientation: int = 1, se
         exif = Image.Exif()
         exif[0x0112] = exif_orientation
         img.save(path, exif=exif.tobytes(), quality=95)
+
+
+@pytest.fixture(scope="session")
+def photo_writer():
+    """:func:`write_photo` for test modules (conftest is not importable under --import-mode=importlib)."""
+    return write_photo
 
 
 @pytest.fixture

@@ -22,7 +22,10 @@ def _blender_ext_cli() -> Path:
     return scripts / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
 
 
-def test_register_unregister_twice(addon_handle, clean_file) -> None:
+def test_register_unregister_twice(enabled_addon) -> None:
+    addon_handle = enabled_addon
+    bpy.ops.wm.read_factory_settings(use_empty=True)  # factory preferences: the add-on is disabled
+    assert not addon_handle.is_enabled()
     for _ in range(2):
         addon_handle.enable()
         assert hasattr(bpy.types.Scene, "dust3r")
@@ -41,6 +44,7 @@ def test_register_unregister_twice(addon_handle, clean_file) -> None:
         for name, base in CLASS_NAMES.items():
             assert base.bl_rna_get_subclass_py(name) is None, name
         assert not any(h.__name__ == "_cancel_on_load" for h in bpy.app.handlers.load_pre)
+    addon_handle.enable()
 
 
 def test_manifest_validates_with_blenders_own_tool() -> None:

@@ -1,0 +1,235 @@
+"""``bpy.ops.dust3r.reconstruct`` end to end with the tiny test model, and every failure path.
+
+The synchronous path is what scripts and background mode get. The interactive path (worker thread + modal
+timer) cannot run headless (no event loop), so it is driven by hand: start the job, join its thread, call
+the poll function the timer calls, and check the scene.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import bpy
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth"
+FAST = {"image_size": "224", "device": "cpu", "clean_depth": False}
+
+pytestmark = pytest.mark.skipif(
+    not CHECKPOINT_224.is_file(), reason=f"tiny test model missing: {CHECKPOINT_224}"
+)
+
+
+def _data_counts() -> dict[str, int]:
+    names = ("objects", "meshes", "cameras", "collections", "images", "node_groups", "materials")
+    return {name: len(getattr(bpy.data, name)) for name in names}
+
+
+@pytest.fixture
+def photo_folder(tmp_path, photo_writer) -> Path:
+    folder = tmp_path / "my shoot"
+    folder.mkdir()
+    # Natural order: img2 before img10 (a plain sort would put img10 first).
+    for k, name in enumerate(("img10.png", "img2.png", "img1.png")):
+        photo_writer(folder / name, (96, 72), seed=k)
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def test_sync_operator_builds_the_scene(addon, photo_folder) -> None:
+    result = bpy.ops.dust3r.reconstruct(directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST)
+    assert result == {"FINISHED"}
+    coll = bpy.data.collections["my shoot"]
+    points = [o for o in coll.objects if o.get("dust3r_role") == "points"]
+    cams = sorted(
+        (o for o in coll.objects if o.get("dust3r_role") == "camera"), key=lambda o: o["dust3r_index"]
+    )
+    assert len(points) == 1 and len(points[0].data.vertices) > 0
+    assert [Path(c["dust3r_image"]).name for c in cams] == ["img1.png", "img2.png", "img10.png"]
+    assert all(Path(c["dust3r_image"]).is_absolute() for c in cams)
+    assert bpy.context.scene.camera == cams[0]
+    assert (bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y) == (96, 72)
+
+
+def test_settings_default_from_the_scene_and_files_selection(addon, photo_folder) -> None:
+    settings = bpy.context.scene.dust3r
+    settings.image_size = "224"
+    settings.clean_depth = False
+    settings.photo_folder = str(photo_folder)
+    settings.conf_threshold = 1.5
+    prefs = bpy.context.preferences.addons[addon.module_name].preferences
+    prefs.checkpoint = str(CHECKPOINT_224)
+    prefs.device = "cpu"
+    files = [{"name": "img2.png"}, {"name": "img1.png"}]
+    assert bpy.ops.dust3r.reconstruct(directory=str(photo_folder), files=files) == {"FINISHED"}
+    cams = [o for o in bpy.data.objects if o.get("dust3r_role") == "camera"]
+    assert sorted(Path(c["dust3r_image"]).name for c in cams) == ["img1.png", "img2.png"]
+    pts = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
+    mod = pts.modifiers[0]
+    geonodes = addon.submodule("operators.geonodes")
+    assert mod[geonodes.input_identifier(mod.node_group, geonodes.THRESHOLD_INPUT)] == pytest.approx(1.5)
+
+
+def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
+    reconstruct = addon.submodule("operators.reconstruct")
+    photos = addon.submodule("operators.photos")
+    settings = addon.submodule("operators.settings")
+    builder = addon.submodule("operators.scene_builder")
+    jobs = addon.submodule("operators.job")
+    scene = bpy.context.scene
+    scene.dust3r.image_size = "224"
+    scene.dust3r.clean_depth = False
+    paths, warnings = photos.resolve_photos(str(photo_folder), [])
+    assert any("notes.txt" in w for w in warnings)
+    request = reconstruct.JobRequest(
+        image_paths=tuple(paths),
+        checkpoint=str(CHECKPOINT_224),
+        config=settings.make_config(scene.dust3r, "cpu"),
+        build=builder.BuildOptions(),
+        scene_name=scene.name,
+    )
+    before = _data_counts()
+    job = reconstruct.start_job(request)
+    # A second start while one runs is refused, from the operator too.
+    with pytest.raises(RuntimeError, match="already running"):
+        bpy.ops.dust3r.reconstruct(directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST)
+    assert jobs.status_snapshot() is job.status
+    assert job.join(120)
+    stages = []
+    while True:
+        outcome = reconstruct.poll_job(bpy.context)
+        stages.append(job.status.stage)
+        if outcome.done:
+            break
+    assert outcome.finished_ok, outcome.messages
+    assert job.status.fraction == 1.0
+    assert jobs.current_job() is None
+    assert _data_counts()["cameras"] == before["cameras"] + 3
+    assert outcome.report.collection.name == "my shoot"
+
+
+def _gated_job(addon, started: threading.Event):
+    """A real job whose work waits until it is cancelled (stands in for a long reconstruction)."""
+    reconstruct = addon.submodule("operators.reconstruct")
+    jobs = addon.submodule("operators.job")
+    errors = addon.submodule("core.errors")
+
+    def work(progress, cancel):
+        started.set()
+        progress("Waiting", 0.5)
+        if not cancel.wait(20):
+            raise AssertionError("never cancelled")
+        raise errors.Cancelled()
+
+    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled, target=bpy.context.scene.name)
+    job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
+    jobs.register_job(job)
+    job.start()
+    assert started.wait(10)
+    return job
+
+
+def test_cancelled_job_builds_nothing(addon, photo_folder) -> None:
+    reconstruct = addon.submodule("operators.reconstruct")
+    started = threading.Event()
+    before = _data_counts()
+    job = _gated_job(addon, started)
+    assert bpy.ops.dust3r.cancel() == {"FINISHED"}
+    assert job.join(20)
+    outcome = reconstruct.poll_job(bpy.context)
+    assert outcome.done and not outcome.finished_ok
+    assert "Cancelled" in outcome.messages[0][1]
+    assert job.status.cancelled
+    assert _data_counts() == before
+
+
+def test_real_pipeline_cancelled_at_once_builds_nothing(addon, photo_folder) -> None:
+    reconstruct = addon.submodule("operators.reconstruct")
+    settings = addon.submodule("operators.settings")
+    builder = addon.submodule("operators.scene_builder")
+    bpy.context.scene.dust3r.image_size = "224"
+    request = reconstruct.JobRequest(
+        image_paths=tuple(str(p) for p in sorted(photo_folder.glob("*.png"))),
+        checkpoint=str(CHECKPOINT_224),
+        config=settings.make_config(bpy.context.scene.dust3r, "cpu"),
+        build=builder.BuildOptions(),
+        scene_name=bpy.context.scene.name,
+    )
+    before = _data_counts()
+    job = reconstruct.start_job(request)
+    job.cancel()
+    assert job.join(120)
+    outcome = reconstruct.poll_job(bpy.context)
+    assert not outcome.finished_ok and job.status.cancelled
+    assert _data_counts() == before
+
+
+def test_opening_a_file_cancels_and_drops_the_job(addon) -> None:
+    jobs = addon.submodule("operators.job")
+    job = _gated_job(addon, threading.Event())
+    bpy.ops.wm.read_homefile(use_empty=True)  # fires load_pre, keeps the add-on enabled
+    assert not job.is_alive()
+    assert job.discarded
+    assert jobs.current_job() is None
+
+
+def test_disabling_the_addon_cancels_and_joins_the_job(addon) -> None:
+    jobs = addon.submodule("operators.job")
+    job = _gated_job(addon, threading.Event())
+    addon.disable()
+    assert not job.is_alive()
+    assert jobs.current_job() is None
+
+
+def _assert_fails(match: str, **props) -> None:
+    before = _data_counts()
+    with pytest.raises(RuntimeError, match=match):
+        bpy.ops.dust3r.reconstruct(**props)
+    assert _data_counts() == before
+
+
+def test_no_photos(addon, tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    _assert_fails(
+        "No photos found", directory=str(tmp_path / "empty"), checkpoint=str(CHECKPOINT_224), **FAST
+    )
+
+
+def test_no_folder(addon) -> None:
+    _assert_fails("Choose a folder", checkpoint=str(CHECKPOINT_224), **FAST)
+
+
+def test_unreadable_photo(addon, photo_folder) -> None:
+    (photo_folder / "img3.png").write_bytes(b"definitely not a png")
+    _assert_fails("img3", directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST)
+
+
+def test_missing_checkpoint(addon, photo_folder, tmp_path) -> None:
+    _assert_fails(
+        "Checkpoint not found", directory=str(photo_folder), checkpoint=str(tmp_path / "nope.pth"), **FAST
+    )
+    _assert_fails("No checkpoint set", directory=str(photo_folder), **FAST)
+
+
+def test_corrupt_checkpoint(addon, photo_folder, tmp_path) -> None:
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"\x00garbage" * 100)
+    _assert_fails("(?i)checkpoint", directory=str(photo_folder), checkpoint=str(bad), **FAST)
+
+
+def test_torch_missing(addon, photo_folder, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` sees when it is not installed
+    _assert_fails("(?i)pytorch|torch", directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST)
+
+
+def test_device_unavailable(addon, photo_folder) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    _assert_fails(
+        "cuda", directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **{**FAST, "device": "cuda"}
+    )
