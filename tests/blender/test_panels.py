@@ -1,0 +1,179 @@
+"""Panel and preferences ``draw()`` against a recording layout that checks every name against RNA.
+
+Panels cannot draw headless (no real UILayout), so a typo in a property name, an operator idname, an icon
+or a layout keyword would only show up in a user's console. The recording layout validates each call
+against Blender's own RNA definitions instead.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import bpy
+import pytest
+
+UILAYOUT = bpy.types.UILayout.bl_rna
+ICONS = set(UILAYOUT.functions["label"].parameters["icon"].enum_items.keys())
+
+
+class RecordingLayout:
+    """Accepts the UILayout calls the add-on uses, validating every name, and records them."""
+
+    def __init__(self, calls: list) -> None:
+        object.__setattr__(self, "calls", calls)
+
+    def __setattr__(self, name: str, value) -> None:
+        assert name in UILAYOUT.properties, f"UILayout has no property {name!r}"
+        self.calls.append(("set", name, value))
+
+    def _check_kwargs(self, function: str, kwargs: dict) -> None:
+        params = UILAYOUT.functions[function].parameters
+        for key, value in kwargs.items():
+            assert key in params, f"UILayout.{function}() has no parameter {key!r}"
+            if key == "icon":
+                assert value in ICONS, f"unknown icon {value!r}"
+            if params[key].type == "ENUM" and key != "icon":
+                assert value in params[key].enum_items.keys(), f"{function}({key}={value!r})"
+
+    def _sub(self, function: str, kwargs: dict) -> RecordingLayout:
+        self._check_kwargs(function, kwargs)
+        self.calls.append((function,))
+        return RecordingLayout(self.calls)
+
+    def row(self, **kw):
+        return self._sub("row", kw)
+
+    def column(self, **kw):
+        return self._sub("column", kw)
+
+    def box(self, **kw):
+        return self._sub("box", kw)
+
+    def split(self, **kw):
+        return self._sub("split", kw)
+
+    def separator(self, **kw):
+        self._check_kwargs("separator", kw)
+
+    def label(self, **kw):
+        self._check_kwargs("label", kw)
+        self.calls.append(("label", kw.get("text", "")))
+
+    def progress(self, **kw):
+        self._check_kwargs("progress", kw)
+        assert 0.0 <= kw.get("factor", 0.0) <= 1.0
+        self.calls.append(("progress", kw.get("text", ""), kw.get("factor", 0.0)))
+
+    def prop(self, data, prop_name: str, **kw):
+        self._check_kwargs("prop", kw)
+        match = re.fullmatch(r'\["(.+)"\]', prop_name)
+        if match:  # an ID property such as a Geometry Nodes modifier input
+            assert match.group(1) in data.keys(), f"{data!r} has no ID property {match.group(1)!r}"
+        else:
+            assert prop_name in data.bl_rna.properties, (
+                f"{data.bl_rna.identifier} has no property {prop_name!r}"
+            )
+        self.calls.append(("prop", prop_name))
+
+    def operator(self, idname: str, **kw):
+        self._check_kwargs("operator", kw)
+        module, _, name = idname.partition(".")
+        getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises for an unknown operator
+        self.calls.append(("operator", idname))
+
+
+class DrawProxy:
+    """Stands in for ``self`` in ``draw``: a recording ``layout``, everything else from the real object."""
+
+    def __init__(self, real, layout: RecordingLayout) -> None:
+        self._real = real
+        self.layout = layout
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+
+def _draw(cls_or_obj, context) -> list:
+    calls: list = []
+    cls_or_obj_draw = type(cls_or_obj).draw if not isinstance(cls_or_obj, type) else cls_or_obj.draw
+    cls_or_obj_draw(DrawProxy(cls_or_obj, RecordingLayout(calls)), context)
+    return calls
+
+
+def _panel_class():
+    return bpy.types.Panel.bl_rna_get_subclass_py("DUST3R_PT_reconstruct")
+
+
+def test_idle_panel_draws_settings_and_the_button(addon) -> None:
+    calls = _draw(_panel_class(), bpy.context)
+    assert ("operator", "dust3r.reconstruct") in calls
+    assert ("prop", "photo_folder") in calls and ("prop", "checkpoint") in calls
+    assert not any(c[0] == "progress" for c in calls)
+    # Options that only matter for some choices show up with them.
+    assert ("prop", "focal_mm") not in calls
+    bpy.context.scene.dust3r.focal_prior = "mm"
+    bpy.context.scene.dust3r.scene_graph = "swin"
+    bpy.context.scene.dust3r.align_method = "paper"
+    calls = _draw(_panel_class(), bpy.context)
+    assert {("prop", "focal_mm"), ("prop", "graph_window"), ("prop", "niter")} <= set(calls)
+
+
+def test_running_job_shows_progress_and_cancel(addon) -> None:
+    jobs = addon.submodule("operators.job")
+    errors = addon.submodule("core.errors")
+    release = threading.Event()
+
+    def work(progress, cancel):
+        progress("Pairs 3/6", 0.4)
+        release.wait(10)
+        raise errors.Cancelled()
+
+    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
+    jobs.register_job(job)
+    try:
+        job.start()
+        for _ in range(100):
+            if job.poll().fraction > 0:
+                break
+            threading.Event().wait(0.01)
+        calls = _draw(_panel_class(), bpy.context)
+        progress = [c for c in calls if c[0] == "progress"]
+        assert progress and progress[0][1].startswith("Pairs 3/6") and progress[0][2] == pytest.approx(0.4)
+        assert ("operator", "dust3r.cancel") in calls
+        assert ("operator", "dust3r.reconstruct") not in calls
+    finally:
+        release.set()
+        job.join(10)
+        jobs.release_job(job)
+
+
+def test_active_point_cloud_shows_its_live_filter(addon, make_reconstruction) -> None:
+    recon, _ = make_reconstruction([(160, 120)], seed=7)
+    builder = addon.submodule("operators.scene_builder")
+    report = builder.build_reconstruction(bpy.context.scene, recon)
+    bpy.context.view_layer.objects.active = report.points_object
+    calls = _draw(_panel_class(), bpy.context)
+    socket_props = [c for c in calls if c[0] == "prop" and c[1].startswith('["')]
+    assert len(socket_props) == 2
+
+
+def test_preferences_draw(addon) -> None:
+    prefs = bpy.context.preferences.addons[addon.module_name].preferences
+    calls = _draw(prefs, bpy.context)
+    assert ("prop", "checkpoint") in calls and ("prop", "device") in calls
+    # The packaging operators are drawn when they are registered.
+    assert ("operator", "dust3r.install_torch") in calls
+    assert ("operator", "dust3r.download_checkpoint") in calls
+
+
+def test_recording_layout_catches_typos(addon) -> None:
+    layout = RecordingLayout([])
+    with pytest.raises(AssertionError):
+        layout.prop(bpy.context.scene.dust3r, "image_sise")
+    with pytest.raises((AttributeError, KeyError, RuntimeError)):
+        layout.operator("dust3r.reconstrukt")
+    with pytest.raises(AssertionError):
+        layout.label(text="x", icon="NOT_AN_ICON")
+    with pytest.raises(AssertionError):
+        layout.column(headng="x")
