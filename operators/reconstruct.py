@@ -4,7 +4,8 @@ Thin operator: properties -> frozen config -> job (worker thread) -> scene build
 
 - From the UI (``invoke`` with a window): the job runs on a worker thread; a modal timer drains its queue,
   redraws the sidebar's progress bar, and builds the scene when the result is complete. ESC or the panel's
-  Cancel button stops it.
+  Cancel button stops it. Returning FINISHED from ``modal`` makes Blender push the one undo step
+  (``bl_options`` has UNDO), exactly as for the synchronous path, so no explicit ``ed.undo_push`` is needed.
 - From scripts and in background mode (``execute``): the same job, joined, then built; returns FINISHED
   with the scene built, or reports an error (a RuntimeError in Python) with the scene untouched.
 """
@@ -232,7 +233,7 @@ class DUST3R_OT_reconstruct(ReconstructSettings, bpy.types.Operator):
         if event.type == "ESC" and event.value == "PRESS" and jobs.current_job() is self._job:
             self._job.cancel()
             return {"RUNNING_MODAL"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":  # any timer tick will do: polling is cheap
             return {"PASS_THROUGH"}
         if jobs.current_job() is not self._job:  # collected elsewhere (file closed, add-on disabled)
             self._finish(context)
@@ -242,7 +243,7 @@ class DUST3R_OT_reconstruct(ReconstructSettings, bpy.types.Operator):
         if not outcome.done:
             return {"RUNNING_MODAL"}
         self._finish(context)
-        if self._job.cancel_event.is_set():
+        if self._job.cancel_event.is_set() and not outcome.finished_ok:
             outcome.messages = [("WARNING", "DUSt3R reconstruction cancelled.")]
         return self._report_outcome(outcome)
 
