@@ -104,17 +104,21 @@ def _looks_like_safetensors(path: Path) -> bool:
 
 
 def _describe_unpickling_error(exc: Exception) -> str:
+    """Name the problem behind a weights-only unpickling failure (torch words it in several ways)."""
     text = str(exc)
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    match = re.search(r"GLOBAL ([\w.]+)", text)
     if match:
         return (
-            f"it contains a Python object other than tensors ({match.group(1)}), which may run code when "
+            f"it contains a Python object other than tensors ({match.group(1)}), which could run code when "
             "opened; it was refused and nothing in it was executed"
         )
-    if "Unsupported operand" in text or "Unsupported class" in text or "not an allowed" in text.lower():
-        return "it contains Python objects other than tensors; it was refused and nothing in it was executed"
-    first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"it is not a valid PyTorch checkpoint ({first_line[:200]})"
+    # torch's message: a generic first paragraph, then the specific reason, then a documentation link.
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    detail = paragraphs[1] if len(paragraphs) > 2 else (paragraphs[0] if paragraphs else type(exc).__name__)
+    return (
+        f"it is not a valid PyTorch checkpoint ({detail.splitlines()[0][:200]}); "
+        "it was refused and nothing in it was executed"
+    )
 
 
 def _torch_load(path: Path) -> object:
