@@ -65,7 +65,7 @@ class AlignConfig:
     niter: int = 300
     fast_niter: int = 100
     fast_pixels: int = 4096
-    fast_tol: float = 1e-5
+    fast_tol: float = 1e-4
     focal_mode: str = "weiszfeld"
     min_conf: float = 3.0
     shared_focal: bool = False
