@@ -1,14 +1,102 @@
-"""``python -m core infer``: not implemented yet (being built in its own issue)."""
+"""``python -m core infer``: run the network on every pair of a scene graph and save the pairwise predictions.
+
+Writes ``OUT/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
+(``pair``, ``true_shape1``, ``true_shape2``, ``pred1_pts3d``, ``pred1_conf``, ``pred2_pts3d_in_other_view``,
+``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import time
+from pathlib import Path
+
+from ..config import DEVICES, IMAGE_SIZES, InferenceConfig
+from ..errors import ConfigError, ImageError
+
+log = logging.getLogger(__name__)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("infer", help="(not implemented yet)")
+    defaults = InferenceConfig()
+    parser = subparsers.add_parser(
+        "infer",
+        help="run the network on image pairs and save the pairwise pointmaps",
+        description="Run DUSt3R on every ordered pair of the scene graph (symmetrized, in the official order) "
+        "and write OUT/pair_<i>_<j>.npz per pair. Photos are numbered in the order given.",
+    )
+    parser.add_argument("--checkpoint", required=True, metavar="PATH",
+                        help="official .pth file, Hugging Face folder (model.safetensors + config.json) "
+                        "or a model.safetensors file")  # fmt: skip
+    parser.add_argument("--images", required=True, nargs="+", metavar="IMG", help="photos, in this order")
+    parser.add_argument("--size", type=int, choices=IMAGE_SIZES, default=None,
+                        help="network image size; must be the model's (default: the model's)")  # fmt: skip
+    parser.add_argument("--graph", default=defaults.scene_graph,
+                        help="scene graph: complete, swin-K[-noncyclic], logwin-K[-noncyclic], oneref-R "
+                        f"(default: {defaults.scene_graph})")  # fmt: skip
+    parser.add_argument("--device", choices=DEVICES, default=defaults.device, help="default: %(default)s")
+    parser.add_argument("--half", action="store_true", help="half precision on CUDA (results stay float32)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+                        help="pairs decoded together (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.set_defaults(func=run)
 
 
+def model_image_size(model) -> int | None:
+    """The image size (512 or 224) the model was trained for, or None when it does not say."""
+    size = getattr(getattr(model, "config", None), "img_size", None)
+    return int(size) if size in IMAGE_SIZES else None
+
+
+def choose_image_size(requested: int | None, model) -> int:
+    """``requested`` checked against the model's size; the model's size (or 512) when nothing is requested.
+
+    Raises:
+        ConfigError: the requested size differs from the model's (e.g. a 224 model with ``--size 512``).
+    """
+    trained = model_image_size(model)
+    if requested is None:
+        return trained or 512
+    if trained is not None and requested != trained:
+        raise ConfigError(f"--size {requested} does not match the model, which was trained at {trained}; "
+                          f"use --size {trained} or leave it out")  # fmt: skip
+    return requested
+
+
+def _check_inputs(args: argparse.Namespace) -> Path:
+    """Cheap checks before the (slow) model load; returns the output folder."""
+    for name in args.images:
+        if not Path(name).is_file():
+            raise ImageError(f"photo not found: {name}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out must be a folder, but {out} is a file")
+    return out
+
+
+def _log_progress(stage: str, fraction: float) -> None:
+    log.info("%s (%.0f%%)", stage, 100 * fraction)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("infer")
+    from ..inference.images import load_images
+    from ..inference.pairs import make_pairs
+    from ..inference.predictor import predict_pairs, resolve_device
+    from ..model.checkpoint import load_model
+
+    out = _check_inputs(args)
+    pairs = make_pairs(len(args.images), args.graph)  # validates the graph name early
+    device = resolve_device(args.device)
+    start = time.perf_counter()
+    model = load_model(args.checkpoint, device=device)
+    size = choose_image_size(args.size, model)
+    config = InferenceConfig(image_size=size, scene_graph=args.graph, device=args.device,
+                             half_precision=args.half, batch_size=args.batch_size)  # fmt: skip
+    images = load_images(args.images, size)
+    preds = predict_pairs(model, images, pairs, config, progress=_log_progress)
+    out.mkdir(parents=True, exist_ok=True)
+    for pred in preds:
+        pred.save(out / f"pair_{pred.i}_{pred.j}.npz")
+    print(f"wrote {len(preds)} pairs of {len(images)} photos to {out} in {time.perf_counter() - start:.1f} s")
+    return 0

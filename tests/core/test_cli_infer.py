@@ -1,0 +1,172 @@
+"""``python -m core infer``: output layout, values, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENDORED = REPO_ROOT / "tests" / "data"
+VENDORED_CKPT = VENDORED / "tiny_linear_224" / "tiny_linear_224.pth"
+ARRAY_NAMES = {
+    "pair",
+    "true_shape1",
+    "true_shape2",
+    "pred1_pts3d",
+    "pred1_conf",
+    "pred2_pts3d_in_other_view",
+    "pred2_conf",
+}
+
+
+@pytest.fixture(scope="module")
+def checkpoint_module():
+    return pytest.importorskip("core.model.checkpoint")
+
+
+@pytest.fixture()
+def vendored_photos(tmp_path: Path) -> list[str]:
+    """The two 224x224 network images of the vendored fixtures written back as PNG photos (exact round trip)."""
+    inputs = np.load(VENDORED / "inputs_224_img01.npz")
+    paths = []
+    for i in range(2):
+        u8 = np.round((inputs[f"img{i}"][0].transpose(1, 2, 0) * 0.5 + 0.5) * 255).astype(np.uint8)
+        path = tmp_path / f"photo{i}.png"
+        Image.fromarray(u8).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_infer_vendored_pair_matches_golden(
+    tmp_path: Path, vendored_photos: list[str], checkpoint_module
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--out", str(out)])
+        == 0
+    )
+    assert {p.name for p in out.iterdir()} == {"pair_1_0.npz", "pair_0_1.npz"}
+    ours = np.load(out / "pair_1_0.npz")
+    golden = np.load(VENDORED / "tiny_linear_224_pair10.npz")
+    assert set(ours.files) == ARRAY_NAMES == set(golden.files)
+    for key in ARRAY_NAMES:
+        assert ours[key].dtype == golden[key].dtype and ours[key].shape == golden[key].shape, key
+        np.testing.assert_allclose(ours[key], golden[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def _images(reference_dir: Path) -> list[str]:
+    return [str(p) for p in sorted((reference_dir / "images").glob("img*.png"))]
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_infer_writes_reference_layout(
+    reference_dir: Path, tmp_path: Path, checkpoint_module, capsys
+) -> None:
+    ckpt = reference_dir / "models" / "tiny_linear" / "tiny_linear.pth"
+    out = tmp_path / "pairs"
+    rc = main(["infer", "--checkpoint", str(ckpt), "--images", *_images(reference_dir), "--out", str(out),
+               "--device", "cpu", "--batch-size", "2"])  # fmt: skip
+    assert rc == 0
+    assert "6 pairs" in capsys.readouterr().out
+    expected = {f"pair_{i}_{j}.npz" for i, j in [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]}
+    assert {p.name for p in out.iterdir()} == expected
+    for i, j in [(1, 0), (0, 1)]:
+        ours = np.load(out / f"pair_{i}_{j}.npz")
+        golden = np.load(reference_dir / "outputs" / f"tiny_linear_pair{i}{j}.npz")
+        assert set(ours.files) == ARRAY_NAMES == set(golden.files)
+        for key in ARRAY_NAMES:
+            assert ours[key].dtype == golden[key].dtype and ours[key].shape == golden[key].shape, key
+            np.testing.assert_allclose(ours[key], golden[key], rtol=1e-4, atol=1e-4, err_msg=key)
+
+
+def test_infer_single_image_gives_self_pair(reference_dir: Path, tmp_path: Path, checkpoint_module) -> None:
+    ckpt = reference_dir / "models" / "tiny_linear_224"  # Hugging Face folder
+    rc = main(
+        ["infer", "--checkpoint", str(ckpt), "--images", _images(reference_dir)[0], "--out", str(tmp_path)]
+    )
+    assert rc == 0
+    data = np.load(tmp_path / "pair_0_0.npz")
+    assert data["pred1_pts3d"].shape == (224, 224, 3)  # size taken from the model
+
+
+def test_size_must_match_the_model(
+    tmp_path: Path, vendored_photos: list[str], checkpoint_module, capsys
+) -> None:
+    rc = main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--size", "512",
+               "--out", str(tmp_path / "o")])  # fmt: skip
+    assert rc == 2
+    assert "224" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"--images": ["missing.jpg"]}, "missing.jpg"),
+        ({"--graph": "star-3"}, "scene graph"),
+        ({"--checkpoint": "nowhere.pth"}, "nowhere.pth"),
+    ],
+)
+def test_bad_input_exits_2(
+    reference_dir: Path, tmp_path: Path, checkpoint_module, capsys, change, needle
+) -> None:
+    args = {
+        "--checkpoint": str(reference_dir / "models" / "tiny_linear" / "tiny_linear.pth"),
+        "--images": _images(reference_dir)[:2],
+        "--graph": "complete",
+        "--out": str(tmp_path / "o"),
+    }
+    args.update(change)
+    argv = ["infer"]
+    for key, value in args.items():
+        argv += [key, *value] if isinstance(value, list) else [key, value]
+    assert main(argv) == 2
+    assert needle in _one_error_line(capsys)
+
+
+def test_corrupt_image_exits_2(tmp_path: Path, checkpoint_module, capsys) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png at all")
+    argv = ["infer", "--checkpoint", str(VENDORED_CKPT), "--images", str(bad), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "bad.png" in _one_error_line(capsys)
+
+
+def test_help_lists_the_options(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["infer", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--checkpoint",
+        "--images",
+        "--size",
+        "--graph",
+        "--device",
+        "--half",
+        "--batch-size",
+        "--out",
+    ):
+        assert option in text
+
+
+def test_module_entry_point_reports_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "infer", "--checkpoint", str(tmp_path / "x.pth"), "--images",
+         str(tmp_path / "none.jpg"), "--out", str(tmp_path / "o")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: photo not found: {tmp_path / 'none.jpg'}"]
