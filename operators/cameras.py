@@ -32,7 +32,15 @@ def _exif_orientation(path: str) -> int:
         return 1
     try:
         with Image.open(path) as img:
-            return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+            if img.format == "PNG":  # getexif() would decode a PNG; its eXIf chunk, if any, is in info
+                raw = img.info.get("exif")
+                if not raw:
+                    return 1
+                exif = Image.Exif()
+                exif.load(raw)
+            else:
+                exif = img.getexif()
+            return int(exif.get(EXIF_ORIENTATION_TAG, 1) or 1)
     except (OSError, ValueError, SyntaxError):
         return 1
 

