@@ -8,6 +8,7 @@ Writes ``OUT/pair_<i>_<j>.npz`` per ordered pair with the array names of ``share
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -85,14 +86,16 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.predictor import predict_pairs, resolve_device
     from ..model.checkpoint import load_model
 
+    # Everything that can be checked without the (slow) model load comes first.
     out = _check_inputs(args)
-    pairs = make_pairs(len(args.images), args.graph)  # validates the graph name early
+    config = InferenceConfig(image_size=args.size or 512, scene_graph=args.graph, device=args.device,
+                             half_precision=args.half, batch_size=args.batch_size)  # fmt: skip
+    pairs = make_pairs(len(args.images), args.graph)
     device = resolve_device(args.device)
     start = time.perf_counter()
     model = load_model(args.checkpoint, device=device)
     size = choose_image_size(args.size, model)
-    config = InferenceConfig(image_size=size, scene_graph=args.graph, device=args.device,
-                             half_precision=args.half, batch_size=args.batch_size)  # fmt: skip
+    config = dataclasses.replace(config, image_size=size)
     images = load_images(args.images, size)
     preds = predict_pairs(model, images, pairs, config, progress=_log_progress)
     out.mkdir(parents=True, exist_ok=True)

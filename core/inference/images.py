@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageError
+from ..errors import ConfigError, ImageError
 from ..geometry.photo import PhotoCrop
 
 if TYPE_CHECKING:
@@ -262,8 +262,6 @@ def load_images(paths: Sequence[str | Path], size: int = 512, square_ok: bool = 
         ImageError: no photo given, or one photo cannot be read (the message names it).
         ConfigError: ``size`` is not 512 or 224.
     """
-    from ..errors import ConfigError
-
     if size not in SUPPORTED_SIZES:
         raise ConfigError(f"image size must be one of {SUPPORTED_SIZES}, got {size}")
     if isinstance(paths, (str, Path)):

@@ -38,6 +38,7 @@ STRATEGIES = ("encode_once", "reencode")
 # Relative cost of decoding one pair vs encoding one image (512x384, ViT-L encoder + base decoder + DPT heads,
 # from FLOP counts): only used to spread the progress fraction fairly between the two stages.
 DECODE_COST = 1.5
+REENCODE_PAIR_COST = 2 + DECODE_COST
 
 
 def _image_tensor(image) -> torch.Tensor:

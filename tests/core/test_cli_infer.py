@@ -117,6 +117,7 @@ def test_size_must_match_the_model(
         ({"--images": ["missing.jpg"]}, "missing.jpg"),
         ({"--graph": "star-3"}, "scene graph"),
         ({"--checkpoint": "nowhere.pth"}, "nowhere.pth"),
+        ({"--batch-size": "0"}, "batch size"),
     ],
 )
 def test_bad_input_exits_2(
