@@ -44,27 +44,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def model_image_size(model) -> int | None:
-    """The image size (512 or 224) the model was trained for, or None when it does not say."""
-    size = getattr(getattr(model, "config", None), "img_size", None)
-    return int(size) if size in IMAGE_SIZES else None
-
-
-def choose_image_size(requested: int | None, model) -> int:
-    """``requested`` checked against the model's size; the model's size (or 512) when nothing is requested.
-
-    Raises:
-        ConfigError: the requested size differs from the model's (e.g. a 224 model with ``--size 512``).
-    """
-    trained = model_image_size(model)
-    if requested is None:
-        return trained or 512
-    if trained is not None and requested != trained:
-        raise ConfigError(f"--size {requested} does not match the model, which was trained at {trained}; "
-                          f"use --size {trained} or leave it out")  # fmt: skip
-    return requested
-
-
 def _check_inputs(args: argparse.Namespace) -> Path:
     """Cheap checks before the (slow) model load; returns the output folder."""
     for name in args.images:
@@ -83,7 +62,7 @@ def _log_progress(stage: str, fraction: float) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..inference.images import load_images
     from ..inference.pairs import make_pairs
-    from ..inference.predictor import predict_pairs, resolve_device
+    from ..inference.predictor import choose_image_size, predict_pairs, resolve_device
     from ..model.checkpoint import load_model
 
     # Everything that can be checked without the (slow) model load comes first.

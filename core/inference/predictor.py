@@ -23,14 +23,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..config import InferenceConfig
+from ..config import IMAGE_SIZES, InferenceConfig
 from ..errors import ConfigError
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress
 from .device import device_errors, half_dtype, resolve_device
 from .features import EncoderCache, shape_groups
 
-__all__ = ["STRATEGIES", "predict_pairs", "resolve_device"]
+__all__ = ["STRATEGIES", "choose_image_size", "predict_pairs", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,29 @@ STRATEGIES = ("encode_once", "reencode")
 # from FLOP counts): only used to spread the progress fraction fairly between the two stages.
 DECODE_COST = 1.5
 REENCODE_PAIR_COST = 2 + DECODE_COST
+
+
+def model_image_size(model) -> int | None:
+    """The image size (512 or 224) the model was trained for, or None when it does not say."""
+    size = getattr(getattr(model, "config", None), "img_size", None)
+    return int(size) if size in IMAGE_SIZES else None
+
+
+def choose_image_size(requested: int | None, model) -> int:
+    """``requested`` checked against the model's size; the model's size (or 512) when nothing is requested.
+
+    Raises:
+        ConfigError: the requested size differs from the model's (e.g. a 224 model with size 512).
+    """
+    trained = model_image_size(model)
+    if requested is None:
+        return trained or 512
+    if trained is not None and requested != trained:
+        raise ConfigError(
+            f"image size {requested} does not match the model, which was trained at {trained}: "
+            f"use image size {trained}, or leave the size unset to use the model's"
+        )
+    return requested
 
 
 def _image_tensor(image) -> torch.Tensor:

@@ -13,7 +13,7 @@ from core.config import InferenceConfig
 from core.errors import Cancelled, ConfigError, DeviceError
 from core.inference.device import resolve_device
 from core.inference.pairs import make_pairs
-from core.inference.predictor import predict_pairs
+from core.inference.predictor import choose_image_size, predict_pairs
 from core.model.configs import get_config
 from core.model.dust3r import build_model
 
@@ -194,3 +194,12 @@ def test_resolve_device() -> None:
             resolve_device("cuda")
         with pytest.raises(DeviceError):
             predict_pairs(CountingModel(), _images([(32, 32)] * 2), [(0, 1)], InferenceConfig(device="cuda"))
+
+
+def test_choose_image_size_follows_the_model(model: CountingModel) -> None:
+    net = model.net  # tiny_linear: trained at 512
+    assert choose_image_size(None, net) == 512
+    assert choose_image_size(512, net) == 512
+    with pytest.raises(ConfigError, match="224"):
+        choose_image_size(224, net)
+    assert choose_image_size(224, object()) == 224  # a model that does not say
