@@ -61,6 +61,18 @@ _INT_KEYS = (
     "dec_num_heads",
 )
 
+# Sanity bounds (the released models use 1024 / 24 / 16 / 768 / 12 / 12 / 16).
+_UPPER_BOUNDS = {
+    "enc_embed_dim": 16384,
+    "dec_embed_dim": 16384,
+    "enc_depth": 256,
+    "dec_depth": 256,
+    "enc_num_heads": 1024,
+    "dec_num_heads": 1024,
+    "patch_size": 128,
+}
+MAX_MLP_RATIO = 64.0
+
 # Prefix of MASt3R's per-head descriptor MLP: present in its checkpoints, absent from the DUSt3R network.
 MAST3R_EXTRA_PREFIXES = ("downstream_head1.head_local_features.", "downstream_head2.head_local_features.")
 
@@ -85,8 +97,11 @@ def _fail(message: str) -> CheckpointError:
 
 
 def _as_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+    """A positive integer no larger than a sane bound (a hostile file must not make us build a giant model)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise _fail(f"{key} must be an integer, got {value!r}")
+    if int(value) != value or not 0 < value <= _UPPER_BOUNDS.get(key, 1 << 16):
+        raise _fail(f"{key} must be a positive integer of plausible size, got {value!r}")
     return int(value)
 
 
@@ -94,6 +109,12 @@ def _img_size(value: object) -> int:
     if isinstance(value, list | tuple) and value:
         return max(_as_int("img_size", v) for v in value)
     return _as_int("img_size", value)
+
+
+def _mlp_ratio(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_MLP_RATIO:
+        raise _fail(f"mlp_ratio must be a number in (0, {MAX_MLP_RATIO}], got {value!r}")
+    return float(value)
 
 
 def _rope_base(value: object) -> float:
@@ -145,7 +166,7 @@ def architecture_from_kwargs(class_name: str | None, kwargs: Mapping[str, object
             **{key: _as_int(key, args[key]) for key in _INT_KEYS},
             head_type=head_type,
             img_size=_img_size(args["img_size"]),
-            mlp_ratio=float(args["mlp_ratio"]),
+            mlp_ratio=_mlp_ratio(args["mlp_ratio"]),
             rope_base=_rope_base(args["pos_embed"]),
             conf_vmin=conf_vmin,
             conf_vmax=conf_vmax,

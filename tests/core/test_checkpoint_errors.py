@@ -157,6 +157,11 @@ def test_missing_and_unexpected_keys_are_reported(tmp_path, weights):
             "depth_mode",
         ),
         (TINY_224_ARGS.replace("enc_depth=2", "enc_depth='two'"), "enc_depth"),
+        (TINY_224_ARGS.replace("enc_depth=2", "enc_depth=inf"), "enc_depth"),
+        (TINY_224_ARGS.replace("enc_depth=2", "enc_depth=10**9"), "non-literal"),
+        (TINY_224_ARGS.replace("enc_depth=2", "enc_depth=1000000000"), "plausible size"),
+        (TINY_224_ARGS.replace("enc_depth=2", "enc_depth=-2"), "plausible size"),
+        (TINY_224_ARGS[:-1] + ", mlp_ratio=1e9)", "mlp_ratio"),
     ],
 )
 def test_unsupported_architectures(tmp_path, weights, text, fragment):
