@@ -1,7 +1,7 @@
 """The point cloud's Geometry Nodes modifier and material, built from Python.
 
 Node tree: the vertices whose ``confidence`` is at or above *Confidence Threshold* become points of radius
-*Point Radius* (Mesh to Points with a selection), with the points material. Both values are modifier
+*Point Radius* (Mesh to Points with a selection), with the points material, which shows the colours. Both values are modifier
 inputs, so the user filters the cloud live without rebuilding it; the mesh itself keeps every point.
 """
 
@@ -16,7 +16,10 @@ MODIFIER_NAME = "DUSt3R Points"
 MATERIAL_NAME = "DUSt3R Points"
 THRESHOLD_INPUT = "Confidence Threshold"
 RADIUS_INPUT = "Point Radius"
-TREE_VERSION = 1  # bump when the node tree changes, so old files get a fresh group
+TREE_VERSION = 2  # bump when the node tree or material changes, so old files get fresh ones
+# Cycles does not read a point-cloud attribute named "color" in shaders (Blender 4.2: it renders black), so
+# the tree passes a copy under this name to the material; the mesh keeps the documented "color".
+RENDER_COLOR_ATTRIBUTE = "dust3r_render_color"
 
 
 def _new_input(tree: bpy.types.NodeTree, name: str, socket_type: str, default, min_value=None):
@@ -49,24 +52,35 @@ def _build_points_tree(material: bpy.types.Material) -> bpy.types.NodeTree:
     to_points = nodes.new("GeometryNodeMeshToPoints")
     to_points.mode = "VERTICES"
     to_points.location = (-150, 0)
+    color = nodes.new("GeometryNodeInputNamedAttribute")
+    color.data_type = "FLOAT_COLOR"
+    color.inputs["Name"].default_value = COLOR_ATTRIBUTE
+    color.location = (-150, -250)
+    store = nodes.new("GeometryNodeStoreNamedAttribute")
+    store.data_type = "FLOAT_COLOR"
+    store.domain = "POINT"
+    store.inputs["Name"].default_value = RENDER_COLOR_ATTRIBUTE
+    store.location = (80, 0)
     set_material = nodes.new("GeometryNodeSetMaterial")
     set_material.inputs["Material"].default_value = material
-    set_material.location = (80, 0)
+    set_material.location = (300, 0)
     group_out = nodes.new("NodeGroupOutput")
-    group_out.location = (300, 0)
+    group_out.location = (520, 0)
 
     links.new(conf.outputs["Attribute"], keep.inputs[0])
     links.new(group_in.outputs[THRESHOLD_INPUT], keep.inputs[1])
     links.new(group_in.outputs["Geometry"], to_points.inputs["Mesh"])
     links.new(keep.outputs["Result"], to_points.inputs["Selection"])
     links.new(group_in.outputs[RADIUS_INPUT], to_points.inputs["Radius"])
-    links.new(to_points.outputs["Points"], set_material.inputs["Geometry"])
+    links.new(to_points.outputs["Points"], store.inputs["Geometry"])
+    links.new(color.outputs["Attribute"], store.inputs["Value"])
+    links.new(store.outputs["Geometry"], set_material.inputs["Geometry"])
     links.new(set_material.outputs["Geometry"], group_out.inputs["Geometry"])
     return tree
 
 
 def points_material() -> bpy.types.Material:
-    """An unlit material showing the ``color`` attribute (shared by all reconstructions of the file)."""
+    """An unlit material showing the point colours (shared by all reconstructions of the file)."""
     mat = bpy.data.materials.get(MATERIAL_NAME)
     if mat is not None and mat.get("dust3r_version") == TREE_VERSION:
         return mat
@@ -77,7 +91,7 @@ def points_material() -> bpy.types.Material:
     nodes.clear()
     attr = nodes.new("ShaderNodeAttribute")
     attr.attribute_type = "GEOMETRY"
-    attr.attribute_name = COLOR_ATTRIBUTE
+    attr.attribute_name = RENDER_COLOR_ATTRIBUTE
     attr.location = (-400, 0)
     emission = nodes.new("ShaderNodeEmission")
     emission.inputs["Strength"].default_value = 1.0
