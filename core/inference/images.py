@@ -39,7 +39,10 @@ PATCH_SIZE = 16
 MIN_SIDE = PATCH_SIZE
 SUPPORTED_SIZES = (512, 224)
 # File name suffixes Pillow reads out of the box; HEIC/HEIF need the optional pillow-heif package.
-BASE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp"})
+BASE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp"}
+    | ({".avif"} & set(Image.registered_extensions()))  # Pillow >= 11.2 reads AVIF where built with libavif
+)
 HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})
 EXIF_FOCAL_35MM_TAG = 0xA405  # FocalLengthIn35mmFilm, in the Exif sub-IFD
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import sys
+import types
 import zlib
 from pathlib import Path
 
@@ -150,3 +152,16 @@ def test_heic_without_pillow_heif_is_explained(tmp_path: Path, monkeypatch: pyte
     path.write_bytes(b"\x00\x00\x00\x18ftypheic")
     with pytest.raises(ImageError, match="pillow-heif"):
         load_image(path, 512)
+
+
+def test_heic_opener_is_registered_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    fake = types.ModuleType("pillow_heif")
+    fake.register_heif_opener = lambda: calls.append(1)
+    monkeypatch.setitem(sys.modules, "pillow_heif", fake)
+    monkeypatch.setattr(images_module, "_heif_registered", False)
+    path = _make(tmp_path / "really_a.png", "rgb").rename(tmp_path / "really_a_png.heic")  # content decides
+    for _ in range(2):
+        assert load_image(path, 512).rgb.shape == (384, 512, 3)
+    assert calls == [1]
+    assert images_module.heif_available()
