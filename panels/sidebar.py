@@ -8,6 +8,7 @@ from ..operators.job import status_snapshot
 from .preferences import get_preferences
 
 POINTS_ROLE = "points"
+CAMERA_ROLE = "camera"
 MODIFIER_NAME = "DUSt3R Points"  # the builder's modifier name (operators/geonodes.py)
 
 
@@ -61,7 +62,10 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
 
     @staticmethod
     def _draw_active_points(layout: bpy.types.UILayout, obj: bpy.types.Object | None) -> None:
-        """The active point cloud's live filter (its Geometry Nodes modifier inputs)."""
+        """The active point cloud's live filter (its Geometry Nodes modifier inputs), or camera switching."""
+        if obj is not None and obj.get("dust3r_role") == CAMERA_ROLE:
+            layout.operator("dust3r.activate_camera", icon="OUTLINER_OB_CAMERA")
+            return
         if obj is None or obj.get("dust3r_role") != POINTS_ROLE:
             return
         mod = obj.modifiers.get(MODIFIER_NAME)

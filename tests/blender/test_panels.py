@@ -156,6 +156,8 @@ def test_active_point_cloud_shows_its_live_filter(addon, make_reconstruction) ->
     calls = _draw(_panel_class(), bpy.context)
     socket_props = [c for c in calls if c[0] == "prop" and c[1].startswith('["')]
     assert len(socket_props) == 2
+    bpy.context.view_layer.objects.active = report.camera_objects[0]
+    assert ("operator", "dust3r.activate_camera") in _draw(_panel_class(), bpy.context)
 
 
 def test_preferences_draw(addon) -> None:
