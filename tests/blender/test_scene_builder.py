@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+import pytest
 
 
 def _evaluated_point_count(obj: bpy.types.Object) -> int:
@@ -102,9 +103,23 @@ def test_invalid_camera_builds_nothing(addon, make_reconstruction) -> None:
         **{**recon.__dict__, "K_photo": recon.K_photo * np.array([[0, 1, 1], [1, 1, 1], [1, 1, 1]])}
     )
     before = {name: len(getattr(bpy.data, name)) for name in ("objects", "meshes", "cameras", "collections")}
-    import pytest
-
     with pytest.raises(ValueError, match="positive"):
         _build(addon, bad)
     after = {name: len(getattr(bpy.data, name)) for name in before}
     assert after == before
+
+
+def test_activate_camera_sets_its_photo_resolution(addon, make_reconstruction) -> None:
+    recon, _ = make_reconstruction([(320, 240), (240, 320)], seed=8)
+    report = _build(addon, recon)
+    scene = bpy.context.scene
+    second = report.camera_objects[1]
+    bpy.context.view_layer.objects.active = second
+    assert bpy.ops.dust3r.activate_camera() == {"FINISHED"}
+    assert scene.camera == second
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (240, 320)
+    aspect = tuple(second["dust3r_pixel_aspect"])
+    assert (scene.render.pixel_aspect_x, scene.render.pixel_aspect_y) == tuple(np.float32(aspect))
+    bpy.context.view_layer.objects.active = report.points_object
+    with pytest.raises(RuntimeError, match="context is incorrect|poll"):
+        bpy.ops.dust3r.activate_camera()
