@@ -37,7 +37,7 @@ import numpy as np
 from ..config import AlignConfig
 from ..errors import AlignmentError
 from ..geometry.cameras import default_principal_point, depth_to_cam_points
-from ..geometry.focal import estimate_focal_knowing_depth
+from ..geometry.focal import estimate_focal_knowing_depth, focal_base
 from ..geometry.procrustes import weighted_umeyama
 from ..geometry.transforms import invert_rigid, make_rigid, transform_points
 from ..predictions import PairPrediction
@@ -167,7 +167,13 @@ def _focal_of(pred: PairPrediction, pp: np.ndarray, config: AlignConfig, view: i
         return known
     focal = estimate_focal_knowing_depth(pred.pts3d_i, pp, config.focal_mode)
     if not np.isfinite(focal) or focal <= 0:
-        logger.warning("view %d: the pointmap gives no usable focal length (%s)", view, focal)
+        # A pointmap that is not a pinhole image (an untrained or wrong model) gives no focal; a camera with a
+        # zero focal cannot be built, so fall back to a 60 degree field of view and say so.
+        fallback = focal_base(*pred.pts3d_i.shape[:2])
+        logger.warning(
+            "view %d: the pointmap gives no usable focal length (%s); using %.1f px", view, focal, fallback
+        )
+        return fallback
     return focal
 
 
