@@ -85,5 +85,8 @@ class RoPE2D(nn.Module):
 def apply_rope(x: Tensor, tables: RopeTables) -> Tensor:
     """Rotate ``x`` (..., N, D) (e.g. (B, heads, N, D)) with ``tables`` broadcast over the leading dims."""
     d = x.shape[-1]
+    cos, sin = tables.cos, tables.sin
+    if cos.dtype != x.dtype:  # under autocast the projections may come out in another dtype
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     swapped = x.unflatten(-1, (2, 2, d // 4)).flip(-2).flatten(-3)
-    return torch.addcmul(x * tables.cos, swapped, tables.sin)
+    return torch.addcmul(x * cos, swapped, sin)

@@ -150,3 +150,15 @@ def test_no_grad_and_inference_mode_agree():
     with torch.inference_mode():
         b = model(img1, img2)
     assert_outputs_close(a, b, atol=0, rtol=0)
+
+
+def test_autocast_bfloat16_runs_and_returns_float32():
+    """The predictor's half-precision path uses torch.autocast; outputs stay float32."""
+    model = random_model("tiny_dpt")
+    img1, img2 = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 48, 32)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out1, out2 = model(img1, img2)
+    with torch.inference_mode():
+        ref1, _ = model(img1, img2)
+    assert out1["pts3d"].dtype == torch.float32 and out2["conf"].dtype == torch.float32
+    assert (out1["pts3d"] - ref1["pts3d"]).abs().median() < 0.05 * ref1["pts3d"].abs().median()
