@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     peak_gflops = matmul_gflops()
     enc_flops, dec_flops = encode_decode_flops(model)
     pair_flops_reencode = 2 * enc_flops + dec_flops
-    lines.append(f"float32 matmul 2048x2048: {peak_gflops:.1f} GFLOP/s")
+    lines.append(
+        f"float32 matmul 2048x2048: {peak_gflops:.1f} GFLOP/s (load average {os.getloadavg()[0]:.1f})"
+    )
     lines.append(f"FLOPs: encode one image E = {enc_flops / 1e12:.3f} T, decode one pair D = {dec_flops / 1e12:.3f} T, "
                  f"re-encoded pair 2E+D = {pair_flops_reencode / 1e12:.3f} T")  # fmt: skip
     print("\n".join(lines), flush=True)
@@ -225,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(
         f"\nprocess peak RSS (ru_maxrss): {gib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)} GiB"
     )
-    print("\n".join(flop_lines + lines[-1:]), flush=True)
+    # Other processes competing for the cores show up as a drop between the two matmul measurements.
+    lines.append(f"float32 matmul 2048x2048 again at the end: {matmul_gflops():.1f} GFLOP/s; load average "
+                 f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    print("\n".join(flop_lines + lines[-2:]), flush=True)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     return 0

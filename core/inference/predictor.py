@@ -167,9 +167,8 @@ def predict_pairs(
 
     used = sorted({k for pair in pairs for k in pair})
     encode_once = strategy == "encode_once"
-    reporter = _Reporter(
-        progress, len(used) if encode_once else 0, len(pairs), DECODE_COST if encode_once else 3.5
-    )
+    pair_cost = DECODE_COST if encode_once else REENCODE_PAIR_COST
+    reporter = _Reporter(progress, len(used) if encode_once else 0, len(pairs), pair_cost)
     start = time.perf_counter()
     with torch.inference_mode(), autocast, device_errors(device, "running the network"):
         if encode_once:
