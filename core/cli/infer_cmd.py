@@ -1,6 +1,6 @@
 """``python -m core infer``: run the network on every pair of a scene graph and save the pairwise predictions.
 
-Writes ``OUT/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
+Writes ``DIR/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
 (``pair``, ``true_shape1``, ``true_shape2``, ``pred1_pts3d``, ``pred1_conf``, ``pred2_pts3d_in_other_view``,
 ``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`.
 """
@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "infer",
         help="run the network on image pairs and save the pairwise pointmaps",
         description="Run DUSt3R on every ordered pair of the scene graph (symmetrized, in the official order) "
-        "and write OUT/pair_<i>_<j>.npz per pair. Photos are numbered in the order given.",
+        "and write DIR/pair_<i>_<j>.npz per pair (reference array names). Photos are numbered in the order given.",
     )
     parser.add_argument("--checkpoint", required=True, metavar="PATH",
                         help="official .pth file, Hugging Face folder (model.safetensors + config.json) "
