@@ -19,13 +19,18 @@ export BLENDER_USER_RESOURCES="${BLENDER_USER_RESOURCES:-$(mktemp -d -t dust3r-b
 ensure_venv "$VENV" "$REQUIREMENTS" || { log "error: could not set up $VENV"; exit 1; }
 
 status=0
+# The extension build (tested below) needs the bundled wheels: download them once, verified by checksum.
+log "bundled wheels"
+"$VENV/bin/python" wheels/build_wheels.py --ensure || status=1
 # wheels/ is excluded from ruff for its *.whl files: name the script in it explicitly.
 log "ruff check ."
 "$VENV/bin/ruff" check . wheels/build_wheels.py || status=1
 log "ruff format --check ."
 "$VENV/bin/ruff" format --check . wheels/build_wheels.py || status=1
+# --confcutdir: the repository root is the add-on package; without it pytest imports the root __init__.py
+# on its own, which fails when the clone's folder name is not a Python identifier (e.g. dust3r-blender).
 log "pytest $*"
-"$VENV/bin/python" -m pytest "$@"
+"$VENV/bin/python" -m pytest --confcutdir="$ROOT/tests" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
     log "error: pytest collected no tests"

@@ -2,6 +2,8 @@
 
     python wheels/build_wheels.py           # download into wheels/, rewrite the manifest and SHA256SUMS
     python wheels/build_wheels.py --check   # download, then fail if the manifest or SHA256SUMS would change
+    python wheels/build_wheels.py --ensure  # nothing if the listed wheels are here and match SHA256SUMS,
+                                            # else the same as --check (scripts/test.sh runs this)
 
 What is bundled: the third-party packages the core imports, minus the ones Blender already ships (numpy)
 and minus torch (installed on demand for the user's GPU by ``dust3r.install_torch``). Versions are the exact
@@ -132,12 +134,31 @@ def _diff(old: str, new: str, name: str) -> str:
     return "".join(lines)
 
 
+def wheels_present() -> bool:
+    """True if every wheel the manifest lists is in wheels/ with the checksum SHA256SUMS records."""
+    if not SUMS.is_file():
+        return False
+    recorded = dict(line.split()[::-1] for line in SUMS.read_text(encoding="utf-8").splitlines() if line)
+    listed = [Path(w).name for w in tomllib.loads(MANIFEST.read_text(encoding="utf-8")).get("wheels", [])]
+    if not listed or sorted(listed) != sorted(recorded):
+        return False
+    return all((WHEELS_DIR / n).is_file() and sha256_of(WHEELS_DIR / n) == recorded[n] for n in listed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if the manifest or SHA256SUMS is stale")
+    parser.add_argument(
+        "--ensure", action="store_true", help="download (as --check) only if wheels are missing"
+    )
     parser.add_argument("--platform", action="append", choices=sorted(PLATFORMS), help="only these")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.ensure:
+        if wheels_present():
+            log.info("bundled wheels present and matching SHA256SUMS")
+            return 0
+        args.check = True
     platforms = args.platform or list(PLATFORMS)
     try:
         pins = read_pins(REQUIREMENTS, BUNDLED)
