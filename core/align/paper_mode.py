@@ -30,10 +30,12 @@ from scipy.spatial.transform import Rotation
 from ..config import AlignConfig
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
+from .aligner import make_result
 from .camera_fit import Cameras
 from .graph import PairGraph, confidence_weights
 from .init import InitialAlignment
 from .result import AlignmentResult
+from .solver import batched_umeyama
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +103,6 @@ def _initial_params(problem: _PaperProblem, init: InitialAlignment, preds, graph
 
 def _initial_pairs(problem, init: InitialAlignment, preds, graph: PairGraph):
     """Pair similarities fitted (weighted Umeyama) to the initial world points at full resolution."""
-    from .solver import batched_umeyama
-
     world = [init.world_points(v, preds).reshape(-1, 3) for v in range(graph.num_views)]
     quats, trans, log_scale = [], [], []
     for e, (i, j) in enumerate(graph.edges.tolist()):
@@ -132,50 +132,47 @@ def paper_align(
     log_depth, focal, cam_q, cam_t, (pair_q, pair_t, pair_log_s) = _initial_params(
         problem, init, preds, graph
     )
-    fixed_pose = [
-        config.known_poses is not None and config.known_poses[v] is not None for v in range(len(focal))
-    ]
-    fixed_focal = [
-        config.known_focals is not None and config.known_focals[v] is not None for v in range(len(focal))
-    ]
+    n = len(focal)
+    fixed_pose = [config.known_poses is not None and config.known_poses[v] is not None for v in range(n)]
+    fixed_focal = [config.known_focals is not None and config.known_focals[v] is not None for v in range(n)]
     normalise_scale = sum(fixed_pose) < 2
     if normalise_scale:
         _normalise_gauge(log_depth, cam_t, pair_log_s, pair_t, fixed_pose)
     pp = torch.tensor(init.principal_points, dtype=torch.float32)
-    params = [log_depth, cam_q, cam_t, pair_q, pair_t, pair_log_s]
-    if not all(fixed_focal):
-        params.append(focal)
+    params = [log_depth, cam_q, cam_t, pair_q, pair_t, pair_log_s] + ([] if all(fixed_focal) else [focal])
     for p in params:
         p.requires_grad_(True)
     pose_mask = torch.tensor([0.0 if f else 1.0 for f in fixed_pose])[:, None]
     focal_mask = torch.tensor([0.0 if f else 1.0 for f in fixed_focal])
-    shared = config.shared_focal
     optimizer = torch.optim.Adam(params, lr=LR, betas=BETAS)
     history: list[float] = []
     with torch.enable_grad():
         for it in range(config.niter):
             check_cancel(cancel)
-            lr = LR_MIN + (LR - LR_MIN) * 0.5 * (1 + math.cos(math.pi * it / max(config.niter, 1)))
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = LR_MIN + (LR - LR_MIN) * 0.5 * (
+                    1 + math.cos(math.pi * it / max(config.niter, 1))
+                )
             optimizer.zero_grad()
-            f = torch.exp(focal / FOCAL_BREAK)
-            if shared:
-                f = f.mean().expand_as(f)
-            world = _world_points(problem, log_depth, f, pp, cam_q, cam_t)
+            world = _world_points(problem, log_depth, _focals(focal, config.shared_focal), pp, cam_q, cam_t)
             s = torch.exp(pair_log_s - pair_log_s.mean() if normalise_scale else pair_log_s)
-            target = _pair_points(problem, pair_q, pair_t, s)
-            dist = (world[problem.edges] - target).norm(dim=-1)
+            dist = (world[problem.edges] - _pair_points(problem, pair_q, pair_t, s)).norm(dim=-1)
             loss = (problem.weight * dist).sum()
             loss.backward()
-            cam_q.grad *= pose_mask
+            cam_q.grad *= pose_mask  # known poses and focals stay fixed
             cam_t.grad *= pose_mask
             if focal.grad is not None:
                 focal.grad *= focal_mask
             optimizer.step()
             history.append(float(loss.detach()))
             progress(f"Aligning {it + 1}/{config.niter}", (it + 1) / max(config.niter, 1))
-    return _result(problem, graph, log_depth, focal, pp, cam_q, cam_t, shared, history)
+    return _result(problem, graph, log_depth, focal, pp, cam_q, cam_t, config.shared_focal, history)
+
+
+def _focals(focal: torch.Tensor, shared: bool) -> torch.Tensor:
+    """``(N,)`` focal lengths (pixels) from the ``FOCAL_BREAK * log(f)`` parameters."""
+    f = torch.exp(focal / FOCAL_BREAK)
+    return f.mean().expand_as(f) if shared else f
 
 
 def _normalise_gauge(log_depth, cam_t, pair_log_s, pair_t, fixed_pose) -> None:
@@ -209,12 +206,8 @@ def _pair_points(problem: _PaperProblem, pair_q, pair_t, s) -> torch.Tensor:
 def _result(
     problem, graph: PairGraph, log_depth, focal, pp, cam_q, cam_t, shared, history
 ) -> AlignmentResult:
-    from .aligner import make_result
-
     with torch.no_grad():
-        f = torch.exp(focal / FOCAL_BREAK)
-        if shared:
-            f = f.mean().expand_as(f)
+        f = _focals(focal, shared)
         cams = Cameras(
             quaternion_to_rotation(cam_q).double().numpy(),
             cam_t.double().numpy(),

@@ -132,3 +132,10 @@ def test_progress_reports_every_iteration_and_cancel_stops_within_one(exact_case
         global_align(_preds(exact_case), AlignConfig(fast_tol=0.0), progress=progress, cancel=cancel)
     assert stages[:2] == [f"Aligning 1/{AlignConfig().fast_niter}", f"Aligning 2/{AlignConfig().fast_niter}"]
     assert len(stages) == 2
+
+
+def test_optimize_pp_stays_exact_and_moves_only_with_evidence(synthgen, exact_case):
+    result = global_align(_preds(exact_case), AlignConfig(optimize_pp=True))
+    m = _metrics(synthgen, exact_case, result)
+    assert m["ate"] < 1e-4 and m["focal_err_max"] < 1e-4
+    np.testing.assert_allclose(result.principal_points, [[32.0, 24.0]] * 4, atol=1e-3)
