@@ -29,6 +29,10 @@ from .settings import make_config
 log = logging.getLogger(__name__)
 
 TIMER_INTERVAL_S = 0.1
+OUT_OF_MEMORY = (
+    "Out of memory. Use fewer photos, 'Sliding Window' pairs, image size 224, or the CPU device "
+    "(Preferences > Add-ons > DUSt3R)."
+)
 BUSY_MESSAGE = "A DUSt3R reconstruction is already running: wait for it or press Cancel in the DUSt3R panel."
 
 
@@ -82,9 +86,11 @@ def _make_work(request: JobRequest):
                 cancel=cancel,
             )
         except MemoryError as exc:
-            raise DeviceError(
-                "Out of memory. Use fewer photos, the 'Sliding Window' pairs, or image size 224."
-            ) from exc
+            raise DeviceError(OUT_OF_MEMORY) from exc
+        except RuntimeError as exc:  # torch's out-of-memory errors are RuntimeErrors (safety net)
+            if "out of memory" not in str(exc).lower():
+                raise
+            raise DeviceError(OUT_OF_MEMORY) from exc
 
     return work
 

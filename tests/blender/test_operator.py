@@ -233,3 +233,44 @@ def test_device_unavailable(addon, photo_folder) -> None:
     _assert_fails(
         "cuda", directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **{**FAST, "device": "cuda"}
     )
+
+
+def _finished_job(addon, work):
+    """Run ``work`` as the current job to its end (a real job and thread) and return poll_job's outcome."""
+    reconstruct = addon.submodule("operators.reconstruct")
+    jobs = addon.submodule("operators.job")
+    errors = addon.submodule("core.errors")
+    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled, target=bpy.context.scene.name)
+    job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
+    jobs.register_job(job)
+    job.start()
+    assert job.join(20)
+    return reconstruct.poll_job(bpy.context)
+
+
+def test_out_of_memory_is_reported_with_advice(addon) -> None:
+    errors = addon.submodule("core.errors")
+    reconstruct = addon.submodule("operators.reconstruct")
+
+    def work(progress, cancel):
+        raise errors.DeviceError(reconstruct.OUT_OF_MEMORY)
+
+    before = _data_counts()
+    outcome = _finished_job(addon, work)
+    assert outcome.done and not outcome.finished_ok
+    assert outcome.messages == [("ERROR", reconstruct.OUT_OF_MEMORY)]
+    assert _data_counts() == before
+
+
+def test_unexpected_exception_is_logged_and_reported_as_a_bug(addon, caplog) -> None:
+    def work(progress, cancel):
+        raise ZeroDivisionError("a bug")
+
+    before = _data_counts()
+    with caplog.at_level("ERROR"):
+        outcome = _finished_job(addon, work)
+    assert not outcome.finished_ok
+    level, text = outcome.messages[0]
+    assert level == "ERROR" and "internal error" in text and "ZeroDivisionError" in text
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
+    assert _data_counts() == before
