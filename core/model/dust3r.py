@@ -32,7 +32,8 @@ class EncodedImages:
 
     Attributes:
         tokens: (B, N, E) after ``enc_norm``, in the model's dtype; N = (H/16) * (W/16), row-major.
-        pos: (B, N, 2) int64 (row, col) patch positions.
+        pos: (B, N, 2) int64 (row, col) patch positions: always the row-major grid of ``hw`` (the decoder
+            derives its RoPE tables from ``hw``, cached per grid shape).
         hw: (H, W) of the input images in pixels.
     """
 
@@ -93,7 +94,7 @@ class Dust3rModel(nn.Module):
         img = img.to(device=self.device, dtype=self.dtype)
         tokens, pos, grid = self.patch_embed(img)
         head_dim = self.config.enc_embed_dim // self.config.enc_num_heads
-        rope = self.rope.tables(pos, head_dim, self.dtype)
+        rope = self.rope.grid_tables(grid, head_dim, self.dtype, img.device)
         tokens = run_encoder(self.enc_blocks, self.enc_norm, tokens, rope)
         p = self.config.patch_size
         return EncodedImages(tokens, pos, (grid[0] * p, grid[1] * p))
@@ -109,9 +110,18 @@ class Dust3rModel(nn.Module):
             raise ValueError(
                 f"views have different batch sizes {enc1.tokens.shape[0]} and {enc2.tokens.shape[0]}"
             )
+        p = self.config.patch_size
+        grid1 = (enc1.hw[0] // p, enc1.hw[1] // p)
+        grid2 = (enc2.hw[0] // p, enc2.hw[1] // p)
+        for enc, grid in ((enc1, grid1), (enc2, grid2)):
+            if enc.tokens.shape[1] != grid[0] * grid[1]:
+                raise ValueError(
+                    f"{enc.tokens.shape[1]} tokens do not form the patch grid of an image {enc.hw}"
+                )
         head_dim = self.config.dec_embed_dim // self.config.dec_num_heads
-        rope1 = self.rope.tables(enc1.pos, head_dim, self.dtype)
-        rope2 = self.rope.tables(enc2.pos, head_dim, self.dtype)
+        device = enc1.tokens.device
+        rope1 = self.rope.grid_tables(grid1, head_dim, self.dtype, device)
+        rope2 = self.rope.grid_tables(grid2, head_dim, self.dtype, device)
         layers1, layers2 = run_decoders(
             self.dec_blocks,
             self.dec_blocks2,
@@ -122,9 +132,6 @@ class Dust3rModel(nn.Module):
             rope1,
             rope2,
         )
-        p = self.config.patch_size
-        grid1 = (enc1.hw[0] // p, enc1.hw[1] // p)
-        grid2 = (enc2.hw[0] // p, enc2.hw[1] // p)
         vmin, vmax = self.config.conf_vmin, self.config.conf_vmax
         pts1, conf1 = raw_to_pointmap(self.downstream_head1(layers1, grid1), vmin, vmax)
         pts2, conf2 = raw_to_pointmap(self.downstream_head2(layers2, grid2), vmin, vmax)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+MAX_CACHED_GRIDS = 32
+
 
 class RopeTables:
     """Per-token cosine and signed sine for one set of positions.
@@ -40,6 +42,7 @@ class RoPE2D(nn.Module):
         super().__init__()
         self.base = float(base)
         self._freq_cache: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._grid_cache: dict[tuple, RopeTables] = {}
 
     def _angle_tables(self, half_dim: int, length: int, device: torch.device) -> tuple[Tensor, Tensor]:
         """cos/sin of ``t * inv_freq`` for t < length: two (length, half_dim) float32 tables (cached)."""
@@ -80,6 +83,26 @@ class RoPE2D(nn.Module):
         sign[half : half + quarter] = -1.0
         sin = sin * sign
         return RopeTables(cos.unsqueeze(1).to(dtype), sin.unsqueeze(1).to(dtype))
+
+    def grid_tables(
+        self, grid: tuple[int, int], head_dim: int, dtype: torch.dtype, device: torch.device
+    ) -> RopeTables:
+        """Tables (1, 1, gh*gw, head_dim) for the row-major (row, col) grid of shape ``grid``, cached per shape.
+
+        Equal to ``tables(grid_positions(*grid, 1, device), head_dim, dtype)``; computed once per grid shape,
+        dtype and device, then shared by every block and every call.
+        """
+        key = (tuple(grid), head_dim, dtype, device)
+        cached = self._grid_cache.get(key)
+        if cached is None:
+            rows = torch.arange(grid[0], device=device).repeat_interleave(grid[1])
+            cols = torch.arange(grid[1], device=device).repeat(grid[0])
+            with torch.inference_mode(False), torch.no_grad():
+                cached = self.tables(torch.stack((rows, cols), dim=-1)[None], head_dim, dtype)
+            if len(self._grid_cache) >= MAX_CACHED_GRIDS:
+                self._grid_cache.pop(next(iter(self._grid_cache)))
+            self._grid_cache[key] = cached
+        return cached
 
 
 def apply_rope(x: Tensor, tables: RopeTables) -> Tensor:

@@ -112,6 +112,8 @@ def test_bad_inputs_raise_value_error():
         enc2 = model.encode(torch.zeros(1, 3, 32, 32))
         with pytest.raises(ValueError, match="batch sizes"):
             model.decode(enc1, enc2)
+        with pytest.raises(ValueError, match="patch grid"):
+            model.decode(enc2, EncodedImages(enc2.tokens, enc2.pos, (32, 48)))
         with pytest.raises(ValueError, match="different sizes"):
             EncodedImages.cat([enc2, model.encode(torch.zeros(1, 3, 32, 48))])
 

@@ -66,3 +66,15 @@ def test_tables_are_shared_across_a_batch_with_equal_positions():
 def test_head_dim_must_be_multiple_of_four():
     with pytest.raises(ValueError, match="divisible by 4"):
         RoPE2D().tables(torch.zeros(1, 2, 2, dtype=torch.int64), 10, torch.float32)
+
+
+def test_grid_tables_equal_general_tables_and_are_cached():
+    from core.model.patch_embed import grid_positions
+
+    rope = RoPE2D(100.0)
+    grid = rope.grid_tables((3, 5), 16, torch.float32, torch.device("cpu"))
+    general = rope.tables(grid_positions(3, 5, 1, torch.device("cpu")), 16, torch.float32)
+    torch.testing.assert_close(grid.cos, general.cos, atol=0, rtol=0)
+    torch.testing.assert_close(grid.sin, general.sin, atol=0, rtol=0)
+    assert rope.grid_tables((3, 5), 16, torch.float32, torch.device("cpu")) is grid
+    assert rope.grid_tables((5, 3), 16, torch.float32, torch.device("cpu")) is not grid
