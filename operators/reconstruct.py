@@ -216,6 +216,11 @@ class DUST3R_OT_reconstruct(ReconstructSettings, bpy.types.Operator):
             self.report({level}, text)
         return {"FINISHED"} if outcome.finished_ok else {"CANCELLED"}
 
+    def draw(self, context: bpy.types.Context) -> None:
+        # The "Adjust Last Operation" panel would re-run the whole reconstruction synchronously for any
+        # tweak; point the user to the sidebar (and the live filter on the points' modifier) instead.
+        self.layout.label(text="Change settings in the sidebar's DUSt3R tab and run again.", icon="INFO")
+
     # ------------------------------------------------------------------ scripts, background mode
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._prepare_and_start(context):

@@ -179,3 +179,10 @@ def test_recording_layout_catches_typos(addon) -> None:
         layout.label(text="x", icon="NOT_AN_ICON")
     with pytest.raises(AssertionError):
         layout.column(headng="x")
+
+
+def test_redo_panel_of_the_operator_only_informs(addon) -> None:
+    op_cls = bpy.types.Operator.bl_rna_get_subclass_py("DUST3R_OT_reconstruct")
+    calls: list = []
+    op_cls.draw(DrawProxy(op_cls, RecordingLayout(calls)), bpy.context)
+    assert [c[0] for c in calls] == ["label"]
