@@ -20,7 +20,7 @@ import bpy
 from bpy.props import CollectionProperty, EnumProperty, StringProperty
 
 from ..panels.preferences import get_preferences
-from ..panels.properties import DEVICE_ITEMS, SETTING_NAMES, ReconstructSettings
+from ..panels.properties import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings
 from . import job as jobs
 from .photos import resolve_photos
 from .scene_builder import BuildOptions, BuildReport, build_reconstruction
@@ -144,7 +144,7 @@ def poll_job(context: bpy.types.Context) -> PollOutcome:
     return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
 
 
-class DUST3R_OT_reconstruct(ReconstructSettings, bpy.types.Operator):
+class DUST3R_OT_reconstruct(ReconstructOperatorSettings, bpy.types.Operator):
     """Reconstruct cameras and a coloured point cloud from a folder of photos"""
 
     bl_idname = "dust3r.reconstruct"

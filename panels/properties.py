@@ -1,8 +1,9 @@
 """The add-on's settings: one PropertyGroup behind ``scene.dust3r``.
 
-:class:`ReconstructSettings` is a mixin holding the reconstruction settings; the scene's PropertyGroup and
-the ``dust3r.reconstruct`` operator both inherit it, so the sidebar and scripts share one definition and the
-operator takes its defaults from the scene (see ``operators/reconstruct.py``). Never imports the core.
+:func:`settings_properties` defines the reconstruction settings once; the scene's PropertyGroup and the
+``dust3r.reconstruct`` operator both get them (through two small mixins), so the sidebar and scripts share
+one definition and the operator takes its defaults from the scene (see ``operators/reconstruct.py``).
+Never imports the core.
 """
 
 from __future__ import annotations
@@ -36,60 +37,94 @@ DEVICE_ITEMS = (
     ("mps", "Apple Metal", "Run on an Apple GPU"),
 )
 
+
+def settings_properties(options: set[str]) -> dict[str, object]:
+    """The reconstruction settings as Blender property definitions, each with ``options``."""
+    return {
+        "image_size": EnumProperty(name="Image Size", items=IMAGE_SIZE_ITEMS, default="512", options=options),
+        "scene_graph": EnumProperty(
+            name="Pairs", items=SCENE_GRAPH_ITEMS, default="complete", options=options
+        ),
+        "graph_window": IntProperty(
+            name="Window",
+            description="K of the sliding/log window, R of one-reference",
+            default=3,
+            min=0,
+            options=options,
+        ),
+        "focal_prior": EnumProperty(
+            name="Focal Length", items=FOCAL_PRIOR_ITEMS, default="none", options=options
+        ),
+        "focal_mm": FloatProperty(
+            name="Focal (35 mm)",
+            description="35 mm-equivalent focal length",
+            default=35.0,
+            min=1.0,
+            max=2000.0,
+            options=options,
+        ),
+        "shared_focal": BoolProperty(
+            name="Same Camera",
+            description="All photos were taken with one camera and zoom",
+            default=False,
+            options=options,
+        ),
+        "align_method": EnumProperty(
+            name="Alignment", items=ALIGN_METHOD_ITEMS, default="fast", options=options
+        ),
+        "niter": IntProperty(
+            name="Iterations",
+            description="Iterations of the paper's alignment",
+            default=300,
+            min=0,
+            max=10000,
+            options=options,
+        ),
+        "min_conf": FloatProperty(
+            name="Min Confidence",
+            description="Pixels at or below this confidence are ignored by the alignment",
+            default=3.0,
+            min=0.0,
+            options=options,
+        ),
+        "clean_depth": BoolProperty(
+            name="Clean Up",
+            description="Drop points that other views see as occluded",
+            default=True,
+            options=options,
+        ),
+        "conf_threshold": FloatProperty(
+            name="Confidence Threshold",
+            description="Initial threshold of the point cloud (editable later on its modifier)",
+            default=3.0,
+            min=0.0,
+            options=options,
+        ),
+        "point_radius": FloatProperty(
+            name="Point Radius",
+            description="Initial radius of the rendered points",
+            default=0.005,
+            min=0.0,
+            options=options,
+        ),
+    }
+
+
 # The settings that the operator copies from scene.dust3r when a caller does not pass them.
-SETTING_NAMES = (
-    "image_size",
-    "scene_graph",
-    "graph_window",
-    "focal_prior",
-    "focal_mm",
-    "shared_focal",
-    "align_method",
-    "niter",
-    "min_conf",
-    "clean_depth",
-    "conf_threshold",
-    "point_radius",
-)
+SETTING_NAMES = tuple(settings_properties(set()))
 
 
 class ReconstructSettings:
-    """Mixin: reconstruction settings shared by ``scene.dust3r`` and the operator."""
+    """Mixin: the reconstruction settings of ``scene.dust3r``."""
 
-    image_size: EnumProperty(name="Image Size", items=IMAGE_SIZE_ITEMS, default="512")
-    scene_graph: EnumProperty(name="Pairs", items=SCENE_GRAPH_ITEMS, default="complete")
-    graph_window: IntProperty(
-        name="Window", description="K of the sliding/log window, R of one-reference", default=3, min=0
-    )
-    focal_prior: EnumProperty(name="Focal Length", items=FOCAL_PRIOR_ITEMS, default="none")
-    focal_mm: FloatProperty(
-        name="Focal (35 mm)", description="35 mm-equivalent focal length", default=35.0, min=1.0, max=2000.0
-    )
-    shared_focal: BoolProperty(
-        name="Same Camera", description="All photos were taken with one camera and zoom", default=False
-    )
-    align_method: EnumProperty(name="Alignment", items=ALIGN_METHOD_ITEMS, default="fast")
-    niter: IntProperty(
-        name="Iterations", description="Iterations of the paper's alignment", default=300, min=0, max=10000
-    )
-    min_conf: FloatProperty(
-        name="Min Confidence",
-        description="Pixels at or below this confidence are ignored by the alignment",
-        default=3.0,
-        min=0.0,
-    )
-    clean_depth: BoolProperty(
-        name="Clean Up", description="Drop points that other views see as occluded", default=True
-    )
-    conf_threshold: FloatProperty(
-        name="Confidence Threshold",
-        description="Initial threshold of the point cloud (editable later on its modifier)",
-        default=3.0,
-        min=0.0,
-    )
-    point_radius: FloatProperty(
-        name="Point Radius", description="Initial radius of the rendered points", default=0.005, min=0.0
-    )
+    __annotations__ = settings_properties(set())
+
+
+class ReconstructOperatorSettings:
+    """Mixin: the same settings on the operator, never remembered between calls (``SKIP_SAVE``), so that
+    a value the caller did not pass is taken from ``scene.dust3r`` rather than from the previous call."""
+
+    __annotations__ = settings_properties({"SKIP_SAVE"})
 
 
 class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):

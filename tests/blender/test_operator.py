@@ -274,3 +274,23 @@ def test_unexpected_exception_is_logged_and_reported_as_a_bug(addon, caplog) -> 
     assert level == "ERROR" and "internal error" in text and "ZeroDivisionError" in text
     assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records)
     assert _data_counts() == before
+
+
+def test_scene_settings_win_over_the_previous_call(addon, photo_folder) -> None:
+    """Settings are SKIP_SAVE on the operator: a later call without them reads scene.dust3r again."""
+    assert bpy.ops.dust3r.reconstruct(
+        directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), conf_threshold=7.0, **FAST
+    ) == {"FINISHED"}
+    op_props = bpy.ops.dust3r.reconstruct.get_rna_type().properties
+    assert op_props["conf_threshold"].is_skip_save
+    bpy.context.scene.dust3r.conf_threshold = 2.0
+    assert bpy.ops.dust3r.reconstruct(
+        directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST
+    ) == {"FINISHED"}
+    geonodes = addon.submodule("operators.geonodes")
+    values = []
+    for obj in bpy.data.objects:
+        if obj.get("dust3r_role") == "points":
+            mod = obj.modifiers[geonodes.MODIFIER_NAME]
+            values.append(round(mod[geonodes.input_identifier(mod.node_group, geonodes.THRESHOLD_INPUT)], 3))
+    assert sorted(values) == [2.0, 7.0]
