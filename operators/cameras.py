@@ -96,6 +96,9 @@ def create_camera(
     cam.shift_x = params.shift_x
     cam.shift_y = params.shift_y
     cam.display_size = display_size
+    # DUSt3R's scale is arbitrary: keep near points of a small reconstruction inside the clipping range.
+    cam.clip_start = min(cam.clip_start, 0.1 * display_size)
+    cam.clip_end = max(cam.clip_end, 1000.0 * display_size)
     image = load_photo(photo_path)
     if image is not None:
         bg = cam.background_images.new()
