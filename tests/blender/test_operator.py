@@ -294,3 +294,14 @@ def test_scene_settings_win_over_the_previous_call(addon, photo_folder) -> None:
             mod = obj.modifiers[geonodes.MODIFIER_NAME]
             values.append(round(mod[geonodes.input_identifier(mod.node_group, geonodes.THRESHOLD_INPUT)], 3))
     assert sorted(values) == [2.0, 7.0]
+
+
+def test_invoke_in_background_mode_runs_synchronously(addon, photo_folder) -> None:
+    """Scripts that pass 'INVOKE_DEFAULT' in background mode (no event loop) still get the scene built."""
+    assert bpy.app.background
+    result = bpy.ops.dust3r.reconstruct(
+        "INVOKE_DEFAULT", directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST
+    )
+    assert result == {"FINISHED"}
+    assert len([o for o in bpy.data.objects if o.get("dust3r_role") == "camera"]) == 3
+    assert addon.submodule("operators.job").current_job() is None
