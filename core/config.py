@@ -64,8 +64,8 @@ class AlignConfig:
     method: str = "fast"
     niter: int = 300
     fast_niter: int = 100
-    fast_pixels: int = 4096
-    fast_tol: float = 1e-4
+    fast_pixels: int = 1024
+    fast_tol: float = 1e-3
     focal_mode: str = "weiszfeld"
     min_conf: float = 3.0
     shared_focal: bool = False

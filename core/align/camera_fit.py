@@ -19,6 +19,11 @@ POSE_DOF, FOCAL_DOF, PP_DOF = 6, 1, 2
 LOCAL_DOF = POSE_DOF + FOCAL_DOF + PP_DOF  # (rotation 3, centre 3, log focal 1, principal point 2)
 
 
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot product over the last axis (3-vectors), without numpy's slow small-axis reduction."""
+    return np.einsum("...i,...i->...", a, b)
+
+
 @dataclass
 class Cameras:
     """Mutable camera state of N views (all float64).
@@ -87,19 +92,19 @@ def ray_residuals(cams: Cameras, uv: np.ndarray, target: np.ndarray, weight: np.
     """
     r = cams.rays(uv)
     Z = np.matmul(target - cams.centre[:, None, :], cams.rot)
-    along = np.sum(Z * r, axis=-1) / np.sum(r * r, axis=-1)
+    along = dot(Z, r) / dot(r, r)
     rho = (Z - along[..., None] * r) * np.sqrt(weight)[..., None]
     return rho, along, Z, r
 
 
 def _jacobian(cams: Cameras, Z: np.ndarray, r: np.ndarray, sqrt_w: np.ndarray) -> np.ndarray:
     """``(N, P, 3, 9)`` d rho / d (rotation, centre, log focal, pp), rotation as a right increment."""
-    b = np.sum(r * r, axis=-1, keepdims=True)
-    a = np.sum(Z * r, axis=-1, keepdims=True)
+    b = dot(r, r)[..., None]
+    a = dot(Z, r)[..., None]
     rhat = r / np.sqrt(b)
 
     def perp(x: np.ndarray) -> np.ndarray:  # (I - rhat rhat^T) x
-        return x - rhat * np.sum(rhat * x, axis=-1, keepdims=True)
+        return x - rhat * dot(rhat, x)[..., None]
 
     eye = np.eye(3)
     J = np.empty(Z.shape + (LOCAL_DOF,))
@@ -108,8 +113,8 @@ def _jacobian(cams: Cameras, Z: np.ndarray, r: np.ndarray, sqrt_w: np.ndarray) -
         J[..., 3 + k] = -perp(np.broadcast_to(cams.rot[:, None, k, :], Z.shape))
 
     def d_ray(dr: np.ndarray) -> np.ndarray:
-        z_dr = np.sum(Z * dr, axis=-1, keepdims=True)
-        r_dr = np.sum(r * dr, axis=-1, keepdims=True)
+        z_dr = dot(Z, dr)[..., None]
+        r_dr = dot(r, dr)[..., None]
         return -((a / b) * dr + r * z_dr / b - 2.0 * r * a * r_dr / b**2)
 
     zero = np.zeros_like(r[..., :1])

@@ -20,7 +20,7 @@ from .camera_fit import Cameras
 from .graph import PairGraph, confidence_weights
 from .solver import PairSimilarities
 
-DEPTH_IRLS_ITERATIONS = 8
+DEPTH_IRLS_ITERATIONS = 4
 
 
 def dense_depths(
@@ -79,8 +79,7 @@ def _pixel_observations(preds, graph, cams: Cameras, sims: PairSimilarities, vie
         offset = (rot_t @ (sims.trans[e] - cams.centre[view])).astype(np.float32)
         Z = pts @ cam_from_pair.T + offset
         along[k] = np.einsum("pi,pi->p", Z, rhat)
-        perp = Z - along[k][:, None] * rhat
-        perp_sq[k] = np.einsum("pi,pi->p", perp, perp)
+        perp_sq[k] = np.maximum(np.einsum("pi,pi->p", Z, Z) - along[k] ** 2, 0.0)
         weight[k] = confidence_weights(conf, min_conf)
         np.maximum(conf_max, conf, out=conf_max)
     unseen = ~np.any(weight > 0, axis=0)

@@ -30,7 +30,7 @@ import numpy as np
 from ..config import AlignConfig
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
-from .camera_fit import Cameras, camera_step, parameter_layout
+from .camera_fit import Cameras, camera_step, dot, parameter_layout
 from .graph import PairGraph, confidence_weights
 from .init import InitialAlignment
 from .losses import RELATIVE_DELTA, irls_weights, robust_objective
@@ -197,7 +197,8 @@ def fast_align(
         else:
             world = cams.world_points(samples.uv, depth)[samples.slot_view]
         target = sims.apply(samples.pts)
-        sq = np.sum((world - target) ** 2, axis=-1)
+        diff = world - target
+        sq = dot(diff, diff)
         history.append(robust_objective(samples.base_weight, sq) / depth_scale)
         weight = irls_weights(samples.base_weight, sq, delta)
         fused, fused_w = _fuse(samples, target, weight)

@@ -50,7 +50,6 @@ def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
     assert result.seconds > 0 and len(result.loss_history) >= 1
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("scene", ["orbit", "room"])
 def test_noisy_case_within_targets(synthgen, scene):
     case = synthgen.make_case(scene, n=8, noise=1, size=(128, 96), seed=0)
