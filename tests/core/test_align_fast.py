@@ -34,7 +34,12 @@ def _metrics(synthgen, case, result):
 
 @pytest.mark.parametrize(
     ("scene", "n", "size", "graph"),
-    [("orbit", 4, (64, 48), "complete"), ("room", 5, (128, 96), "complete"), ("room", 6, (64, 48), "swin-2")],
+    [
+        ("orbit", 2, (64, 48), "complete"),
+        ("orbit", 4, (64, 48), "complete"),
+        ("room", 5, (128, 96), "complete"),
+        ("room", 6, (64, 48), "swin-2"),
+    ],
 )
 def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
     case = synthgen.make_case(scene, n=n, noise=0, size=size, seed=1, graph=graph)
