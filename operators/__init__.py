@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import job
+from . import job, setup_task
 from .activate_camera import DUST3R_OT_activate_camera
 from .download_checkpoint import DUST3R_OT_download_checkpoint
 from .install_torch import DUST3R_OT_install_torch
@@ -32,10 +32,12 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_cancel_on_load)
+    setup_task.register_state()
 
 
 def unregister() -> None:
     job.cancel_current(join=True, discard=True)
+    setup_task.unregister_state()
     if _cancel_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_on_load)
     for cls in reversed(CLASSES):

@@ -47,17 +47,23 @@ class DUST3R_PG_setup_state(bpy.types.PropertyGroup):
     failed: BoolProperty(name="Failed", default=False)
     log: StringProperty(name="Log", description="The last lines of the task's output", default="")
 
-    @classmethod
-    def register(cls) -> None:
-        """Add ``wm.dust3r_setup``, and put an earlier PyTorch install back on ``sys.path``."""
-        from .install_torch import activate_user_site_packages
 
-        bpy.types.WindowManager.dust3r_setup = PointerProperty(type=cls)
-        activate_user_site_packages()
+def register_state() -> None:
+    """Add ``wm.dust3r_setup`` (after the classes are registered) and re-activate an earlier PyTorch install.
 
-    @classmethod
-    def unregister(cls) -> None:
-        cancel_running(join=True)
+    Called from ``operators.register()``. Not a ``register`` classmethod of the PropertyGroup: with one,
+    bpy 4.2 segfaults at interpreter exit after the add-on was re-enabled (seen in tests/blender).
+    """
+    from .install_torch import activate_user_site_packages
+
+    bpy.types.WindowManager.dust3r_setup = PointerProperty(type=DUST3R_PG_setup_state)
+    activate_user_site_packages()
+
+
+def unregister_state() -> None:
+    """Stop a running set-up task and remove ``wm.dust3r_setup`` (before the classes are unregistered)."""
+    cancel_running(join=True)
+    if hasattr(bpy.types.WindowManager, "dust3r_setup"):
         del bpy.types.WindowManager.dust3r_setup
 
 
