@@ -193,7 +193,9 @@ class DUST3R_OT_reconstruct(ReconstructOperatorSettings, bpy.types.Operator):
             image_paths=tuple(paths),
             checkpoint=checkpoint,
             config=make_config(self, self.device),
-            build=BuildOptions(conf_threshold=self.conf_threshold, point_radius=self.point_radius),
+            build=BuildOptions(
+                conf_threshold=self.conf_threshold, point_radius=self.point_radius, surfaces=self.surfaces
+            ),
             scene_name=context.scene.name,
             warnings=tuple(warnings),
         )

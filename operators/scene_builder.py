@@ -15,17 +15,19 @@ import bpy
 import numpy as np
 
 from ..core.geometry.blender_camera import blender_camera_from_opencv
-from . import cameras, geonodes, points
+from . import cameras, geonodes, points, surfaces
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Initial values of the point cloud's live filter, and an optional collection name."""
+    """Initial values of the point cloud's live filter, per-view surfaces (their confidence threshold is
+    ``conf_threshold``, fixed at build time), and an optional collection name."""
 
     conf_threshold: float = 3.0
     point_radius: float = 0.005
+    surfaces: bool = False
     name: str | None = None
 
 
@@ -36,6 +38,7 @@ class BuildReport:
     camera_objects: list[bpy.types.Object]
     num_points: int
     warnings: list[str] = field(default_factory=list)
+    surface_objects: list[bpy.types.Object] = field(default_factory=list)
 
 
 def collection_name(image_paths) -> str:
@@ -118,6 +121,8 @@ def _build(scene: bpy.types.Scene, recon, options: BuildOptions, created: _Creat
         collection.objects.link(obj)
         camera_objects.append(obj)
 
+    surface_objects = _build_surfaces(recon, options, name, collection, created) if options.surfaces else []
+
     sizes = {tuple(int(v) for v in s) for s in recon.photo_size}
     if len(sizes) > 1:
         warnings.append(
@@ -129,4 +134,30 @@ def _build(scene: bpy.types.Scene, recon, options: BuildOptions, created: _Creat
     scene.collection.children.link(collection)
     if camera_objects:
         cameras.apply_camera_render_settings(scene, camera_objects[0])
-    return BuildReport(collection, points_obj, camera_objects, len(cloud), warnings)
+    return BuildReport(collection, points_obj, camera_objects, len(cloud), warnings, surface_objects)
+
+
+def _build_surfaces(
+    recon, options: BuildOptions, name: str, parent, created: _Created
+) -> list[bpy.types.Object]:
+    """One textured mesh per view in a child collection."""
+    coll = created.add(bpy.data.collections.new(f"{name} Surfaces"))
+    parent.children.link(coll)
+    objects = []
+    for k in range(recon.num_views):
+        crop = surfaces.crop_from_intrinsics(
+            recon.K_net[k], recon.K_photo[k], recon.photo_size[k], recon.net_size[k]
+        )
+        pts = np.asarray(recon.pts3d[k])
+        valid = (np.asarray(recon.conf[k]) >= options.conf_threshold) & np.isfinite(pts).all(axis=-1)
+        quads = surfaces.surface_quads(valid, recon.depth[k])
+        stem = Path(recon.image_paths[k]).stem
+        mesh = created.add(surfaces.create_surface_mesh(f"{name} {k:03d} {stem} Surface", pts, quads, crop))
+        mat = created.add(surfaces.photo_material(mesh.name, cameras.load_photo(recon.image_paths[k])))
+        mesh.materials.append(mat)
+        obj = created.add(bpy.data.objects.new(mesh.name, mesh))
+        obj["dust3r_role"] = "surface"
+        obj["dust3r_index"] = k
+        coll.objects.link(obj)
+        objects.append(obj)
+    return objects

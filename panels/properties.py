@@ -93,6 +93,12 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             default=True,
             options=options,
         ),
+        "surfaces": BoolProperty(
+            name="Per-View Surfaces",
+            description="Also build one mesh per photo, textured with the photo (confident pixels only)",
+            default=False,
+            options=options,
+        ),
         "conf_threshold": FloatProperty(
             name="Confidence Threshold",
             description="Initial threshold of the point cloud (editable later on its modifier)",

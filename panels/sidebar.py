@@ -57,6 +57,7 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         col = layout.column(heading="Points")
         col.prop(settings, "conf_threshold")
         col.prop(settings, "point_radius")
+        col.prop(settings, "surfaces")
 
         self._draw_active_points(layout, context.active_object)
 

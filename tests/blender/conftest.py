@@ -169,7 +169,7 @@ def make_reconstruction(addon, tmp_path):
 
     Each spec is ``(W0, H0)`` or ``((W0, H0), exif_orientation)``. Per view: a real photo file, the network
     crop the core's loader would use, a random pose, a random network focal and principal point, random
-    depths; ``pts3d`` are the world points of the network pixels (exactly the pinhole model), ``K_photo``
+    depths (or a smooth depth surface with ``smooth=True``); ``pts3d`` are the world points of the network pixels (exactly the pinhole model), ``K_photo``
     comes from the core's mapping (CONVENTIONS.md section 3).
     """
     import numpy as np
@@ -178,7 +178,7 @@ def make_reconstruction(addon, tmp_path):
     photo = addon.submodule("core.geometry.photo")
     result = addon.submodule("core.result")
 
-    def make(specs, seed: int = 0, image_size: int = 512, folder_name: str = "photos"):
+    def make(specs, seed: int = 0, image_size: int = 512, folder_name: str = "photos", smooth: bool = False):
         rng = np.random.default_rng(seed)
         folder = tmp_path / folder_name
         folder.mkdir(exist_ok=True)
@@ -193,8 +193,11 @@ def make_reconstruction(addon, tmp_path):
             f2 = rng.uniform(0.7, 1.3) * max(w2, h2)
             pp = np.array([w2 / 2 + rng.uniform(-8, 8), h2 / 2 + rng.uniform(-8, 8)])
             K2 = photo.intrinsics_matrix(f2, f2, pp[0], pp[1])
-            d = rng.uniform(1.0, 5.0, (h2, w2))
             v, u = np.mgrid[0:h2, 0:w2].astype(np.float64)
+            if smooth:  # a gently curved surface: neighbouring depths agree
+                d = 2.0 + 0.3 * np.sin(u / w2 * 3.0) * np.cos(v / h2 * 2.0)
+            else:
+                d = rng.uniform(1.0, 5.0, (h2, w2))
             cam = np.stack([(u - pp[0]) / f2 * d, (v - pp[1]) / f2 * d, d], -1)
             T = _random_world_from_cam(rng)
             world = cam @ T[:3, :3].T + T[:3, 3]

@@ -1,0 +1,122 @@
+"""Optional per-view surfaces: each view's pointmap as a mesh over its pixel grid, textured by its photo.
+
+A quad joins four neighbouring network pixels when all four are confident and their depths agree (no quad
+across a depth discontinuity). UVs map each vertex to the photo pixel it came from (CONVENTIONS.md
+section 3), so the texture is the full-resolution original photo, not the 512-pixel network image.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from ..core.geometry.blender_camera import blender_world_from_opencv_world
+from ..core.geometry.photo import PhotoCrop, photo_from_net_pixels
+
+DEPTH_JUMP = 0.05  # a quad is dropped when max/min depth of its corners exceeds 1 + DEPTH_JUMP
+UV_MAP_NAME = "Photo"
+
+
+def crop_from_intrinsics(
+    K_net: np.ndarray, K_photo: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int]
+) -> PhotoCrop:
+    """Recover how a photo became its network image from the two intrinsics (they are tied by that crop).
+
+    ``fx0 = fx2 * W0 / W1`` gives ``W1``; ``cx0 = (cx2 + 0.5 + ox) * W0 / W1`` gives ``ox`` (same for y).
+    Values within 1e-6 of an integer are rounded (they are integers when the core made them).
+    """
+    K_net = np.asarray(K_net, dtype=np.float64)
+    K_photo = np.asarray(K_photo, dtype=np.float64)
+    w0, h0 = (int(v) for v in photo_size)
+    sx, sy = K_photo[0, 0] / K_net[0, 0], K_photo[1, 1] / K_net[1, 1]
+    resized = (w0 / sx, h0 / sy)
+    offset = (K_photo[0, 2] / sx - K_net[0, 2] - 0.5, K_photo[1, 2] / sy - K_net[1, 2] - 0.5)
+
+    def tidy(v: float):
+        return int(round(v)) if abs(v - round(v)) < 1e-6 else v
+
+    return PhotoCrop(
+        photo_size=(w0, h0),
+        resized_size=(tidy(resized[0]), tidy(resized[1])),
+        crop_offset=(tidy(offset[0]), tidy(offset[1])),
+        net_size=tuple(int(v) for v in net_size),
+    )
+
+
+def surface_quads(valid: np.ndarray, depth: np.ndarray, max_jump: float = DEPTH_JUMP) -> np.ndarray:
+    """Quads over a pixel grid, as ``(F, 4)`` int64 row-major pixel indices, counter-clockwise seen from the camera.
+
+    Args:
+        valid: ``(H, W)`` bool, pixels that may be used.
+        depth: ``(H, W)`` positive depths (camera z).
+        max_jump: relative depth jump beyond which neighbours are not joined.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    depth = np.asarray(depth, dtype=np.float64)
+    if valid.shape != depth.shape or valid.ndim != 2:
+        raise ValueError(f"valid and depth must be the same (H, W), got {valid.shape} and {depth.shape}")
+    h, w = depth.shape
+    idx = np.arange(h * w).reshape(h, w)
+    # Corners of each cell (j, i): top-left, bottom-left, bottom-right, top-right. Image y points down, so this
+    # order is counter-clockwise as the camera sees it: Blender's front side faces the camera.
+    corners = [idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]]
+    flat_valid = valid.ravel()
+    flat_depth = np.where(valid, depth, np.nan).ravel()
+    ok = np.ones((h - 1, w - 1), dtype=bool)
+    for c in corners:
+        ok &= flat_valid[c]
+    d = np.stack([flat_depth[c] for c in corners], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok &= (d.min(-1) > 0) & (d.max(-1) <= d.min(-1) * (1.0 + max_jump))
+    return np.stack([c[ok] for c in corners], axis=-1)
+
+
+def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: PhotoCrop) -> bpy.types.Mesh:
+    """A mesh of ``quads`` over one view's ``(H, W, 3)`` world points (OpenCV world), UV-mapped to its photo."""
+    h, w = pts3d.shape[:2]
+    used = np.unique(quads)
+    remap = np.full(h * w, -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    positions = blender_world_from_opencv_world(np.asarray(pts3d, dtype=np.float32).reshape(-1, 3)[used])
+    loops = remap[quads].ravel()
+
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(used))
+    mesh.attributes["position"].data.foreach_set("vector", np.ascontiguousarray(positions).ravel())
+    mesh.loops.add(len(loops))
+    mesh.loops.foreach_set("vertex_index", loops.astype(np.int32))
+    mesh.polygons.add(len(quads))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, len(loops), 4, dtype=np.int32))
+
+    j, i = np.divmod(used, w)
+    uv_photo = photo_from_net_pixels(np.stack([i, j], axis=-1), crop)
+    w0, h0 = crop.photo_size
+    uv = np.stack([uv_photo[:, 0] / w0, 1.0 - uv_photo[:, 1] / h0], axis=-1).astype(np.float32)
+    uv_layer = mesh.uv_layers.new(name=UV_MAP_NAME)
+    uv_layer.uv.foreach_set("vector", np.ascontiguousarray(uv[remap[quads].ravel()]).ravel())
+    mesh.update(calc_edges=True)
+    return mesh
+
+
+def photo_material(name: str, image: bpy.types.Image | None) -> bpy.types.Material:
+    """An unlit material showing ``image`` through the surface's photo UVs."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputMaterial")
+    out.location = (200, 0)
+    emission = nodes.new("ShaderNodeEmission")
+    emission.location = (0, 0)
+    links.new(emission.outputs["Emission"], out.inputs["Surface"])
+    if image is not None:
+        uv = nodes.new("ShaderNodeUVMap")
+        uv.uv_map = UV_MAP_NAME
+        uv.location = (-500, 0)
+        tex = nodes.new("ShaderNodeTexImage")
+        tex.image = image
+        tex.extension = "EXTEND"
+        tex.location = (-300, 0)
+        links.new(uv.outputs["UV"], tex.inputs["Vector"])
+        links.new(tex.outputs["Color"], emission.inputs["Color"])
+    return mat
