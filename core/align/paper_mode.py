@@ -35,7 +35,7 @@ from .camera_fit import Cameras
 from .graph import PairGraph, confidence_weights
 from .init import InitialAlignment
 from .result import AlignmentResult
-from .solver import batched_umeyama
+from .solver import batched_umeyama, fixed_flags
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +133,9 @@ def paper_align(
         problem, init, preds, graph
     )
     n = len(focal)
-    fixed_pose = [config.known_poses is not None and config.known_poses[v] is not None for v in range(n)]
-    fixed_focal = [config.known_focals is not None and config.known_focals[v] is not None for v in range(n)]
+    fixed_pose, fixed_focal = (flags.tolist() for flags in fixed_flags(config, n))
+    if config.optimize_pp:
+        logger.warning("paper mode keeps the principal points at the image centres (optimize_pp ignored)")
     normalise_scale = sum(fixed_pose) < 2
     if normalise_scale:
         _normalise_gauge(log_depth, cam_t, pair_log_s, pair_t, fixed_pose)

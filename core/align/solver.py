@@ -150,7 +150,8 @@ def _fix_gauge(cams: Cameras, depth: np.ndarray, sims: PairSimilarities, fixed_p
     sims.trans[:] = k * sims.trans + (1.0 - k) * pivot
 
 
-def _fixed_flags(config: AlignConfig, n: int) -> tuple[np.ndarray, np.ndarray]:
+def fixed_flags(config: AlignConfig, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(N,)`` bool: views whose pose is known, and whose focal is known (all, when shared and one is)."""
     fixed_pose = np.array(
         [config.known_poses is not None and config.known_poses[v] is not None for v in range(n)]
     )
@@ -178,7 +179,7 @@ def fast_align(
     """
     samples = sample_predictions(preds, graph, config)
     cams, depth = _initial_state(init, samples, preds)
-    fixed_pose, fixed_focal = _fixed_flags(config, graph.num_views)
+    fixed_pose, fixed_focal = fixed_flags(config, graph.num_views)
     layout, size = parameter_layout(
         graph.num_views, fixed_pose, fixed_focal, config.shared_focal, config.optimize_pp
     )
