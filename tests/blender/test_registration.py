@@ -78,6 +78,17 @@ def test_built_zip_excludes_dev_files(tmp_path) -> None:
     names = zipfile.ZipFile(out).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "operators/reconstruct.py" in names and "core/result.py" in names
-    for prefix in (".git/", ".venv", "tests/", "benchmarks/", "docs/", "scripts/", ".ci/", "pyproject.toml"):
+    dev_files = (
+        ".git/",
+        ".venv",
+        "tests/",
+        "benchmarks/",
+        "docs/",
+        "scripts/",
+        "examples/",
+        ".ci/",
+        "pyproject.toml",
+    )
+    for prefix in (*dev_files, "wheels/build_wheels.py"):
         assert not any(n.startswith(prefix) for n in names), prefix
     assert not any("__pycache__" in n for n in names)
