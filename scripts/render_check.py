@@ -9,11 +9,12 @@ shift, pixel centres, render resolution) and the colour handling (sRGB photo -> 
 render) are right, the render matches the photo up to the gaps and overlaps of round points.
 
 Prints the mean absolute difference (0-255 scale) and writes ``photo | render | 4 x |difference|`` to
-``docs/render.png``.
+``docs/render.png``. With ``--surfaces`` it renders the per-view surfaces (textured with the photos) instead.
 
 Example::
 
     .venv/bin/python scripts/render_check.py --size 320x240 --samples 8
+    .venv/bin/python scripts/render_check.py --surfaces --out /tmp/surfaces.png
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def main() -> int:
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--surfaces", action="store_true", help="render the per-view surfaces, not the points"
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "render.png")
     args = parser.parse_args()
     w, h = (int(x) for x in args.size.lower().split("x"))
@@ -128,9 +132,12 @@ def main() -> int:
     builder = import_addon("operators.scene_builder")
     # Radius: a bit more than half a pixel's footprint at the median depth (closer points overlap more).
     pixel_at_depth = float(np.median(case["depth"][0])) / float(case["focals"][0])
-    report = builder.build_reconstruction(
-        bpy.context.scene, recon, builder.BuildOptions(conf_threshold=0.0, point_radius=0.8 * pixel_at_depth)
+    options = builder.BuildOptions(
+        conf_threshold=0.0, point_radius=0.8 * pixel_at_depth, surfaces=args.surfaces
     )
+    report = builder.build_reconstruction(bpy.context.scene, recon, options)
+    if args.surfaces:
+        report.points_object.hide_render = True
     scene = bpy.context.scene
     assert scene.camera == report.camera_objects[0]
     t0 = time.perf_counter()
@@ -139,9 +146,12 @@ def main() -> int:
     photo = case["images"][0]
     diff = np.abs(rendered.astype(np.int16) - photo.astype(np.int16))
     mad = float(diff.mean())
-    print(
-        f"{args.scene} scene, {args.views} views, {w}x{h}, {report.num_points:,} points, Cycles CPU {args.samples} spp"
+    what = (
+        f"{len(report.surface_objects)} textured surfaces"
+        if args.surfaces
+        else f"{report.num_points:,} points"
     )
+    print(f"{args.scene} scene, {args.views} views, {w}x{h}, {what}, Cycles CPU {args.samples} spp")
     print(f"render {seconds:.1f} s; mean absolute difference render vs photo: {mad:.2f} / 255")
     print(
         f"median absolute difference: {float(np.median(diff)):.1f} / 255; pixels within 16: {(diff.max(-1) <= 16).mean():.1%}"
