@@ -28,6 +28,7 @@ from .constructor_args import parse_constructor
 logger = logging.getLogger(__name__)
 
 SAFETENSORS_NAME = "model.safetensors"
+HF_BIN_NAME = "pytorch_model.bin"  # what older huggingface_hub mixins wrote instead of safetensors
 HF_CONFIG_NAME = "config.json"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = 0x80
@@ -71,7 +72,8 @@ class RawCheckpoint:
 def read_checkpoint(path: str | Path) -> RawCheckpoint:
     """Read a ``.pth`` file, a Hugging Face folder, or a ``model.safetensors`` file (``config.json`` beside).
 
-    A folder without ``model.safetensors`` but with exactly one ``.pth`` file reads that file.
+    A folder without ``model.safetensors`` reads ``pytorch_model.bin`` (older Hugging Face layout), else its
+    single ``.pth`` file. A bare state dict (``.bin``/``.pth``) is read with the ``config.json`` beside it.
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -79,6 +81,8 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
     if path.is_dir():
         if (path / SAFETENSORS_NAME).is_file():
             return read_safetensors_checkpoint(path / SAFETENSORS_NAME)
+        if (path / HF_BIN_NAME).is_file():
+            return read_pth_checkpoint(path / HF_BIN_NAME)
         pth_files = sorted(path.glob("*.pth"))
         if len(pth_files) == 1:
             return read_pth_checkpoint(pth_files[0])
@@ -154,8 +158,15 @@ def _tensor_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
 
 
 def read_pth_checkpoint(path: Path) -> RawCheckpoint:
-    """An official ``{'args': Namespace(model=...), 'model': state_dict, ...}`` file."""
+    """An official ``{'args': Namespace(model=...), 'model': state_dict, ...}`` file, or a bare state dict
+    with a Hugging Face ``config.json`` beside it."""
     obj = _torch_load(path)
+    is_bare_state_dict = (
+        isinstance(obj, Mapping) and bool(obj) and all(isinstance(v, torch.Tensor) for v in obj.values())
+    )
+    if is_bare_state_dict and (path.parent / HF_CONFIG_NAME).is_file():
+        kwargs = read_hf_config(path.parent / HF_CONFIG_NAME)
+        return RawCheckpoint(_tensor_dict(obj, path), None, kwargs, "pth", path)
     if not isinstance(obj, Mapping) or "model" not in obj:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a DUSt3R checkpoint (no 'model' entry with the weights)"

@@ -111,6 +111,12 @@ def test_hugging_face_folder_and_file(tmp_path, tiny_dpt, images):
         assert head.layer_rn[0].weight is head.layer1_rn.weight
 
 
+def test_hugging_face_folder_with_pytorch_model_bin(tmp_path, tiny_dpt, images):
+    torch.save(tiny_dpt.state_dict(), tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps(HF_CONFIG))
+    assert_same_outputs(load_model(tmp_path), tiny_dpt, images)
+
+
 def test_folder_with_a_single_pth(tmp_path, tiny_dpt):
     save_pth(tmp_path / "checkpoint-final.pth", TINY_DPT_ARGS, tiny_dpt.state_dict())
     assert load_model(tmp_path).load_report.file_format == "pth"
