@@ -114,6 +114,19 @@ def encode_decode_flops(model) -> tuple[int, int]:
     return enc_flops, dec_flops
 
 
+def stage_seconds(model) -> tuple[float, float]:
+    """Wall seconds of one encode (one 512x384 image) and of one pair decode, measured once each."""
+    img = synthetic_images(1, seed=321)[0]
+    with torch.inference_mode():
+        start = time.perf_counter()
+        enc = model.encode(img)
+        encode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        model.decode(enc, enc)
+        decode_s = time.perf_counter() - start
+    return encode_s, decode_s
+
+
 @dataclass
 class Run:
     seconds: float
@@ -192,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines.append(f"FLOPs: encode one image E = {enc_flops / 1e12:.3f} T, decode one pair D = {dec_flops / 1e12:.3f} T, "
                  f"re-encoded pair 2E+D = {pair_flops_reencode / 1e12:.3f} T")  # fmt: skip
+    encode_s, decode_s = stage_seconds(model)
+    lines.append(f"one encode: {encode_s:.1f} s ({enc_flops / encode_s / 1e9:.1f} GFLOP/s); one pair decode: "
+                 f"{decode_s:.1f} s ({dec_flops / decode_s / 1e9:.1f} GFLOP/s)")  # fmt: skip
     print("\n".join(lines), flush=True)
 
     lines.append(f"model build: peak RSS {gib(rss_model.peak)} GiB")
