@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .transforms import invert_rigid
+
 SENSOR_MM = 36.0  # the 35 mm film frame's long side, attached to the photo's long side
 
 BLENDER_WORLD_FROM_OPENCV_WORLD = np.array(
@@ -153,9 +155,4 @@ def opencv_from_blender_camera(params: BlenderCameraParams) -> tuple[np.ndarray,
     cx = w0 / 2.0 - params.shift_x * viewfac
     cy = h0 / 2.0 + params.shift_y * viewfac / ycor
     K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-    world_from_cam = world_from_cam_from_matrix_world(params.matrix_world)
-    R = world_from_cam[:3, :3]
-    cam_from_world = np.eye(4)
-    cam_from_world[:3, :3] = R.T
-    cam_from_world[:3, 3] = -R.T @ world_from_cam[:3, 3]
-    return K, cam_from_world
+    return K, invert_rigid(world_from_cam_from_matrix_world(params.matrix_world))
