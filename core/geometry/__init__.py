@@ -9,6 +9,7 @@ from .cameras import (
     default_principal_point,
     depth_to_cam_points,
     intrinsics_from_focal,
+    intrinsics_matrix,
     pixel_grid,
     project,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "estimate_focal_knowing_depth",
     "focal_base",
     "intrinsics_from_focal",
+    "intrinsics_matrix",
     "invert_rigid",
     "make_rigid",
     "pixel_grid",

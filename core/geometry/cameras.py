@@ -23,11 +23,14 @@ def default_principal_point(H: int, W: int) -> np.ndarray:
     return np.array([W / 2.0, H / 2.0])
 
 
+def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """The ``(3, 3)`` float64 pinhole matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (all in pixels)."""
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
 def intrinsics_from_focal(focal: float | np.ndarray, pp: np.ndarray) -> np.ndarray:
     """``(3, 3)`` float64 ``K`` from a focal (scalar, or ``(2,)`` ``(fx, fy)``) and ``pp`` ``(2,)`` (pixels)."""
-    fx, fy = _focal_xy(focal)
-    cx, cy = _pp(pp)
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    return intrinsics_matrix(*_focal_xy(focal), *_pp(pp))
 
 
 def depth_to_cam_points(depth: np.ndarray, focal: float | np.ndarray, pp: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cameras import intrinsics_matrix
+
 # The 35 mm film frame is 36 x 24 mm; like Blender's sensor fit on the long side, we attach the 36 mm to the
 # photo's LONG side, so "35 mm-equivalent focal length" means: focal / 36 mm = focal_px / long_side_px.
 FILM_LONG_SIDE_MM = 36.0
@@ -67,11 +69,6 @@ def net_from_photo_pixels(uv_photo_cont: np.ndarray, crop: PhotoCrop) -> np.ndar
     sx, sy = crop.scale_xy
     ox, oy = crop.crop_offset
     return np.stack([uv[..., 0] / sx - 0.5 - ox, uv[..., 1] / sy - 0.5 - oy], axis=-1)
-
-
-def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    """The 3x3 pinhole matrix ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]`` (float64)."""
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
 def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noqa: N802 (K is the standard name)
