@@ -71,7 +71,7 @@ def net_from_photo_pixels(uv_photo_cont: np.ndarray, crop: PhotoCrop) -> np.ndar
     return np.stack([uv[..., 0] / sx - 0.5 - ox, uv[..., 1] / sy - 0.5 - oy], axis=-1)
 
 
-def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noqa: N802 (K is the standard name)
+def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:
     """Intrinsics of the network image (index coords) -> intrinsics of the photo (continuous coords).
 
     ``fx0 = fx2 * W0 / W1``, ``fy0 = fy2 * H0 / H1``, ``cx0 = (cx2 + 0.5 + ox) * W0 / W1``,
@@ -85,7 +85,7 @@ def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noq
     return intrinsics_matrix(K_net[0, 0] * sx, K_net[1, 1] * sy, cx0, cy0)
 
 
-def K_net_from_K_photo(K_photo: np.ndarray, crop: PhotoCrop) -> np.ndarray:  # noqa: N802
+def K_net_from_K_photo(K_photo: np.ndarray, crop: PhotoCrop) -> np.ndarray:
     """Inverse of :func:`K_photo_from_K_net`."""
     K_photo = np.asarray(K_photo, dtype=np.float64)
     if K_photo.shape != (3, 3):

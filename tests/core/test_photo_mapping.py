@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core.geometry.photo import (
-    PhotoCrop,
     K_net_from_K_photo,
     K_photo_from_K_net,
+    PhotoCrop,
     focal_35mm_from_net,
     focal_net_from_35mm,
     intrinsics_matrix,
