@@ -42,33 +42,39 @@ class PhotoCrop:
 
 
 def index_to_continuous(uv_index: np.ndarray) -> np.ndarray:
-    """Index pixel coordinates (pixel centre at integers) -> continuous ones (centre at ``i + 0.5``)."""
+    """Index pixel coordinates ``(..., 2)`` (pixel centre at integers) -> continuous ones (centre at
+    ``i + 0.5``), float64, same shape."""
     return np.asarray(uv_index, dtype=np.float64) + 0.5
 
 
 def continuous_to_index(uv_cont: np.ndarray) -> np.ndarray:
-    """Continuous pixel coordinates -> index ones; inverse of :func:`index_to_continuous`."""
+    """Continuous pixel coordinates ``(..., 2)`` -> index ones (float64, same shape); inverse of
+    :func:`index_to_continuous`."""
     return np.asarray(uv_cont, dtype=np.float64) - 0.5
 
 
 def photo_from_net_pixels(uv_net_index: np.ndarray, crop: PhotoCrop) -> np.ndarray:
-    """Map network pixels ``(..., 2)`` (u, v) in index coordinates to photo pixels in continuous ones."""
-    uv = np.asarray(uv_net_index, dtype=np.float64)
-    if uv.shape[-1] != 2:
-        raise ValueError(f"expected (..., 2) pixel coordinates, got shape {uv.shape}")
-    sx, sy = crop.scale_xy
-    ox, oy = crop.crop_offset
-    return np.stack([(uv[..., 0] + 0.5 + ox) * sx, (uv[..., 1] + 0.5 + oy) * sy], axis=-1)
+    """Map network pixels ``(..., 2)`` (u, v) in index coordinates to photo pixels in continuous ones.
+
+    Returns:
+        ``(..., 2)`` float64 photo pixels: ``((u + 0.5 + ox) * W0 / W1, (v + 0.5 + oy) * H0 / H1)``.
+    """
+    uv = index_to_continuous(_pixels(uv_net_index))
+    return (uv + crop.crop_offset) * crop.scale_xy
 
 
 def net_from_photo_pixels(uv_photo_cont: np.ndarray, crop: PhotoCrop) -> np.ndarray:
-    """Inverse of :func:`photo_from_net_pixels`."""
-    uv = np.asarray(uv_photo_cont, dtype=np.float64)
-    if uv.shape[-1] != 2:
+    """Inverse of :func:`photo_from_net_pixels`: ``(..., 2)`` continuous photo pixels -> float64 network
+    pixels in index coordinates."""
+    uv = continuous_to_index(_pixels(uv_photo_cont) / crop.scale_xy)
+    return uv - crop.crop_offset
+
+
+def _pixels(uv: np.ndarray) -> np.ndarray:
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.shape[-1:] != (2,):
         raise ValueError(f"expected (..., 2) pixel coordinates, got shape {uv.shape}")
-    sx, sy = crop.scale_xy
-    ox, oy = crop.crop_offset
-    return np.stack([uv[..., 0] / sx - 0.5 - ox, uv[..., 1] / sy - 0.5 - oy], axis=-1)
+    return uv
 
 
 def K_photo_from_K_net(K_net: np.ndarray, crop: PhotoCrop) -> np.ndarray:
