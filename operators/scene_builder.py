@@ -15,6 +15,7 @@ import bpy
 import numpy as np
 
 from ..core.geometry.blender_camera import blender_camera_from_opencv
+from ..core.geometry.photo import crop_from_intrinsics
 from . import cameras, geonodes, points, surfaces
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ def _build_surfaces(
     parent.children.link(coll)
     objects = []
     for k in range(recon.num_views):
-        crop = surfaces.crop_from_intrinsics(
-            recon.K_net[k], recon.K_photo[k], recon.photo_size[k], recon.net_size[k]
-        )
+        crop = crop_from_intrinsics(recon.K_net[k], recon.K_photo[k], recon.photo_size[k], recon.net_size[k])
         pts = np.asarray(recon.pts3d[k])
         valid = (np.asarray(recon.conf[k]) >= options.conf_threshold) & np.isfinite(pts).all(axis=-1)
         quads = surfaces.surface_quads(valid, recon.depth[k])

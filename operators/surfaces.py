@@ -17,32 +17,6 @@ DEPTH_JUMP = 0.05  # a quad is dropped when max/min depth of its corners exceeds
 UV_MAP_NAME = "Photo"
 
 
-def crop_from_intrinsics(
-    K_net: np.ndarray, K_photo: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int]
-) -> PhotoCrop:
-    """Recover how a photo became its network image from the two intrinsics (they are tied by that crop).
-
-    ``fx0 = fx2 * W0 / W1`` gives ``W1``; ``cx0 = (cx2 + 0.5 + ox) * W0 / W1`` gives ``ox`` (same for y).
-    Values within 1e-6 of an integer are rounded (they are integers when the core made them).
-    """
-    K_net = np.asarray(K_net, dtype=np.float64)
-    K_photo = np.asarray(K_photo, dtype=np.float64)
-    w0, h0 = (int(v) for v in photo_size)
-    sx, sy = K_photo[0, 0] / K_net[0, 0], K_photo[1, 1] / K_net[1, 1]
-    resized = (w0 / sx, h0 / sy)
-    offset = (K_photo[0, 2] / sx - K_net[0, 2] - 0.5, K_photo[1, 2] / sy - K_net[1, 2] - 0.5)
-
-    def tidy(v: float):
-        return int(round(v)) if abs(v - round(v)) < 1e-6 else v
-
-    return PhotoCrop(
-        photo_size=(w0, h0),
-        resized_size=(tidy(resized[0]), tidy(resized[1])),
-        crop_offset=(tidy(offset[0]), tidy(offset[1])),
-        net_size=tuple(int(v) for v in net_size),
-    )
-
-
 def surface_quads(valid: np.ndarray, depth: np.ndarray, max_jump: float = DEPTH_JUMP) -> np.ndarray:
     """Quads over a pixel grid, as ``(F, 4)`` int64 row-major pixel indices, counter-clockwise seen from the camera.
 

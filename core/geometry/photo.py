@@ -101,6 +101,40 @@ def K_net_from_K_photo(K_photo: np.ndarray, crop: PhotoCrop) -> np.ndarray:
     return intrinsics_matrix(K_photo[0, 0] / sx, K_photo[1, 1] / sy, cx2, cy2)
 
 
+def crop_from_intrinsics(
+    K_net: np.ndarray, K_photo: np.ndarray, photo_size: tuple[int, int], net_size: tuple[int, int]
+) -> PhotoCrop:
+    """Recover how a photo became its network image from its two intrinsics (they are tied by that crop).
+
+    Inverse of :func:`K_photo_from_K_net` for the crop: ``fx0 = fx2 * W0 / W1`` gives ``W1``;
+    ``cx0 = (cx2 + 0.5 + ox) * W0 / W1`` gives ``ox`` (same for y). Values within 1e-6 of an integer are
+    rounded (they are integers when the core made them).
+
+    Args:
+        K_net: ``(3, 3)`` intrinsics of the network image, index pixel coordinates.
+        K_photo: ``(3, 3)`` intrinsics of the photo, continuous pixel coordinates.
+        photo_size: ``(W0, H0)`` pixels; net_size: ``(W2, H2)`` pixels.
+    """
+    K_net = np.asarray(K_net, dtype=np.float64)
+    K_photo = np.asarray(K_photo, dtype=np.float64)
+    if K_net.shape != (3, 3) or K_photo.shape != (3, 3):
+        raise ValueError(f"K_net and K_photo must be 3x3, got shapes {K_net.shape} and {K_photo.shape}")
+    w0, h0 = (int(v) for v in photo_size)
+    sx, sy = K_photo[0, 0] / K_net[0, 0], K_photo[1, 1] / K_net[1, 1]
+    resized = (w0 / sx, h0 / sy)
+    offset = (K_photo[0, 2] / sx - K_net[0, 2] - 0.5, K_photo[1, 2] / sy - K_net[1, 2] - 0.5)
+
+    def tidy(v: float):
+        return int(round(v)) if abs(v - round(v)) < 1e-6 else v
+
+    return PhotoCrop(
+        photo_size=(w0, h0),
+        resized_size=(tidy(resized[0]), tidy(resized[1])),
+        crop_offset=(tidy(offset[0]), tidy(offset[1])),
+        net_size=tuple(int(v) for v in net_size),
+    )
+
+
 def focal_net_from_35mm(focal_35mm: float, crop: PhotoCrop) -> float:
     """A 35 mm-equivalent focal length (mm, 36 mm on the photo's long side) -> network focal in pixels.
 

@@ -11,9 +11,9 @@ SIZES = [(640, 480), (480, 640), (1001, 667), (300, 200)]
 
 def test_crop_is_recovered_from_the_two_intrinsics(addon, make_reconstruction) -> None:
     recon, crops = make_reconstruction(SIZES, seed=11)
-    surfaces = addon.submodule("operators.surfaces")
+    photo = addon.submodule("core.geometry.photo")
     for k, crop in enumerate(crops):
-        got = surfaces.crop_from_intrinsics(
+        got = photo.crop_from_intrinsics(
             recon.K_net[k], recon.K_photo[k], recon.photo_size[k], recon.net_size[k]
         )
         assert got == crop

@@ -9,6 +9,7 @@ from core.geometry.photo import (
     K_net_from_K_photo,
     K_photo_from_K_net,
     PhotoCrop,
+    crop_from_intrinsics,
     focal_35mm_from_net,
     focal_net_from_35mm,
     intrinsics_matrix,
@@ -47,6 +48,15 @@ def test_intrinsics_reproject_the_same_ray(crop: PhotoCrop) -> None:
     uv_photo = (pts @ K_photo.T)[:, :2] / pts[:, 2:]
     np.testing.assert_allclose(uv_photo, photo_from_net_pixels(uv_net, crop), atol=1e-9)
     np.testing.assert_allclose(K_net_from_K_photo(K_photo, crop), K_net, atol=1e-12)
+
+
+@pytest.mark.parametrize("crop", [CROP_224, CROP_512])
+def test_crop_is_recovered_from_the_two_intrinsics(crop: PhotoCrop) -> None:
+    K_net = intrinsics_matrix(250.0, 250.0, crop.net_size[0] / 2, crop.net_size[1] / 2)
+    K_photo = K_photo_from_K_net(K_net, crop)
+    assert crop_from_intrinsics(K_net, K_photo, crop.photo_size, crop.net_size) == crop
+    with pytest.raises(ValueError, match="3x3"):
+        crop_from_intrinsics(K_net[:2], K_photo, crop.photo_size, crop.net_size)
 
 
 def test_35mm_focal_round_trip_and_meaning() -> None:
