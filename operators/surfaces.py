@@ -10,7 +10,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.geometry.blender_camera import blender_world_from_opencv_world
+from ..core.geometry.blender_camera import blender_uv_from_photo_pixels, blender_world_from_opencv_world
 from ..core.geometry.photo import PhotoCrop, photo_from_net_pixels
 
 DEPTH_JUMP = 0.05  # a quad is dropped when max/min depth of its corners exceeds 1 + DEPTH_JUMP
@@ -64,8 +64,7 @@ def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: P
 
     j, i = np.divmod(used, w)
     uv_photo = photo_from_net_pixels(np.stack([i, j], axis=-1), crop)
-    w0, h0 = crop.photo_size
-    uv = np.stack([uv_photo[:, 0] / w0, 1.0 - uv_photo[:, 1] / h0], axis=-1).astype(np.float32)
+    uv = blender_uv_from_photo_pixels(uv_photo, crop.photo_size).astype(np.float32)
     uv_layer = mesh.uv_layers.new(name=UV_MAP_NAME)
     uv_layer.uv.foreach_set("vector", np.ascontiguousarray(uv[remap[quads].ravel()]).ravel())
     mesh.update(calc_edges=True)

@@ -1,4 +1,4 @@
-"""OpenCV <-> Blender conversion: the ONE place where axes flip and pixels become lens/sensor/shift.
+"""OpenCV <-> Blender conversion: the ONE place where axes flip and pixels become lens/sensor/shift or UVs.
 
 Pure numpy, no bpy (CONVENTIONS.md section 4). The Blender side only copies the numbers computed here onto
 datablocks, and the tests check the result with Blender's own projection (``world_to_camera_view``).
@@ -65,6 +65,19 @@ def blender_world_from_opencv_world(pts: np.ndarray) -> np.ndarray:
     out[..., 1] = pts[..., 2]
     out[..., 2] = -pts[..., 1]
     return out
+
+
+def blender_uv_from_photo_pixels(uv_photo: np.ndarray, photo_size: tuple[int, int]) -> np.ndarray:
+    """Continuous photo pixels ``(..., 2)`` (origin top-left, v down) -> Blender texture UVs, float64.
+
+    Blender's UV space spans the image as ``[0, 1] x [0, 1]`` with its origin at the BOTTOM-left:
+    ``(u0 / W0, 1 - v0 / H0)`` for a photo of ``photo_size = (W0, H0)`` pixels.
+    """
+    uv = np.asarray(uv_photo, dtype=np.float64)
+    if uv.shape[-1:] != (2,):
+        raise ValueError(f"photo pixels must have shape (..., 2), got {uv.shape}")
+    w0, h0 = photo_size
+    return np.stack([uv[..., 0] / w0, 1.0 - uv[..., 1] / h0], axis=-1)
 
 
 def matrix_world_from_world_from_cam(world_from_cam: np.ndarray) -> np.ndarray:

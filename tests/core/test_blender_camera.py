@@ -9,6 +9,7 @@ from core.geometry.blender_camera import (
     BLENDER_WORLD_FROM_OPENCV_WORLD,
     BlenderCameraParams,
     blender_camera_from_opencv,
+    blender_uv_from_photo_pixels,
     blender_world_from_opencv_world,
     matrix_world_from_world_from_cam,
     opencv_from_blender_camera,
@@ -108,3 +109,12 @@ def test_rejects_bad_intrinsics() -> None:
     with pytest.raises(ValueError, match="skew"):
         blender_camera_from_opencv(np.eye(4), np.array([[1.0, 0.5, 0], [0, 1, 0], [0, 0, 1]]), (10, 10))
     assert isinstance(blender_camera_from_opencv(np.eye(4), np.eye(3), (10, 10)), BlenderCameraParams)
+
+
+def test_photo_corners_map_to_the_uv_square_with_v_up() -> None:
+    corners = np.array([[0.0, 0.0], [640.0, 480.0], [320.0, 120.0]])  # top-left, bottom-right, a point
+    np.testing.assert_allclose(
+        blender_uv_from_photo_pixels(corners, (640, 480)), [[0.0, 1.0], [1.0, 0.0], [0.5, 0.75]], atol=0
+    )
+    with pytest.raises(ValueError, match="shape"):
+        blender_uv_from_photo_pixels(np.zeros(3), (640, 480))
