@@ -118,14 +118,6 @@ def create_camera(
     return obj
 
 
-def apply_render_settings(scene: bpy.types.Scene, params: BlenderCameraParams) -> None:
-    """Render resolution and pixel aspect of one photo (the scene has one set for all cameras)."""
-    render = scene.render
-    render.resolution_x, render.resolution_y = (int(v) for v in params.resolution)
-    render.resolution_percentage = 100
-    render.pixel_aspect_x, render.pixel_aspect_y = params.pixel_aspect
-
-
 def apply_camera_render_settings(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> bool:
     """Make a DUSt3R camera the scene camera with its photo's resolution; False if it is not one of ours."""
     if cam_obj.get("dust3r_role") != "camera":
