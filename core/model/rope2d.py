@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .patch_embed import grid_positions
+
 MAX_CACHED_GRIDS = 32
 
 
@@ -95,10 +97,8 @@ class RoPE2D(nn.Module):
         key = (tuple(grid), head_dim, dtype, device)
         cached = self._grid_cache.get(key)
         if cached is None:
-            rows = torch.arange(grid[0], device=device).repeat_interleave(grid[1])
-            cols = torch.arange(grid[1], device=device).repeat(grid[0])
             with torch.inference_mode(False), torch.no_grad():
-                cached = self.tables(torch.stack((rows, cols), dim=-1)[None], head_dim, dtype)
+                cached = self.tables(grid_positions(*grid, 1, device), head_dim, dtype)
             if len(self._grid_cache) >= MAX_CACHED_GRIDS:
                 self._grid_cache.pop(next(iter(self._grid_cache)))
             self._grid_cache[key] = cached
