@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import CheckpointError, ConfigError
-from .configs import ModelConfig
+from .configs import TRANSFORMER_SIZE_FIELDS, ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +51,7 @@ _DEFAULTS: dict[str, object] = {
 # Keys that change nothing at inference in this implementation.
 _IGNORED_KEYS = {"freeze", "landscape_only", "mask_ratio", "two_confs", "desc_mode", "desc_conf_mode"}
 _PATCH_EMBEDS = ("PatchEmbedDust3R", "ManyAR_PatchEmbed")
-_INT_KEYS = (
-    "patch_size",
-    "enc_embed_dim",
-    "enc_depth",
-    "enc_num_heads",
-    "dec_embed_dim",
-    "dec_depth",
-    "dec_num_heads",
-)
+_INT_KEYS = ("patch_size", *TRANSFORMER_SIZE_FIELDS)
 
 # Sanity bounds (the released models use 1024 / 24 / 16 / 768 / 12 / 12 / 16).
 _UPPER_BOUNDS = {

@@ -14,6 +14,15 @@ from dataclasses import dataclass, fields, replace
 from ..errors import ConfigError
 
 HEAD_TYPES = ("linear", "dpt")
+# The ModelConfig fields that size the encoder and decoders (positive integers).
+TRANSFORMER_SIZE_FIELDS = (
+    "enc_embed_dim",
+    "enc_depth",
+    "enc_num_heads",
+    "dec_embed_dim",
+    "dec_depth",
+    "dec_num_heads",
+)
 
 # Widths that the official DPT head factory hard-codes (feature_dim, last_dim, layer_dims).
 DPT_DEFAULT_FEATURE_DIM = 256
@@ -57,14 +66,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.head_type not in HEAD_TYPES:
             raise ConfigError(f"head type must be one of {HEAD_TYPES}, got {self.head_type!r}")
-        for name in (
-            "enc_embed_dim",
-            "enc_depth",
-            "enc_num_heads",
-            "dec_embed_dim",
-            "dec_depth",
-            "dec_num_heads",
-        ):
+        for name in TRANSFORMER_SIZE_FIELDS:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for dim, heads, where in (
