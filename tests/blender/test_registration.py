@@ -56,6 +56,14 @@ def test_manifest_validates_with_blenders_own_tool() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_manifest_does_not_point_to_the_official_project() -> None:
+    import tomllib
+
+    manifest = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text(encoding="utf-8"))
+    # An independent re-implementation: no website key rather than someone else's repository.
+    assert "naver" not in manifest.get("website", "")
+
+
 def test_built_zip_excludes_dev_files(tmp_path) -> None:
     out = tmp_path / "dust3r.zip"
     proc = subprocess.run(
