@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,42 @@ def test_register_unregister_twice(enabled_addon) -> None:
             assert base.bl_rna_get_subclass_py(name) is None, name
         assert not any(h.__name__ == "_cancel_on_load" for h in bpy.app.handlers.load_pre)
     addon_handle.enable()
+
+
+# Enables the add-on in a fresh Python where ``import torch`` fails, as in a Blender without PyTorch.
+_ENABLE_WITHOUT_TORCH = """
+import sys, tempfile
+from pathlib import Path
+import bpy
+import addon_utils
+sys.modules["torch"] = None
+repo_dir = Path(tempfile.mkdtemp(prefix="dust3r-notorch-"))
+(repo_dir / "dust3r").symlink_to(sys.argv[1], target_is_directory=True)
+bpy.ops.preferences.extension_repo_add(
+    name="notorch", type="LOCAL", use_custom_directory=True, custom_directory=str(repo_dir)
+)
+repos = bpy.context.preferences.extensions.repos
+repo = next(r for r in repos if Path(r.directory).resolve() == repo_dir.resolve())
+def fail(exc):
+    raise exc
+name = f"bl_ext.{repo.module}.dust3r"
+assert addon_utils.enable(name, default_set=True, handle_error=fail) is not None
+assert hasattr(bpy.types.Scene, "dust3r") and bpy.ops.dust3r.reconstruct.get_rna_type() is not None
+addon_utils.disable(name, default_set=True, handle_error=fail)
+print("ENABLED_WITHOUT_TORCH")
+"""
+
+
+def test_addon_enables_where_torch_is_missing(tmp_path) -> None:
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENABLE_WITHOUT_TORCH, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0 and "ENABLED_WITHOUT_TORCH" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_manifest_validates_with_blenders_own_tool() -> None:
