@@ -89,7 +89,7 @@ def occludes_view(
     Args:
         pts_world: ``(H, W, 3)`` world points of view ``i``.
         conf: ``(H, W)`` their confidence.
-        cam_from_world: ``(4, 4)`` pose of view ``j``.
+        cam_from_world: ``(4, 4)`` ``cam_j_from_world``: world -> camera ``j`` (OpenCV axes).
         K: ``(3, 3)`` intrinsics of view ``j`` (index coordinates).
         depth_other: ``(H_j, W_j)`` z-depth of view ``j``.
         conf_other: ``(H_j, W_j)`` confidence of view ``j``.

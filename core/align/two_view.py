@@ -109,7 +109,7 @@ def align_single_view(pred: PairPrediction, config: AlignConfig) -> AlignmentRes
     start = time.perf_counter()
     pp = default_principal_point(*pred.pts3d_i.shape[:2])
     focal = _focal_of(pred, pp, config, 0)
-    world_from_cam = _known_pose(config, 0)
+    world_from_cam = _known_world_from_cam(config, 0)
     world_from_cam = np.eye(4) if world_from_cam is None else world_from_cam
     depth = [pred.pts3d_i[..., 2].astype(np.float64)]
     conf = [np.asarray(pred.conf_i, dtype=np.float32)]
@@ -151,13 +151,16 @@ def _known_focal(config: AlignConfig, view: int) -> float | None:
     return None if focal is None else float(focal)
 
 
-def _known_pose(config: AlignConfig, view: int) -> np.ndarray | None:
+def _known_world_from_cam(config: AlignConfig, view: int) -> np.ndarray | None:
+    """``(4, 4)`` float64 ``world_from_cam`` of ``view`` from ``config.known_poses``, or None."""
     if config.known_poses is None or view >= len(config.known_poses) or config.known_poses[view] is None:
         return None
-    pose = np.asarray(config.known_poses[view], dtype=np.float64)
-    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
-        raise AlignmentError(f"known pose of view {view} must be a finite 4x4 matrix, got shape {pose.shape}")
-    return pose
+    world_from_cam = np.asarray(config.known_poses[view], dtype=np.float64)
+    if world_from_cam.shape != (4, 4) or not np.all(np.isfinite(world_from_cam)):
+        raise AlignmentError(
+            f"known pose of view {view} must be a finite 4x4 matrix, got shape {world_from_cam.shape}"
+        )
+    return world_from_cam
 
 
 def _focal_of(pred: PairPrediction, pp: np.ndarray, config: AlignConfig, view: int) -> float:
@@ -202,22 +205,22 @@ def _apply_known_poses(
     world_from_cam: np.ndarray, depth: list[np.ndarray], config: AlignConfig
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Move (and with two known poses, scale) the reconstruction onto the known camera poses."""
-    known = [_known_pose(config, v) for v in range(len(world_from_cam))]
-    views = [v for v, pose in enumerate(known) if pose is not None]
+    known_world_from_cam = [_known_world_from_cam(config, v) for v in range(len(world_from_cam))]
+    views = [v for v, known in enumerate(known_world_from_cam) if known is not None]
     if not views:
         return world_from_cam, depth
     anchor = views[0]
     scale = 1.0
     if len(views) == 2:
         est_baseline = np.linalg.norm(world_from_cam[1, :3, 3] - world_from_cam[0, :3, 3])
-        known_baseline = np.linalg.norm(known[1][:3, 3] - known[0][:3, 3])
+        known_baseline = np.linalg.norm(known_world_from_cam[1][:3, 3] - known_world_from_cam[0][:3, 3])
         if est_baseline > 0 and known_baseline > 0:
             scale = float(known_baseline / est_baseline)
-    new_from_old = known[anchor] @ invert_rigid(world_from_cam[anchor])
+    new_from_old = known_world_from_cam[anchor] @ invert_rigid(world_from_cam[anchor])
     moved = new_from_old @ world_from_cam
     moved[:, :3, 3] = scale * (moved[:, :3, 3] - moved[anchor, :3, 3]) + moved[anchor, :3, 3]
     for v in views:
-        moved[v] = known[v]
+        moved[v] = known_world_from_cam[v]
     return moved, [d * scale for d in depth]
 
 
