@@ -86,7 +86,15 @@ def load_photo(path: str) -> bpy.types.Image | None:
 def create_camera(
     name: str, params: BlenderCameraParams, photo_path: str, index: int, display_size: float
 ) -> bpy.types.Object:
-    """A camera object matching one photo; the photo is its background image."""
+    """A camera object matching one photo; the photo is its background image.
+
+    Args:
+        name: name of the camera object and its data.
+        params: lens, sensor, shift and ``matrix_world`` from ``core.geometry.blender_camera``.
+        photo_path: the ORIGINAL photo (shown upright even when EXIF rotates it).
+        index: the view index, stored as ``obj["dust3r_index"]``.
+        display_size: size of the camera in the viewport, Blender units (it also sets the clipping range).
+    """
     cam = bpy.data.cameras.new(name)
     cam.lens_unit = "MILLIMETERS"
     cam.sensor_fit = params.sensor_fit

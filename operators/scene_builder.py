@@ -34,6 +34,9 @@ class BuildOptions:
 
 @dataclass
 class BuildReport:
+    """What :func:`build_reconstruction` made: the collection and its objects, the number of points (every
+    finite point, whatever its confidence) and warnings for the user."""
+
     collection: bpy.types.Collection
     points_object: bpy.types.Object
     camera_objects: list[bpy.types.Object]
