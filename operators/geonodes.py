@@ -79,27 +79,34 @@ def _build_points_tree(material: bpy.types.Material) -> bpy.types.NodeTree:
     return tree
 
 
+def unlit_material(name: str) -> tuple[bpy.types.Material, bpy.types.Node]:
+    """A new material whose surface is an Emission shader of strength 1; returns it and that Emission node
+    (link a colour into its ``Color`` input)."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    emission = nodes.new("ShaderNodeEmission")
+    emission.inputs["Strength"].default_value = 1.0
+    emission.location = (0, 0)
+    out = nodes.new("ShaderNodeOutputMaterial")
+    out.location = (200, 0)
+    links.new(emission.outputs["Emission"], out.inputs["Surface"])
+    return mat, emission
+
+
 def points_material() -> bpy.types.Material:
     """An unlit material showing the point colours (shared by all reconstructions of the file)."""
     mat = bpy.data.materials.get(MATERIAL_NAME)
     if mat is not None and mat.get("dust3r_version") == TREE_VERSION:
         return mat
-    mat = bpy.data.materials.new(MATERIAL_NAME)
+    mat, emission = unlit_material(MATERIAL_NAME)
     mat["dust3r_version"] = TREE_VERSION
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
-    attr = nodes.new("ShaderNodeAttribute")
+    attr = mat.node_tree.nodes.new("ShaderNodeAttribute")
     attr.attribute_type = "GEOMETRY"
     attr.attribute_name = RENDER_COLOR_ATTRIBUTE
-    attr.location = (-400, 0)
-    emission = nodes.new("ShaderNodeEmission")
-    emission.inputs["Strength"].default_value = 1.0
-    emission.location = (-150, 0)
-    out = nodes.new("ShaderNodeOutputMaterial")
-    out.location = (100, 0)
-    links.new(attr.outputs["Color"], emission.inputs["Color"])
-    links.new(emission.outputs["Emission"], out.inputs["Surface"])
+    attr.location = (-250, 0)
+    mat.node_tree.links.new(attr.outputs["Color"], emission.inputs["Color"])
     return mat
 
 

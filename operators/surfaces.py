@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core.geometry.blender_camera import blender_uv_from_photo_pixels, blender_world_from_opencv_world
 from ..core.geometry.photo import PhotoCrop, photo_from_net_pixels
+from .geonodes import unlit_material
 
 DEPTH_JUMP = 0.05  # a quad is dropped when max/min depth of its corners exceeds 1 + DEPTH_JUMP
 UV_MAP_NAME = "Photo"
@@ -73,15 +74,8 @@ def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: P
 
 def photo_material(name: str, image: bpy.types.Image | None) -> bpy.types.Material:
     """An unlit material showing ``image`` through the surface's photo UVs."""
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    mat, emission = unlit_material(name)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
-    out = nodes.new("ShaderNodeOutputMaterial")
-    out.location = (200, 0)
-    emission = nodes.new("ShaderNodeEmission")
-    emission.location = (0, 0)
-    links.new(emission.outputs["Emission"], out.inputs["Surface"])
     if image is not None:
         uv = nodes.new("ShaderNodeUVMap")
         uv.uv_map = UV_MAP_NAME
