@@ -62,23 +62,36 @@ def _scene_extent(recon) -> float:
     return extent if np.isfinite(extent) and extent > 0 else 1.0
 
 
+# Datablocks a build may share with earlier ones (photos, the points material and node group): those that
+# were not in the file before a failed build are removed with the rest.
+_SHARED_KINDS = ("images", "materials", "node_groups")
+
+
 class _Created:
     """Datablocks made by one build, removed again if the build fails."""
 
     def __init__(self) -> None:
         self.ids: list[bpy.types.ID] = []
+        self._shared_before = {id_.as_pointer() for kind in _SHARED_KINDS for id_ in getattr(bpy.data, kind)}
 
     def add(self, datablock):
         self.ids.append(datablock)
         return datablock
 
     def remove_all(self) -> None:
-        for datablock in reversed(self.ids):
+        new_shared = [
+            id_
+            for kind in _SHARED_KINDS
+            for id_ in getattr(bpy.data, kind)
+            if id_.as_pointer() not in self._shared_before
+        ]
+        alive = {}
+        for datablock in (*self.ids, *new_shared):
             try:
-                datablock.user_clear()
-                bpy.data.batch_remove([datablock])
+                alive[datablock.as_pointer()] = datablock
             except ReferenceError:  # already gone together with its owner
                 continue
+        bpy.data.batch_remove(list(alive.values()))  # also unlinks them from whatever still uses them
 
 
 def build_reconstruction(scene: bpy.types.Scene, recon, options: BuildOptions | None = None) -> BuildReport:

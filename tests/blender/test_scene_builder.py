@@ -123,3 +123,29 @@ def test_activate_camera_sets_its_photo_resolution(addon, make_reconstruction) -
     bpy.context.view_layer.objects.active = report.points_object
     with pytest.raises(RuntimeError, match="context is incorrect|poll"):
         bpy.ops.dust3r.activate_camera()
+
+
+@pytest.mark.parametrize("surfaces", [False, True])
+def test_failed_build_leaves_the_file_as_it_was(addon, make_reconstruction, monkeypatch, surfaces) -> None:
+    recon, _ = make_reconstruction([(320, 240), (240, 320)], seed=8)
+    builder = addon.submodule("operators.scene_builder")
+    kinds = ("collections", "objects", "meshes", "cameras", "materials", "node_groups", "images")
+
+    def names() -> dict[str, set[str]]:
+        return {kind: {id_.name for id_ in getattr(bpy.data, kind)} for kind in kinds}
+
+    before = names()
+    target = builder.surfaces if surfaces else builder.cameras
+    failing = "photo_material" if surfaces else "create_camera"
+    original, calls = getattr(target, failing), []
+
+    def fail_on_second_call(*args, **kwargs):  # the first photo is loaded, the second call fails
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated failure")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, failing, fail_on_second_call)
+    with pytest.raises(RuntimeError, match="simulated"):
+        builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(surfaces=surfaces))
+    assert names() == before
