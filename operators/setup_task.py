@@ -144,7 +144,7 @@ def start(context: bpy.types.Context, task: SetupTask, background: bool) -> Setu
     _current["task"] = task
     task.job.start()
     if background and not bpy.app.background:
-        bpy.app.timers.register(_poll_timer, first_interval=POLL_INTERVAL_S)
+        bpy.app.timers.register(_poll_timer, first_interval=POLL_INTERVAL_S, persistent=True)
         return task
     task.job.join()
     _finish(state, task)

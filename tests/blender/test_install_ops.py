@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,37 @@ def test_install_torch_runs_pip_and_activates_the_folder(addon, online, tmp_path
     assert "is ready" in state.message and not state.failed
     assert "Successfully installed" in state.log
     assert str(target) in sys.path and (target / DUMMY_MODULE / "__init__.py").is_file()
+
+
+def test_background_task_reports_through_the_timer_and_can_be_cancelled(addon) -> None:
+    """The interactive path: worker thread + timer. Timers never fire headless, so call the timer by hand."""
+    setup_task = addon.submodule("operators.setup_task")
+    errors = addon.submodule("core.errors")
+    started = threading.Event()
+
+    def work(progress, cancel, on_line):
+        on_line("first line")
+        progress("Working", 0.5)
+        started.set()
+        while not cancel.wait(0.01):
+            pass
+        raise errors.Cancelled("Stopped by the test.")
+
+    task = setup_task.SetupTask(
+        "Test task", work, lambda result: "done", (errors.Dust3rError,), errors.Cancelled
+    )
+    setup_task._current["task"] = task  # what start() does before registering the timer
+    task.job.start()
+    try:
+        assert started.wait(10)
+        assert setup_task.is_running() and bpy.ops.dust3r.cancel_setup.poll()
+        assert setup_task._poll_timer() == setup_task.POLL_INTERVAL_S  # still running: poll again later
+        state = bpy.context.window_manager.dust3r_setup
+        assert state.stage == "Working" and state.progress == pytest.approx(0.5) and state.log == "first line"
+        assert bpy.ops.dust3r.cancel_setup() == {"FINISHED"}
+        assert task.job.join(10)
+        assert setup_task._poll_timer() is None  # done: the timer stops
+    finally:
+        setup_task.cancel_running(join=True)
+    assert not setup_task.is_running()
+    assert state.failed and state.message == "Stopped by the test."
