@@ -21,6 +21,32 @@ find_python311() {
     return 1
 }
 
+# venv_satisfies DIR REQUIREMENTS: every exact pin (name==version) is installed at that version (a local
+# label such as +cpu is ignored). Fast (no pip): catches packages removed or changed by hand.
+venv_satisfies() {
+    "$1/bin/python" - "$2" <<'PY'
+import re
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+bad = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)", line)
+    if not match:
+        continue
+    name, wanted = match.groups()
+    try:
+        found = version(name).split("+")[0]
+    except PackageNotFoundError:
+        found = None
+    if found != wanted.split("+")[0]:
+        bad.append(f"{name} {found or 'missing'} (want {wanted})")
+if bad:
+    print("venv out of date: " + ", ".join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
+
 ensure_venv() {
     local venv="$1" requirements="$2"
     local stamp="$venv/.requirements.sha256"
@@ -33,7 +59,7 @@ ensure_venv() {
         rm -rf "$venv"
         "$python" -m venv "$venv" || return 1
     fi
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && venv_satisfies "$venv" "$requirements"; then
         return 0
     fi
     log "installing $requirements into $venv (a cold install takes a few minutes)"
