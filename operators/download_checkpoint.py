@@ -25,7 +25,7 @@ CHECKPOINT_ITEMS = (
     ("DUSt3R_ViTLarge_BaseDecoder_224_linear", "224 Linear", "224 px, linear head: fastest (2.1 GB)"),
 )
 SOURCE_ITEMS = (
-    ("huggingface", "Hugging Face", "model.safetensors + config.json from naver/<name> (safe format)"),
+    ("huggingface", "Hugging Face", "model.safetensors (or pytorch_model.bin) + config.json, naver/<name>"),
     ("naver", "NAVER LABS", "The original .pth file from NAVER LABS Europe's download server"),
 )
 

@@ -12,13 +12,16 @@ download checks the size the server announces. Add ``size``/``sha256`` to a :cla
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..progress import ProgressFn, sub_progress
-from .download import RemoteFile, download_file
+from .download import DownloadError, RemoteFile, download_file
+
+log = logging.getLogger(__name__)
 
 HUGGING_FACE_BASE = "https://huggingface.co"
 NAVER_BASE = "https://download.europe.naverlabs.com/ComputerVision/DUSt3R"
@@ -36,14 +39,21 @@ class OfficialCheckpoint:
     def remote_files(self, source: str = "huggingface") -> tuple[RemoteFile, ...]:
         """The files to fetch from ``source`` (``"huggingface"`` or ``"naver"``), largest last."""
         if source == "huggingface":
-            base = f"{HUGGING_FACE_BASE}/naver/{self.name}/resolve/main"
-            return (
-                RemoteFile(f"{base}/config.json", "config.json"),
-                RemoteFile(f"{base}/model.safetensors", "model.safetensors"),
-            )
+            return (self._hugging_face_file("config.json"), self._hugging_face_file("model.safetensors"))
         if source == "naver":
             return (RemoteFile(f"{NAVER_BASE}/{self.name}.pth", f"{self.name}.pth"),)
         raise ConfigError(f"Unknown checkpoint source {source!r}; expected one of {', '.join(SOURCES)}.")
+
+    def fallback_file(self, source: str = "huggingface") -> RemoteFile | None:
+        """Weights to fetch instead when the last of :meth:`remote_files` does not exist (HTTP 404).
+
+        Repositories uploaded with older ``huggingface_hub`` releases hold ``pytorch_model.bin`` instead of
+        ``model.safetensors``; the loader accepts both layouts.
+        """
+        return self._hugging_face_file("pytorch_model.bin") if source == "huggingface" else None
+
+    def _hugging_face_file(self, filename: str) -> RemoteFile:
+        return RemoteFile(f"{HUGGING_FACE_BASE}/naver/{self.name}/resolve/main/{filename}", filename)
 
 
 OFFICIAL_CHECKPOINTS: dict[str, OfficialCheckpoint] = {
@@ -93,5 +103,13 @@ def download_checkpoint(
     # config.json is a few hundred bytes: give the weights almost all of the bar.
     bounds = [0.0] + [0.01 * (i + 1) for i in range(len(files) - 1)] + [1.0]
     for index, remote in enumerate(files):
-        download_file(remote, folder, sub_progress(progress, bounds[index], bounds[index + 1]), cancel)
+        part_progress = sub_progress(progress, bounds[index], bounds[index + 1])
+        try:
+            download_file(remote, folder, part_progress, cancel)
+        except DownloadError as exc:
+            fallback = checkpoint.fallback_file(source) if index == len(files) - 1 else None
+            if exc.status != 404 or fallback is None:
+                raise
+            log.info("%s not found; trying %s", remote.url, fallback.url)
+            download_file(fallback, folder, part_progress, cancel)
     return checkpoint_target(dest_dir, name, source)

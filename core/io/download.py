@@ -39,7 +39,14 @@ _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
 class DownloadError(Dust3rError):
-    """A download failed (network, HTTP error, size or checksum mismatch, no space left)."""
+    """A download failed (network, HTTP error, size or checksum mismatch, no space left).
+
+    ``status`` is the HTTP status code when the server answered with an error (404: no such file).
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ def _transfer(
             raise ConnectionError(f"HTTP {exc.code} {exc.reason}") from exc
         raise DownloadError(
             f"Downloading {remote.filename} failed: the server answered HTTP {exc.code} ({exc.reason}) "
-            f"for {remote.url}."
+            f"for {remote.url}.",
+            status=exc.code,
         ) from exc
     with response:
         answer = _parse_response(response, offset)

@@ -154,3 +154,25 @@ def test_registry_urls_are_official_https() -> None:
         checkpoints.get_official_checkpoint("DUSt3R_tiny")
     with pytest.raises(ConfigError, match="source"):
         checkpoints.OFFICIAL_CHECKPOINTS[checkpoints.DEFAULT_CHECKPOINT].remote_files("ftp")
+
+
+def test_hugging_face_download_falls_back_to_pytorch_model_bin(server, tmp_path: Path, monkeypatch) -> None:
+    base, state = server
+    name = checkpoints.DEFAULT_CHECKPOINT
+    state.files = {
+        f"/naver/{name}/resolve/main/config.json": b"{}",
+        f"/naver/{name}/resolve/main/pytorch_model.bin": PAYLOAD,
+    }
+    monkeypatch.setattr(checkpoints, "HUGGING_FACE_BASE", base)
+    folder = checkpoints.download_checkpoint(name, tmp_path)
+    assert (folder / "pytorch_model.bin").read_bytes() == PAYLOAD
+    assert not (folder / "model.safetensors").exists()
+
+
+def test_missing_config_is_not_retried_with_another_name(server, tmp_path: Path, monkeypatch) -> None:
+    base, state = server
+    state.files = {}
+    monkeypatch.setattr(checkpoints, "HUGGING_FACE_BASE", base)
+    with pytest.raises(DownloadError, match="config.json") as info:
+        checkpoints.download_checkpoint(checkpoints.DEFAULT_CHECKPOINT, tmp_path)
+    assert info.value.status == 404
