@@ -93,6 +93,7 @@ class SetupTask:
         else:
             state.failed = False
             state.message = self.on_done(status.result)
+        _torch_summary.clear()  # an install may have changed it
         return True
 
 
@@ -195,6 +196,47 @@ class DUST3R_OT_cancel_setup(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         cancel_running()
         return {"FINISHED"}
+
+
+def torch_summary() -> str:
+    """One line for the preferences: is PyTorch importable, which version (cached; no torch import)."""
+    if "torch" not in _torch_summary:
+        import importlib.metadata
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            _torch_summary["torch"] = "PyTorch: not installed"
+        else:
+            try:
+                _torch_summary["torch"] = f"PyTorch {importlib.metadata.version('torch')}"
+            except importlib.metadata.PackageNotFoundError:
+                _torch_summary["torch"] = "PyTorch: installed"
+    return _torch_summary["torch"]
+
+
+_torch_summary: dict[str, str] = {}
+
+
+def draw_setup_status(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Draw the PyTorch status and the running (or last) set-up task: for ``AddonPreferences.draw``.
+
+    Reads plain properties only (``wm.dust3r_setup``); never imports the core or torch.
+    """
+    layout.label(text=torch_summary(), icon="CHECKMARK" if "not" not in torch_summary() else "ERROR")
+    state = getattr(context.window_manager, "dust3r_setup", None)
+    if state is None:
+        return
+    if state.running:
+        row = layout.row(align=True)
+        row.progress(factor=state.progress, type="BAR", text=f"{state.task}: {state.stage}")
+        row.operator(DUST3R_OT_cancel_setup.bl_idname, text="", icon="CANCEL")
+    elif state.message:
+        layout.label(text=state.message, icon="ERROR" if state.failed else "INFO")
+    if state.log:
+        column = layout.column(align=True)
+        column.scale_y = 0.7
+        for line in state.log.splitlines()[-LOG_LINES:]:
+            column.label(text=line)
 
 
 def report_result(operator: bpy.types.Operator, state: DUST3R_PG_setup_state) -> set[str]:

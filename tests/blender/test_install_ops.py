@@ -148,3 +148,47 @@ def test_background_task_reports_through_the_timer_and_can_be_cancelled(addon) -
         setup_task.cancel_running(join=True)
     assert not setup_task.is_running()
     assert state.failed and state.message == "Stopped by the test."
+
+
+class _RecordingLayout:
+    """Stands in for UILayout (panels cannot draw headless): records calls, checks operator names."""
+
+    def __init__(self, calls: list) -> None:
+        self.calls = calls
+        self.scale_y = 1.0
+
+    def row(self, **_kwargs):
+        return self
+
+    def column(self, **_kwargs):
+        return self
+
+    def label(self, *, text: str = "", icon: str = "NONE") -> None:
+        assert icon in bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items.keys()
+        self.calls.append(("label", text))
+
+    def progress(self, *, factor: float, type: str, text: str) -> None:
+        assert type in bpy.types.UILayout.bl_rna.functions["progress"].parameters["type"].enum_items.keys()
+        self.calls.append(("progress", factor, text))
+
+    def operator(self, idname: str, **_kwargs) -> None:
+        module, name = idname.split(".")
+        getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises for a typo
+        self.calls.append(("operator", idname))
+
+
+def test_draw_setup_status_shows_progress_log_and_cancel(addon) -> None:
+    setup_task = addon.submodule("operators.setup_task")
+    state = bpy.context.window_manager.dust3r_setup
+    state.running, state.task, state.stage, state.progress = True, "Installing PyTorch", "Downloading", 0.25
+    state.log = "Collecting torch\nDownloading torch-2.5.1.whl"
+    calls: list = []
+    setup_task.draw_setup_status(_RecordingLayout(calls), bpy.context)
+    assert calls[0][0] == "label" and calls[0][1].startswith("PyTorch")
+    assert ("progress", 0.25, "Installing PyTorch: Downloading") in calls
+    assert ("operator", "dust3r.cancel_setup") in calls
+    assert ("label", "Downloading torch-2.5.1.whl") in calls
+    state.running, state.failed, state.message = False, True, "pip exited with code 1"
+    calls.clear()
+    setup_task.draw_setup_status(_RecordingLayout(calls), bpy.context)
+    assert ("label", "pip exited with code 1") in calls and not any(c[0] == "progress" for c in calls)
