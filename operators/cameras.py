@@ -16,12 +16,12 @@ import numpy as np
 from mathutils import Matrix
 
 from ..core.geometry.blender_camera import BlenderCameraParams
+from ..panels.preferences import ADDON_PACKAGE
 
 log = logging.getLogger(__name__)
 
 
 EXIF_ORIENTATION_TAG = 0x0112
-ADDON_PACKAGE = __package__.rpartition(".")[0]
 
 
 def _exif_orientation(path: str) -> int:
