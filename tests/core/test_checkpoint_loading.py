@@ -15,6 +15,8 @@ from core.model.checkpoint import LoadReport, load_model
 from core.model.configs import get_config
 from core.model.dust3r import build_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 COMMON = (
     "pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', img_size=(512, 512), output_mode='pts3d', "
     "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), enc_embed_dim=64, enc_depth=2, enc_num_heads=2, "
@@ -44,14 +46,6 @@ HF_CONFIG = {
     "patch_embed_cls": "PatchEmbedDust3R",
     "pos_embed": "RoPE100",
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

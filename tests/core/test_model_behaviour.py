@@ -12,15 +12,9 @@ from core.model.checkpoint import load_model
 from core.model.configs import get_config
 from core.model.dust3r import EncodedImages, build_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 VENDORED_DIR = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

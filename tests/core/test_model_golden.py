@@ -15,6 +15,8 @@ import torch
 
 from core.model.checkpoint import load_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # Every file of reference/outputs: (model, image size, view1 index, view2 index).
 GOLDEN_PAIRS = [
     ("tiny_linear", 512, 1, 0),
@@ -27,15 +29,6 @@ GOLDEN_PAIRS = [
 VENDORED_DIR = Path(__file__).resolve().parents[1] / "data"
 OUTPUT_KEYS = ("pred1_pts3d", "pred1_conf", "pred2_pts3d_in_other_view", "pred2_conf")
 FORMATS = ("pth", "hf_folder")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models are dominated by per-op overhead; one thread avoids oversubscription on busy machines."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 _model_cache: dict[tuple[str, str], torch.nn.Module] = {}
