@@ -13,8 +13,12 @@ source "$ROOT/scripts/lib_venv.sh"
 
 VENV="${DUST3R_VENV:-$ROOT/.venv}"
 REQUIREMENTS="${DUST3R_REQUIREMENTS:-$ROOT/tests/requirements.txt}"
-# bpy would otherwise write into ~/.config/blender.
-export BLENDER_USER_RESOURCES="${BLENDER_USER_RESOURCES:-$(mktemp -d -t dust3r-blender-user-XXXXXX)}"
+# bpy would otherwise write into ~/.config/blender: a temporary user folder, removed on exit.
+if [ -z "${BLENDER_USER_RESOURCES:-}" ]; then
+    BLENDER_USER_RESOURCES="$(mktemp -d -t dust3r-blender-user-XXXXXX)"
+    trap 'rm -rf "$BLENDER_USER_RESOURCES"' EXIT
+    export BLENDER_USER_RESOURCES
+fi
 
 ensure_venv "$VENV" "$REQUIREMENTS" || { log "error: could not set up $VENV"; exit 1; }
 
