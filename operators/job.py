@@ -109,10 +109,6 @@ class ReconstructJob:
     def start(self) -> None:
         self._thread.start()
 
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
-
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
