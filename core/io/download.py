@@ -16,6 +16,7 @@ import http.client
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 import urllib.error
@@ -109,6 +110,11 @@ def download_file(
             total = _transfer(remote, part, progress, cancel, timeout, chunk_size)
             break
         except _TRANSIENT as exc:
+            if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, ssl.SSLError):
+                raise DownloadError(
+                    f"Secure connection to {urllib.parse.urlsplit(remote.url).netloc} failed ({exc.reason}). "
+                    "Check the system's certificates, or the proxy that intercepts HTTPS."
+                ) from exc
             attempt += 1
             if attempt > retries:
                 raise DownloadError(

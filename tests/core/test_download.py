@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +179,16 @@ def test_missing_config_is_not_retried_with_another_name(server, tmp_path: Path,
     with pytest.raises(DownloadError, match="config.json") as info:
         checkpoints.download_checkpoint(checkpoints.DEFAULT_CHECKPOINT, tmp_path)
     assert info.value.status == 404
+
+
+def test_certificate_failure_is_not_retried(tmp_path: Path, monkeypatch) -> None:
+    calls: list[str] = []
+
+    def failing_urlopen(request, timeout):
+        calls.append(request.full_url)
+        raise urllib.error.URLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", failing_urlopen)
+    with pytest.raises(DownloadError, match="certificates"):
+        download_file(RemoteFile("https://example.invalid/m.bin", "m.bin"), tmp_path, retries=3)
+    assert len(calls) == 1
