@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 2 only")
     parser.add_argument(
+        "--n", type=int, nargs="+", default=[2, 3, 4], metavar="N", help="photo counts (default 2 3 4)"
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=1, help="pairs per batch (default 1, as the reference)"
     )
     parser.add_argument(
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines += header
     print("\n".join(header), flush=True)
-    for n in (2,) if args.quick else (2, 3, 4):
+    for n in [2] if args.quick else args.n:
         images = synthetic_images(n, seed=n)
         pairs = make_pairs(n, "complete")
         p = len(pairs)
