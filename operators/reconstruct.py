@@ -134,6 +134,9 @@ def poll_job(context: bpy.types.Context) -> PollOutcome:
         text = f"DUSt3R internal error while building the scene (please report it): {exc}"
         return PollOutcome(done=True, messages=[("ERROR", text)])
     messages = [("WARNING", w) for w in (*request.warnings, *report.warnings)]
+    scene.dust3r.last_summary = (
+        f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
+    )
     messages.append(
         (
             "INFO",

@@ -133,12 +133,28 @@ class ReconstructOperatorSettings:
     __annotations__ = settings_properties({"SKIP_SAVE"})
 
 
+def _photo_folder_changed(settings, context) -> None:
+    """Count the photos of the new folder once, so that the sidebar's draw() only reads the result."""
+    from ..operators.photos import count_photos
+
+    folder = bpy.path.abspath(settings.photo_folder) if settings.photo_folder else ""
+    settings.photo_count, settings.photo_skipped = count_photos(folder) if folder else (0, 0)
+
+
 class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
     """``scene.dust3r``: what the sidebar shows."""
 
     photo_folder: StringProperty(
-        name="Photos", description="Folder of photos to reconstruct", subtype="DIR_PATH", default=""
+        name="Photos",
+        description="Folder of photos to reconstruct",
+        subtype="DIR_PATH",
+        default="",
+        update=_photo_folder_changed,
     )
+    # Read-only state for the sidebar: written by the folder's update callback and by a finished run.
+    photo_count: IntProperty(name="Photos Found", default=0, options={"HIDDEN"})
+    photo_skipped: IntProperty(name="Files Skipped", default=0, options={"HIDDEN"})
+    last_summary: StringProperty(name="Last Run", default="", options={"HIDDEN"})
 
 
 def register() -> None:

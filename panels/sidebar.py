@@ -25,6 +25,8 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         prefs = get_preferences(context)
 
         layout.prop(settings, "photo_folder")
+        if settings.photo_folder:
+            self._draw_photo_count(layout, settings)
         if prefs is not None:
             layout.prop(prefs, "checkpoint")
 
@@ -36,7 +38,11 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
             )
             box.operator("dust3r.cancel", text="Cancel", icon="CANCEL")
         else:
-            layout.operator("dust3r.reconstruct", text="Reconstruct", icon="PLAY")
+            row = layout.row()
+            row.scale_y = 1.6
+            row.operator("dust3r.reconstruct", text="Reconstruct from images", icon="PLAY")
+            if settings.last_summary:
+                layout.label(text=settings.last_summary, icon="CHECKMARK")
 
         col = layout.column(heading="Network")
         col.prop(settings, "image_size")
@@ -60,6 +66,18 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         col.prop(settings, "surfaces")
 
         self._draw_active_points(layout, context.active_object)
+
+    @staticmethod
+    def _draw_photo_count(layout: bpy.types.UILayout, settings) -> None:
+        """How many photos the folder holds (counted when it was chosen), with a warning for other files."""
+        if settings.photo_count < 0:
+            layout.label(text="Pillow is missing: reinstall the extension", icon="ERROR")
+        elif settings.photo_count == 0:
+            layout.label(text="No photos in this folder", icon="ERROR")
+        else:
+            layout.label(text=f"{settings.photo_count} photos", icon="IMAGE_DATA")
+        if settings.photo_skipped:
+            layout.label(text=f"{settings.photo_skipped} unsupported files will be skipped", icon="ERROR")
 
     @staticmethod
     def _draw_active_points(layout: bpy.types.UILayout, obj: bpy.types.Object | None) -> None:

@@ -52,6 +52,9 @@ def test_sync_operator_builds_the_scene(addon, photo_folder) -> None:
     assert all(Path(c["dust3r_image"]).is_absolute() for c in cams)
     assert bpy.context.scene.camera == cams[0]
     assert (bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y) == (96, 72)
+    assert bpy.context.scene.dust3r.last_summary.startswith(
+        f"3 photos, {len(points[0].data.vertices):,} points"
+    )
 
 
 def test_settings_default_from_the_scene_and_files_selection(addon, photo_folder) -> None:

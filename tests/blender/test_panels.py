@@ -186,3 +186,25 @@ def test_redo_panel_of_the_operator_only_informs(addon) -> None:
     calls: list = []
     op_cls.draw(DrawProxy(op_cls, RecordingLayout(calls)), bpy.context)
     assert [c[0] for c in calls] == ["label"]
+
+
+def test_choosing_a_folder_counts_its_photos_once(addon, tmp_path, photo_writer) -> None:
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for k in range(3):
+        photo_writer(folder / f"img{k}.png", (32, 24), seed=k)
+    (folder / "notes.txt").write_text("not a photo")
+    settings = bpy.context.scene.dust3r
+    settings.photo_folder = str(folder)  # the update callback counts; draw() only reads
+    assert (settings.photo_count, settings.photo_skipped) == (3, 1)
+    labels = [c[1] for c in _draw(_panel_class(), bpy.context) if c[0] == "label"]
+    assert "3 photos" in labels and "1 unsupported files will be skipped" in labels
+    settings.photo_folder = str(tmp_path / "does not exist")
+    assert (settings.photo_count, settings.photo_skipped) == (0, 0)
+    assert "No photos in this folder" in [c[1] for c in _draw(_panel_class(), bpy.context) if c[0] == "label"]
+
+
+def test_summary_of_the_last_run_is_shown(addon) -> None:
+    bpy.context.scene.dust3r.last_summary = "3 photos, 1,234 points, 5.0 s"
+    labels = [c[1] for c in _draw(_panel_class(), bpy.context) if c[0] == "label"]
+    assert "3 photos, 1,234 points, 5.0 s" in labels
