@@ -18,7 +18,7 @@ VENDORED = Path(__file__).resolve().parents[1] / "data"
 # (model name, image size, checkpoint file relative to the model folder, or "" for the Hugging Face folder)
 CASES = [
     ("tiny_linear", 512, "tiny_linear.pth"),
-    pytest.param("tiny_dpt", 512, "", marks=pytest.mark.slow),
+    ("tiny_dpt", 512, ""),
     ("tiny_linear_224", 224, "model.safetensors"),
 ]
 NAMES = ("pred1_pts3d", "pred1_conf", "pred2_pts3d_in_other_view", "pred2_conf")
