@@ -222,7 +222,8 @@ def draw_setup_status(layout: bpy.types.UILayout, context: bpy.types.Context) ->
 
     Reads plain properties only (``wm.dust3r_setup``); never imports the core or torch.
     """
-    layout.label(text=torch_summary(), icon="CHECKMARK" if "not" not in torch_summary() else "ERROR")
+    summary = torch_summary()
+    layout.label(text=summary, icon="CHECKMARK" if "not" not in summary else "ERROR")
     state = getattr(context.window_manager, "dust3r_setup", None)
     if state is None:
         return

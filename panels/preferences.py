@@ -46,6 +46,10 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         for idname, text, icon in OPTIONAL_OPERATORS:
             if operator_exists(idname):
                 row.operator(idname, text=text, icon=icon)
+        # PyTorch status, the running set-up task (progress + Cancel) and pip's last lines.
+        from ..operators.setup_task import draw_setup_status
+
+        draw_setup_status(layout.box(), context)
 
 
 def get_preferences(context: bpy.types.Context) -> DUST3R_AP_preferences | None:

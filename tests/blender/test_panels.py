@@ -167,6 +167,8 @@ def test_preferences_draw(addon) -> None:
     # The packaging operators are drawn when they are registered.
     assert ("operator", "dust3r.install_torch") in calls
     assert ("operator", "dust3r.download_checkpoint") in calls
+    # The PyTorch status line of the set-up box (torch is installed in the test environment).
+    assert any(c[0] == "label" and c[1].startswith("PyTorch") for c in calls)
 
 
 def test_recording_layout_catches_typos(addon) -> None:
