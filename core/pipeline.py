@@ -103,7 +103,7 @@ def reconstruct(
     _require_torch()
     from .inference.images import load_images
     from .inference.pairs import make_pairs
-    from .inference.predictor import predict_pairs
+    from .inference.predictor import choose_image_size, predict_pairs
 
     if model is None:
         from .inference.predictor import resolve_device
@@ -112,8 +112,9 @@ def reconstruct(
         progress("Loading model", _STAGES["model"][0])
         model = load_model(checkpoint, device=resolve_device(config.inference.device))
     check_cancel(cancel)
+    size = choose_image_size(config.inference.image_size, model)  # a 224 model at 512 is a ConfigError
     progress("Loading photos", _STAGES["images"][0])
-    images = load_images(paths, size=config.inference.image_size)
+    images = load_images(paths, size=size)
     check_cancel(cancel)
 
     pairs = make_pairs(len(images), config.inference.scene_graph)

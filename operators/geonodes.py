@@ -83,7 +83,8 @@ def unlit_material(name: str) -> tuple[bpy.types.Material, bpy.types.Node]:
     """A new material whose surface is an Emission shader of strength 1; returns it and that Emission node
     (link a colour into its ``Color`` input)."""
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    if bpy.app.version < (5, 0, 0):  # Blender 5.0 materials always use nodes and deprecate the switch
+        mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     nodes.clear()
     emission = nodes.new("ShaderNodeEmission")

@@ -10,7 +10,7 @@ import pytest
 
 from core.cli import main as cli_main
 from core.config import InferenceConfig, ReconstructConfig
-from core.errors import Cancelled, ImageError
+from core.errors import Cancelled, ConfigError, ImageError
 from core.geometry.photo import PhotoCrop, focal_35mm_from_net
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,3 +141,11 @@ def test_cli_reconstruct_user_errors_exit_2(tmp_path, capsys) -> None:
     bad_ckpt.write_bytes(b"not a checkpoint")
     args[2] = str(bad_ckpt)
     assert cli_main([*args, "--images", str(PHOTOS[0])]) == 2
+
+
+def test_image_size_must_match_the_model(tiny_model) -> None:
+    from core.pipeline import reconstruct
+
+    config = ReconstructConfig(inference=InferenceConfig(image_size=512, device="cpu"))
+    with pytest.raises(ConfigError, match="trained at 224"):
+        reconstruct(PHOTOS[:2], None, config, model=tiny_model)
