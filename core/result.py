@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .geometry.cameras import depth_to_cam_points
+from .geometry.photo import K_photo_from_K_net, PhotoCrop
+from .geometry.transforms import transform_points
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,46 @@ class Reconstruction:
                 conf=tuple(data[f"conf_{k}"] for k in range(n)),
                 colors=tuple(data[f"colors_{k}"] for k in range(n)),
             )
+
+
+def reconstruction_from_depth(
+    image_paths: Sequence[str],
+    world_from_cam: np.ndarray,
+    K_net: np.ndarray,
+    crops: Sequence[PhotoCrop],
+    depth: Sequence[np.ndarray],
+    conf: Sequence[np.ndarray],
+    colors: Sequence[np.ndarray],
+) -> Reconstruction:
+    """A :class:`Reconstruction` from known cameras and depth maps (ground truth, or another tool's output).
+
+    Args:
+        image_paths: N photo paths.
+        world_from_cam: ``(N, 4, 4)`` OpenCV camera-to-world transforms.
+        K_net: ``(N, 3, 3)`` intrinsics of the network images, index pixel coordinates.
+        crops: how each photo became its network image (identity crops when the photo IS the network image).
+        depth: N ``(H2, W2)`` z-depths in each camera's frame.
+        conf: N ``(H2, W2)`` confidences.
+        colors: N ``(H2, W2, 3)`` RGB in ``[0, 1]``.
+
+    The world points are the depth maps back-projected through ``K_net`` and ``world_from_cam``; the photo
+    intrinsics come from :func:`~core.geometry.photo.K_photo_from_K_net`.
+    """
+    world_from_cam = np.asarray(world_from_cam, dtype=np.float64)
+    K_net = np.asarray(K_net, dtype=np.float64)
+    pts3d = []
+    for T, K, d in zip(world_from_cam, K_net, depth, strict=True):
+        cam_points = depth_to_cam_points(np.asarray(d, dtype=np.float64), (K[0, 0], K[1, 1]), K[:2, 2])
+        pts3d.append(transform_points(T, cam_points).astype(np.float32))
+    return Reconstruction(
+        image_paths=tuple(str(p) for p in image_paths),
+        world_from_cam=world_from_cam,
+        K_photo=np.stack([K_photo_from_K_net(K, crop) for K, crop in zip(K_net, crops, strict=True)]),
+        photo_size=np.array([crop.photo_size for crop in crops], dtype=np.int64),
+        K_net=K_net,
+        net_size=np.array([crop.net_size for crop in crops], dtype=np.int64),
+        depth=tuple(np.asarray(d, dtype=np.float32) for d in depth),
+        pts3d=tuple(pts3d),
+        conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
+        colors=tuple(np.asarray(c, dtype=np.float32) for c in colors),
+    )

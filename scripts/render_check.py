@@ -60,29 +60,20 @@ def reconstruction_from_case(case, photo_dir: Path):
     photo = import_addon("core.geometry.photo")
     n, h, w = case["depth"].shape
     crop = photo.PhotoCrop(photo_size=(w, h), resized_size=(w, h), crop_offset=(0, 0), net_size=(w, h))
-    paths, k_photo, pts3d = [], [], []
-    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    paths = []
     for k in range(n):
         path = photo_dir / f"view{k}.png"
         Image.fromarray(case["images"][k]).save(path)
         paths.append(str(path))
-        K = np.asarray(case["K"][k], dtype=np.float64)  # index coordinates (synthgen = DUSt3R convention)
-        k_photo.append(photo.K_photo_from_K_net(K, crop))
-        d = case["depth"][k].astype(np.float64)
-        cam = np.stack([(u - K[0, 2]) / K[0, 0] * d, (v - K[1, 2]) / K[1, 1] * d, d], -1)
-        T = case["cam2world"][k]
-        pts3d.append((cam @ T[:3, :3].T + T[:3, 3]).astype(np.float32))
-    return result.Reconstruction(
-        image_paths=tuple(paths),
-        world_from_cam=np.asarray(case["cam2world"], dtype=np.float64),
-        K_photo=np.stack(k_photo),
-        photo_size=np.array([(w, h)] * n),
-        K_net=np.asarray(case["K"], dtype=np.float64),
-        net_size=np.array([(w, h)] * n),
-        depth=tuple(d.astype(np.float32) for d in case["depth"]),
-        pts3d=tuple(pts3d),
-        conf=tuple(np.full((h, w), 10.0, np.float32) for _ in range(n)),
-        colors=tuple(img.astype(np.float32) / 255.0 for img in case["images"]),
+    # synthgen's K is in index coordinates, the DUSt3R convention of network images.
+    return result.reconstruction_from_depth(
+        paths,
+        case["cam2world"],
+        case["K"],
+        [crop] * n,
+        case["depth"],
+        [np.full((h, w), 10.0, np.float32)] * n,
+        [img.astype(np.float32) / 255.0 for img in case["images"]],
     )
 
 

@@ -46,3 +46,34 @@ def test_wrong_shapes_are_rejected() -> None:
         Reconstruction(**{**rec.__dict__, "pts3d": (rec.pts3d[0], rec.pts3d[1][:, :4])})
     with pytest.raises(ValueError, match="world_from_cam"):
         Reconstruction(**{**rec.__dict__, "world_from_cam": np.eye(4)})
+
+
+def test_reconstruction_from_depth_reprojects_to_its_pixels() -> None:
+    from core.geometry.photo import PhotoCrop, photo_from_net_pixels
+    from core.geometry.transforms import invert_rigid, make_rigid
+    from core.result import reconstruction_from_depth
+
+    h, w = 6, 8
+    crop = PhotoCrop(photo_size=(20, 15), resized_size=(10, 8), crop_offset=(1, 1), net_size=(w, h))
+    K_net = np.array([[9.0, 0, 3.7], [0, 9.0, 2.9], [0, 0, 1]])
+    angle = 0.3
+    R = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    world_from_cam = make_rigid(R, np.array([0.5, -0.2, 1.0]))
+    depth = np.random.default_rng(0).uniform(1, 3, (h, w))
+    rec = reconstruction_from_depth(
+        ["a.png"],
+        world_from_cam[None],
+        K_net[None],
+        [crop],
+        [depth],
+        [np.ones((h, w))],
+        [np.zeros((h, w, 3))],
+    )
+    cam = rec.pts3d[0].reshape(-1, 3).astype(np.float64) @ invert_rigid(world_from_cam)[:3, :3].T
+    cam += invert_rigid(world_from_cam)[:3, 3]
+    np.testing.assert_allclose(cam[:, 2], depth.ravel(), rtol=1e-6)
+    v, u = np.mgrid[0:h, 0:w]
+    uv_net = np.stack([u.ravel(), v.ravel()], -1)
+    uv_photo = (cam @ rec.K_photo[0].T)[:, :2] / cam[:, 2:]
+    np.testing.assert_allclose(uv_photo, photo_from_net_pixels(uv_net, crop), atol=1e-4)
+    np.testing.assert_array_equal(rec.photo_size, [[20, 15]])
