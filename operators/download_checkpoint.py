@@ -60,9 +60,7 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
         return not setup_task.is_running()
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        refusal = setup_task.online_access_refusal()
-        if refusal:
-            self.report({"ERROR"}, refusal)
+        if setup_task.refused_offline(self):
             return {"CANCELLED"}
         self.run_in_background = True
         return context.window_manager.invoke_props_dialog(self, title="Download a DUSt3R checkpoint?")
@@ -74,9 +72,7 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
         layout.label(text="About 2.2 GB; an interrupted download resumes.", icon="INFO")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = setup_task.online_access_refusal()
-        if refusal:
-            self.report({"ERROR"}, refusal)
+        if setup_task.refused_offline(self):
             return {"CANCELLED"}
         from ..core.errors import Cancelled, Dust3rError
         from ..core.io.checkpoints import download_checkpoint

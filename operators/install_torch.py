@@ -60,9 +60,7 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
         return not setup_task.is_running()
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        refusal = setup_task.online_access_refusal()
-        if refusal:
-            self.report({"ERROR"}, refusal)
+        if setup_task.refused_offline(self):
             return {"CANCELLED"}
         from ..core.io.torch_setup import choose_torch_build
 
@@ -77,9 +75,7 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
         )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        refusal = setup_task.online_access_refusal()
-        if refusal:
-            self.report({"ERROR"}, refusal)
+        if setup_task.refused_offline(self):
             return {"CANCELLED"}
         from ..core.errors import Cancelled, Dust3rError
         from ..core.io.torch_setup import install_torch

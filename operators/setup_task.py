@@ -115,6 +115,14 @@ def cancel_running(join: bool = False) -> None:
         _current.pop("task", None)
 
 
+def refused_offline(operator: bpy.types.Operator) -> bool:
+    """Report an error on ``operator`` and return True when Blender forbids network access."""
+    refusal = online_access_refusal()
+    if refusal:
+        operator.report({"ERROR"}, refusal)
+    return refusal is not None
+
+
 def online_access_refusal() -> str | None:
     """A user-facing reason when Blender forbids network access, else None."""
     if getattr(bpy.app, "online_access", True):
