@@ -34,7 +34,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from core.align import global_align  # noqa: E402
 from core.config import AlignConfig  # noqa: E402
-from core.predictions import PairPrediction  # noqa: E402
+from core.predictions import predictions_from_pairwise  # noqa: E402
 
 COLUMNS = ("scene", "size", "N", "noise", "seed", "method", "seconds", "ATE %", "focal %", "RRA15", "RTA15",
            "Chamfer %", "speed-up")  # fmt: skip
@@ -46,15 +46,6 @@ def load_synthgen():
     sys.modules["synthgen"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def case_predictions(case) -> list[PairPrediction]:
-    return [
-        PairPrediction(
-            int(i), int(j), case["pred_i"][e], case["conf_i"][e], case["pred_j"][e], case["conf_j"][e]
-        )
-        for e, (i, j) in enumerate(case["edges"])
-    ]
 
 
 def run_method(sg, case, preds, config: AlignConfig) -> dict:
@@ -90,7 +81,7 @@ def paper_allowed(size: str, n: int, noise: float, rules: list[str]) -> bool:
 def bench_case(sg, args, scene: str, size: str, n: int, noise: float, seed: int) -> list[dict]:
     W, H = (int(x) for x in size.split("x"))
     case = sg.make_case(scene, n=n, noise=noise, size=(W, H), seed=seed)
-    preds = case_predictions(case)
+    preds = predictions_from_pairwise(case)
     key = {"scene": scene, "size": size, "N": n, "noise": noise, "seed": seed}
     rows = [{**key, "method": "fast", **run_method(sg, case, preds, AlignConfig(method="fast"))}]
     if paper_allowed(size, n, noise, args.paper):
@@ -102,7 +93,7 @@ def bench_case(sg, args, scene: str, size: str, n: int, noise: float, seed: int)
 
 def warm_up(sg) -> None:
     """Import and initialise torch and numpy code paths once, so that no timed run pays for it."""
-    preds = case_predictions(sg.make_case("orbit", n=3, noise=1, size=(32, 24), seed=0))
+    preds = predictions_from_pairwise(sg.make_case("orbit", n=3, noise=1, size=(32, 24), seed=0))
     for method in ("fast", "paper"):
         global_align(preds, AlignConfig(method=method, niter=5))
 
@@ -111,7 +102,7 @@ def memory_check(sg, size: str, n: int, noise: float) -> str:
     """Peak memory of a fast alignment of an n-view complete graph (numpy allocations, tracemalloc)."""
     W, H = (int(x) for x in size.split("x"))
     case = sg.make_case("room", n=n, noise=noise, size=(W, H), seed=0)
-    preds = case_predictions(case)
+    preds = predictions_from_pairwise(case)
     pred_bytes = sum(p.pts3d_i.nbytes + p.pts3d_j.nbytes + p.conf_i.nbytes + p.conf_j.nbytes for p in preds)
     tracemalloc.start()
     start = time.perf_counter()

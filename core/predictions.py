@@ -61,3 +61,28 @@ class PairPrediction:
     def save(self, path: str | Path) -> None:
         """Write ``path`` (``.npz``, uncompressed) with the reference array names."""
         np.savez(path, **self.to_npz_dict())
+
+
+PAIRWISE_KEYS = ("edges", "pred_i", "pred_j", "conf_i", "conf_j")
+
+
+def predictions_from_pairwise(arrays) -> list[PairPrediction]:
+    """Ordered pair predictions from the pairwise layout of ``shared/tools/synthgen.py``.
+
+    Args:
+        arrays: a mapping (dict or ``np.load`` result) with ``edges`` ``(E, 2)`` int, ``pred_i``/``pred_j``
+            ``(E, H, W, 3)`` and ``conf_i``/``conf_j`` ``(E, H, W)``; row ``e`` is the ordered pair
+            ``edges[e] = (i, j)``, both pointmaps in camera ``i``'s frame.
+    """
+    edges = np.asarray(arrays["edges"]).reshape(-1, 2)
+    return [
+        PairPrediction(
+            int(i),
+            int(j),
+            np.asarray(arrays["pred_i"][e], np.float32),
+            np.asarray(arrays["conf_i"][e], np.float32),
+            np.asarray(arrays["pred_j"][e], np.float32),
+            np.asarray(arrays["conf_j"][e], np.float32),
+        )
+        for e, (i, j) in enumerate(edges)
+    ]

@@ -17,11 +17,9 @@ import numpy as np
 
 from ..config import AlignConfig
 from ..errors import AlignmentError, ConfigError
-from ..predictions import PairPrediction
+from ..predictions import PAIRWISE_KEYS, PairPrediction, predictions_from_pairwise
 
 logger = logging.getLogger(__name__)
-
-CASE_KEYS = ("edges", "pred_i", "pred_j", "conf_i", "conf_j")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,24 +55,13 @@ def load_case_predictions(path: str | Path) -> list[PairPrediction]:
     """
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in CASE_KEYS if k not in data.files]
+            missing = [k for k in PAIRWISE_KEYS if k not in data.files]
             if missing:
                 raise AlignmentError(f"{path} lacks the pairwise arrays {missing} (synthgen layout expected)")
-            arrays = {k: data[k] for k in CASE_KEYS}
+            arrays = {k: data[k] for k in PAIRWISE_KEYS}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise AlignmentError(f"cannot read {path}: {exc}") from exc
-    edges = np.asarray(arrays["edges"]).reshape(-1, 2)
-    return [
-        PairPrediction(
-            int(i),
-            int(j),
-            np.asarray(arrays["pred_i"][e], np.float32),
-            np.asarray(arrays["conf_i"][e], np.float32),
-            np.asarray(arrays["pred_j"][e], np.float32),
-            np.asarray(arrays["conf_j"][e], np.float32),
-        )
-        for e, (i, j) in enumerate(edges)
-    ]
+    return predictions_from_pairwise(arrays)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,16 +10,7 @@ import pytest
 from core.align import global_align
 from core.config import AlignConfig
 from core.errors import Cancelled
-from core.predictions import PairPrediction
-
-
-def _preds(case) -> list[PairPrediction]:
-    return [
-        PairPrediction(
-            int(i), int(j), case["pred_i"][e], case["conf_i"][e], case["pred_j"][e], case["conf_j"][e]
-        )
-        for e, (i, j) in enumerate(case["edges"])
-    ]
+from core.predictions import predictions_from_pairwise
 
 
 def _metrics(synthgen, case, result):
@@ -43,7 +34,7 @@ def _metrics(synthgen, case, result):
 )
 def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
     case = synthgen.make_case(scene, n=n, noise=0, size=size, seed=1, graph=graph)
-    result = global_align(_preds(case), AlignConfig())
+    result = global_align(predictions_from_pairwise(case), AlignConfig())
     m = _metrics(synthgen, case, result)
     assert m["ate"] < 1e-4
     assert m["focal_err_max"] < 1e-4
@@ -58,13 +49,15 @@ def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
 @pytest.mark.parametrize("scene", ["orbit", "room"])
 def test_noisy_case_within_targets(synthgen, scene):
     case = synthgen.make_case(scene, n=8, noise=1, size=(128, 96), seed=0)
-    result = global_align(_preds(case), AlignConfig())
+    result = global_align(predictions_from_pairwise(case), AlignConfig())
     m = _metrics(synthgen, case, result)
     assert m["ate"] < 0.02
     assert m["focal_err_mean"] < 0.03
     assert m["rra15"] == 1.0
     # robust, and better than the spanning-tree initialisation alone
-    init_only = _metrics(synthgen, case, global_align(_preds(case), AlignConfig(fast_niter=0)))
+    init_only = _metrics(
+        synthgen, case, global_align(predictions_from_pairwise(case), AlignConfig(fast_niter=0))
+    )
     assert m["chamfer"] < init_only["chamfer"]
 
 
@@ -75,7 +68,9 @@ def exact_case(synthgen):
 
 def test_known_focal_stays_fixed(synthgen, exact_case):
     wrong = float(exact_case["focals"][1]) * 1.1
-    result = global_align(_preds(exact_case), AlignConfig(known_focals=(None, wrong, None, None)))
+    result = global_align(
+        predictions_from_pairwise(exact_case), AlignConfig(known_focals=(None, wrong, None, None))
+    )
     assert result.focals[1] == wrong
     np.testing.assert_allclose(result.focals[[0, 2, 3]], exact_case["focals"][[0, 2, 3]], rtol=0.05)
 
@@ -89,14 +84,14 @@ def test_shared_focal_is_exact_when_all_photos_share_one(synthgen, monkeypatch):
 
     monkeypatch.setitem(synthgen.SCENES, "orbit", (scene_fn, same_focal_cams))
     case = synthgen.make_case("orbit", n=4, noise=0, size=(64, 48), seed=5)
-    result = global_align(_preds(case), AlignConfig(shared_focal=True))
+    result = global_align(predictions_from_pairwise(case), AlignConfig(shared_focal=True))
     assert np.all(result.focals == result.focals[0])
     np.testing.assert_allclose(result.focals, case["focals"], rtol=1e-4)
     assert _metrics(synthgen, case, result)["ate"] < 1e-4
 
 
 def test_shared_focal_on_different_cameras_gives_one_compromise(synthgen, exact_case):
-    result = global_align(_preds(exact_case), AlignConfig(shared_focal=True))
+    result = global_align(predictions_from_pairwise(exact_case), AlignConfig(shared_focal=True))
     assert np.all(result.focals == result.focals[0])
     assert exact_case["focals"].min() * 0.9 < result.focals[0] < exact_case["focals"].max() * 1.1
 
@@ -104,7 +99,7 @@ def test_shared_focal_on_different_cameras_gives_one_compromise(synthgen, exact_
 def test_known_poses_stay_known_and_fix_the_frame(synthgen, exact_case):
     gt = exact_case["cam2world"]
     known = (gt[0], None, gt[2], None)
-    result = global_align(_preds(exact_case), AlignConfig(known_poses=known))
+    result = global_align(predictions_from_pairwise(exact_case), AlignConfig(known_poses=known))
     np.testing.assert_array_equal(result.world_from_cam[0], gt[0])
     np.testing.assert_array_equal(result.world_from_cam[2], gt[2])
     # two known poses fix the world frame AND its scale: the other cameras land on the ground truth
@@ -116,7 +111,9 @@ def test_known_poses_stay_known_and_fix_the_frame(synthgen, exact_case):
 def test_one_known_pose_is_kept_exactly(synthgen):
     case = synthgen.make_case("orbit", n=5, noise=1, size=(64, 48), seed=4)
     pose = case["cam2world"][3]
-    result = global_align(_preds(case), AlignConfig(known_poses=(None, None, None, pose, None)))
+    result = global_align(
+        predictions_from_pairwise(case), AlignConfig(known_poses=(None, None, None, pose, None))
+    )
     np.testing.assert_array_equal(result.world_from_cam[3], pose)
     assert _metrics(synthgen, case, result)["ate"] < 0.05
 
@@ -133,13 +130,15 @@ def test_progress_reports_every_iteration_and_cancel_stops_within_one(exact_case
                 cancel.set()
 
     with pytest.raises(Cancelled):
-        global_align(_preds(exact_case), AlignConfig(fast_tol=0.0), progress=progress, cancel=cancel)
+        global_align(
+            predictions_from_pairwise(exact_case), AlignConfig(fast_tol=0.0), progress=progress, cancel=cancel
+        )
     assert stages[:2] == [f"Aligning 1/{AlignConfig().fast_niter}", f"Aligning 2/{AlignConfig().fast_niter}"]
     assert len(stages) == 2
 
 
 def test_optimize_pp_stays_exact_and_moves_only_with_evidence(synthgen, exact_case):
-    result = global_align(_preds(exact_case), AlignConfig(optimize_pp=True))
+    result = global_align(predictions_from_pairwise(exact_case), AlignConfig(optimize_pp=True))
     m = _metrics(synthgen, exact_case, result)
     assert m["ate"] < 1e-4 and m["focal_err_max"] < 1e-4
     np.testing.assert_allclose(result.principal_points, [[32.0, 24.0]] * 4, atol=1e-3)

@@ -12,16 +12,7 @@ from core.align import global_align
 from core.align.paper_mode import quaternion_to_rotation
 from core.config import AlignConfig
 from core.errors import Cancelled
-from core.predictions import PairPrediction
-
-
-def _preds(case) -> list[PairPrediction]:
-    return [
-        PairPrediction(
-            int(i), int(j), case["pred_i"][e], case["conf_i"][e], case["pred_j"][e], case["conf_j"][e]
-        )
-        for e, (i, j) in enumerate(case["edges"])
-    ]
+from core.predictions import predictions_from_pairwise
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +29,7 @@ def test_quaternion_to_rotation_is_a_rotation():
 
 
 def test_paper_mode_starts_exact_and_stays_accurate(synthgen, exact_case):
-    result = global_align(_preds(exact_case), AlignConfig(method="paper", niter=20))
+    result = global_align(predictions_from_pairwise(exact_case), AlignConfig(method="paper", niter=20))
     assert len(result.loss_history) == 20
     assert result.loss_history[0] < 1e-5  # our spanning-tree init is exact, so is the first loss
     est = {"cam2world": result.world_from_cam, "focals": result.focals, "pts3d": np.stack(result.pts3d)}
@@ -51,7 +42,7 @@ def test_paper_mode_keeps_known_focal_and_pose(exact_case):
     config = AlignConfig(
         method="paper", niter=10, known_focals=(None, 40.0, None), known_poses=(None, pose, None)
     )
-    result = global_align(_preds(exact_case), config)
+    result = global_align(predictions_from_pairwise(exact_case), config)
     assert result.focals[1] == pytest.approx(40.0, rel=1e-6)
     np.testing.assert_allclose(result.world_from_cam[1], pose, atol=1e-6)
 
@@ -67,6 +58,9 @@ def test_paper_mode_cancel_stops_within_one_iteration(exact_case):
 
     with pytest.raises(Cancelled):
         global_align(
-            _preds(exact_case), AlignConfig(method="paper", niter=50), progress=progress, cancel=cancel
+            predictions_from_pairwise(exact_case),
+            AlignConfig(method="paper", niter=50),
+            progress=progress,
+            cancel=cancel,
         )
     assert seen == ["Aligning 1/50"]

@@ -11,7 +11,7 @@ from core.config import AlignConfig
 from core.errors import AlignmentError
 from core.geometry.cameras import depth_to_cam_points
 from core.geometry.transforms import invert_rigid, rotation_angle_deg, transform_points
-from core.predictions import PairPrediction
+from core.predictions import PairPrediction, predictions_from_pairwise
 
 
 def _golden_preds(data) -> list[PairPrediction]:
@@ -25,15 +25,6 @@ def _golden_preds(data) -> list[PairPrediction]:
             conf_i, conf_j = data[f"{key}_pred1_conf"], data[f"{key}_pred2_conf"]
         preds.append(PairPrediction(int(i), int(j), pts_i, conf_i, pts_j, conf_j))
     return preds
-
-
-def _case_preds(case) -> list[PairPrediction]:
-    return [
-        PairPrediction(
-            int(i), int(j), case["pred_i"][e], case["conf_i"][e], case["pred_j"][e], case["conf_j"][e]
-        )
-        for e, (i, j) in enumerate(case["edges"])
-    ]
 
 
 @pytest.mark.parametrize(("name", "pose_tol", "depth_tol"), [("", 1e-4, 1e-4), ("_noisy", 1e-3, 1e-3)])
@@ -72,7 +63,7 @@ def test_world_follows_the_more_confident_edge(reference_dir) -> None:
 
 def test_exact_synthetic_scene_is_exact_up_to_similarity(synthgen) -> None:
     case = synthgen.make_case(scene="orbit", n=2, noise=0, size=(128, 96), seed=0)
-    result = align_two_views(_case_preds(case), AlignConfig())
+    result = align_two_views(predictions_from_pairwise(case), AlignConfig())
     est = {
         "cam2world": result.world_from_cam,
         "focals": result.focals,
@@ -90,7 +81,7 @@ def test_exact_synthetic_scene_is_exact_up_to_similarity(synthgen) -> None:
 def test_noisy_synthetic_scene_is_close(synthgen) -> None:
     # noise=1 perturbs the predicted relative rotation by ~1 degree per axis: the error is the network's.
     case = synthgen.make_case(scene="orbit", n=2, noise=1.0, size=(128, 96), seed=0)
-    result = align_two_views(_case_preds(case), AlignConfig())
+    result = align_two_views(predictions_from_pairwise(case), AlignConfig())
     est = {"cam2world": result.world_from_cam, "focals": result.focals, "pts3d": np.stack(result.pts3d)}
     metrics = synthgen.evaluate(case, est)
     assert metrics["rot_err_mean"] < 5.0
