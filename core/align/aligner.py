@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import AlignConfig
 from ..errors import AlignmentError
-from ..geometry import invert_rigid, make_rigid
+from ..geometry import depth_to_cam_points, invert_rigid, make_rigid, transform_points
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from .camera_fit import Cameras
@@ -97,14 +97,12 @@ def make_result(cams: Cameras, depths, confs, history: list[float]) -> Alignment
     """Assemble an :class:`AlignmentResult` from cameras and full-resolution depth maps."""
     n = len(depths)
     world_from_cam = np.stack([make_rigid(cams.rot[v], cams.centre[v]) for v in range(n)])
-    pts3d = []
-    for v, depth in enumerate(depths):
-        H, W = depth.shape
-        rows, cols = np.mgrid[0:H, 0:W].astype(np.float64)
-        x = (cols - cams.pp[v, 0]) / cams.focal[v] * depth
-        y = (rows - cams.pp[v, 1]) / cams.focal[v] * depth
-        cam = np.stack([x, y, depth.astype(np.float64)], axis=-1)
-        pts3d.append((cam @ cams.rot[v].T + cams.centre[v]).astype(np.float32))
+    pts3d = [
+        transform_points(world_from_cam[v], depth_to_cam_points(depth, cams.focal[v], cams.pp[v])).astype(
+            np.float32
+        )
+        for v, depth in enumerate(depths)
+    ]
     return AlignmentResult(
         world_from_cam=world_from_cam,
         focals=cams.focal.astype(np.float64).copy(),

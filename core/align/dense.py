@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..geometry.cameras import pixel_grid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
 from .camera_fit import Cameras
@@ -45,7 +46,7 @@ def dense_depths(
     depths, confs = [], []
     for v, (H, W) in enumerate(graph.sizes):
         check_cancel(cancel)
-        xy = (_pixels(H, W) - cams.pp[v]) / cams.focal[v]
+        xy = (pixel_grid(H, W).reshape(-1, 2) - cams.pp[v]) / cams.focal[v]
         rays = np.concatenate([xy, np.ones_like(xy[:, :1])], axis=1)  # (HW, 3) camera frame, z = 1
         ray_len = np.linalg.norm(rays, axis=-1)
         rhat = (rays / ray_len[:, None]).astype(np.float32)
@@ -55,11 +56,6 @@ def dense_depths(
         confs.append(conf.reshape(H, W))
         progress(f"Depth maps {v + 1}/{graph.num_views}", (v + 1) / graph.num_views)
     return depths, confs
-
-
-def _pixels(H: int, W: int) -> np.ndarray:
-    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
-    return np.stack([u, v], axis=-1).reshape(-1, 2)
 
 
 def _pixel_observations(preds, graph, cams: Cameras, sims: PairSimilarities, view: int, rhat, min_conf):

@@ -28,6 +28,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from ..config import AlignConfig
+from ..geometry.cameras import pixel_grid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
 from .aligner import make_result
@@ -62,8 +63,7 @@ class _PaperProblem:
         P = max(self.hw)
         uv = np.zeros((n, P, 2), np.float32)
         for v, (H, W) in enumerate(graph.sizes):
-            rows, cols = np.mgrid[0:H, 0:W]
-            uv[v, : H * W] = np.stack([cols, rows], axis=-1).reshape(-1, 2)
+            uv[v, : H * W] = pixel_grid(H, W).reshape(-1, 2)
         self.uv = torch.from_numpy(uv)
         pts = torch.zeros((num_edges, 2, P, 3))
         weight = torch.zeros((num_edges, 2, P))

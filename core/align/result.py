@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..geometry.cameras import intrinsics_from_focal
+
 
 @dataclass(frozen=True)
 class AlignmentResult:
@@ -37,8 +39,6 @@ class AlignmentResult:
 
     def intrinsics(self) -> np.ndarray:
         """``(N, 3, 3)`` float64 network-image intrinsics ``K_net`` (index coordinates)."""
-        K = np.zeros((self.num_views, 3, 3))
-        K[:, 0, 0] = K[:, 1, 1] = self.focals
-        K[:, :2, 2] = self.principal_points
-        K[:, 2, 2] = 1.0
-        return K
+        return np.stack(
+            [intrinsics_from_focal(f, pp) for f, pp in zip(self.focals, self.principal_points, strict=True)]
+        )
