@@ -18,9 +18,9 @@ import numpy as np
 
 from .config import AlignConfig, ReconstructConfig
 from .errors import DependencyError, ImageError
-from .geometry.photo import K_photo_from_K_net, PhotoCrop, focal_net_from_35mm
+from .geometry.photo import PhotoCrop, focal_net_from_35mm
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
-from .result import Reconstruction
+from .result import Reconstruction, reconstruction_from_depth
 
 logger = logging.getLogger(__name__)
 
@@ -146,17 +146,13 @@ def reconstruct(
 
 
 def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:
-    K_net = aligned.intrinsics()
-    crops = [img.crop for img in images]
-    return Reconstruction(
-        image_paths=tuple(paths),
-        world_from_cam=np.asarray(aligned.world_from_cam, dtype=np.float64),
-        K_photo=np.stack([K_photo_from_K_net(K, crop) for K, crop in zip(K_net, crops, strict=True)]),
-        photo_size=np.array([crop.photo_size for crop in crops], dtype=np.int64),
-        K_net=K_net,
-        net_size=np.array([crop.net_size for crop in crops], dtype=np.int64),
-        depth=tuple(np.asarray(d, dtype=np.float32) for d in aligned.depth),
-        pts3d=tuple(np.asarray(p, dtype=np.float32) for p in aligned.pts3d),
-        conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
-        colors=tuple(img.rgb.astype(np.float32) / 255.0 for img in images),
+    return reconstruction_from_depth(
+        paths,
+        aligned.world_from_cam,
+        aligned.intrinsics(),
+        [img.crop for img in images],
+        aligned.depth,
+        conf,
+        [img.rgb.astype(np.float32) / 255.0 for img in images],
+        pts3d=aligned.pts3d,
     )

@@ -109,6 +109,7 @@ def reconstruction_from_depth(
     depth: Sequence[np.ndarray],
     conf: Sequence[np.ndarray],
     colors: Sequence[np.ndarray],
+    pts3d: Sequence[np.ndarray] | None = None,
 ) -> Reconstruction:
     """A :class:`Reconstruction` from known cameras and depth maps (ground truth, or another tool's output).
 
@@ -120,16 +121,18 @@ def reconstruction_from_depth(
         depth: N ``(H2, W2)`` z-depths in each camera's frame.
         conf: N ``(H2, W2)`` confidences.
         colors: N ``(H2, W2, 3)`` RGB in ``[0, 1]``.
+        pts3d: N ``(H2, W2, 3)`` world points when the caller already has them (an alignment computes
+            them); by default the depth maps back-projected through ``K_net`` and ``world_from_cam``.
 
-    The world points are the depth maps back-projected through ``K_net`` and ``world_from_cam``; the photo
-    intrinsics come from :func:`~core.geometry.photo.K_photo_from_K_net`.
+    The photo intrinsics come from :func:`~core.geometry.photo.K_photo_from_K_net`.
     """
     world_from_cam = np.asarray(world_from_cam, dtype=np.float64)
     K_net = np.asarray(K_net, dtype=np.float64)
-    pts3d = []
-    for T, K, d in zip(world_from_cam, K_net, depth, strict=True):
-        cam_points = depth_to_cam_points(np.asarray(d, dtype=np.float64), (K[0, 0], K[1, 1]), K[:2, 2])
-        pts3d.append(transform_points(T, cam_points).astype(np.float32))
+    if pts3d is None:
+        pts3d = [
+            transform_points(T, depth_to_cam_points(d, (K[0, 0], K[1, 1]), K[:2, 2]))
+            for T, K, d in zip(world_from_cam, K_net, depth, strict=True)
+        ]
     return Reconstruction(
         image_paths=tuple(str(p) for p in image_paths),
         world_from_cam=world_from_cam,
@@ -138,7 +141,7 @@ def reconstruction_from_depth(
         K_net=K_net,
         net_size=np.array([crop.net_size for crop in crops], dtype=np.int64),
         depth=tuple(np.asarray(d, dtype=np.float32) for d in depth),
-        pts3d=tuple(pts3d),
+        pts3d=tuple(np.asarray(p, dtype=np.float32) for p in pts3d),
         conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
         colors=tuple(np.asarray(c, dtype=np.float32) for c in colors),
     )

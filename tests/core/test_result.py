@@ -77,3 +77,23 @@ def test_reconstruction_from_depth_reprojects_to_its_pixels() -> None:
     uv_photo = (cam @ rec.K_photo[0].T)[:, :2] / cam[:, 2:]
     np.testing.assert_allclose(uv_photo, photo_from_net_pixels(uv_net, crop), atol=1e-4)
     np.testing.assert_array_equal(rec.photo_size, [[20, 15]])
+
+
+def test_reconstruction_from_depth_keeps_given_world_points() -> None:
+    from core.geometry.photo import PhotoCrop
+    from core.result import reconstruction_from_depth
+
+    h, w = 4, 5
+    crop = PhotoCrop(photo_size=(w, h), resized_size=(w, h), crop_offset=(0, 0), net_size=(w, h))
+    given = np.full((h, w, 3), 7.0, np.float32)
+    rec = reconstruction_from_depth(
+        ["a.png"],
+        np.eye(4)[None],
+        np.eye(3)[None],
+        [crop],
+        [np.ones((h, w))],
+        [np.ones((h, w))],
+        [np.zeros((h, w, 3))],
+        pts3d=[given],
+    )
+    np.testing.assert_array_equal(rec.pts3d[0], given)
