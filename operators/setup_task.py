@@ -23,12 +23,11 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, FloatProperty, PointerProperty, StringProperty
 
+from ..panels.preferences import ADDON_PACKAGE
 from .job import ReconstructJob
 
 log = logging.getLogger(__name__)
 
-# The add-on's root package ("bl_ext.<repo>.dust3r" when installed as an extension).
-ADDON_PACKAGE = __package__.rpartition(".")[0]
 LOG_LINES = 8
 POLL_INTERVAL_S = 0.25
 
