@@ -63,9 +63,8 @@ class ReconstructJob:
 
     ``work`` returns the result (a ``Reconstruction``) or raises; ``expected_errors`` are the exception types
     whose message is shown to the user as is (the core's ``Dust3rError``); anything else is a bug, logged
-    with its traceback. ``target`` records what the result is for (the scene name), and ``discarded`` is set
-    when the result must not be used any more (the file was closed); ``request`` is what the caller asked
-    for (kept for the main thread, never read by the worker).
+    with its traceback. ``discarded`` is set when the result must not be used any more (the file was closed);
+    ``request`` is what the caller asked for (kept for the main thread, never read by the worker).
     """
 
     def __init__(
@@ -73,7 +72,6 @@ class ReconstructJob:
         work: Callable[[Callable[[str, float], None], threading.Event], Any],
         expected_errors: tuple[type[BaseException], ...],
         cancelled_error: type[BaseException],
-        target: str = "",
         request: Any = None,
     ) -> None:
         self._work = work
@@ -82,7 +80,6 @@ class ReconstructJob:
         self._queue: queue.Queue[JobMessage] = queue.Queue()
         self.cancel_event = threading.Event()
         self.status = JobStatus()
-        self.target = target
         self.request = request
         self.discarded = False
         self._thread = threading.Thread(target=self._run, name="dust3r-reconstruct", daemon=True)

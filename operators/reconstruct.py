@@ -98,9 +98,7 @@ def _make_work(request: JobRequest):
 def start_job(request: JobRequest) -> jobs.ReconstructJob:
     """Register and start a job (refused with RuntimeError if one is running)."""
     dust3r_error, cancelled = _expected_errors()
-    job = jobs.ReconstructJob(
-        _make_work(request), (dust3r_error,), cancelled, target=request.scene_name, request=request
-    )
+    job = jobs.ReconstructJob(_make_work(request), (dust3r_error,), cancelled, request=request)
     jobs.register_job(job)
     job.start()
     return job

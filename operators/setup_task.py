@@ -74,7 +74,7 @@ class SetupTask:
         self.lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self.on_done = on_done
         self.job = ReconstructJob(
-            lambda progress, cancel: work(progress, cancel, self.lines.append), expected, cancelled, label
+            lambda progress, cancel: work(progress, cancel, self.lines.append), expected, cancelled
         )
 
     def sync_state(self, state: DUST3R_PG_setup_state) -> bool:

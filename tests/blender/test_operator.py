@@ -127,7 +127,7 @@ def _gated_job(addon, started: threading.Event):
             raise AssertionError("never cancelled")
         raise errors.Cancelled()
 
-    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled, target=bpy.context.scene.name)
+    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
     job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
     jobs.register_job(job)
     job.start()
@@ -243,7 +243,7 @@ def _finished_job(addon, work):
     reconstruct = addon.submodule("operators.reconstruct")
     jobs = addon.submodule("operators.job")
     errors = addon.submodule("core.errors")
-    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled, target=bpy.context.scene.name)
+    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
     job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
     jobs.register_job(job)
     job.start()
