@@ -44,3 +44,30 @@ def synthgen():
     sys.modules["synthgen"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _random_world_from_cam(rng, translation_scale: float = 2.0):
+    """A random rigid ``(4, 4)`` float64 transform: rotation from a uniform unit quaternion, translation
+    ``N(0, translation_scale^2)`` per axis."""
+    import numpy as np
+
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    R = np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = rng.normal(size=3) * translation_scale
+    return T
+
+
+@pytest.fixture(scope="session")
+def random_world_from_cam():
+    """``random_world_from_cam(rng, translation_scale=2.0)`` -> a random rigid (4, 4) transform."""
+    return _random_world_from_cam

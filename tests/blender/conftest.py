@@ -117,26 +117,6 @@ def addon(enabled_addon, clean_file):
 
 
 # ----------------------------------------------------------------------------- synthetic reconstructions
-def _random_world_from_cam(rng):
-    """A random rigid ``world_from_cam`` (4, 4) float64."""
-    import numpy as np
-
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    R = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    T = np.eye(4)
-    T[:3, :3] = R
-    T[:3, 3] = rng.normal(size=3) * 2
-    return T
-
-
 def write_photo(path: Path, size: tuple[int, int], exif_orientation: int = 1, seed: int = 0) -> None:
     """A photo that DISPLAYS as ``size = (W0, H0)``; with orientation 6/8 its stored pixels are transposed."""
     import numpy as np
@@ -164,7 +144,7 @@ def photo_writer():
 
 
 @pytest.fixture
-def make_reconstruction(addon, tmp_path):
+def make_reconstruction(addon, tmp_path, random_world_from_cam):
     """Factory: ``make(specs, seed=0, image_size=512)`` -> (Reconstruction, crops) of a synthetic pinhole scene.
 
     Each spec is ``(W0, H0)`` or ``((W0, H0), exif_orientation)``. Per view: a real photo file, the network
@@ -199,7 +179,7 @@ def make_reconstruction(addon, tmp_path):
             else:
                 d = rng.uniform(1.0, 5.0, (h2, w2))
             cam = np.stack([(u - pp[0]) / f2 * d, (v - pp[1]) / f2 * d, d], -1)
-            T = _random_world_from_cam(rng)
+            T = random_world_from_cam(rng, translation_scale=2.0)
             world = cam @ T[:3, :3].T + T[:3, 3]
             paths.append(str(path))
             w2c.append(T)

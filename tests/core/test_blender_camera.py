@@ -17,31 +17,14 @@ from core.geometry.blender_camera import (
 )
 
 
-def _random_pose(rng: np.random.Generator) -> np.ndarray:
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    R = np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-    T = np.eye(4)
-    T[:3, :3] = R
-    T[:3, 3] = rng.normal(size=3) * 3
-    return T
-
-
 @pytest.mark.parametrize("size", [(640, 480), (480, 640), (512, 512), (1001, 667), (300, 200)])
 @pytest.mark.parametrize("fy_over_fx", [1.0, 0.997, 1.004])
-def test_round_trip_is_identity(size: tuple[int, int], fy_over_fx: float) -> None:
+def test_round_trip_is_identity(size: tuple[int, int], fy_over_fx: float, random_world_from_cam) -> None:
     rng = np.random.default_rng(sum(size))
     w0, h0 = size
     fx = 0.9 * max(size)
     K = np.array([[fx, 0, w0 / 2 + 7.3], [0, fx * fy_over_fx, h0 / 2 - 4.1], [0, 0, 1.0]])
-    world_from_cam = _random_pose(rng)
+    world_from_cam = random_world_from_cam(rng, translation_scale=3.0)
     params = blender_camera_from_opencv(world_from_cam, K, size)
     assert min(params.pixel_aspect) == 1.0
     assert params.sensor_fit == ("HORIZONTAL" if w0 >= h0 else "VERTICAL")
