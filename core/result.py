@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .geometry.cameras import depth_to_cam_points
-from .geometry.photo import K_photo_from_K_net, PhotoCrop
+from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
 
 
@@ -28,6 +28,14 @@ class Reconstruction:
         pts3d: N arrays ``(H2, W2, 3)`` float32, world points of the network pixels.
         conf: N arrays ``(H2, W2)`` float32, confidence (>= 1 from the network).
         colors: N arrays ``(H2, W2, 3)`` float32, RGB in ``[0, 1]`` (sRGB-encoded values of the photo).
+        frame_numbers: ``(N,)`` int64, the source frame of each view (footage), ``0..N-1`` for photos.
+        fps: frames per second of the footage; 0 for photos.
+        dist: ``(N, 2)`` float64 radial distortion ``(k1, k2)`` of each ORIGINAL photo (OpenCV's model on
+            normalised coordinates, INTERFACES.md); zeros when not estimated.
+        solve_error_px: ``(N,)`` float64 RMS reprojection error of the refinement's kept correspondences, in
+            pixels of the ORIGINAL photo; NaN where no refinement ran.
+        crops: N :class:`~core.geometry.photo.PhotoCrop`, how each photo became its network image; by default
+            recovered from ``K_net`` and ``K_photo`` (files written before the crops were stored).
     """
 
     image_paths: tuple[str, ...]
@@ -40,6 +48,11 @@ class Reconstruction:
     pts3d: tuple[np.ndarray, ...]
     conf: tuple[np.ndarray, ...]
     colors: tuple[np.ndarray, ...]
+    frame_numbers: np.ndarray | None = None
+    fps: float = 0.0
+    dist: np.ndarray | None = None
+    solve_error_px: np.ndarray | None = None
+    crops: tuple[PhotoCrop, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.image_paths)
@@ -51,6 +64,7 @@ class Reconstruction:
         for name in ("photo_size", "net_size"):
             if np.shape(getattr(self, name)) != (n, 2):
                 raise ValueError(f"{name} must have shape {(n, 2)}, got {np.shape(getattr(self, name))}")
+        self._fill_defaults(n)
         for name in ("depth", "pts3d", "conf", "colors"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} must hold {n} arrays, got {len(getattr(self, name))}")
@@ -61,9 +75,47 @@ class Reconstruction:
                 if shape != (h2, w2, *tail):
                     raise ValueError(f"{name}[{k}] must have shape {(h2, w2, *tail)}, got {shape}")
 
+        if np.shape(self.frame_numbers) != (n,):
+            raise ValueError(f"frame_numbers must have shape {(n,)}, got {np.shape(self.frame_numbers)}")
+        for name, shape in (("dist", (n, 2)), ("solve_error_px", (n,))):
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
+        if len(self.crops) != n:
+            raise ValueError(f"crops must hold {n} entries, got {len(self.crops)}")
+        if not (np.isfinite(self.fps) and self.fps >= 0):
+            raise ValueError(f"fps must be a finite number >= 0, got {self.fps}")
+
+    def _fill_defaults(self, n: int) -> None:
+        """Fill the optional fields that were left out (the dataclass is frozen: set them once, here)."""
+        defaults = {
+            "frame_numbers": lambda: np.arange(n, dtype=np.int64),
+            "dist": lambda: np.zeros((n, 2)),
+            "solve_error_px": lambda: np.full(n, np.nan),
+        }
+        for name, make in defaults.items():
+            value = getattr(self, name)
+            object.__setattr__(self, name, make() if value is None else np.asarray(value))
+        object.__setattr__(self, "frame_numbers", self.frame_numbers.astype(np.int64))
+        object.__setattr__(self, "dist", self.dist.astype(np.float64))
+        object.__setattr__(self, "solve_error_px", self.solve_error_px.astype(np.float64))
+        object.__setattr__(self, "fps", float(self.fps))
+        if self.crops is None and np.shape(self.K_net) == (n, 3, 3) and np.shape(self.K_photo) == (n, 3, 3):
+            crops = tuple(
+                crop_from_intrinsics(self.K_net[k], self.K_photo[k], self.photo_size[k], self.net_size[k])
+                for k in range(n)
+            )
+            object.__setattr__(self, "crops", crops)
+        elif self.crops is not None:
+            object.__setattr__(self, "crops", tuple(self.crops))
+
     @property
     def num_views(self) -> int:
         return len(self.image_paths)
+
+    @property
+    def is_footage(self) -> bool:
+        """True for a reconstruction of consecutive frames of one shot (``fps > 0``)."""
+        return self.fps > 0
 
     def save_npz(self, path: str | Path) -> None:
         """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``)."""
@@ -74,6 +126,12 @@ class Reconstruction:
             "photo_size": np.asarray(self.photo_size, dtype=np.int64),
             "K_net": np.asarray(self.K_net, dtype=np.float64),
             "net_size": np.asarray(self.net_size, dtype=np.int64),
+            "frame_numbers": np.asarray(self.frame_numbers, dtype=np.int64),
+            "fps": np.asarray(self.fps, dtype=np.float64),
+            "dist": np.asarray(self.dist, dtype=np.float64),
+            "solve_error_px": np.asarray(self.solve_error_px, dtype=np.float64),
+            "resized_size": np.array([c.resized_size for c in self.crops], dtype=np.float64),
+            "crop_offset": np.array([c.crop_offset for c in self.crops], dtype=np.float64),
         }
         for k in range(self.num_views):
             arrays[f"depth_{k}"] = np.asarray(self.depth[k], dtype=np.float32)
@@ -84,9 +142,24 @@ class Reconstruction:
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Reconstruction:
-        """Read a file written by :meth:`save_npz`."""
+        """Read a file written by :meth:`save_npz` (the optional arrays may be absent)."""
         with np.load(path, allow_pickle=False) as data:
             n = len(data["image_paths"])
+            optional = {
+                name: data[name] for name in ("frame_numbers", "dist", "solve_error_px") if name in data.files
+            }
+            if "fps" in data.files:
+                optional["fps"] = float(data["fps"])
+            if "resized_size" in data.files and "crop_offset" in data.files:
+                optional["crops"] = tuple(
+                    PhotoCrop(
+                        photo_size=tuple(int(v) for v in data["photo_size"][k]),
+                        resized_size=tuple(_tidy(v) for v in data["resized_size"][k]),
+                        crop_offset=tuple(_tidy(v) for v in data["crop_offset"][k]),
+                        net_size=tuple(int(v) for v in data["net_size"][k]),
+                    )
+                    for k in range(n)
+                )
             return cls(
                 image_paths=tuple(str(p) for p in data["image_paths"]),
                 world_from_cam=data["cam2world"],
@@ -98,7 +171,14 @@ class Reconstruction:
                 pts3d=tuple(data[f"pts3d_{k}"] for k in range(n)),
                 conf=tuple(data[f"conf_{k}"] for k in range(n)),
                 colors=tuple(data[f"colors_{k}"] for k in range(n)),
+                **optional,
             )
+
+
+def _tidy(value: float) -> int | float:
+    """An integer when ``value`` is one (crop sizes and offsets are integers when the core made them)."""
+    value = float(value)
+    return int(round(value)) if abs(value - round(value)) < 1e-6 else value
 
 
 def reconstruction_from_depth(
@@ -144,4 +224,5 @@ def reconstruction_from_depth(
         pts3d=tuple(np.asarray(p, dtype=np.float32) for p in pts3d),
         conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
         colors=tuple(np.asarray(c, dtype=np.float32) for c in colors),
+        crops=tuple(crops),
     )

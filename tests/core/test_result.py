@@ -31,6 +31,7 @@ def test_npz_round_trip_uses_interface_names(tmp_path) -> None:
     rec.save_npz(path)
     with np.load(path) as data:
         expected = {"image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size"}
+        expected |= {"frame_numbers", "fps", "dist", "solve_error_px", "resized_size", "crop_offset"}
         expected |= {f"{name}_{k}" for name in ("depth", "pts3d", "conf", "colors") for k in range(2)}
         assert set(data.files) == expected
         assert data["pts3d_1"].dtype == np.float32 and data["pts3d_1"].shape == (6, 8, 3)
@@ -38,6 +39,50 @@ def test_npz_round_trip_uses_interface_names(tmp_path) -> None:
     assert back.image_paths == rec.image_paths
     np.testing.assert_array_equal(back.colors[1], rec.colors[1])
     np.testing.assert_array_equal(back.world_from_cam, rec.world_from_cam)
+    assert back.crops == rec.crops and back.fps == 0.0 and not back.is_footage
+    np.testing.assert_array_equal(back.frame_numbers, [0, 1])
+    assert back.dist.shape == (2, 2) and np.isnan(back.solve_error_px).all()
+
+
+def test_footage_fields_round_trip_and_old_files_still_load(tmp_path) -> None:
+    rec = _make(3)
+    footage = Reconstruction(
+        **{
+            **rec.__dict__,
+            "frame_numbers": np.array([1001, 1003, 1005]),
+            "fps": 24.0,
+            "dist": np.tile([-0.1, 0.02], (3, 1)),
+            "solve_error_px": np.array([0.2, 0.3, 0.25]),
+        }
+    )
+    path = tmp_path / "footage.npz"
+    footage.save_npz(path)
+    back = Reconstruction.load_npz(path)
+    assert back.is_footage and back.fps == 24.0
+    np.testing.assert_array_equal(back.frame_numbers, [1001, 1003, 1005])
+    np.testing.assert_array_equal(back.dist, footage.dist)
+    np.testing.assert_array_equal(back.solve_error_px, footage.solve_error_px)
+    # a RESULT.npz of version 0.1 has none of the optional arrays: defaults, crops from the intrinsics
+    with np.load(path) as data:
+        old = {
+            k: data[k]
+            for k in data.files
+            if k not in {"frame_numbers", "fps", "dist", "solve_error_px", "resized_size", "crop_offset"}
+        }
+    np.savez(tmp_path / "old.npz", **old)
+    back = Reconstruction.load_npz(tmp_path / "old.npz")
+    np.testing.assert_array_equal(back.frame_numbers, [0, 1, 2])
+    assert back.fps == 0.0 and len(back.crops) == 3
+
+
+def test_optional_fields_are_validated() -> None:
+    rec = _make(2)
+    with pytest.raises(ValueError, match="frame_numbers"):
+        Reconstruction(**{**rec.__dict__, "frame_numbers": np.arange(3)})
+    with pytest.raises(ValueError, match="dist"):
+        Reconstruction(**{**rec.__dict__, "dist": np.zeros((2, 3))})
+    with pytest.raises(ValueError, match="fps"):
+        Reconstruction(**{**rec.__dict__, "fps": float("nan")})
 
 
 def test_wrong_shapes_are_rejected() -> None:
