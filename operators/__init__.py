@@ -1,15 +1,20 @@
-"""Blender operators of the add-on, the running job's lifetime hooks, and their registration."""
+"""Blender operators of the add-on, the running tasks' lifetime hooks, and their registration.
+
+Operators are thin: properties -> the core's frozen config -> a background task -> a scene builder. They use
+the core and the shared leaf ``addon``; they never import ``panels`` (the Blender side runs one way:
+``panels -> operators -> core``).
+"""
 
 from __future__ import annotations
 
 import bpy
 
-from . import job, setup_task
+from . import setup, tasks
 from .activate_camera import DUST3R_OT_activate_camera
 from .download_checkpoint import DUST3R_OT_download_checkpoint
-from .install_torch import DUST3R_OT_install_torch
+from .install_torch import DUST3R_OT_install_torch, activate_user_site_packages
 from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
-from .setup_task import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
+from .setup import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
 
 CLASSES = [
     DUST3R_OT_reconstruct,
@@ -24,20 +29,22 @@ CLASSES = [
 
 @bpy.app.handlers.persistent
 def _cancel_on_load(*_args) -> None:
-    """A file is being opened: stop the running job and drop its result (it belongs to the old file)."""
-    job.cancel_current(join=True, discard=True)
+    """A file is being opened: stop the running reconstruction and drop its result (it belongs to the old
+    file). A set-up task (PyTorch, a checkpoint) is not about the file: it goes on."""
+    tasks.cancel(tasks.RECONSTRUCT, join=True, discard=True)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_cancel_on_load)
-    setup_task.register_state()
+    setup.register_state()
+    activate_user_site_packages()  # an earlier PyTorch install of this add-on
 
 
 def unregister() -> None:
-    job.cancel_current(join=True, discard=True)
-    setup_task.unregister_state()
+    tasks.cancel(tasks.RECONSTRUCT, join=True, discard=True)
+    setup.unregister_state()
     if _cancel_on_load in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_cancel_on_load)
     for cls in reversed(CLASSES):

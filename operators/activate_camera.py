@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..addon import Role, role_of
 from .cameras import apply_camera_render_settings
 
 
@@ -16,8 +17,7 @@ class DUST3R_OT_activate_camera(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        obj = context.active_object
-        return obj is not None and obj.get("dust3r_role") == "camera"
+        return role_of(context.active_object) == Role.CAMERA
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not apply_camera_render_settings(context.scene, context.active_object):

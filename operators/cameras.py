@@ -15,8 +15,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
+from ..addon import ROLE_KEY, Role, role_of, user_dir
 from ..core.geometry.blender_camera import BlenderCameraParams
-from ..panels.preferences import ADDON_PACKAGE
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _exif_orientation(path: str) -> int:
 
 def _upright_dir() -> Path:
     try:
-        return Path(bpy.utils.extension_path_user(ADDON_PACKAGE, path="upright_photos", create=True))
+        return Path(user_dir("upright_photos"))
     except ValueError:  # not loaded as an extension (e.g. imported directly): use the temporary folder
         folder = Path(tempfile.gettempdir()) / "dust3r_upright_photos"
         folder.mkdir(exist_ok=True)
@@ -118,7 +118,7 @@ def create_camera(
 
     obj = bpy.data.objects.new(name, cam)
     obj.matrix_world = Matrix(np.asarray(params.matrix_world, dtype=np.float64).tolist())
-    obj["dust3r_role"] = "camera"
+    obj[ROLE_KEY] = Role.CAMERA
     obj["dust3r_image"] = str(Path(photo_path).resolve())
     obj["dust3r_index"] = int(index)
     obj["dust3r_resolution"] = [int(v) for v in params.resolution]
@@ -128,7 +128,7 @@ def create_camera(
 
 def apply_camera_render_settings(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> bool:
     """Make a DUSt3R camera the scene camera with its photo's resolution; False if it is not one of ours."""
-    if cam_obj.get("dust3r_role") != "camera":
+    if role_of(cam_obj) != Role.CAMERA:
         return False
     render = scene.render
     render.resolution_x, render.resolution_y = (int(v) for v in cam_obj["dust3r_resolution"])

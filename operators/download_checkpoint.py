@@ -12,7 +12,8 @@ import logging
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import setup_task
+from ..addon import preferences, user_dir
+from . import setup, tasks
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,10 @@ SOURCE_ITEMS = (
 
 
 def _set_checkpoint_preference(context: bpy.types.Context, path: str) -> bool:
-    addon = context.preferences.addons.get(setup_task.ADDON_PACKAGE)
-    if addon is None or not hasattr(addon.preferences, "checkpoint"):
+    prefs = preferences(context)
+    if prefs is None or not hasattr(prefs, "checkpoint"):
         return False
-    addon.preferences.checkpoint = path
+    prefs.checkpoint = path
     return True
 
 
@@ -57,10 +58,10 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return not setup_task.is_running()
+        return not tasks.is_running(tasks.SETUP)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if setup_task.refused_offline(self):
+        if setup.refused_offline(self):
             return {"CANCELLED"}
         self.run_in_background = True
         return context.window_manager.invoke_props_dialog(self, title="Download a DUSt3R checkpoint?")
@@ -72,17 +73,12 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
         layout.label(text="About 2.2 GB; an interrupted download resumes.", icon="INFO")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        if setup_task.refused_offline(self):
+        if setup.refused_offline(self):
             return {"CANCELLED"}
-        from ..core.errors import Cancelled, Dust3rError
         from ..core.io.checkpoints import download_checkpoint
 
         try:
-            folder = (
-                bpy.path.abspath(self.directory)
-                if self.directory
-                else setup_task.user_dir(CHECKPOINTS_SUBDIR)
-            )
+            folder = bpy.path.abspath(self.directory) if self.directory else user_dir(CHECKPOINTS_SUBDIR)
         except ValueError as exc:
             self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
             return {"CANCELLED"}
@@ -97,9 +93,9 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
                 return f"Checkpoint ready and selected: {path}"
             return f"Checkpoint ready: {path}"
 
-        task = setup_task.SetupTask(f"Downloading {name}", work, on_done, (Dust3rError,), Cancelled)
-        setup_task.start(context, task, background=self.run_in_background)
+        task = setup.new_task(f"Downloading {name}", work, on_done)
+        setup.start(context, task, background=self.run_in_background)
         if self.run_in_background and not bpy.app.background:
             self.report({"INFO"}, "Downloading in the background; see the add-on preferences.")
             return {"FINISHED"}
-        return setup_task.report_result(self, setup_task.get_state(context))
+        return setup.report_result(self, setup.get_state(context))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bpy
 
+from .build_options import BuildOptions
 from .points import COLOR_ATTRIBUTE, CONFIDENCE_ATTRIBUTE
 
 NODE_GROUP_NAME = "DUSt3R Points"
@@ -34,8 +35,9 @@ def _build_points_tree(material: bpy.types.Material) -> bpy.types.NodeTree:
     tree = bpy.data.node_groups.new(NODE_GROUP_NAME, "GeometryNodeTree")
     tree["dust3r_version"] = TREE_VERSION
     tree.interface.new_socket(name="Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
-    _new_input(tree, THRESHOLD_INPUT, "NodeSocketFloat", 3.0, 0.0)
-    _new_input(tree, RADIUS_INPUT, "NodeSocketFloat", 0.005, 0.0)
+    defaults = BuildOptions()
+    _new_input(tree, THRESHOLD_INPUT, "NodeSocketFloat", defaults.conf_threshold, 0.0)
+    _new_input(tree, RADIUS_INPUT, "NodeSocketFloat", defaults.point_radius, 0.0)
     tree.interface.new_socket(name="Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
 
     nodes, links = tree.nodes, tree.links

@@ -14,7 +14,8 @@ import os
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import setup_task
+from ..addon import ADDON_PACKAGE, user_dir
+from . import setup, tasks
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def torch_site_dir() -> str:
     """The folder PyTorch is installed into (per Python version, in the extension's user folder)."""
     from ..core.io.torch_setup import site_packages_subdir
 
-    return setup_task.user_dir(site_packages_subdir())
+    return user_dir(site_packages_subdir())
 
 
 def activate_user_site_packages() -> str | None:
@@ -31,7 +32,7 @@ def activate_user_site_packages() -> str | None:
     from ..core.io.torch_setup import activate_site_dir, site_packages_subdir
 
     try:
-        path = bpy.utils.extension_path_user(setup_task.ADDON_PACKAGE, path=site_packages_subdir())
+        path = bpy.utils.extension_path_user(ADDON_PACKAGE, path=site_packages_subdir())
     except ValueError:  # registered without its extension package (development): nothing to add
         return None
     if path and os.path.isdir(path):
@@ -57,10 +58,10 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return not setup_task.is_running()
+        return not tasks.is_running(tasks.SETUP)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if setup_task.refused_offline(self):
+        if setup.refused_offline(self):
             return {"CANCELLED"}
         from ..core.io.torch_setup import choose_torch_build
 
@@ -75,9 +76,8 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
         )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        if setup_task.refused_offline(self):
+        if setup.refused_offline(self):
             return {"CANCELLED"}
-        from ..core.errors import Cancelled, Dust3rError
         from ..core.io.torch_setup import install_torch
 
         try:
@@ -93,9 +93,10 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
             version = f" {status.version}" if status.version else ""
             return f"PyTorch{version} is ready ({status.location})."
 
-        task = setup_task.SetupTask("Installing PyTorch", work, on_done, (Dust3rError,), Cancelled)
-        setup_task.start(context, task, background=self.run_in_background)
+        setup.start(
+            context, setup.new_task("Installing PyTorch", work, on_done), background=self.run_in_background
+        )
         if self.run_in_background and not bpy.app.background:
             self.report({"INFO"}, "Installing PyTorch in the background; see the add-on preferences.")
             return {"FINISHED"}
-        return setup_task.report_result(self, setup_task.get_state(context))
+        return setup.report_result(self, setup.get_state(context))

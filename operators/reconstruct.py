@@ -19,12 +19,12 @@ from pathlib import Path
 import bpy
 from bpy.props import CollectionProperty, EnumProperty, StringProperty
 
-from ..panels.preferences import get_preferences
-from ..panels.properties import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings
-from . import job as jobs
+from ..addon import preferences, tag_redraw
+from . import tasks
+from .build_options import BuildOptions
 from .photos import resolve_photos
-from .scene_builder import BuildOptions, BuildReport, build_reconstruction
-from .settings import make_config
+from .scene_builder import BuildReport, build_reconstruction
+from .settings import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings, build_options, make_config
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ def _expected_errors():
     return errors.Dust3rError, errors.Cancelled
 
 
-def _make_work(request: JobRequest):
+def _make_work(request: JobRequest) -> tasks.Work:
     """The worker function: imports the pipeline (torch) lazily and runs it."""
 
-    def work(progress, cancel):
+    def work(progress, cancel, _log_line):
         from ..core.errors import DependencyError, DeviceError
 
         try:
@@ -88,34 +88,38 @@ def _make_work(request: JobRequest):
         except MemoryError as exc:
             raise DeviceError(OUT_OF_MEMORY) from exc
         except RuntimeError as exc:  # torch's out-of-memory errors are RuntimeErrors (safety net)
-            if "out of memory" not in str(exc).lower():
+            if not is_out_of_memory(exc):
                 raise
             raise DeviceError(OUT_OF_MEMORY) from exc
 
     return work
 
 
-def start_job(request: JobRequest) -> jobs.ReconstructJob:
-    """Register and start a job (refused with RuntimeError if one is running)."""
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator's out-of-memory error (CUDA, MPS or torch's CPU allocator)."""
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text
+
+
+def start_job(request: JobRequest) -> tasks.Task:
+    """Start a reconstruction task (refused with :class:`.tasks.Busy` if one is running)."""
     dust3r_error, cancelled = _expected_errors()
-    job = jobs.ReconstructJob(_make_work(request), (dust3r_error,), cancelled, request=request)
-    jobs.register_job(job)
-    job.start()
-    return job
+    task = tasks.Task("reconstruct", _make_work(request), (dust3r_error,), cancelled, request=request)
+    return tasks.start(tasks.RECONSTRUCT, task)
 
 
 def poll_job(context: bpy.types.Context) -> PollOutcome:
-    """Drain the current job's messages; when it has ended, build the scene (main thread only).
+    """Drain the running task's messages; when it has ended, build the scene (main thread only).
 
     The modal timer calls this; tests call it by hand after joining the worker thread.
     """
-    job = jobs.current_job()
+    job = tasks.current(tasks.RECONSTRUCT)
     if job is None:
         return PollOutcome(done=True, messages=[("WARNING", "The reconstruction was stopped.")])
     status = job.poll()
     if not status.finished:
         return PollOutcome(done=False)
-    jobs.release_job(job)
+    tasks.release(tasks.RECONSTRUCT, job)
     request: JobRequest = job.request
     if job.discarded:
         return PollOutcome(done=True, messages=[("WARNING", "Reconstruction dropped: the file was closed.")])
@@ -174,7 +178,7 @@ class DUST3R_OT_reconstruct(ReconstructOperatorSettings, bpy.types.Operator):
         for name in SETTING_NAMES:
             if not self.properties.is_property_set(name):
                 setattr(self, name, getattr(settings, name))
-        prefs = get_preferences(context)
+        prefs = preferences(context)
         if not self.properties.is_property_set("device") and prefs is not None:
             self.device = prefs.device
         checkpoint = self.checkpoint or (prefs.checkpoint if prefs is not None else "")
@@ -194,15 +198,13 @@ class DUST3R_OT_reconstruct(ReconstructOperatorSettings, bpy.types.Operator):
             image_paths=tuple(paths),
             checkpoint=checkpoint,
             config=make_config(self, self.device),
-            build=BuildOptions(
-                conf_threshold=self.conf_threshold, point_radius=self.point_radius, surfaces=self.surfaces
-            ),
+            build=build_options(self),
             scene_name=context.scene.name,
             warnings=tuple(warnings),
         )
 
     def _prepare_and_start(self, context: bpy.types.Context) -> bool:
-        if jobs.is_running():
+        if tasks.is_running(tasks.RECONSTRUCT):
             self.report({"ERROR"}, BUSY_MESSAGE)
             return False
         dust3r_error, _ = _expected_errors()
@@ -240,20 +242,20 @@ class DUST3R_OT_reconstruct(ReconstructOperatorSettings, bpy.types.Operator):
         wm = context.window_manager
         self._timer = wm.event_timer_add(TIMER_INTERVAL_S, window=context.window)
         wm.modal_handler_add(self)
-        _redraw_sidebars(context)
+        tag_redraw(context)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type == "ESC" and event.value == "PRESS" and jobs.current_job() is self._job:
+        if event.type == "ESC" and event.value == "PRESS" and tasks.current(tasks.RECONSTRUCT) is self._job:
             self._job.cancel()
             return {"RUNNING_MODAL"}
         if event.type != "TIMER":  # any timer tick will do: polling is cheap
             return {"PASS_THROUGH"}
-        if jobs.current_job() is not self._job:  # collected elsewhere (file closed, add-on disabled)
+        if tasks.current(tasks.RECONSTRUCT) is not self._job:  # collected elsewhere (file closed, add-on off)
             self._finish(context)
             return {"CANCELLED"}
         outcome = poll_job(context)
-        _redraw_sidebars(context)
+        tag_redraw(context)
         if not outcome.done:
             return {"RUNNING_MODAL"}
         self._finish(context)
@@ -276,17 +278,8 @@ class DUST3R_OT_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return jobs.is_running()
+        return tasks.is_running(tasks.RECONSTRUCT)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        jobs.cancel_current()
+        tasks.cancel(tasks.RECONSTRUCT)
         return {"FINISHED"}
-
-
-def _redraw_sidebars(context: bpy.types.Context) -> None:
-    screen = context.screen
-    if screen is None:
-        return
-    for area in screen.areas:
-        if area.type == "VIEW_3D":
-            area.tag_redraw()

@@ -14,22 +14,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..addon import ROLE_KEY, Role
 from ..core.geometry.blender_camera import blender_camera_from_opencv
-from ..core.geometry.photo import crop_from_intrinsics
 from . import cameras, geonodes, points, surfaces
+from .build_options import BuildOptions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """Initial values of the point cloud's live filter, per-view surfaces (their confidence threshold is
-    ``conf_threshold``, fixed at build time), and an optional collection name."""
-
-    conf_threshold: float = 3.0
-    point_radius: float = 0.005
-    surfaces: bool = False
-    name: str | None = None
 
 
 @dataclass
@@ -118,12 +108,12 @@ def _build(scene: bpy.types.Scene, recon, options: BuildOptions, created: _Creat
     ]
 
     collection = created.add(bpy.data.collections.new(name))
-    collection["dust3r_role"] = "reconstruction"
+    collection[ROLE_KEY] = Role.RECONSTRUCTION
 
     cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
     mesh = created.add(points.create_point_mesh(f"{name} Points", cloud))
     points_obj = created.add(bpy.data.objects.new(f"{name} Points", mesh))
-    points_obj["dust3r_role"] = "points"
+    points_obj[ROLE_KEY] = Role.POINTS
     collection.objects.link(points_obj)
     mesh.materials.append(geonodes.points_material())
     geonodes.add_points_modifier(points_obj, options.conf_threshold, options.point_radius)
@@ -162,7 +152,7 @@ def _build_surfaces(
     parent.children.link(coll)
     objects = []
     for k in range(recon.num_views):
-        crop = crop_from_intrinsics(recon.K_net[k], recon.K_photo[k], recon.photo_size[k], recon.net_size[k])
+        crop = recon.crops[k]
         pts = np.asarray(recon.pts3d[k])
         valid = (np.asarray(recon.conf[k]) >= options.conf_threshold) & np.isfinite(pts).all(axis=-1)
         quads = surfaces.surface_quads(valid, recon.depth[k])
@@ -171,7 +161,7 @@ def _build_surfaces(
         mat = created.add(surfaces.photo_material(mesh.name, cameras.load_photo(recon.image_paths[k])))
         mesh.materials.append(mat)
         obj = created.add(bpy.data.objects.new(mesh.name, mesh))
-        obj["dust3r_role"] = "surface"
+        obj[ROLE_KEY] = Role.SURFACE
         obj["dust3r_index"] = k
         coll.objects.link(obj)
         objects.append(obj)

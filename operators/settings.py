@@ -1,21 +1,178 @@
-"""Operator properties -> the core's frozen ``ReconstructConfig`` (the only place that maps them)."""
+"""The reconstruction settings: defined once, mapped once to the core's frozen ``ReconstructConfig``.
+
+:func:`settings_properties` defines every setting as a Blender property. The scene's PropertyGroup
+(``scene.dust3r``, registered by ``panels.properties``) and the ``dust3r.reconstruct`` operator both get them
+through the two mixins below, so the sidebar and scripts share one definition, and the operator takes the
+values a caller did not pass from the scene.
+
+Defaults come from where they are decided, never written twice: the core's config dataclasses for
+everything the core does (``core.config``), :class:`~.scene_builder.BuildOptions` for the scene builder's
+display settings. Enum identifiers are the core's names (checked by tests).
+"""
 
 from __future__ import annotations
 
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
+
+from ..core.config import DEVICES, AlignConfig, InferenceConfig, ReconstructConfig
+from .build_options import BuildOptions
+
+_INFERENCE = InferenceConfig()
+_ALIGN = AlignConfig()
+_RECONSTRUCT = ReconstructConfig()
+_BUILD = BuildOptions()
+
+IMAGE_SIZE_ITEMS = (
+    ("512", "512", "Long side to 512 pixels (the official 512 checkpoints)"),
+    ("224", "224", "Short side to 224 pixels, square crop (the 224 checkpoint)"),
+)
+SCENE_GRAPH_ITEMS = (
+    ("complete", "Complete", "Every pair of photos: best quality, N*(N-1) pairs"),
+    ("swin", "Sliding Window", "Each photo with its K neighbours in file order (videos, turntables)"),
+    ("logwin", "Log Window", "Neighbours at distances 1, 2, 4, ... up to 2^(K-1) in file order"),
+    ("oneref", "One Reference", "Every photo paired with one reference photo"),
+)
+# Scene graphs whose name carries a number (the core's "swin-3", "logwin-3", "oneref-0").
+WINDOWED_GRAPHS = ("swin", "logwin", "oneref")
+FOCAL_PRIOR_ITEMS = (
+    ("none", "Estimate", "Estimate each photo's focal length"),
+    ("exif", "From EXIF", "Use the 35 mm-equivalent focal length stored in the photos where present"),
+    ("mm", "Fixed", "One known focal length for all photos: the lens of a 36 mm film back on the long side"),
+)
+ALIGN_METHOD_ITEMS = (
+    ("fast", "Fast", "Our fast global alignment"),
+    ("paper", "Paper", "The paper's Adam optimisation (slower; the reference)"),
+)
+_DEVICE_LABELS = {
+    "auto": ("Automatic", "CUDA, then Apple Metal, then CPU"),
+    "cpu": ("CPU", "Run on the CPU"),
+    "cuda": ("CUDA", "Run on an NVIDIA GPU"),
+    "mps": ("Apple Metal", "Run on an Apple GPU"),
+}
+DEVICE_ITEMS = tuple((name, *_DEVICE_LABELS[name]) for name in DEVICES)
+
+# Bounds of the UI (the core validates again): a window wider than this is never useful, and a focal
+# outside this range is a typo.
+MAX_GRAPH_WINDOW = 64
+FOCAL_MM_RANGE = (1.0, 5000.0)
+
+
+def _default_graph() -> tuple[str, int]:
+    """The core's default scene graph as (enum item, window)."""
+    name, _, number = _INFERENCE.scene_graph.partition("-")
+    return name, int(number.split("-")[0]) if number else 3
+
+
+def settings_properties(options: set[str]) -> dict[str, object]:
+    """The reconstruction settings as Blender property definitions, each with ``options``."""
+    graph, window = _default_graph()
+    return {
+        "image_size": EnumProperty(
+            name="Image Size", items=IMAGE_SIZE_ITEMS, default=str(_INFERENCE.image_size), options=options
+        ),
+        "scene_graph": EnumProperty(name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options),
+        "graph_window": IntProperty(
+            name="Window",
+            description="K of the sliding/log window, R of one-reference",
+            default=window,
+            min=0,
+            max=MAX_GRAPH_WINDOW,
+            options=options,
+        ),
+        "focal_prior": EnumProperty(
+            name="Focal Length", items=FOCAL_PRIOR_ITEMS, default=_RECONSTRUCT.focal_prior, options=options
+        ),
+        "focal_mm": FloatProperty(
+            name="Focal (mm)",
+            description="Focal length in mm on a 36 mm film back spanning the photo's long side "
+            "(what the Blender camera's lens will show)",
+            default=35.0,
+            min=FOCAL_MM_RANGE[0],
+            max=FOCAL_MM_RANGE[1],
+            options=options,
+        ),
+        "shared_focal": BoolProperty(
+            name="Same Camera",
+            description="All photos were taken with one camera and zoom",
+            default=_ALIGN.shared_focal,
+            options=options,
+        ),
+        "align_method": EnumProperty(
+            name="Alignment", items=ALIGN_METHOD_ITEMS, default=_ALIGN.method, options=options
+        ),
+        "niter": IntProperty(
+            name="Iterations",
+            description="Iterations of the paper's alignment",
+            default=_ALIGN.niter,
+            min=0,
+            max=10000,
+            options=options,
+        ),
+        "min_conf": FloatProperty(
+            name="Min Confidence",
+            description="Pixels at or below this confidence are ignored by the alignment",
+            default=_ALIGN.min_conf,
+            min=0.0,
+            options=options,
+        ),
+        "clean_depth": BoolProperty(
+            name="Clean Up",
+            description="Drop points that other views see as occluded",
+            default=_RECONSTRUCT.clean_depth,
+            options=options,
+        ),
+        "surfaces": BoolProperty(
+            name="Per-View Surfaces",
+            description="Also build one mesh per photo, textured with the photo (confident pixels only)",
+            default=_BUILD.surfaces,
+            options=options,
+        ),
+        "conf_threshold": FloatProperty(
+            name="Confidence Threshold",
+            description="Initial threshold of the point cloud (editable later on its modifier)",
+            default=_BUILD.conf_threshold,
+            min=0.0,
+            options=options,
+        ),
+        "point_radius": FloatProperty(
+            name="Point Radius",
+            description="Initial radius of the rendered points",
+            default=_BUILD.point_radius,
+            min=0.0,
+            subtype="DISTANCE",
+            options=options,
+        ),
+    }
+
+
+# The settings that the operator copies from scene.dust3r when a caller does not pass them.
+SETTING_NAMES = tuple(settings_properties(set()))
+
+
+class ReconstructSettings:
+    """Mixin: the reconstruction settings of ``scene.dust3r``."""
+
+    __annotations__ = settings_properties(set())
+
+
+class ReconstructOperatorSettings:
+    """Mixin: the same settings on the operator, never remembered between calls (``SKIP_SAVE``), so that
+    a value the caller did not pass is taken from ``scene.dust3r`` rather than from the previous call."""
+
+    __annotations__ = settings_properties({"SKIP_SAVE"})
+
 
 def graph_name(scene_graph: str, window: int) -> str:
-    """``complete`` or ``swin-K`` / ``logwin-K`` / ``oneref-R`` as the core names scene graphs."""
-    return scene_graph if scene_graph == "complete" else f"{scene_graph}-{int(window)}"
+    """The core's scene-graph name: ``complete``, or ``swin-K`` / ``logwin-K`` / ``oneref-R``."""
+    return f"{scene_graph}-{int(window)}" if scene_graph in WINDOWED_GRAPHS else scene_graph
 
 
-def make_config(props, device: str):
-    """Build the ``ReconstructConfig`` for ``props`` (anything with the ReconstructSettings attributes).
+def make_config(props, device: str) -> ReconstructConfig:
+    """The ``ReconstructConfig`` for ``props`` (anything with the settings' attributes).
 
     Raises:
         ConfigError: an impossible combination (the message says which).
     """
-    from ..core.config import AlignConfig, InferenceConfig, ReconstructConfig
-
     inference = InferenceConfig(
         image_size=int(props.image_size),
         scene_graph=graph_name(props.scene_graph, props.graph_window),
@@ -33,4 +190,14 @@ def make_config(props, device: str):
         focal_prior=props.focal_prior,
         focal_mm=float(props.focal_mm) if props.focal_prior == "mm" else None,
         clean_depth=bool(props.clean_depth),
+    )
+
+
+def build_options(props, name: str | None = None) -> BuildOptions:
+    """The scene builder's options for ``props``."""
+    return BuildOptions(
+        conf_threshold=float(props.conf_threshold),
+        point_radius=float(props.point_radius),
+        surfaces=bool(props.surfaces),
+        name=name,
     )

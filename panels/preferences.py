@@ -1,30 +1,21 @@
-"""Add-on preferences: the checkpoint and the device, plus the packaging buttons when they exist."""
+"""Add-on preferences: the checkpoint and the device, the set-up buttons and the set-up task's state."""
 
 from __future__ import annotations
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .properties import DEVICE_ITEMS
+from ..addon import ADDON_PACKAGE
+from ..operators.settings import DEVICE_ITEMS
+from ..operators.setup import DUST3R_OT_cancel_setup
+from ..operators.torch_status import torch_summary
 
-# The add-on's root package ("bl_ext.<repo>.dust3r" when installed as an extension).
-ADDON_PACKAGE = __package__.rpartition(".")[0]
+LOG_LINES = 8
 
-# Operators written by the packaging engineer; drawn only once they are registered.
-OPTIONAL_OPERATORS = (
+SETUP_OPERATORS = (
     ("dust3r.install_torch", "Install PyTorch", "CONSOLE"),
     ("dust3r.download_checkpoint", "Download Checkpoint", "IMPORT"),
 )
-
-
-def operator_exists(idname: str) -> bool:
-    """Whether ``bpy.ops.<module>.<name>`` is registered (never raises)."""
-    module, _, name = idname.partition(".")
-    try:
-        getattr(getattr(bpy.ops, module), name).get_rna_type()
-    except (AttributeError, KeyError):
-        return False
-    return True
 
 
 class DUST3R_AP_preferences(bpy.types.AddonPreferences):
@@ -43,19 +34,30 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
         row = layout.row()
-        for idname, text, icon in OPTIONAL_OPERATORS:
-            if operator_exists(idname):
-                row.operator(idname, text=text, icon=icon)
-        # PyTorch status, the running set-up task (progress + Cancel) and pip's last lines.
-        from ..operators.setup_task import draw_setup_status
-
+        for idname, text, icon in SETUP_OPERATORS:
+            row.operator(idname, text=text, icon=icon)
         draw_setup_status(layout.box(), context)
 
 
-def get_preferences(context: bpy.types.Context) -> DUST3R_AP_preferences | None:
-    """The add-on's preferences, or None when the add-on was registered without its package entry."""
-    addon = context.preferences.addons.get(ADDON_PACKAGE)
-    return None if addon is None else addon.preferences
+def draw_setup_status(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The PyTorch status and the running (or last) set-up task: progress + Cancel, or its outcome, and the
+    last lines of its log. Reads plain properties only (``wm.dust3r_setup``); never imports torch."""
+    summary = torch_summary()
+    layout.label(text=summary, icon="CHECKMARK" if "not" not in summary else "ERROR")
+    state = getattr(context.window_manager, "dust3r_setup", None)
+    if state is None:
+        return
+    if state.running:
+        row = layout.row(align=True)
+        row.progress(factor=state.progress, type="BAR", text=f"{state.task}: {state.stage}")
+        row.operator(DUST3R_OT_cancel_setup.bl_idname, text="", icon="CANCEL")
+    elif state.message:
+        layout.label(text=state.message, icon="ERROR" if state.failed else "INFO")
+    if state.log:
+        column = layout.column(align=True)
+        column.scale_y = 0.7
+        for line in state.log.splitlines()[-LOG_LINES:]:
+            column.label(text=line)
 
 
 def register() -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators.job import status_snapshot
-from .preferences import get_preferences
-
-POINTS_ROLE = "points"
-CAMERA_ROLE = "camera"
-MODIFIER_NAME = "DUSt3R Points"  # the builder's modifier name (operators/geonodes.py)
+from ..addon import Role, preferences, role_of
+from ..operators import tasks
+from ..operators.geonodes import MODIFIER_NAME
 
 
 class DUST3R_PT_reconstruct(bpy.types.Panel):
@@ -22,7 +19,7 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         settings = context.scene.dust3r
-        prefs = get_preferences(context)
+        prefs = preferences(context)
 
         layout.prop(settings, "photo_folder")
         if settings.photo_folder:
@@ -30,7 +27,7 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         if prefs is not None:
             layout.prop(prefs, "checkpoint")
 
-        status = status_snapshot()
+        status = tasks.status_snapshot(tasks.RECONSTRUCT)
         if status is not None:
             box = layout.box()
             box.progress(
@@ -82,10 +79,10 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
     @staticmethod
     def _draw_active_points(layout: bpy.types.UILayout, obj: bpy.types.Object | None) -> None:
         """The active point cloud's live filter (its Geometry Nodes modifier inputs), or camera switching."""
-        if obj is not None and obj.get("dust3r_role") == CAMERA_ROLE:
+        if role_of(obj) == Role.CAMERA:
             layout.operator("dust3r.activate_camera", icon="OUTLINER_OB_CAMERA")
             return
-        if obj is None or obj.get("dust3r_role") != POINTS_ROLE:
+        if role_of(obj) != Role.POINTS:
             return
         mod = obj.modifiers.get(MODIFIER_NAME)
         if mod is None or mod.node_group is None:

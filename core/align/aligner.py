@@ -11,14 +11,13 @@ import numpy as np
 
 from ..config import AlignConfig
 from ..errors import AlignmentError
-from ..geometry import depth_to_cam_points, invert_rigid, make_rigid, transform_points
+from ..geometry import invert_rigid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
-from .camera_fit import Cameras
 from .dense import dense_depths
 from .graph import build_pair_graph
 from .init import initialize_mst
-from .result import AlignmentResult
+from .result import AlignmentResult, result_from_cameras
 from .solver import fast_align
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def global_align(
         depths, confs = dense_depths(
             preds, graph, cams, sims, config.min_conf, delta, sub_progress(progress, 0.8, 1.0), cancel
         )
-        result = make_result(cams, depths, confs, history)
+        result = result_from_cameras(cams, depths, confs, history)
     result = to_output_frame(result, config)
     progress("Aligning: done", 1.0)
     seconds = time.perf_counter() - start
@@ -91,27 +90,6 @@ def _check_priors(config: AlignConfig, num_views: int) -> None:
             raise AlignmentError(
                 f"known pose of view {v} is not a rigid transform (rotation not orthonormal)"
             )
-
-
-def make_result(cams: Cameras, depths, confs, history: list[float]) -> AlignmentResult:
-    """Assemble an :class:`AlignmentResult` from cameras and full-resolution depth maps."""
-    n = len(depths)
-    world_from_cam = np.stack([make_rigid(cams.rot[v], cams.centre[v]) for v in range(n)])
-    pts3d = [
-        transform_points(world_from_cam[v], depth_to_cam_points(depth, cams.focal[v], cams.pp[v])).astype(
-            np.float32
-        )
-        for v, depth in enumerate(depths)
-    ]
-    return AlignmentResult(
-        world_from_cam=world_from_cam,
-        focals=cams.focal.astype(np.float64).copy(),
-        principal_points=cams.pp.astype(np.float64).copy(),
-        depth=[np.asarray(d, dtype=np.float32) for d in depths],
-        pts3d=pts3d,
-        conf=[np.asarray(c, dtype=np.float32) for c in confs],
-        loss_history=[float(x) for x in history],
-    )
 
 
 def to_output_frame(result: AlignmentResult, config: AlignConfig) -> AlignmentResult:

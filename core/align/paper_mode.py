@@ -31,11 +31,10 @@ from ..config import AlignConfig
 from ..geometry.cameras import pixel_grid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
-from .aligner import make_result
 from .camera_fit import Cameras
 from .graph import PairGraph, confidence_weights
 from .init import InitialAlignment
-from .result import AlignmentResult
+from .result import AlignmentResult, result_from_cameras
 from .solver import batched_umeyama, fixed_flags
 
 logger = logging.getLogger(__name__)
@@ -219,4 +218,4 @@ def _result(
         conf = problem.conf_max.numpy()
     depths = [depth[v, : problem.hw[v]].reshape(H, W) for v, (H, W) in enumerate(graph.sizes)]
     confs = [conf[v, : problem.hw[v]].reshape(H, W) for v, (H, W) in enumerate(graph.sizes)]
-    return make_result(cams, depths, confs, history)
+    return result_from_cameras(cams, depths, confs, history)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..geometry.cameras import intrinsics_from_focal
+from ..geometry.cameras import depth_to_cam_points, intrinsics_from_focal
+from ..geometry.transforms import make_rigid, transform_points
+
+if TYPE_CHECKING:
+    from .camera_fit import Cameras
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,30 @@ class AlignmentResult:
         return np.stack(
             [intrinsics_from_focal(f, pp) for f, pp in zip(self.focals, self.principal_points, strict=True)]
         )
+
+
+def result_from_cameras(cams: Cameras, depths, confs, history: list[float]) -> AlignmentResult:
+    """Assemble an :class:`AlignmentResult` from solved cameras and full-resolution depth maps.
+
+    Args:
+        cams: the solved cameras (rotation, centre, focal, principal point per view).
+        depths: N ``(H_n, W_n)`` z-depths; confs: N ``(H_n, W_n)`` confidences.
+        history: the objective after each iteration.
+    """
+    n = len(depths)
+    world_from_cam = np.stack([make_rigid(cams.rot[v], cams.centre[v]) for v in range(n)])
+    pts3d = [
+        transform_points(world_from_cam[v], depth_to_cam_points(depth, cams.focal[v], cams.pp[v])).astype(
+            np.float32
+        )
+        for v, depth in enumerate(depths)
+    ]
+    return AlignmentResult(
+        world_from_cam=world_from_cam,
+        focals=cams.focal.astype(np.float64).copy(),
+        principal_points=cams.pp.astype(np.float64).copy(),
+        depth=[np.asarray(d, dtype=np.float32) for d in depths],
+        pts3d=pts3d,
+        conf=[np.asarray(c, dtype=np.float32) for c in confs],
+        loss_history=[float(x) for x in history],
+    )

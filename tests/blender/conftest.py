@@ -112,8 +112,8 @@ def addon(enabled_addon, clean_file):
     for name in ("checkpoint", "device"):
         prefs.property_unset(name)
     yield enabled_addon
-    jobs = enabled_addon.submodule("operators.job")
-    jobs.cancel_current(join=True, discard=True)  # never leave a worker behind for the next test
+    tasks = enabled_addon.submodule("operators.tasks")
+    tasks.cancel_all(join=True, discard=True)  # never leave a worker behind for the next test
 
 
 # ----------------------------------------------------------------------------- synthetic reconstructions

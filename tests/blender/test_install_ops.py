@@ -118,7 +118,8 @@ def test_install_torch_runs_pip_and_activates_the_folder(addon, online, tmp_path
 
 def test_background_task_reports_through_the_timer_and_can_be_cancelled(addon) -> None:
     """The interactive path: worker thread + timer. Timers never fire headless, so call the timer by hand."""
-    setup_task = addon.submodule("operators.setup_task")
+    setup = addon.submodule("operators.setup")
+    tasks = addon.submodule("operators.tasks")
     errors = addon.submodule("core.errors")
     started = threading.Event()
 
@@ -130,23 +131,20 @@ def test_background_task_reports_through_the_timer_and_can_be_cancelled(addon) -
             pass
         raise errors.Cancelled("Stopped by the test.")
 
-    task = setup_task.SetupTask(
-        "Test task", work, lambda result: "done", (errors.Dust3rError,), errors.Cancelled
-    )
-    setup_task._current["task"] = task  # what start() does before registering the timer
-    task.job.start()
+    task = setup.new_task("Test task", work, lambda result: "done")
+    tasks.start(tasks.SETUP, task)  # what setup.start() does before registering the timer
     try:
         assert started.wait(10)
-        assert setup_task.is_running() and bpy.ops.dust3r.cancel_setup.poll()
-        assert setup_task._poll_timer() == setup_task.POLL_INTERVAL_S  # still running: poll again later
+        assert tasks.is_running(tasks.SETUP) and bpy.ops.dust3r.cancel_setup.poll()
+        assert setup.poll_timer() == setup.POLL_INTERVAL_S  # still running: poll again later
         state = bpy.context.window_manager.dust3r_setup
         assert state.stage == "Working" and state.progress == pytest.approx(0.5) and state.log == "first line"
         assert bpy.ops.dust3r.cancel_setup() == {"FINISHED"}
-        assert task.job.join(10)
-        assert setup_task._poll_timer() is None  # done: the timer stops
+        assert task.join(10)
+        assert setup.poll_timer() is None  # done: the timer stops
     finally:
-        setup_task.cancel_running(join=True)
-    assert not setup_task.is_running()
+        tasks.cancel(tasks.SETUP, join=True)
+    assert not tasks.is_running(tasks.SETUP)
     assert state.failed and state.message == "Stopped by the test."
 
 
@@ -178,17 +176,17 @@ class _RecordingLayout:
 
 
 def test_draw_setup_status_shows_progress_log_and_cancel(addon) -> None:
-    setup_task = addon.submodule("operators.setup_task")
+    preferences = addon.submodule("panels.preferences")
     state = bpy.context.window_manager.dust3r_setup
     state.running, state.task, state.stage, state.progress = True, "Installing PyTorch", "Downloading", 0.25
     state.log = "Collecting torch\nDownloading torch-2.5.1.whl"
     calls: list = []
-    setup_task.draw_setup_status(_RecordingLayout(calls), bpy.context)
+    preferences.draw_setup_status(_RecordingLayout(calls), bpy.context)
     assert calls[0][0] == "label" and calls[0][1].startswith("PyTorch")
     assert ("progress", 0.25, "Installing PyTorch: Downloading") in calls
     assert ("operator", "dust3r.cancel_setup") in calls
     assert ("label", "Downloading torch-2.5.1.whl") in calls
     state.running, state.failed, state.message = False, True, "pip exited with code 1"
     calls.clear()
-    setup_task.draw_setup_status(_RecordingLayout(calls), bpy.context)
+    preferences.draw_setup_status(_RecordingLayout(calls), bpy.context)
     assert ("label", "pip exited with code 1") in calls and not any(c[0] == "progress" for c in calls)

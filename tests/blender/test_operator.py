@@ -80,8 +80,7 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
     reconstruct = addon.submodule("operators.reconstruct")
     photos = addon.submodule("operators.photos")
     settings = addon.submodule("operators.settings")
-    builder = addon.submodule("operators.scene_builder")
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     scene = bpy.context.scene
     scene.dust3r.image_size = "224"
     scene.dust3r.clean_depth = False
@@ -91,7 +90,7 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
         image_paths=tuple(paths),
         checkpoint=str(CHECKPOINT_224),
         config=settings.make_config(scene.dust3r, "cpu"),
-        build=builder.BuildOptions(),
+        build=addon.submodule("operators.build_options").BuildOptions(),
         scene_name=scene.name,
     )
     before = _data_counts()
@@ -99,7 +98,7 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
     # A second start while one runs is refused, from the operator too.
     with pytest.raises(RuntimeError, match="already running"):
         bpy.ops.dust3r.reconstruct(directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST)
-    assert jobs.status_snapshot() is job.status
+    assert tasks.status_snapshot(tasks.RECONSTRUCT) is job.status
     assert job.join(120)
     stages = []
     while True:
@@ -109,7 +108,7 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
             break
     assert outcome.finished_ok, outcome.messages
     assert job.status.fraction == 1.0
-    assert jobs.current_job() is None
+    assert tasks.current(tasks.RECONSTRUCT) is None
     assert _data_counts()["cameras"] == before["cameras"] + 3
     assert outcome.report.collection.name == "my shoot"
 
@@ -117,20 +116,19 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
 def _gated_job(addon, started: threading.Event):
     """A real job whose work waits until it is cancelled (stands in for a long reconstruction)."""
     reconstruct = addon.submodule("operators.reconstruct")
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     errors = addon.submodule("core.errors")
 
-    def work(progress, cancel):
+    def work(progress, cancel, _line):
         started.set()
         progress("Waiting", 0.5)
         if not cancel.wait(20):
             raise AssertionError("never cancelled")
         raise errors.Cancelled()
 
-    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
-    job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
-    jobs.register_job(job)
-    job.start()
+    request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
+    job = tasks.Task("test", work, (errors.Dust3rError,), errors.Cancelled, request=request)
+    tasks.start(tasks.RECONSTRUCT, job)
     assert started.wait(10)
     return job
 
@@ -152,13 +150,12 @@ def test_cancelled_job_builds_nothing(addon, photo_folder) -> None:
 def test_real_pipeline_cancelled_at_once_builds_nothing(addon, photo_folder) -> None:
     reconstruct = addon.submodule("operators.reconstruct")
     settings = addon.submodule("operators.settings")
-    builder = addon.submodule("operators.scene_builder")
     bpy.context.scene.dust3r.image_size = "224"
     request = reconstruct.JobRequest(
         image_paths=tuple(str(p) for p in sorted(photo_folder.glob("*.png"))),
         checkpoint=str(CHECKPOINT_224),
         config=settings.make_config(bpy.context.scene.dust3r, "cpu"),
-        build=builder.BuildOptions(),
+        build=addon.submodule("operators.build_options").BuildOptions(),
         scene_name=bpy.context.scene.name,
     )
     before = _data_counts()
@@ -171,20 +168,20 @@ def test_real_pipeline_cancelled_at_once_builds_nothing(addon, photo_folder) -> 
 
 
 def test_opening_a_file_cancels_and_drops_the_job(addon) -> None:
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     job = _gated_job(addon, threading.Event())
     bpy.ops.wm.read_homefile(use_empty=True)  # fires load_pre, keeps the add-on enabled
     assert not job.is_alive()
     assert job.discarded
-    assert jobs.current_job() is None
+    assert tasks.current(tasks.RECONSTRUCT) is None
 
 
 def test_disabling_the_addon_cancels_and_joins_the_job(addon) -> None:
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     job = _gated_job(addon, threading.Event())
     addon.disable()
     assert not job.is_alive()
-    assert jobs.current_job() is None
+    assert tasks.current(tasks.RECONSTRUCT) is None
 
 
 def _assert_fails(match: str, **props) -> None:
@@ -241,12 +238,11 @@ def test_device_unavailable(addon, photo_folder) -> None:
 def _finished_job(addon, work):
     """Run ``work`` as the current job to its end (a real job and thread) and return poll_job's outcome."""
     reconstruct = addon.submodule("operators.reconstruct")
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     errors = addon.submodule("core.errors")
-    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
-    job.request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
-    jobs.register_job(job)
-    job.start()
+    request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
+    job = tasks.Task("test", work, (errors.Dust3rError,), errors.Cancelled, request=request)
+    tasks.start(tasks.RECONSTRUCT, job)
     assert job.join(20)
     return reconstruct.poll_job(bpy.context)
 
@@ -255,7 +251,7 @@ def test_out_of_memory_is_reported_with_advice(addon) -> None:
     errors = addon.submodule("core.errors")
     reconstruct = addon.submodule("operators.reconstruct")
 
-    def work(progress, cancel):
+    def work(progress, cancel, _line):
         raise errors.DeviceError(reconstruct.OUT_OF_MEMORY)
 
     before = _data_counts()
@@ -266,7 +262,7 @@ def test_out_of_memory_is_reported_with_advice(addon) -> None:
 
 
 def test_unexpected_exception_is_logged_and_reported_as_a_bug(addon, caplog) -> None:
-    def work(progress, cancel):
+    def work(progress, cancel, _line):
         raise ZeroDivisionError("a bug")
 
     before = _data_counts()
@@ -307,4 +303,5 @@ def test_invoke_in_background_mode_runs_synchronously(addon, photo_folder) -> No
     )
     assert result == {"FINISHED"}
     assert len([o for o in bpy.data.objects if o.get("dust3r_role") == "camera"]) == 3
-    assert addon.submodule("operators.job").current_job() is None
+    tasks = addon.submodule("operators.tasks")
+    assert tasks.current(tasks.RECONSTRUCT) is None

@@ -120,19 +120,18 @@ def test_idle_panel_draws_settings_and_the_button(addon) -> None:
 
 
 def test_running_job_shows_progress_and_cancel(addon) -> None:
-    jobs = addon.submodule("operators.job")
+    tasks = addon.submodule("operators.tasks")
     errors = addon.submodule("core.errors")
     release = threading.Event()
 
-    def work(progress, cancel):
+    def work(progress, cancel, _line):
         progress("Pairs 3/6", 0.4)
         release.wait(10)
         raise errors.Cancelled()
 
-    job = jobs.ReconstructJob(work, (errors.Dust3rError,), errors.Cancelled)
-    jobs.register_job(job)
+    job = tasks.Task("test", work, (errors.Dust3rError,), errors.Cancelled)
     try:
-        job.start()
+        tasks.start(tasks.RECONSTRUCT, job)
         for _ in range(100):
             if job.poll().fraction > 0:
                 break
@@ -145,7 +144,7 @@ def test_running_job_shows_progress_and_cancel(addon) -> None:
     finally:
         release.set()
         job.join(10)
-        jobs.release_job(job)
+        tasks.release(tasks.RECONSTRUCT, job)
 
 
 def test_active_point_cloud_shows_its_live_filter(addon, make_reconstruction) -> None:

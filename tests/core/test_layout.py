@@ -63,3 +63,123 @@ def test_panels_never_import_core_or_torch(path: Path) -> None:
             assert not (node.level > 0 and node.module.split(".")[0] == "core"), f"{path} imports core"
         names = _imported_top_modules(path)
         assert "torch" not in names, f"{path} imports torch: drawing must not import torch"
+
+
+# ----------------------------------------------------------------------------- the add-on's import graph
+# Every import of our own modules, wherever it sits in a file (a lazy import inside a function is still a
+# dependency): ``module -> set of modules``, dotted names relative to the repository root ("operators.tasks").
+def _own_module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or "__init__"
+
+
+def _resolve(importer: str, is_package: bool, level: int, module: str | None, names: list[str]) -> set[str]:
+    """The own modules an ``ImportFrom`` of ``importer`` names (``from ..core import errors`` -> core.errors)."""
+    base = importer.split(".") if importer != "__init__" else []
+    if not is_package:
+        base = base[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    target = [*base, *(module.split(".") if module else [])]
+    found = set()
+    for name in names:
+        candidate = ".".join([*target, name])
+        found.add(candidate if _module_path(candidate) else ".".join(target) or "__init__")
+    return found
+
+
+def _module_path(name: str) -> Path | None:
+    base = REPO_ROOT.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+ADDON_FILES = [
+    p
+    for top in ("__init__.py", "addon.py", "operators", "panels", "core")
+    for p in ([REPO_ROOT / top] if top.endswith(".py") else sorted((REPO_ROOT / top).rglob("*.py")))
+]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in ADDON_FILES:
+        name = _own_module_name(path)
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                names = [alias.name for alias in node.names]
+                edges |= _resolve(name, path.name == "__init__.py", node.level, node.module, names)
+        graph[name] = {e for e in edges if e != name}
+    return graph
+
+
+def _layer(module: str) -> str:
+    return module.split(".")[0]
+
+
+def test_the_blender_side_runs_one_way() -> None:
+    """panels -> operators -> core, with the leaf ``addon`` beside them; never back (ARCHITECTURE.md)."""
+    allowed = {
+        "__init__": {"operators", "panels"},
+        "addon": set(),
+        "panels": {"panels", "operators", "addon"},
+        "operators": {"operators", "core", "addon"},
+        "core": {"core"},
+    }
+    wrong = [
+        f"{module} imports {dep}"
+        for module, deps in _import_graph().items()
+        for dep in deps
+        if _layer(dep) not in allowed[_layer(module)]
+    ]
+    assert not wrong, "imports against the direction panels -> operators -> core:\n" + "\n".join(wrong)
+
+
+def test_no_import_cycles() -> None:
+    """No module reaches itself through imports (a package's __init__ re-exporting its modules is fine)."""
+    graph = _import_graph()
+
+    def reachable(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for dep in graph.get(node, ()):
+                if dep == start:
+                    return [*path, dep]
+                if dep not in seen and not start.startswith(dep + "."):  # a module's own package __init__
+                    seen.add(dep)
+                    stack.append((dep, [*path, dep]))
+        return None
+
+    cycles = [" -> ".join(c) for m in graph if (c := reachable(m)) is not None]
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
+
+
+def test_core_keeps_its_layers() -> None:
+    """``geometry`` is a leaf (errors aside); ``model`` needs only itself and the leaves."""
+    leaves = {"core.errors", "core.progress"}
+    rules = {"core.geometry": {"core.geometry"}, "core.model": {"core.model"}}
+    wrong = []
+    for module, deps in _import_graph().items():
+        for package, allowed in rules.items():
+            if module == package or module.startswith(package + "."):
+                wrong += [
+                    f"{module} imports {d}"
+                    for d in deps
+                    if d not in leaves and not any(d == a or d.startswith(a + ".") for a in allowed)
+                ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_import_graph_sees_the_known_edges() -> None:
+    """The graph itself is right: it finds edges we know exist (so the rules above cannot pass vacuously)."""
+    graph = _import_graph()
+    assert "operators.tasks" in graph["operators.reconstruct"]
+    assert "core.config" in graph["operators.settings"]
+    assert "operators.settings" in graph["panels.properties"]
+    assert "addon" in graph["panels.sidebar"]

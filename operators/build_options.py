@@ -1,0 +1,23 @@
+"""What the scene builder is asked to make, with its defaults (the one place they are written). No bpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Options of one scene build.
+
+    Attributes:
+        conf_threshold: initial confidence threshold of the point cloud's live filter (its modifier input);
+            also the fixed threshold of the per-view surfaces.
+        point_radius: initial radius of the displayed points, scene units.
+        surfaces: also build one textured mesh per view.
+        name: base name of the collection and its objects (default: the photo folder's name).
+    """
+
+    conf_threshold: float = 3.0
+    point_radius: float = 0.005
+    surfaces: bool = False
+    name: str | None = None
