@@ -51,8 +51,9 @@ _DEVICE_LABELS = {
 }
 DEVICE_ITEMS = tuple((name, *_DEVICE_LABELS[name]) for name in DEVICES)
 
-# Bounds of the UI (the core validates again): a window wider than this is never useful, and a focal
-# outside this range is a typo.
+# Slider ranges of the UI. They are SOFT bounds: a value passed from a script outside them is not clamped
+# silently but reaches the core's validation, which refuses it with a message (a window wider than the
+# photo count is just "complete"; a focal outside the range is a typo).
 MAX_GRAPH_WINDOW = 64
 FOCAL_MM_RANGE = (1.0, 5000.0)
 
@@ -75,8 +76,8 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             name="Window",
             description="K of the sliding/log window, R of one-reference",
             default=window,
-            min=0,
-            max=MAX_GRAPH_WINDOW,
+            soft_min=1,
+            soft_max=MAX_GRAPH_WINDOW,
             options=options,
         ),
         "focal_prior": EnumProperty(
@@ -87,8 +88,8 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             description="Focal length in mm on a 36 mm film back spanning the photo's long side "
             "(what the Blender camera's lens will show)",
             default=35.0,
-            min=FOCAL_MM_RANGE[0],
-            max=FOCAL_MM_RANGE[1],
+            soft_min=FOCAL_MM_RANGE[0],
+            soft_max=FOCAL_MM_RANGE[1],
             options=options,
         ),
         "shared_focal": BoolProperty(
