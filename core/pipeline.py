@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import AlignConfig, ReconstructConfig
+from .config import AlignConfig, ReconstructConfig, RefineConfig
 from .errors import DependencyError, ImageError
 from .geometry.photo import PhotoCrop, focal_net_from_35mm
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # Share of the whole job each stage gets on the progress bar (measured proportions on CPU, rounded).
 _STAGES = {"model": (0.0, 0.04), "images": (0.04, 0.06), "pairs": (0.06, 0.80), "align": (0.80, 0.98)}
+_REFINE_STAGE = 0.9  # with the refinement, the alignment ends and the refinement starts here
 
 
 def _require_torch() -> None:
@@ -129,9 +130,24 @@ def reconstruct(
     crops = [img.crop for img in images]
     known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
     align_config = replace(config.align, known_focals=known) if known is not None else config.align
-    aligned = _align(preds, align_config, len(images), sub_progress(progress, *_STAGES["align"]), cancel)
+    refine = config.refine.enabled and len(images) > 1
+    align_end = _REFINE_STAGE if refine else _STAGES["align"][1]
+    aligned = _align(
+        preds, align_config, len(images), sub_progress(progress, _STAGES["align"][0], align_end), cancel
+    )
     del preds
     check_cancel(cancel)
+    refinement = None
+    if refine:
+        refinement = refine_on_photos(
+            images,
+            aligned,
+            align_config,
+            config.refine,
+            sub_progress(progress, align_end, _STAGES["align"][1]),
+            cancel,
+        )
+        aligned = refinement.alignment
 
     conf = list(aligned.conf)
     if config.clean_depth and len(images) > 1:
@@ -139,14 +155,49 @@ def reconstruct(
 
         progress("Cleaning point cloud", _STAGES["align"][1])
         conf = clean_pointcloud(aligned)
-    result = _to_reconstruction(paths, images, aligned, conf)
+    result = _to_reconstruction(paths, images, aligned, conf, refinement)
     progress("Done", 1.0)
     logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
     return result
 
 
-def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:
-    return reconstruction_from_depth(
+def refine_on_photos(images, aligned, align_config: AlignConfig, config: RefineConfig, progress, cancel):
+    """The refinement step of the pipeline: match on working copies of the ORIGINAL photos (long side at most
+    ``config.working_size``), tied to the network images through their crops.
+
+    Returns:
+        a :class:`~core.refine.Refinement` (solve errors in pixels of the original photos).
+    """
+    from PIL import Image
+
+    from .inference.images import open_photo
+    from .refine import ImageFrame, Priors, refine_alignment, resize_crop
+
+    progress("Loading photos for refinement", 0.0)
+    works, frames = [], []
+    for img in images:
+        photo, _ = open_photo(img.path)
+        w0, h0 = photo.size
+        scale = 1.0 if config.working_size == 0 else min(1.0, config.working_size / max(w0, h0))
+        size = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
+        works.append(np.asarray(photo if size == (w0, h0) else photo.resize(size, Image.Resampling.LANCZOS)))
+        frames.append(ImageFrame(net_crop=img.crop, image_crop=resize_crop((w0, h0), size)))
+        check_cancel(cancel)
+    n = len(images)
+    priors = Priors(
+        shared_focal=align_config.shared_focal,
+        known_focal=np.array([f is not None for f in (align_config.known_focals or [None] * n)]),
+        known_pose=np.array([T is not None for T in (align_config.known_poses or [None] * n)]),
+    )
+    names = [Path(img.path).name for img in images]
+    refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
+    for line in refinement.warnings:
+        logger.warning("refinement: %s", line)
+    return refinement
+
+
+def _to_reconstruction(paths, images, aligned, conf, refinement=None) -> Reconstruction:
+    result = reconstruction_from_depth(
         paths,
         aligned.world_from_cam,
         aligned.intrinsics(),
@@ -155,4 +206,14 @@ def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:
         conf,
         [img.rgb.astype(np.float32) / 255.0 for img in images],
         pts3d=aligned.pts3d,
+    )
+    if refinement is None:
+        return result
+    return replace(
+        result,
+        dist=refinement.dist,
+        solve_error_px=refinement.solve_error_px,
+        solve_error_total_px=refinement.solve_error_total_px,
+        refine_status=refinement.notes,
+        refine_warnings=refinement.warnings,
     )

@@ -10,11 +10,15 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..config import AlignConfig, InferenceConfig, ReconstructConfig
+import numpy as np
+
+from ..config import DISTORTION_MODELS, AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
+from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
 _DEFAULT_ALIGN = AlignConfig()
+_DEFAULT_REFINE = RefineConfig()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,11 +52,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-clean", action="store_true", help="keep points that other views see as floaters"
     )
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=_DEFAULT_REFINE.enabled,
+        help="refine the cameras to sub-pixel accuracy on the photos (correspondences, bundle adjustment)",
+    )
+    parser.add_argument(
+        "--distortion",
+        choices=DISTORTION_MODELS,
+        default=_DEFAULT_REFINE.distortion,
+        help="with --refine: also estimate radial distortion (one set with --shared-focal, else per photo)",
+    )
     parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
     """The :class:`ReconstructConfig` the command-line options describe."""
+    if args.distortion != "none" and not args.refine:
+        raise ConfigError("--distortion is estimated by the refinement: add --refine (or drop --no-refine)")
     align_kwargs = {
         "method": args.method,
         "focal_mode": args.focal_mode,
@@ -73,6 +91,7 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
         focal_prior="mm" if args.focal_mm is not None else ("exif" if args.focal_exif else "none"),
         focal_mm=args.focal_mm,
         clean_depth=not args.no_clean,
+        refine=RefineConfig(enabled=args.refine, distortion=args.distortion),
     )
 
 
@@ -89,4 +108,11 @@ def run(args: argparse.Namespace) -> int:
     result.save_npz(args.out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
     print(f"wrote {args.out}: {result.num_views} views, {points} points")
+    if np.isfinite(result.solve_error_total_px):
+        refined = sum(status == "refined" for status in result.refine_status)
+        print(
+            f"refined {refined} of {result.num_views} cameras: solve error {result.solve_error_total_px:.3f} px"
+        )
+        for line in result.refine_warnings:
+            print(f"warning: {line}")
     return 0
