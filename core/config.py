@@ -120,7 +120,7 @@ class RefineConfig:
     distortion: str = "none"
     optimize_pp: bool = False
     working_size: int = 1600
-    max_points: int = 800
+    max_points: int = 1500
     max_partners: int = 8
     min_overlap: float = 0.05
     window: int = 9
@@ -128,7 +128,7 @@ class RefineConfig:
     loss: str = "soft_l1"
     loss_scale_px: float = 1.0
     rounds: int = 3
-    max_rotation_deg: float = 5.0
+    max_rotation_deg: float = 30.0
 
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTION_MODELS:

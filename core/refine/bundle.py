@@ -181,9 +181,11 @@ class BundleProblem:
         return st, y, xc, z, xu, xd, r2, g, k, f, uv
 
     def _structure(self) -> None:
-        """Camera-side columns each observation touches: ``(O, k)`` int (``-1``: not a parameter)."""
+        """Camera-side columns each observation's residual pair touches: ``cam_cols`` ``(O, k)`` int (``-1``:
+        not a parameter), and the point of each pair, ``row_point`` ``(O,)``."""
         v = self.obs.view
-        cols = [np.where(self.cam_col[v, None] >= 0, self.cam_col[v, None] + np.arange(6), -1)]
+        pose = np.where(self.cam_col[v, None] >= 0, self.cam_col[v, None] + np.arange(6), -1)
+        cols = [pose]
         for first, group, width in (
             (self.focal_col0, self.intr.focal_group, 1),
             (self.pp_col0, self.intr.pp_group, 2),
@@ -192,6 +194,12 @@ class BundleProblem:
             g = group[v, None]
             cols.append(np.where(g >= 0, first + width * g + np.arange(width), -1))
         self.cam_cols = np.concatenate(cols, axis=1)
+        self.row_point = self.obs.point
+
+    @property
+    def n_rows(self) -> int:
+        """Residual pairs (one per observation)."""
+        return len(self.row_point)
 
     @property
     def n_camera_params(self) -> int:
@@ -227,8 +235,9 @@ class BundleProblem:
             fr = f * xu
             parts.append(np.stack([fr * r2[:, None], fr * (r2 * r2)[:, None]][: self.intr.num_dist], axis=-1))
         J_cam = np.concatenate(parts, axis=2)
+        r = uv - self.obs.xy
         J_cam[np.broadcast_to(self.cam_cols[:, None, :] < 0, J_cam.shape)] = 0.0
-        return uv - self.obs.xy, J_cam, J_X
+        return r, J_cam, J_X
 
     def scale_term(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
         """The scale residual and its ``(n_camera_params,)`` gradient, or None without a scale pair."""
@@ -255,12 +264,12 @@ class BundleProblem:
         """Analytic ``(2 O [+ 1], n_params)`` sparse Jacobian of :meth:`residuals` (for checks and
         ``scipy.optimize.least_squares``)."""
         _, J_cam, J_X = self.blocks(x)
-        n_obs = len(self.obs.view)
-        rows = np.repeat(np.arange(2 * n_obs), 1)
+        n_obs = self.n_rows
+        rows = np.arange(2 * n_obs)
         cam_rows = np.broadcast_to(rows.reshape(n_obs, 2)[:, :, None], J_cam.shape)
         cam_cols = np.broadcast_to(self.cam_cols[:, None, :], J_cam.shape)
         valid = cam_cols >= 0
-        pt_cols = self.point_col0 + 3 * self.obs.point[:, None, None] + np.arange(3)
+        pt_cols = self.point_col0 + 3 * self.row_point[:, None, None] + np.arange(3)
         pt_rows = np.broadcast_to(rows.reshape(n_obs, 2)[:, :, None], J_X.shape)
         J = sparse.csr_matrix(
             (

@@ -35,16 +35,21 @@ def grid_keypoints(
     margin: int,
     mask: np.ndarray | None = None,
     max_points: int | None = None,
+    spacing: int = 0,
 ) -> np.ndarray:
     """The best-scoring pixel of each ``cell x cell`` block, where it beats ``min_score``.
+
+    With ``spacing`` > 0 only local maxima of the score over ``(2 spacing + 1)`` pixels compete, so that two
+    points never sit on the same image feature (their matching errors would be the same, and count twice).
 
     Args:
         score: ``(H, W)`` score (e.g. :func:`shi_tomasi_score`).
         cell: block size in pixels (>= 1).
         min_score: absolute threshold; a block whose best pixel scores at or below gives no point.
         margin: pixels closer than this to the border are never chosen.
-        mask: optional ``(H, W)`` bool, pixels allowed.
+            mask: optional ``(H, W)`` bool, pixels allowed.
         max_points: keep at most this many points, the highest scores first.
+        spacing: see above (pixels).
 
     Returns:
         ``(M, 2)`` int64 pixel coordinates ``(x, y)`` (index coordinates), best score first.
@@ -57,6 +62,8 @@ def grid_keypoints(
     allowed[margin : h - margin, margin : w - margin] = True
     if mask is not None:
         allowed &= np.asarray(mask, dtype=bool)
+    if spacing > 0:
+        allowed &= s >= ndimage.maximum_filter(s, size=2 * spacing + 1, mode="nearest")
     s[~allowed] = -np.inf
     hc, wc = -(-h // cell), -(-w // cell)
     padded = np.full((hc * cell, wc * cell), -np.inf, dtype=np.float32)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .pyramid import from_level, inside, sample, to_level
 from .search import ncc_search
-from .warps import AffineWarp
+from .warps import AffineWarp, template_levels
 
 # the exhaustive search runs on the pyramid level where its radius is at most this many pixels
 _MAX_SEARCH = 8
@@ -85,15 +85,15 @@ def _template(image: np.ndarray, p: np.ndarray, window: int, weights: np.ndarray
     return t_norm, np.stack([gx * weights, gy * weights], axis=-1), inv
 
 
-def _align_level(img_a, img_b, p, warp, q, window, iterations, level):
-    """Gauss-Newton on one level: returns the new ``q`` ``(M, 2)`` (level coordinates)."""
+def _align_level(img_a, img_b, p, warp, q, window, iterations, level, k):
+    """Gauss-Newton on one level of B (``level``; A's patch is taken ``k`` levels higher): returns the new
+    ``q`` ``(M, 2)`` (coordinates of B's level)."""
     d, weights = _offsets(window)
     t_norm, wgrad, inv_hess = _template(img_a, p, window, weights)
     q = q.copy()
     active = np.arange(len(p))
-    scale = 2.0**level
-    offsets_b = (warp.offsets(d * scale) / scale).astype(np.float32)  # (M, P, 2)
-    A = warp.A
+    offsets_b = (warp.offsets(d * 2.0 ** (level + k)) / 2.0**level).astype(np.float32)  # (M, P, 2)
+    A = warp.A * 2.0**k  # B's level pixels per pixel of A's level
     for _ in range(iterations):
         if len(active) == 0:
             break
@@ -129,19 +129,26 @@ def align_patches(
     warp = as_warp(warp)
     if len(p) == 0:
         return q0.copy(), np.zeros(0, dtype=bool), np.zeros(0)
-    levels = min(params.levels, len(pyr_a), len(pyr_b))
-    q = to_level(q0, levels - 1)
-    for level in range(levels - 1, -1, -1):
-        p_level = to_level(p, level)
-        q = _align_level(
-            pyr_a[level], pyr_b[level], p_level, warp, q, params.window, params.iterations, level
-        )
-        if level > 0:
-            q = to_level(from_level(q, level), level - 1)
-    ncc = patch_ncc(pyr_a[0], pyr_b[0], p, warp, q, params.window)
+    levels = min(params.levels, len(pyr_b))
+    k_all = template_levels(warp.A, len(pyr_a) - 1)
+    q_out = q0.copy()
+    ncc = np.zeros(len(p))
+    for k in np.unique(k_all):
+        sel = np.flatnonzero(k_all == k)
+        w_k = warp.subset(sel)
+        q = to_level(q0[sel], levels - 1)
+        for level in range(levels - 1, -1, -1):
+            ka = min(level + int(k), len(pyr_a) - 1)
+            q = _align_level(pyr_a[ka], pyr_b[level], to_level(p[sel], ka), w_k, q, params.window,
+                             params.iterations, level, ka - level)  # fmt: skip
+            if level > 0:
+                q = to_level(from_level(q, level), level - 1)
+        q_out[sel] = q
+        ka = min(int(k), len(pyr_a) - 1)
+        ncc[sel] = patch_ncc(pyr_a[ka], pyr_b[0], to_level(p[sel], ka), w_k, q, params.window, ka)
     margin = params.window // 2 + 1
-    ok = inside(q, pyr_b[0].shape, margin) & (ncc >= params.min_ncc)
-    return q, ok, ncc
+    ok = inside(q_out, pyr_b[0].shape, margin) & (ncc >= params.min_ncc)
+    return q_out, ok, ncc
 
 
 def as_warp(warp):
@@ -149,11 +156,12 @@ def as_warp(warp):
     return warp if hasattr(warp, "offsets") else AffineWarp(warp)
 
 
-def patch_ncc(img_a, img_b, p, warp, q, window: int) -> np.ndarray:
-    """``(M,)`` weighted normalised cross-correlation of the patch at ``p`` in A and its image at ``q`` in B."""
+def patch_ncc(img_a, img_b, p, warp, q, window: int, k: int = 0) -> np.ndarray:
+    """``(M,)`` weighted normalised cross-correlation of the patch at ``p`` in A (level ``k`` of A's pyramid,
+    ``p`` in that level's coordinates) and its image at ``q`` in B (level 0)."""
     d, weights = _offsets(window)
     a_vals, _ = _normalise(sample(img_a, p[:, None, :] + d[None]), weights)
-    offsets_b = as_warp(warp).offsets(d)
+    offsets_b = as_warp(warp).offsets(d * 2.0**k)
     b_vals, _ = _normalise(sample(img_b, q[:, None, :] + offsets_b), weights)
     return (a_vals * b_vals) @ weights
 
@@ -187,8 +195,7 @@ def match_patches(
     top = len(pyr_a) - 1
     level = int(np.clip(np.ceil(np.log2(max(radius, 1.0) / _MAX_SEARCH)), 0, min(top, len(pyr_b) - 1)))
     r_level = max(1, int(np.ceil(radius / 2.0**level)))
-    q_int, ok = ncc_search(pyr_a[level], pyr_b[level], to_level(p, level), A, to_level(q0, level), r_level,
-                           params.window + 4)  # fmt: skip
+    q_int, ok = ncc_search(pyr_a, pyr_b[level], level, p, A, to_level(q0, level), r_level, params.window + 4)
     start = from_level(q_int, level)
     lk = PatchParams(**{**params.__dict__, "levels": level + 1})
     idx = np.flatnonzero(ok)

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 _NEIGHBOURS = 5
 _NARROW_MIN_PX = 3.0
 _NARROW_FRACTION = 0.25
+# pyramid levels above the search's, for templates of views that see a surface much larger than their partner
+_EXTRA_LEVELS = 2
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def match_views(
     greys = [to_grey(v.image) for v in views]
     radius = [params.search_fraction * max(v.image_size) for v in views]
     levels = [pyramid_levels(v.image_size, params.track.window, params.search_fraction) for v in views]
-    pyramids = [build_pyramid(g, max(levels)) for g in greys]
+    pyramids = [build_pyramid(g, max(levels) + _EXTRA_LEVELS) for g in greys]
     hosts, links, stats = [], [], []
     for a, view in enumerate(views):
         check_cancel(cancel)

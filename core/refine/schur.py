@@ -50,7 +50,7 @@ class LMResult:
 
 def _cost(problem, x, loss, c) -> float:
     res = problem.residuals(x)
-    n_obs = len(problem.obs.view)
+    n_obs = problem.n_rows
     s = np.sum(res[: 2 * n_obs].reshape(-1, 2) ** 2, axis=1)
     total = 0.5 * float(np.sum(robust_cost_and_weight(s, loss, c)[0]))
     if len(res) > 2 * n_obs:
@@ -77,7 +77,7 @@ def _normal_equations(problem, x, loss, c):
         U += np.outer(term[1], term[1])
         gc += term[1] * term[0]
     E = wJcT @ J_pt
-    p = problem.obs.point
+    p = problem.row_point
     n_pts = problem.n_points
     wJpT = np.swapaxes(J_pt * w[:, None, None], 1, 2)  # (O, 3, 2)
     V = _sum_by(p, (wJpT @ J_pt).reshape(-1, 9), n_pts).reshape(n_pts, 3, 3)
@@ -114,7 +114,7 @@ def _solve_step(problem, U, gc, E, V, gp, lam, groups):
     Vinv = np.linalg.inv(Vd)
     S = Ud.copy()
     rhs = -gc.copy()
-    point = problem.obs.point
+    point = problem.row_point
     # rhs += W V^-1 g_p, with W = sum over a track's observations of E
     EVg = (E @ (Vinv[point] @ gp[point][:, :, None]))[..., 0]
     valid = cols >= 0
@@ -148,7 +148,7 @@ def levenberg_marquardt(
     x = np.asarray(x0, dtype=np.float64).copy()
     cost = _cost(problem, x, loss, loss_scale)
     lam = 1e-4
-    groups = _track_groups(problem.obs.point)
+    groups = _track_groups(problem.row_point)
     m = problem.n_camera_params
     converged = False
     iterations = 0

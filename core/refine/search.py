@@ -13,19 +13,25 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft
 
-from .pyramid import sample
+from .pyramid import sample, to_level
+from .warps import template_levels
 
 _CHUNK = 1024  # matches per FFT batch (memory: about 5 KB per match and search pixel side)
 
 
-def _template(img_a: np.ndarray, p: np.ndarray, A: np.ndarray, window: int) -> np.ndarray:
-    """``(M, w, w)`` zero-mean unit-norm patches of A, sampled on B's pixel grid through ``A``."""
+def _template(pyr_a, level: int, p: np.ndarray, A: np.ndarray, window: int) -> np.ndarray:
+    """``(M, w, w)`` zero-mean unit-norm patches of A sampled on the grid of B's pyramid level ``level``
+    through ``A``, from the level of A's pyramid whose pixels are about as large (``p``: level 0 of A)."""
     half = window // 2
     dy, dx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
-    e = np.stack([dx.ravel(), dy.ravel()], axis=-1)  # offsets in B
+    e = np.stack([dx.ravel(), dy.ravel()], axis=-1) * 2.0**level  # level-0 offsets in B
     A_inv = np.linalg.inv(A)
-    pts = p[:, None, :] + np.einsum("mij,pj->mpi", A_inv, e)
-    t = sample(img_a, pts).astype(np.float64)
+    pts = p[:, None, :] + np.einsum("mij,pj->mpi", A_inv, e)  # level-0 points of A
+    k = np.minimum(level + template_levels(A, len(pyr_a) - 1), len(pyr_a) - 1)
+    t = np.zeros(pts.shape[:2])
+    for ka in np.unique(k):
+        sel = k == ka
+        t[sel] = sample(pyr_a[ka], to_level(pts[sel], int(ka)))
     t -= t.mean(axis=1, keepdims=True)
     t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
     return t.reshape(-1, window, window)
@@ -58,8 +64,9 @@ def _ncc_maps(img_b, centres, templates, radius):
 
 
 def ncc_search(
-    img_a: np.ndarray,
+    pyr_a: list[np.ndarray],
     img_b: np.ndarray,
+    level: int,
     p: np.ndarray,
     A: np.ndarray,
     q0: np.ndarray,
@@ -71,9 +78,9 @@ def ncc_search(
     """The best integer position in B of each patch of A, within ``radius`` pixels of its guess.
 
     Args:
-        img_a, img_b: ``(H, W)`` float grey images (the same pyramid level of both).
-        p: ``(M, 2)`` points of A; A: ``(M, 2, 2)`` local affine maps (B pixels per A pixel); q0: ``(M, 2)``
-            guesses in B (index coordinates of this level).
+        pyr_a: A's pyramid; img_b: level ``level`` of B's pyramid (``(H, W)`` float grey).
+        p: ``(M, 2)`` level-0 points of A; A: ``(M, 2, 2)`` local affine maps (B pixels per A pixel, level 0);
+            q0: ``(M, 2)`` guesses in B (index coordinates of B's level ``level``).
         radius: half side of the searched square, pixels (>= 1).
         window: patch side in B's pixels (odd).
         min_ncc: correlation the best position needs.
@@ -91,9 +98,8 @@ def ncc_search(
     yy, xx = np.mgrid[0:side, 0:side]
     for lo in range(0, len(p), _CHUNK):
         sl = slice(lo, lo + _CHUNK)
-        ncc = _ncc_maps(img_b, centres[sl], _template(img_a, p[sl], A[sl], window), radius).reshape(
-            -1, side * side
-        )
+        templates = _template(pyr_a, level, p[sl], A[sl], window)
+        ncc = _ncc_maps(img_b, centres[sl], templates, radius).reshape(-1, side * side)
         best = ncc.argmax(axis=1)
         by, bx = np.divmod(best, side)
         best_val = ncc[np.arange(len(best)), best]

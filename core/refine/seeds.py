@@ -19,11 +19,15 @@ from .keypoints import grid_keypoints, shi_tomasi_score
 from .pyramid import inside, sample
 from .views import RefineView
 
+_CELLS_ACROSS = 50
+
 
 @dataclass(frozen=True)
 class SeedParams:
     """Attributes:
-    cell: one point per ``cell x cell`` block of the refinement image (pixels).
+    cell: one point per ``cell x cell`` block of the refinement image (pixels; larger on images of more than
+        50 cells across).
+    spacing: only local maxima of the texture score over ``2 spacing + 1`` pixels are points.
     max_points: points per host view at most (those that other views see are preferred).
     min_texture: Shi-Tomasi score (grey in [0, 1]) a point needs.
     margin: pixels kept clear of the image border.
@@ -33,9 +37,10 @@ class SeedParams:
     occlusion_tol: relative depth difference above which a point counts as hidden in the other view.
     """
 
-    cell: int = 8
-    max_points: int = 400
-    min_texture: float = 5e-5
+    cell: int = 5
+    spacing: int = 2
+    max_points: int = 1500
+    min_texture: float = 1e-5
     margin: int = 8
     min_conf: float = 1.0
     planar_tol: float = 0.03
@@ -77,7 +82,10 @@ def host_points(view: RefineView, grey: np.ndarray, params: SeedParams, window: 
         params: grid, thresholds.
         window: the matcher's patch side (pixels); the local plane is fitted over about that width.
     """
-    kp = grid_keypoints(shi_tomasi_score(grey), params.cell, params.min_texture, params.margin)
+    # cells scale with the image (about _CELLS_ACROSS across the long side), never below params.cell
+    cell = max(params.cell, int(round(max(grey.shape) / _CELLS_ACROSS)))
+    spacing = max(params.spacing, cell // 2)
+    kp = grid_keypoints(shi_tomasi_score(grey), cell, params.min_texture, params.margin, spacing=spacing)
     kp = kp.astype(np.float64)
     h2, w2 = view.depth.shape
     uv = view.frame.net_from_image(kp)

@@ -21,7 +21,7 @@ from .tracks import TrackSet
 logger = logging.getLogger(__name__)
 
 REFINED = "refined"
-_MAX_FOCAL_CHANGE = 0.3  # relative; more is a diverged solve
+_MAX_FOCAL_CHANGE = 0.5  # relative; more is a diverged solve
 _MAX_RETRIES = 3
 
 

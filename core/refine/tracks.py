@@ -49,7 +49,7 @@ class TrackSet:
         return TrackSet(obs=obs, points=self.points[good], host=self.host[good])
 
     def with_points(self, points: np.ndarray) -> TrackSet:
-        return TrackSet(obs=self.obs, points=np.asarray(points, dtype=np.float64), host=self.host)
+        return TrackSet(self.obs, np.asarray(points, dtype=np.float64), self.host)
 
 
 def tracks_from_matches(

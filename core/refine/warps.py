@@ -81,3 +81,11 @@ class PlaneWarp:
 
     def inverse(self) -> AffineWarp:
         return AffineWarp(np.linalg.inv(self.A))
+
+
+def template_levels(A: np.ndarray, top: int) -> np.ndarray:
+    """``(M,)`` int: how many levels higher in A's pyramid the template is taken, so that A's patch and its
+    image in B have about the same pixel size (B seeing the patch smaller than A does: a template with finer
+    detail than B can show biases the match, consistently over a whole surface)."""
+    scale = np.sqrt(np.abs(np.linalg.det(np.asarray(A, dtype=np.float64).reshape(-1, 2, 2))))
+    return np.clip(np.rint(-np.log2(np.maximum(scale, 1e-6))), 0, top).astype(np.int64)
