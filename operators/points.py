@@ -1,7 +1,21 @@
-"""The point-cloud mesh: vertices only, with ``color``, ``confidence`` and ``view`` point attributes.
+"""The point-cloud mesh: one small triangle per point, with ``color``, ``confidence`` and ``view`` per point.
 
-Everything goes through flat numpy arrays and ``foreach_set`` (CONVENTIONS.md section 5): no Python loop
-per point.
+Why triangles: Solid view (Workbench) draws a Geometry Nodes point cloud in one flat colour, but draws the
+colours of a mesh whose faces carry the active colour attribute (TESTING.md). So each point is one
+equilateral triangle centred on it, in the image plane of the camera that saw it (facing that camera),
+and the Geometry Nodes modifier (:mod:`.geonodes`) only filters and resizes them: the confidence threshold
+and the radius stay live, and evaluating 5 million points stays a plain copy (no instancing).
+
+Layout (one entry per point lives on the FACE domain):
+
+- face ``k`` is point ``k`` (points in view order, each view's network pixels row-major, non-finite points
+  left out); its centre (``mesh.polygons[k].center``) is the point's position;
+- vertices ``3k, 3k+1, 3k+2`` are its corners (only ``position`` lives on the point domain);
+- face attributes ``color`` (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and
+  ``view`` (INT, the photo index); the modifier copies ``color`` to the corners, where Workbench reads it.
+
+:func:`read_points` returns these per-point arrays for scripts. Everything goes through flat numpy arrays
+and ``foreach_set`` on attributes (CONVENTIONS.md section 5): no Python loop per point.
 """
 
 from __future__ import annotations
@@ -16,6 +30,12 @@ from ..core.geometry.blender_camera import blender_world_from_opencv_world
 COLOR_ATTRIBUTE = "color"
 CONFIDENCE_ATTRIBUTE = "confidence"
 VIEW_ATTRIBUTE = "view"
+VERTICES_PER_POINT = 3
+LAYOUT_KEY = "dust3r_layout"  # mesh custom property: how points map to mesh elements
+LAYOUT = "triangle per point"
+# Corner directions in the camera's image plane (right, up), counter-clockwise as the camera sees them, so
+# the face's front side looks at the camera.
+_CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
 
 
 @dataclass(frozen=True)
@@ -23,10 +43,10 @@ class PointArrays:
     """All points of a reconstruction, ready for Blender.
 
     Attributes:
-        positions: ``(M, 3)`` float32, Blender world.
+        positions: ``(M, 3)`` float32, Blender world (of the reconstruction, before its parent's transform).
         colors: ``(M, 4)`` float32 RGBA, LINEAR (scene-referred) values, as FLOAT_COLOR attributes store them.
         confidence: ``(M,)`` float32, the network's confidence (never thresholded here).
-        view: ``(M,)`` int32, index of the source photo.
+        view: ``(M,)`` int32, index of the source photo, ascending (points are grouped view by view).
     """
 
     positions: np.ndarray
@@ -83,19 +103,91 @@ def gather_points(pts3d, colors, conf) -> PointArrays:
     return PointArrays(positions=positions, colors=rgba, confidence=confidence, view=view)
 
 
-def create_point_mesh(name: str, points: PointArrays) -> bpy.types.Mesh:
-    """A vertices-only mesh holding ``points`` and its attributes; the colour attribute is the active one."""
-    mesh = bpy.data.meshes.new(name)
+def triangle_offsets(right: np.ndarray, up: np.ndarray, radius: float) -> np.ndarray:
+    """``(3, 3)`` float32 corner offsets of a point's triangle: circumradius ``radius``, in the plane of the
+    unit vectors ``right`` and ``up`` (a camera's image axes, Blender world), counter-clockwise seen from the
+    side they face (``right x up``)."""
+    right = np.asarray(right, dtype=np.float64)
+    up = np.asarray(up, dtype=np.float64)
+    corners = np.cos(_CORNER_ANGLES)[:, None] * right + np.sin(_CORNER_ANGLES)[:, None] * up
+    return (radius * corners).astype(np.float32)
+
+
+def create_point_mesh(
+    new, name: str, points: PointArrays, view_axes: np.ndarray, radius: float
+) -> bpy.types.Mesh:
+    """The triangle-per-point mesh of ``points`` (module docstring), its triangles of circumradius ``radius``.
+
+    Args:
+        new: ``new(kind, name)`` -> a registered new datablock (``BuildRecord.new``).
+        name: mesh name.
+        points: the points, grouped by ascending ``view``.
+        view_axes: ``(V, 2, 3)`` the unit right and up vectors (Blender world) of each view's camera; every
+            point's triangle lies in its own camera's image plane.
+        radius: circumradius of the triangles, scene units (the modifier resizes them live).
+    """
+    mesh = new("meshes", name)
+    mesh[LAYOUT_KEY] = LAYOUT
     n = len(points)
-    mesh.vertices.add(n)
-    mesh.attributes["position"].data.foreach_set("vector", np.ascontiguousarray(points.positions).ravel())
-    color = mesh.attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-    color.data.foreach_set("color", np.ascontiguousarray(points.colors).ravel())
-    conf = mesh.attributes.new(CONFIDENCE_ATTRIBUTE, "FLOAT", "POINT")
-    conf.data.foreach_set("value", np.ascontiguousarray(points.confidence))
-    view = mesh.attributes.new(VIEW_ATTRIBUTE, "INT", "POINT")
-    view.data.foreach_set("value", np.ascontiguousarray(points.view))
-    mesh.color_attributes.active_color_name = COLOR_ATTRIBUTE
-    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+    if n:
+        _add_triangles(mesh, points, view_axes, radius)
+    # Each attribute is written right after it is made: adding another one invalidates Python references.
+    for attr_name, data_type, key, values in (
+        (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", points.colors),
+        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", points.confidence),
+        (VIEW_ATTRIBUTE, "INT", "value", points.view),
+    ):
+        attr = mesh.attributes.new(attr_name, data_type, "FACE")
+        if n:
+            dtype = np.int32 if data_type == "INT" else np.float32
+            attr.data.foreach_set(key, np.ascontiguousarray(values, dtype=dtype).ravel())
+    # By name, after every attribute exists. The modifier stores "color" on the corners, where this name
+    # makes Workbench draw it.
+    mesh.attributes.active_color_name = COLOR_ATTRIBUTE
     mesh.update()
     return mesh
+
+
+def _add_triangles(mesh: bpy.types.Mesh, points: PointArrays, view_axes: np.ndarray, radius: float) -> None:
+    """Vertices, edges and faces of one triangle per point, written as whole attribute arrays."""
+    n = len(points)
+    mesh.vertices.add(VERTICES_PER_POINT * n)
+    mesh.edges.add(VERTICES_PER_POINT * n)
+    mesh.loops.add(VERTICES_PER_POINT * n)
+    mesh.polygons.add(n)
+
+    corners = np.empty((n, VERTICES_PER_POINT, 3), np.float32)
+    bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
+    for k, (right, up) in enumerate(view_axes):
+        start, end = bounds[k], bounds[k + 1]
+        np.add(
+            points.positions[start:end, None, :],
+            triangle_offsets(right, up, radius)[None],
+            out=corners[start:end],
+        )
+    mesh.attributes["position"].data.foreach_set("vector", corners.ravel())
+    del corners
+
+    first = np.arange(0, VERTICES_PER_POINT * n, VERTICES_PER_POINT, dtype=np.int32)
+    edges = first[:, None, None] + np.array([[0, 1], [1, 2], [2, 0]], np.int32)[None]
+    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
+    del edges
+    corner = np.arange(VERTICES_PER_POINT * n, dtype=np.int32)  # corner c uses vertex c and edge c
+    mesh.attributes[".corner_vert"].data.foreach_set("value", corner)
+    mesh.attributes[".corner_edge"].data.foreach_set("value", corner)
+    mesh.polygons.foreach_set("loop_start", first)
+
+
+def read_points(mesh: bpy.types.Mesh) -> PointArrays:
+    """One entry per point of a DUSt3R point mesh (module docstring): face centres, colours, confidence,
+    views. Positions are in the mesh's own space (apply the object's ``matrix_world`` for the world)."""
+    n = len(mesh.polygons)
+    centres = np.empty(n * 3, np.float32)
+    mesh.polygons.foreach_get("center", centres)
+    colors = np.empty(n * 4, np.float32)
+    mesh.attributes[COLOR_ATTRIBUTE].data.foreach_get("color", colors)
+    confidence = np.empty(n, np.float32)
+    mesh.attributes[CONFIDENCE_ATTRIBUTE].data.foreach_get("value", confidence)
+    view = np.empty(n, np.int32)
+    mesh.attributes[VIEW_ATTRIBUTE].data.foreach_get("value", view)
+    return PointArrays(centres.reshape(n, 3), colors.reshape(n, 4), confidence, view)

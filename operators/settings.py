@@ -137,7 +137,8 @@ def settings_properties(options: set[str]) -> dict[str, object]:
         ),
         "point_radius": FloatProperty(
             name="Point Radius",
-            description="Initial radius of the rendered points",
+            description="Initial radius of the displayed points (editable later on their modifier); "
+            "0: from the reconstruction, a little more than one pixel's footprint at the median depth",
             default=_BUILD.point_radius,
             min=0.0,
             subtype="DISTANCE",
