@@ -139,9 +139,10 @@ def points_material(new) -> bpy.types.Material:
         return mat
     mat, emission = unlit_material(new, MATERIAL_NAME)
     mat["dust3r_version"] = TREE_VERSION
-    attr = mat.node_tree.nodes.new("ShaderNodeAttribute")
-    attr.attribute_type = "GEOMETRY"
-    attr.attribute_name = COLOR_ATTRIBUTE
+    # The mesh's default colour attribute (an empty name): Cycles finds no attribute called "color" by
+    # name (it renders black, Blender 4.2), EEVEE and Cycles both read the default one.
+    attr = mat.node_tree.nodes.new("ShaderNodeVertexColor")
+    attr.layer_name = ""
     attr.location = (-250, 0)
     mat.node_tree.links.new(attr.outputs["Color"], emission.inputs["Color"])
     return mat

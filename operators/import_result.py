@@ -28,6 +28,7 @@ from .settings import build_options
 log = logging.getLogger(__name__)
 
 RESULT_HINT = "a RESULT.npz written by 'python -m core reconstruct'"
+REQUIRED_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
 
 
 class ResultError(ValueError):
@@ -54,12 +55,24 @@ def load_result(path: str):
     file = Path(path)
     if not file.is_file():
         raise ResultError(f"{path} does not exist. Choose {RESULT_HINT}.")
-    try:
-        recon = Reconstruction.load_npz(file)
-    except KeyError as exc:
+    if not zipfile.is_zipfile(file):
         raise ResultError(
-            f"{file.name} is not a DUSt3R result: it has no {exc} array. Choose {RESULT_HINT}."
-        ) from exc
+            f"{file.name} is not a readable .npz file (not a zip archive). Choose {RESULT_HINT}."
+        )
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            missing = [name for name in REQUIRED_ARRAYS if name not in data.files]
+        if missing:
+            names = ", ".join(f"'{name}'" for name in missing)
+            noun = "array" if len(missing) == 1 else "arrays"
+            raise ResultError(
+                f"{file.name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
+            )
+        recon = Reconstruction.load_npz(file)
+    except ResultError:
+        raise
+    except KeyError as exc:  # a per-view array (depth_3, colors_0...) is missing
+        raise ResultError(f"{file.name} is not a complete DUSt3R result: {exc.args[0]}.") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise ResultError(f"{file.name} is not a readable .npz file ({exc}). Choose {RESULT_HINT}.") from exc
     except ValueError as exc:  # wrong shapes, object arrays (refused: no pickle), bad values

@@ -4,9 +4,9 @@ A reconstruction's world has an arbitrary rotation, origin and scale. "Level" fi
 where the ground is, in the reconstruction's own frame (the root empty's local space), and returns the
 similarity ``world_from_root`` that stands it upright with the ground at Z = 0: up from the ground plane
 (the largest plane, found by RANSAC, whose normal is within ``MAX_TILT_DEG`` of the cameras' average up
-vector, the lowest of comparable ones: a floor rather than a table top), or from the cameras alone when no
-such plane holds enough points; the first camera's viewing direction, made horizontal, points along +Y;
-the points' horizontal median sits on the origin; the scale is kept. "Set scale" multiplies the whole
+vector, below the cameras, the lowest of comparable ones: a floor rather than a table top), or from the
+cameras alone when no such plane holds enough points; the first camera's viewing direction, made
+horizontal, points along +Y; the points' horizontal median sits on the origin; the scale is kept. "Set scale" multiplies the whole
 transform about the world origin, so the ground stays at Z = 0.
 """
 
@@ -49,11 +49,12 @@ def cameras_up(cam_up: np.ndarray) -> np.ndarray:
 
 
 def fit_ground_plane(
-    points: np.ndarray, up_hint: np.ndarray, seed: int = 0
+    points: np.ndarray, up_hint: np.ndarray, cam_centres: np.ndarray, seed: int = 0
 ) -> tuple[np.ndarray, float] | None:
     """The ground plane ``(normal, offset)`` (``normal . p = offset``, normal towards ``up_hint``) of
-    ``points`` ``(M, 3)``, or None when no plane within ``MAX_TILT_DEG`` of ``up_hint`` holds
-    ``MIN_GROUND_FRACTION`` of them."""
+    ``points`` ``(M, 3)``: a plane within ``MAX_TILT_DEG`` of ``up_hint`` below the median camera centre
+    (``cam_centres`` ``(N, 3)``: not a ceiling) holding ``MIN_GROUND_FRACTION`` of the points, the lowest of
+    those about as large as the largest; None when there is none."""
     pts = np.asarray(points, dtype=np.float64)
     pts = pts[np.isfinite(pts).all(axis=1)]
     if len(pts) < 3:
@@ -74,6 +75,10 @@ def fit_ground_plane(
     if not ok.any():
         return None
     normals, offsets = normals[ok], np.einsum("ij,ij->i", normals[ok], tri[ok, 0])
+    below = np.median(np.asarray(cam_centres, dtype=np.float64) @ normals.T, axis=0) > offsets
+    if not below.any():
+        return None
+    normals, offsets = normals[below], offsets[below]
     counts = (np.abs(pts @ normals.T - offsets) <= tol).sum(axis=0)
     if counts.max() < MIN_GROUND_FRACTION * len(pts):
         return None
@@ -90,11 +95,9 @@ def find_level(points: np.ndarray, cam_up: np.ndarray, cam_centres: np.ndarray) 
     """Up and ground of a reconstruction from its confident points ``(M, 3)`` and cameras' up vectors and
     centres ``(N, 3)``, all in the root's local frame."""
     up = cameras_up(cam_up)
-    plane = fit_ground_plane(points, up)
+    plane = fit_ground_plane(points, up, cam_centres)
     if plane is not None:
-        normal, offset = plane
-        if np.median(np.asarray(cam_centres) @ normal) > offset:  # the cameras stand above the ground
-            return Level(up=normal, ground=offset, from_plane=True)
+        return Level(up=plane[0], ground=plane[1], from_plane=True)
     heights = np.asarray(points, dtype=np.float64) @ up
     heights = heights[np.isfinite(heights)]
     ground = float(np.percentile(heights, GROUND_PERCENTILE)) if heights.size else 0.0

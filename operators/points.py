@@ -144,6 +144,7 @@ def create_point_mesh(
     # By name, after every attribute exists. The modifier stores "color" on the corners, where this name
     # makes Workbench draw it.
     mesh.attributes.active_color_name = COLOR_ATTRIBUTE
+    mesh.attributes.default_color_name = COLOR_ATTRIBUTE  # what the material's Color Attribute node reads
     mesh.update()
     return mesh
 
