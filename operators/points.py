@@ -10,7 +10,8 @@ Layout (one entry per point lives on the FACE domain):
 
 - face ``k`` is point ``k`` (points in view order, each view's network pixels row-major, non-finite points
   left out); its centre (``mesh.polygons[k].center``) is the point's position;
-- vertices ``3k, 3k+1, 3k+2`` are its corners (only ``position`` lives on the point domain);
+- its three corners are vertices ``k``, ``N + k`` and ``2N + k`` (N points; only ``position`` lives on the
+  point domain);
 - face attributes ``color`` (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and
   ``view`` (INT, the photo index); the modifier copies ``color`` to the corners, where Workbench reads it.
 
@@ -150,33 +151,41 @@ def create_point_mesh(
 
 
 def _add_triangles(mesh: bpy.types.Mesh, points: PointArrays, view_axes: np.ndarray, radius: float) -> None:
-    """Vertices, edges and faces of one triangle per point, written as whole attribute arrays."""
+    """Vertices, edges and faces of one triangle per point, written as whole attribute arrays.
+
+    Vertices and edges are corner-major: corner ``c`` of point ``k`` is vertex ``c * N + k``, and edge
+    ``c * N + k`` runs from it to the next corner, so every array below is written in contiguous runs.
+    """
     n = len(points)
     mesh.vertices.add(VERTICES_PER_POINT * n)
     mesh.edges.add(VERTICES_PER_POINT * n)
     mesh.loops.add(VERTICES_PER_POINT * n)
     mesh.polygons.add(n)
 
-    corners = np.empty((n, VERTICES_PER_POINT, 3), np.float32)
+    corners = np.empty((VERTICES_PER_POINT, n, 3), np.float32)
     bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
     for k, (right, up) in enumerate(view_axes):
         start, end = bounds[k], bounds[k + 1]
-        np.add(
-            points.positions[start:end, None, :],
-            triangle_offsets(right, up, radius)[None],
-            out=corners[start:end],
-        )
+        if end > start:
+            for c, offset in enumerate(triangle_offsets(right, up, radius)):
+                np.add(points.positions[start:end], offset, out=corners[c, start:end])
     mesh.attributes["position"].data.foreach_set("vector", corners.ravel())
     del corners
 
-    first = np.arange(0, VERTICES_PER_POINT * n, VERTICES_PER_POINT, dtype=np.int32)
-    edges = first[:, None, None] + np.array([[0, 1], [1, 2], [2, 0]], np.int32)[None]
+    vertex = np.arange(VERTICES_PER_POINT * n, dtype=np.int32).reshape(VERTICES_PER_POINT, n)  # c*N + k
+    edges = np.empty((VERTICES_PER_POINT, n, 2), np.int32)
+    edges[..., 0] = vertex
+    np.add(vertex, n, out=edges[..., 1])
+    edges[-1, :, 1] -= VERTICES_PER_POINT * n  # the last corner's edge closes back to corner 0
     mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
     del edges
-    corner = np.arange(VERTICES_PER_POINT * n, dtype=np.int32)  # corner c uses vertex c and edge c
-    mesh.attributes[".corner_vert"].data.foreach_set("value", corner)
-    mesh.attributes[".corner_edge"].data.foreach_set("value", corner)
-    mesh.polygons.foreach_set("loop_start", first)
+    corner_vert = np.ascontiguousarray(vertex.T)  # face k's corners in order; also corner_edge (edge c*N+k)
+    mesh.attributes[".corner_vert"].data.foreach_set("value", corner_vert.ravel())
+    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_vert.ravel())
+    del corner_vert, vertex
+    mesh.polygons.foreach_set(
+        "loop_start", np.arange(0, VERTICES_PER_POINT * n, VERTICES_PER_POINT, dtype=np.int32)
+    )
 
 
 def read_points(mesh: bpy.types.Mesh) -> PointArrays:

@@ -22,7 +22,7 @@ def _build(addon, recon, **options):
 def _corner_positions(mesh: bpy.types.Mesh) -> np.ndarray:
     pos = np.empty(len(mesh.vertices) * 3, np.float32)
     mesh.attributes["position"].data.foreach_get("vector", pos)
-    return pos.reshape(-1, 3, 3)  # (points, corners, xyz)
+    return pos.reshape(3, -1, 3).transpose(1, 0, 2)  # corner-major vertices -> (points, corners, xyz)
 
 
 def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) -> None:
@@ -36,7 +36,7 @@ def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) ->
     assert obj["dust3r_role"] == "points"
     mesh = obj.data
     n = sum(p.shape[0] * p.shape[1] for p in recon.pts3d)
-    # One triangle per point: face k is point k, its corners are vertices 3k..3k+2.
+    # One triangle per point: face k is point k, its corners are vertices k, N + k, 2N + k.
     assert len(mesh.polygons) == n == report.num_points
     assert len(mesh.vertices) == len(mesh.loops) == len(mesh.edges) == 3 * n
     assert mesh["dust3r_layout"] == points.LAYOUT
@@ -112,8 +112,9 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
     assert (kept_conf >= 7.5).all()
     colors = np.empty(len(evaluated.vertices) * 4, np.float32)
     attr.data.foreach_get("color", colors)
-    colors = colors.reshape(-1, 3, 4)
+    colors = colors.reshape(3, -1, 4).transpose(1, 0, 2)  # (points, corners, rgba)
     np.testing.assert_array_equal(colors[:, 0], colors[:, 1])
+    np.testing.assert_array_equal(colors[:, 0], colors[:, 2])
     points = addon.submodule("operators.points")
     expected = points.read_points(obj.data).colors[conf >= np.float32(7.5)]
     np.testing.assert_allclose(colors[:, 0], expected)
