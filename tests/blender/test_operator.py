@@ -47,13 +47,13 @@ def test_sync_operator_builds_the_scene(addon, photo_folder) -> None:
     cams = sorted(
         (o for o in coll.objects if o.get("dust3r_role") == "camera"), key=lambda o: o["dust3r_index"]
     )
-    assert len(points) == 1 and len(points[0].data.vertices) > 0
+    assert len(points) == 1 and len(points[0].data.polygons) > 0  # one triangle per point
     assert [Path(c["dust3r_image"]).name for c in cams] == ["img1.png", "img2.png", "img10.png"]
     assert all(Path(c["dust3r_image"]).is_absolute() for c in cams)
     assert bpy.context.scene.camera == cams[0]
     assert (bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y) == (96, 72)
     assert bpy.context.scene.dust3r.last_summary.startswith(
-        f"3 photos, {len(points[0].data.vertices):,} points"
+        f"3 photos, {len(points[0].data.polygons):,} points"
     )
 
 
