@@ -300,9 +300,17 @@ def main() -> int:
     for millions in args.millions:
         t, p = rows.get(("triangles", millions)), rows.get(("pointcloud", millions))
         if t and p:
-            keys = ["build_s", "eval_s", "radius_s", "build_mb", "eval_mb"] + (
-                ["render_s"] if "render_s" in t else []
-            )
+            keys = [
+                "build_s",
+                "build_cpu",
+                "eval_s",
+                "eval_cpu",
+                "radius_s",
+                "radius_cpu",
+                "build_mb",
+                "eval_mb",
+            ]
+            keys += ["render_s"] if "render_s" in t else []
             ratios = ", ".join(f"{k} {t[k] / p[k]:.2f}x" for k in keys if p[k] > 0)
             print(f"  {millions:g} M: {ratios}")
     print(f"load average after: {os.getloadavg()[0]:.1f}")

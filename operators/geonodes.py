@@ -1,12 +1,13 @@
 """The point cloud's Geometry Nodes modifier and material, built from Python.
 
-The points mesh holds one small triangle per point (:mod:`.points`). The node tree keeps the triangles whose
-``confidence`` is at or above *Confidence Threshold*, copies each face's ``color`` to its corners (where
-Solid view's Attribute colour reads it; the name stays the mesh's active colour) and resizes every triangle
-about its centre to the circumradius *Point Radius*. Both values are modifier inputs, so the artist filters
-and resizes the cloud live without rebuilding it; the mesh itself keeps every point. Nothing is instanced:
-instanced and realized geometry loses the active colour (TESTING.md), and a plain copy of the mesh is what
-keeps 5 million points interactive.
+The points mesh holds each point three times, joined into a triangle of no area (:mod:`.points`). The
+node tree deletes the points whose ``confidence`` is below *Confidence Threshold* (with their triangles)
+and moves every corner by its unit ``dust3r_corner`` offset times *Point Radius*: each point becomes an
+equilateral triangle of that circumradius facing its camera, coloured by the active colour attribute
+``color`` (which Solid view's Attribute colour draws). Both values are modifier inputs, so the artist
+filters and resizes the cloud live without rebuilding it; the mesh itself keeps every point. Nothing is
+instanced: instanced and realized geometry loses the active colour (TESTING.md), and a copy plus one offset
+per vertex is what keeps 5 million points interactive.
 
 The material is unlit (an Emission of the colour attribute): Material Preview and Rendered (EEVEE, Cycles)
 show the photo's colours whatever the lighting.
@@ -17,14 +18,14 @@ from __future__ import annotations
 import bpy
 
 from .build_options import BuildOptions
-from .points import COLOR_ATTRIBUTE, CONFIDENCE_ATTRIBUTE
+from .points import CONFIDENCE_ATTRIBUTE, CORNER_ATTRIBUTE
 
 NODE_GROUP_NAME = "DUSt3R Points"
 MODIFIER_NAME = "DUSt3R Points"
 MATERIAL_NAME = "DUSt3R Points"
 THRESHOLD_INPUT = "Confidence Threshold"
 RADIUS_INPUT = "Point Radius"
-TREE_VERSION = 3  # bump when the node tree or material changes, so old files get fresh ones
+TREE_VERSION = 4  # bump when the node tree or material changes, so old files get fresh ones
 # Radius of the tree's own default (a modifier always sets its value: see add_points_modifier).
 _DEFAULT_RADIUS = 0.01
 
@@ -66,44 +67,29 @@ def _build_points_tree(new) -> bpy.types.NodeTree:
     group_in = nodes.new("NodeGroupInput")
     group_out = nodes.new("NodeGroupOutput")
 
-    # Keep the faces (points) at or above the threshold (a NaN confidence is dropped, as ">=" says).
+    # Keep the points at or above the threshold (a NaN confidence is dropped, as ">=" says); deleting a
+    # point's three vertices deletes its triangle.
     keep = nodes.new("FunctionNodeCompare")
     keep.data_type = "FLOAT"
     keep.operation = "GREATER_EQUAL"
     links.new(_named_attribute(tree, CONFIDENCE_ATTRIBUTE, "FLOAT"), keep.inputs[0])
     links.new(group_in.outputs[THRESHOLD_INPUT], keep.inputs[1])
     delete = nodes.new("GeometryNodeDeleteGeometry")
-    delete.domain = "FACE"
+    delete.domain = "POINT"
     delete.mode = "ALL"
     links.new(group_in.outputs["Geometry"], delete.inputs["Geometry"])
     links.new(
         _math(tree, "FunctionNodeBooleanMath", "NOT", keep.outputs["Result"]), delete.inputs["Selection"]
     )
 
-    # The face colour on the corners (each corner has one face: a copy), under the active colour's name.
-    store = nodes.new("GeometryNodeStoreNamedAttribute")
-    store.data_type = "FLOAT_COLOR"
-    store.domain = "POINT"
-    store.inputs["Name"].default_value = COLOR_ATTRIBUTE
-    links.new(delete.outputs["Geometry"], store.inputs["Geometry"])
-    links.new(_named_attribute(tree, COLOR_ATTRIBUTE, "FLOAT_COLOR"), store.inputs["Value"])
-
-    # Each corner at the radius from its face's centre, in the same direction.
-    position = nodes.new("GeometryNodeInputPosition").outputs["Position"]
-    centre_node = nodes.new("GeometryNodeFieldOnDomain")
-    centre_node.domain = "FACE"
-    centre_node.data_type = "FLOAT_VECTOR"
-    links.new(position, centre_node.inputs[0])
-    centre = centre_node.outputs[0]
-    vec = "ShaderNodeVectorMath"
-    direction = _math(tree, vec, "NORMALIZE", _math(tree, vec, "SUBTRACT", position, centre))
-    scaled = tree.nodes.new(vec)
-    scaled.operation = "SCALE"
-    links.new(direction, scaled.inputs[0])
-    links.new(group_in.outputs[RADIUS_INPUT], scaled.inputs["Scale"])
+    # Each corner out from its point by the radius, along its unit corner offset.
+    offset = nodes.new("ShaderNodeVectorMath")
+    offset.operation = "SCALE"
+    links.new(_named_attribute(tree, CORNER_ATTRIBUTE, "FLOAT_VECTOR"), offset.inputs[0])
+    links.new(group_in.outputs[RADIUS_INPUT], offset.inputs["Scale"])
     set_position = nodes.new("GeometryNodeSetPosition")
-    links.new(store.outputs["Geometry"], set_position.inputs["Geometry"])
-    links.new(_math(tree, vec, "ADD", centre, scaled.outputs["Vector"]), set_position.inputs["Position"])
+    links.new(delete.outputs["Geometry"], set_position.inputs["Geometry"])
+    links.new(offset.outputs["Vector"], set_position.inputs["Offset"])
     links.new(set_position.outputs["Geometry"], group_out.inputs["Geometry"])
     _arrange(tree)
     return tree

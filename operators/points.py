@@ -1,22 +1,23 @@
-"""The point-cloud mesh: one small triangle per point, with ``color``, ``confidence`` and ``view`` per point.
+"""The point-cloud mesh: the points as vertices, plus two copies of each that make it one small triangle.
 
 Why triangles: Solid view (Workbench) draws a Geometry Nodes point cloud in one flat colour, but draws the
 colours of a mesh whose faces carry the active colour attribute (TESTING.md). So each point is one
-equilateral triangle centred on it, in the image plane of the camera that saw it (facing that camera),
-and the Geometry Nodes modifier (:mod:`.geonodes`) only filters and resizes them: the confidence threshold
-and the radius stay live, and evaluating 5 million points stays a plain copy (no instancing).
+equilateral triangle centred on it, in the image plane of the camera that saw it (facing that camera). The
+Geometry Nodes modifier (:mod:`.geonodes`) filters and sizes the triangles: the confidence threshold and the
+radius stay live, and an evaluation is a plain copy plus one offset per vertex (nothing instanced, no
+attribute moved between domains: the cheapest of the layouts measured, see the benchmark).
 
-Layout (one entry per point lives on the FACE domain):
+Layout, with N points (in view order, each view's network pixels row-major, non-finite points left out):
 
-- face ``k`` is point ``k`` (points in view order, each view's network pixels row-major, non-finite points
-  left out); its centre (``mesh.polygons[k].center``) is the point's position;
-- its three corners are vertices ``k``, ``N + k`` and ``2N + k`` (N points; only ``position`` lives on the
-  point domain);
-- face attributes ``color`` (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and
-  ``view`` (INT, the photo index); the modifier copies ``color`` to the corners, where Workbench reads it.
+- vertices ``0 .. N-1`` ARE the points: their ``position`` and their point-domain attributes ``color``
+  (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and ``view`` (INT, the photo index)
+  are the point cloud, one entry per point, as before triangles (``mesh["dust3r_points"] == N``);
+- vertices ``N + k`` and ``2N + k`` are copies of point ``k`` (same position and attributes), and face ``k``
+  joins the three; ``dust3r_corner`` (FLOAT_VECTOR) is the unit offset of each corner in its camera's image
+  plane, which the modifier scales by the radius. Without the modifier the triangles have no area.
 
-:func:`read_points` returns these per-point arrays for scripts. Everything goes through flat numpy arrays
-and ``foreach_set`` on attributes (CONVENTIONS.md section 5): no Python loop per point.
+:func:`read_points` returns the first N entries. Everything goes through flat numpy arrays and
+``foreach_set`` on attributes (CONVENTIONS.md section 5): no Python loop per point.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from ..core.geometry.blender_camera import blender_world_from_opencv_world
 COLOR_ATTRIBUTE = "color"
 CONFIDENCE_ATTRIBUTE = "confidence"
 VIEW_ATTRIBUTE = "view"
+CORNER_ATTRIBUTE = "dust3r_corner"
 VERTICES_PER_POINT = 3
-LAYOUT_KEY = "dust3r_layout"  # mesh custom property: how points map to mesh elements
-LAYOUT = "triangle per point"
+POINTS_KEY = "dust3r_points"  # mesh custom property: N, the vertices 0..N-1 that are the points
 # Corner directions in the camera's image plane (right, up), counter-clockwise as the camera sees them, so
 # the face's front side looks at the camera.
 _CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
@@ -114,10 +115,8 @@ def triangle_offsets(right: np.ndarray, up: np.ndarray, radius: float) -> np.nda
     return (radius * corners).astype(np.float32)
 
 
-def create_point_mesh(
-    new, name: str, points: PointArrays, view_axes: np.ndarray, radius: float
-) -> bpy.types.Mesh:
-    """The triangle-per-point mesh of ``points`` (module docstring), its triangles of circumradius ``radius``.
+def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray) -> bpy.types.Mesh:
+    """The mesh of ``points`` in the layout of the module docstring.
 
     Args:
         new: ``new(kind, name)`` -> a registered new datablock (``BuildRecord.new``).
@@ -125,53 +124,56 @@ def create_point_mesh(
         points: the points, grouped by ascending ``view``.
         view_axes: ``(V, 2, 3)`` the unit right and up vectors (Blender world) of each view's camera; every
             point's triangle lies in its own camera's image plane.
-        radius: circumradius of the triangles, scene units (the modifier resizes them live).
     """
     mesh = new("meshes", name)
-    mesh[LAYOUT_KEY] = LAYOUT
     n = len(points)
+    mesh[POINTS_KEY] = n
     if n:
-        _add_triangles(mesh, points, view_axes, radius)
+        _add_triangles(mesh, n)
+    copies = (lambda a: np.concatenate([a] * VERTICES_PER_POINT)) if n else (lambda a: a)
     # Each attribute is written right after it is made: adding another one invalidates Python references.
     for attr_name, data_type, key, values in (
+        ("position", None, "vector", points.positions),
         (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", points.colors),
         (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", points.confidence),
         (VIEW_ATTRIBUTE, "INT", "value", points.view),
+        (CORNER_ATTRIBUTE, "FLOAT_VECTOR", "vector", None),
     ):
-        attr = mesh.attributes.new(attr_name, data_type, "FACE")
-        if n:
-            dtype = np.int32 if data_type == "INT" else np.float32
-            attr.data.foreach_set(key, np.ascontiguousarray(values, dtype=dtype).ravel())
-    # By name, after every attribute exists. The modifier stores "color" on the corners, where this name
-    # makes Workbench draw it.
+        attr = mesh.attributes.new(attr_name, data_type, "POINT") if data_type else None
+        if not n:
+            continue
+        attr = attr or mesh.attributes[attr_name]
+        data = _corner_offsets(points, view_axes) if values is None else copies(values)
+        attr.data.foreach_set(
+            key, np.ascontiguousarray(data, dtype=np.int32 if data_type == "INT" else np.float32).ravel()
+        )
+        del data
+    # By name, after every attribute exists: the colour Workbench's Attribute colour and the material read.
     mesh.attributes.active_color_name = COLOR_ATTRIBUTE
-    mesh.attributes.default_color_name = COLOR_ATTRIBUTE  # what the material's Color Attribute node reads
+    mesh.attributes.default_color_name = COLOR_ATTRIBUTE
     mesh.update()
     return mesh
 
 
-def _add_triangles(mesh: bpy.types.Mesh, points: PointArrays, view_axes: np.ndarray, radius: float) -> None:
-    """Vertices, edges and faces of one triangle per point, written as whole attribute arrays.
-
-    Vertices and edges are corner-major: corner ``c`` of point ``k`` is vertex ``c * N + k``, and edge
-    ``c * N + k`` runs from it to the next corner, so every array below is written in contiguous runs.
-    """
+def _corner_offsets(points: PointArrays, view_axes: np.ndarray) -> np.ndarray:
+    """``(3N, 3)`` float32: each vertex's unit corner offset (corner-major, like the vertices)."""
     n = len(points)
+    out = np.empty((VERTICES_PER_POINT, n, 3), np.float32)
+    bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
+    for k, (right, up) in enumerate(view_axes):
+        for c, offset in enumerate(triangle_offsets(right, up, 1.0)):
+            out[c, bounds[k] : bounds[k + 1]] = offset
+    return out.reshape(-1, 3)
+
+
+def _add_triangles(mesh: bpy.types.Mesh, n: int) -> None:
+    """3N vertices (positions written by the caller), 3N edges and N faces: face ``k`` joins vertices
+    ``k``, ``N + k``, ``2N + k``; edge ``c * N + k`` runs from corner ``c`` to the next one. Corner-major,
+    so that every array is written in contiguous runs."""
     mesh.vertices.add(VERTICES_PER_POINT * n)
     mesh.edges.add(VERTICES_PER_POINT * n)
     mesh.loops.add(VERTICES_PER_POINT * n)
     mesh.polygons.add(n)
-
-    corners = np.empty((VERTICES_PER_POINT, n, 3), np.float32)
-    bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
-    for k, (right, up) in enumerate(view_axes):
-        start, end = bounds[k], bounds[k + 1]
-        if end > start:
-            for c, offset in enumerate(triangle_offsets(right, up, radius)):
-                np.add(points.positions[start:end], offset, out=corners[c, start:end])
-    mesh.attributes["position"].data.foreach_set("vector", corners.ravel())
-    del corners
-
     vertex = np.arange(VERTICES_PER_POINT * n, dtype=np.int32).reshape(VERTICES_PER_POINT, n)  # c*N + k
     edges = np.empty((VERTICES_PER_POINT, n, 2), np.int32)
     edges[..., 0] = vertex
@@ -189,15 +191,19 @@ def _add_triangles(mesh: bpy.types.Mesh, points: PointArrays, view_axes: np.ndar
 
 
 def read_points(mesh: bpy.types.Mesh) -> PointArrays:
-    """One entry per point of a DUSt3R point mesh (module docstring): face centres, colours, confidence,
-    views. Positions are in the mesh's own space (apply the object's ``matrix_world`` for the world)."""
-    n = len(mesh.polygons)
-    centres = np.empty(n * 3, np.float32)
-    mesh.polygons.foreach_get("center", centres)
-    colors = np.empty(n * 4, np.float32)
-    mesh.attributes[COLOR_ATTRIBUTE].data.foreach_get("color", colors)
-    confidence = np.empty(n, np.float32)
-    mesh.attributes[CONFIDENCE_ATTRIBUTE].data.foreach_get("value", confidence)
-    view = np.empty(n, np.int32)
-    mesh.attributes[VIEW_ATTRIBUTE].data.foreach_get("value", view)
-    return PointArrays(centres.reshape(n, 3), colors.reshape(n, 4), confidence, view)
+    """The points of a DUSt3R point mesh, one entry per point (its first ``mesh["dust3r_points"]`` vertices):
+    positions in the mesh's own space (apply the object's ``matrix_world`` for the world), colours,
+    confidence, views."""
+    n = int(mesh.get(POINTS_KEY, len(mesh.vertices)))
+    out = {}
+    for attr_name, key, width, dtype in (
+        ("position", "vector", 3, np.float32),
+        (COLOR_ATTRIBUTE, "color", 4, np.float32),
+        (CONFIDENCE_ATTRIBUTE, "value", 1, np.float32),
+        (VIEW_ATTRIBUTE, "value", 1, np.int32),
+    ):
+        values = np.empty(len(mesh.vertices) * width, dtype)
+        if len(values):
+            mesh.attributes[attr_name].data.foreach_get(key, values)
+        out[attr_name] = values[: n * width].reshape((n, width) if width > 1 else (n,))
+    return PointArrays(out["position"], out[COLOR_ATTRIBUTE], out[CONFIDENCE_ATTRIBUTE], out[VIEW_ATTRIBUTE])

@@ -177,10 +177,12 @@ def _adopt(obj: bpy.types.Object, collection: bpy.types.Collection, root: bpy.ty
 
 
 def _build_points(record, recon, params, base, radius, options, collection, root):
+    """The points object (each point a triangle in its camera's image plane, sized by the live modifier);
+    returns it and the number of points."""
     cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
     view_axes = np.stack([np.asarray(p.matrix_world, dtype=np.float64)[:3, :2].T for p in params])
     view_axes /= np.linalg.norm(view_axes, axis=-1, keepdims=True)
-    mesh = points.create_point_mesh(record.new, f"{base} Points", cloud, view_axes, radius)
+    mesh = points.create_point_mesh(record.new, f"{base} Points", cloud, view_axes)
     obj = record.new("objects", f"{base} Points", mesh)
     obj[ROLE_KEY] = Role.POINTS
     _adopt(obj, collection, root)

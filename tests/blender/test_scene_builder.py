@@ -27,7 +27,7 @@ def _corner_positions(mesh: bpy.types.Mesh) -> np.ndarray:
 
 def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) -> None:
     recon, _ = make_reconstruction([(320, 240), (240, 320)], seed=3, folder_name="garden")
-    report = _build(addon, recon)
+    report = _build(addon, recon, conf_threshold=0.0)
     points = addon.submodule("operators.points")
     scene = bpy.context.scene
     assert report.collection.name == "garden" and report.collection["dust3r_role"] == "reconstruction"
@@ -36,37 +36,42 @@ def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) ->
     assert obj["dust3r_role"] == "points"
     mesh = obj.data
     n = sum(p.shape[0] * p.shape[1] for p in recon.pts3d)
-    # One triangle per point: face k is point k, its corners are vertices k, N + k, 2N + k.
-    assert len(mesh.polygons) == n == report.num_points
+    # The first N vertices are the points; two copies of each make face k, point k's triangle.
+    assert mesh["dust3r_points"] == len(mesh.polygons) == n == report.num_points
     assert len(mesh.vertices) == len(mesh.loops) == len(mesh.edges) == 3 * n
-    assert mesh["dust3r_layout"] == points.LAYOUT
     assert mesh.validate(verbose=False) is False  # nothing to fix: a well-formed mesh
     attrs = {a.name: (a.data_type, a.domain) for a in mesh.attributes if not a.name.startswith(".")}
     assert attrs == {
         "position": ("FLOAT_VECTOR", "POINT"),
-        "color": ("FLOAT_COLOR", "FACE"),
-        "confidence": ("FLOAT", "FACE"),
-        "view": ("INT", "FACE"),
+        "color": ("FLOAT_COLOR", "POINT"),
+        "confidence": ("FLOAT", "POINT"),
+        "view": ("INT", "POINT"),
+        "dust3r_corner": ("FLOAT_VECTOR", "POINT"),
     }
     assert mesh.attributes.active_color_name == "color"
 
-    # One entry per point: centres are the points (OpenCV world -> Blender world (x, z, -y)), colours
-    # the photo values made linear, confidence as given, views in order.
+    # One entry per point: positions exactly the points (OpenCV world -> Blender world (x, z, -y)),
+    # colours the photo values made linear, confidence as given, views in order.
     cloud = points.read_points(mesh)
     cv = np.concatenate([p.reshape(-1, 3) for p in recon.pts3d])
-    np.testing.assert_allclose(cloud.positions, np.stack([cv[:, 0], cv[:, 2], -cv[:, 1]], -1), atol=1e-5)
+    np.testing.assert_array_equal(cloud.positions, np.stack([cv[:, 0], cv[:, 2], -cv[:, 1]], -1))
     srgb = np.concatenate([c.reshape(-1, 3) for c in recon.colors])
     linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     np.testing.assert_allclose(cloud.colors[:, :3], linear, atol=1e-6)
     np.testing.assert_array_equal(cloud.confidence, np.concatenate([c.ravel() for c in recon.conf]))
     assert np.bincount(cloud.view).tolist() == [p.shape[0] * p.shape[1] for p in recon.pts3d]
+    # The copies carry the same values (vertex c * N + k is corner c of point k).
+    conf = np.empty(3 * n, np.float32)
+    mesh.attributes["confidence"].data.foreach_get("value", conf)
+    np.testing.assert_array_equal(conf.reshape(3, n), np.tile(cloud.confidence, (3, 1)))
 
-    # Each triangle has circumradius report.point_radius and faces the camera of its view.
-    corners = _corner_positions(mesh)
+    # Evaluated: each triangle has circumradius report.point_radius about its point and faces its camera.
+    evaluated = _evaluated_mesh(obj)
+    corners = _corner_positions(evaluated)
     radii = np.linalg.norm(corners - cloud.positions[:, None, :], axis=-1)
     np.testing.assert_allclose(radii, report.point_radius, rtol=1e-3)
     normals = np.empty(n * 3, np.float32)
-    mesh.polygons.foreach_get("normal", normals)
+    evaluated.polygons.foreach_get("normal", normals)
     for k, cam in enumerate(report.camera_objects):
         towards = np.array(cam.matrix_world.translation) - cloud.positions[cloud.view == k]
         facing = np.einsum("ij,ij->i", normals.reshape(n, 3)[cloud.view == k], towards)
@@ -94,6 +99,7 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
     report = _build(addon, recon, conf_threshold=0.0, point_radius=0.01)
     obj = report.points_object
     geonodes = addon.submodule("operators.geonodes")
+    points = addon.submodule("operators.points")
     conf = recon.conf[0].ravel()
     evaluated = _evaluated_mesh(obj)
     assert len(evaluated.polygons) == conf.size
@@ -102,20 +108,20 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
         evaluated = _evaluated_mesh(obj)
         assert len(evaluated.polygons) == int((conf >= np.float32(threshold)).sum())
         assert len(evaluated.vertices) == 3 * len(evaluated.polygons)
-    # The evaluated mesh carries the colour on its corners, under the active colour's name (what Solid
-    # view's Attribute colour draws), and every kept point keeps its own colour.
+    # The evaluated mesh keeps the colour on its corners under the active colour's name (what Solid
+    # view's Attribute colour draws), and every kept point keeps its own colour and confidence.
     attr = evaluated.attributes["color"]
     assert (attr.domain, attr.data_type) == ("POINT", "FLOAT_COLOR")
     assert evaluated.attributes.active_color_name == "color"
-    kept_conf = np.empty(len(evaluated.polygons), np.float32)
+    kept = len(evaluated.polygons)
+    kept_conf = np.empty(3 * kept, np.float32)
     evaluated.attributes["confidence"].data.foreach_get("value", kept_conf)
     assert (kept_conf >= 7.5).all()
-    colors = np.empty(len(evaluated.vertices) * 4, np.float32)
+    colors = np.empty(3 * kept * 4, np.float32)
     attr.data.foreach_get("color", colors)
-    colors = colors.reshape(3, -1, 4).transpose(1, 0, 2)  # (points, corners, rgba)
+    colors = colors.reshape(3, kept, 4).transpose(1, 0, 2)  # (points, corners, rgba)
     np.testing.assert_array_equal(colors[:, 0], colors[:, 1])
     np.testing.assert_array_equal(colors[:, 0], colors[:, 2])
-    points = addon.submodule("operators.points")
     expected = points.read_points(obj.data).colors[conf >= np.float32(7.5)]
     np.testing.assert_allclose(colors[:, 0], expected)
 
