@@ -115,8 +115,12 @@ def test_a_failure_outside_datablock_creation_also_cleans_up(
         (builder.cameras, "apply_camera_render_settings"),
         (builder.points, "gather_points"),
     ):
+
+        def fail(*_args, _name=name, **_kwargs):
+            raise InjectedFault(_name)
+
         with monkeypatch.context() as patch:
-            patch.setattr(module, name, lambda *a, **k: (_ for _ in ()).throw(InjectedFault(name)))
+            patch.setattr(module, name, fail)
             with pytest.raises(InjectedFault):
                 builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(surfaces=True))
         assert data_state() == before, name
