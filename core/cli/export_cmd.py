@@ -1,4 +1,4 @@
-"""``python -m core export``: RESULT.npz -> COLMAP, nerfstudio or PLY (INTERFACES.md, "Added for ... exports").
+"""``python -m core export``: RESULT.npz -> COLMAP, nerfstudio or PLY (INTERFACES.md, the exports entry).
 
 Thin layer over :func:`core.io.export.export_reconstruction`; see that package for the file layouts.
 """

@@ -156,3 +156,22 @@ def test_overwrite_replaces_a_model_of_the_other_encoding(tmp_path) -> None:
     assert "cameras.bin" not in names and {"cameras.txt", "images.txt", "points3D.txt"} <= names
     model = _read(tmp_path / "out")
     np.testing.assert_allclose(model.image(1).projection_center(), moved.world_from_cam[0, :3, 3], atol=1e-9)
+
+
+def test_points_without_a_pixel_have_an_empty_track(tmp_path) -> None:
+    # points from elsewhere (the Blender side may not know their pixel): written without observations
+    rec = make_result(tmp_path / "photos")
+    scene = scene_from_reconstruction(rec, min_conf=3.0, max_points=300)
+    unknown = np.arange(scene.num_points) % 3 == 0
+    view = np.where(unknown, -1, scene.point_view)
+    scene = dataclasses.replace(
+        scene, point_view=view, point_uv=np.where(unknown[:, None], np.nan, scene.point_uv)
+    )
+    for fmt in ("colmap", "colmap-bin"):
+        export_scene(scene, fmt, tmp_path / fmt)
+        model = _read(tmp_path / fmt)
+        assert model.num_points3D() == 300
+        lengths = np.array([model.point3D(i + 1).track.length() for i in range(300)])
+        np.testing.assert_array_equal(lengths, (~unknown).astype(int))
+        assert sum(im.num_points2D() for im in model.images.values()) == int((~unknown).sum())
+        np.testing.assert_allclose(model.point3D(1).xyz, scene.points[0], rtol=1e-8)

@@ -1,5 +1,6 @@
 """nerfstudio ``transforms.json`` and the binary PLY: nerfstudio's documented camera convention puts every
-point of a photo on its pixel; paths are relative to the json and exist; the PLY holds the confident points."""
+point of a photo on its pixel; paths are relative to the json and exist; the PLY holds the confident
+points."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def read_ply(path: Path) -> tuple[list[str], np.ndarray]:
 
 
 def nerfstudio_project(meta: dict, frame: dict, points: np.ndarray) -> np.ndarray:
-    """Pixels of world ``points`` ``(M, 3)`` in ``frame``, as nerfstudio's docs define the data: camera-to-world
-    ``transform_matrix`` with camera axes x right, y up, z back (looking down -z); intrinsics ``fl_x, fl_y,
-    cx, cy`` in pixels with pixel centres at +0.5; OpenCV radial distortion ``k1, k2``."""
+    """Pixels of world ``points`` ``(M, 3)`` in ``frame``, as nerfstudio's docs define the data:
+    camera-to-world ``transform_matrix`` with camera axes x right, y up, z back (looking down -z);
+    intrinsics ``fl_x, fl_y, cx, cy`` in pixels with pixel centres at +0.5; OpenCV radial distortion."""
 
     def get(key, default=None):
         return frame.get(key, meta.get(key, default))
