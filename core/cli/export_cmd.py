@@ -18,9 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="write a RESULT.npz as a COLMAP model, nerfstudio transforms.json or PLY point cloud",
         description=(
             "Export the cameras of the original photos and the confident points of RESULT.npz. colmap / "
-            "colmap-bin: OUT/cameras, images, points3D (.txt / .bin) and the photos in OUT/images (or "
-            "--images-dir); nerfstudio: OUT/transforms.json, OUT/points3D.ply, OUT/images/; ply: OUT as a "
-            ".ply file, or OUT/points3D.ply."
+            "colmap-bin: PATH/cameras, images, points3D (.txt / .bin) and the photos in PATH/images (or "
+            "--images-dir); nerfstudio: PATH/transforms.json, PATH/points3D.ply, PATH/images/; ply: PATH as a "
+            ".ply file, or PATH/points3D.ply."
         ),
     )
     parser.add_argument("--input", required=True, type=Path, metavar="RESULT.npz")
@@ -30,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--min-conf",
         type=float,
         default=DEFAULT_MIN_CONF,
+        metavar="C",
         help=f"export points with a confidence above this (default {DEFAULT_MIN_CONF:g})",
     )
     parser.add_argument(
