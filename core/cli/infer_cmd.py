@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from ..config import DEVICES, IMAGE_SIZES, InferenceConfig
-from ..errors import ImageError
 from ..io.output_paths import check_output_folder
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_inputs(args: argparse.Namespace) -> Path:
-    """Cheap checks before the (slow) model load; returns the output folder."""
+    """Cheap checks before the (slow) model load: the output folder, then every photo's header; returns the
+    output folder."""
+    from ..inference.images import check_photo
+
+    out = check_output_folder(args.out)
     for name in args.images:
-        if not Path(name).is_file():
-            raise ImageError(f"photo not found: {name}")
-    return check_output_folder(args.out)
+        check_photo(name)
+    return out
 
 
 def remove_stale_pairs(folder: Path, written: set[str]) -> list[Path]:

@@ -126,6 +126,10 @@ def test_a_still_gif_is_refused_by_both_too(tmp_path: Path) -> None:
     assert list_photos(tmp_path).skipped == [(path, GIF_REASON)]
     line = _one_error_line(_reconstruct(tmp_path, images=[PHOTOS[0], path], checkpoint=tmp_path / "no.pth"))
     assert "still.gif" in line and "GIF is not a photo format" in line
+    proc = _core(
+        "infer", "--checkpoint", str(tmp_path / "no.pth"), "--images", str(path), "--out", str(tmp_path / "o")
+    )
+    assert "GIF is not a photo format" in _one_error_line(proc)  # infer too, before the model loads
 
 
 def test_still_png_webp_and_multipage_tiff_are_photos(tmp_path: Path) -> None:
