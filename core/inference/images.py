@@ -12,7 +12,7 @@ Per photo (``../shared/reference/README.md`` section 3, CONVENTIONS.md section 3
 The geometry of steps 2-3 is the pure function :func:`plan_crop`, which fills the :class:`PhotoCrop` that the
 rest of the core uses to map network pixels back to the photo.
 
-Which files are photos (the folder listing and the loader agree): JPEG, PNG, WebP, TIFF, BMP (AVIF where
+Which files are photos (:mod:`.photo_files`; the folder listing and the loader agree): JPEG, PNG, WebP, TIFF, BMP (AVIF where
 Pillow reads it, HEIC/HEIF with pillow-heif), of at least :data:`MIN_PHOTO_SIDE` pixels on the short side.
 A GIF is not a photo format (256 colours) and an animated PNG or WebP is footage, not a photo: both are
 refused by name, in the listing (skipped, with the reason) and by the loader (an :class:`ImageError`), never
@@ -37,6 +37,14 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ConfigError, ImageError
 from ..geometry.photo import PhotoCrop
+from .photo_files import (  # noqa: F401  (MIN_PHOTO_SIDE: re-exported, callers read it here)
+    ANIMATION_SUFFIXES,
+    GIF_REASON,
+    MIN_PHOTO_SIDE,
+    animation_reason,
+    check_still_photo,
+    file_animation_frames,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -45,10 +53,6 @@ log = logging.getLogger(__name__)
 
 PATCH_SIZE = 16
 MIN_SIDE = PATCH_SIZE
-# Short side of the smallest photo we accept, in pixels: an icon or a thumbnail, not a photo. Below this the
-# network image (224 or 512) would be invented by a 16x (or more) upscaling, and a 1x1 "photo" gave a 0.88 px
-# focal and a 4x4 render without a word.
-MIN_PHOTO_SIDE = 32
 SUPPORTED_SIZES = (512, 224)
 # File name suffixes Pillow reads out of the box; HEIC/HEIF need the optional pillow-heif package.
 BASE_SUFFIXES = frozenset(
@@ -57,10 +61,6 @@ BASE_SUFFIXES = frozenset(
 )
 HEIF_SUFFIXES = frozenset({".heic", ".heif", ".hif"})
 EXIF_FOCAL_35MM_TAG = 0xA405  # FocalLengthIn35mmFilm, in the Exif sub-IFD
-# Pillow format names of still photos (what the suffixes above hold; MPO: a JPEG with extra pictures).
-PHOTO_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "AVIF", "HEIF"})
-ANIMATION_SUFFIXES = frozenset({".png", ".webp"})  # photo suffixes whose files may hold an animation
-GIF_REASON = "GIF is not a photo format (256 colours, often an animation): convert it to PNG or JPEG"
 
 _heif_lock = threading.Lock()
 _heif_registered = False
@@ -244,42 +244,6 @@ def open_photo(path: str | Path) -> tuple[Image.Image, float | None]:
     return rgb, focal
 
 
-def check_still_photo(img: Image.Image, path: str | Path) -> None:
-    """Refuse what is not a still photo of a usable size (``img``: opened, not necessarily loaded).
-
-    Raises:
-        ImageError: a GIF, an animation, another format than :data:`PHOTO_FORMATS`, or a photo whose short
-            side is under :data:`MIN_PHOTO_SIDE` pixels. The message names the file.
-    """
-    if img.format == "GIF":
-        raise ImageError(f"{path}: {GIF_REASON}")
-    if img.format not in PHOTO_FORMATS:
-        raise ImageError(
-            f"{path}: {img.format or 'this'} images are not supported as photos; use JPEG, PNG, WebP, TIFF or BMP"
-        )
-    frames = _animation_frames(img)
-    if frames > 1:
-        raise ImageError(f"{path}: {animation_reason(frames)}")
-    width, height = img.size
-    if min(width, height) < MIN_PHOTO_SIDE:
-        raise ImageError(
-            f"{path}: a photo of {width}x{height} pixels is too small; the short side must be at least "
-            f"{MIN_PHOTO_SIDE} pixels"
-        )
-
-
-def animation_reason(frames: int) -> str:
-    """Why an animation is refused (shared by the loader and the folder listing)."""
-    return f"an animation of {frames} frames is footage, not a photo: extract its frames as photos"
-
-
-def _animation_frames(img: Image.Image) -> int:
-    """The frame count of an animated PNG or WebP; 1 for every other format (TIFF pages, MPO pictures)."""
-    if img.format not in ("PNG", "WEBP"):
-        return 1
-    return int(getattr(img, "n_frames", 1) or 1)
-
-
 def check_photo(path: str | Path) -> tuple[int, int]:
     """Cheap check of one photo file before any slow work: it exists and is a still photo of a usable size.
 
@@ -387,15 +351,6 @@ class PhotoListing:
     skipped: list[tuple[Path, str]]
 
 
-def _file_animation_frames(path: Path) -> int:
-    """Frame count of a PNG/WebP file from its header (1 when it cannot be read: the loader reports that)."""
-    try:
-        with Image.open(path) as img:
-            return _animation_frames(img)
-    except (OSError, SyntaxError, ValueError, EOFError):
-        return 1
-
-
 def list_photos(folder: str | Path) -> PhotoListing:
     """List the photos of ``folder`` (not recursive) in natural file-name order.
 
@@ -417,7 +372,7 @@ def list_photos(folder: str | Path) -> PhotoListing:
             continue
         suffix = entry.suffix.lower()
         if suffix in BASE_SUFFIXES or (heif and suffix in HEIF_SUFFIXES):
-            frames = _file_animation_frames(entry) if suffix in ANIMATION_SUFFIXES else 1
+            frames = file_animation_frames(entry) if suffix in ANIMATION_SUFFIXES else 1
             if frames > 1:
                 skipped.append((entry, animation_reason(frames)))
             else:
