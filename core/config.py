@@ -62,7 +62,8 @@ class AlignConfig:
         fast_tol: the ``fast`` method stops when the objective's relative decrease stays below this.
         focal_mode: ``weiszfeld`` or ``median`` (focal initialisation, paper section 3.3).
         min_conf: pixels with a confidence at or below this are ignored by the alignment (finite, >= 0; the
-            network's confidences are >= 1). A pair with (almost) no pixel above it is left out, with a warning.
+            network's confidences are >= 1). A pair with (almost) no pixel above it is left out, with a
+            warning.
         shared_focal: all photos share one focal length (video, one camera).
         known_focals: per view, a focal in NETWORK pixels to keep fixed, or None to estimate it.
         known_poses: per view, a 4x4 ``world_from_cam`` (OpenCV) to keep fixed, or None.
@@ -128,5 +129,6 @@ class ReconstructConfig:
                 raise ConfigError("a focal length in millimetres is needed when the focal prior is 'mm'")
             if not low <= self.focal_mm <= high:  # also refuses NaN
                 raise ConfigError(
-                    f"focal length must be between {low:g} and {high:g} mm (36 mm film back), got {self.focal_mm}"
+                    f"focal length must be between {low:g} and {high:g} mm (36 mm film back), "
+                    f"got {self.focal_mm}"
                 )

@@ -62,7 +62,7 @@ class PairPrediction:
 
     def save(self, path: str | Path) -> None:
         """Write ``path`` (``.npz``, uncompressed) with the reference array names, atomically
-        (:func:`core.io.atomic.save_npz`: an interrupted write leaves the previous file, never half a file)."""
+        (:func:`core.io.atomic.save_npz`: an interrupted write leaves the previous file intact)."""
         save_npz(path, self.to_npz_dict())
 
 

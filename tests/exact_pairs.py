@@ -24,7 +24,7 @@ def _rotation(yaw: float, pitch: float) -> np.ndarray:
 
 
 def _world_points(R: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` world points seen by a pinhole camera: the nearest of a wall (z = 6) and a floor (y = 1.5)."""
+    """``(H, W, 3)`` world points of a pinhole camera: the nearer of a wall (z = 6) and a floor (y = 1.5)."""
     u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
     rays_cam = np.stack([(u - W / 2) / FOCAL, (v - H / 2) / FOCAL, np.ones_like(u)], axis=-1)
     rays = rays_cam @ R.T

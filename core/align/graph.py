@@ -155,9 +155,9 @@ def _check_kept_connected(kept: Sequence[PairPrediction], num_views: int, min_co
     cut = [v for v in range(num_views) if component[v] != main]
     if cut:
         raise AlignmentError(
-            f"{_labels(cut, names)} share(s) no usable pair with the other photos (every pair linking them has "
-            f"(almost) no pixel with a confidence above {min_conf:g} on one side): remove them, lower the minimum "
-            "confidence, or use a scene graph with more pairs"
+            f"{_labels(cut, names)} share(s) no usable pair with the other photos (every pair linking "
+            f"them has (almost) no pixel with a confidence above {min_conf:g} on one side): remove them, "
+            "lower the minimum confidence, or use a scene graph with more pairs"
         )
     firsts = set(edges[:, 0].tolist())
     orphans = [v for v in range(num_views) if v not in firsts]
@@ -232,8 +232,8 @@ def _check_pair(p: PairPrediction, min_conf: float, names) -> float:
         weights = confidence_weights(conf, min_conf)
         if np.count_nonzero(weights) < MIN_CONFIDENT_PIXELS:
             raise AlignmentError(
-                f"{pair}: (almost) no pixel of {view_label(view, names)} has a confidence above {min_conf:g}; "
-                "lower the minimum confidence"
+                f"{pair}: (almost) no pixel of {view_label(view, names)} has a confidence above "
+                f"{min_conf:g}; lower the minimum confidence"
             )
         means.append(float(weights.mean()))
     return means[0] * means[1]

@@ -2,9 +2,9 @@
 
 Writes ``DIR/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
 (``pair``, ``true_shape1``, ``true_shape2``, ``pred1_pts3d``, ``pred1_conf``, ``pred2_pts3d_in_other_view``,
-``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`. Each file is replaced atomically. Once all
-are written, the ``pair_<i>_<j>.npz`` files of an EARLIER run that this run did not write (other photos, another
-graph) are removed, so the folder holds exactly this run's pairs; no other file of the folder is touched.
+``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`. Each file is replaced atomically. Once
+all are written, the ``pair_<i>_<j>.npz`` files of an EARLIER run that this run did not write (other photos,
+another graph) are removed, so the folder holds exactly this run's pairs; no other file is touched.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def _check_inputs(args: argparse.Namespace) -> Path:
 
 
 def remove_stale_pairs(folder: Path, written: set[str]) -> list[Path]:
-    """Remove the ``pair_<i>_<j>.npz`` files (and temporary files of an interrupted write of one) of ``folder``
-    whose names are not in ``written``; returns them."""
+    """Remove the ``pair_<i>_<j>.npz`` files (and temporary files of an interrupted write of one) of
+    ``folder`` whose names are not in ``written``; returns them."""
     stale = [
         p for p in folder.iterdir() if PAIR_FILE_RE.match(p.name) and p.name not in written and p.is_file()
     ]
@@ -103,7 +103,6 @@ def run(args: argparse.Namespace) -> int:
         written.add(name)
     stale = remove_stale_pairs(out, written)
     note = f"; removed {len(stale)} pair files of an earlier run" if stale else ""
-    print(
-        f"wrote {len(preds)} pairs of {len(images)} photos to {out} in {time.perf_counter() - start:.1f} s{note}"
-    )
+    seconds = time.perf_counter() - start
+    print(f"wrote {len(preds)} pairs of {len(images)} photos to {out} in {seconds:.1f} s{note}")
     return 0

@@ -165,7 +165,7 @@ def focal_net_from_35mm(focal_35mm: float, crop: PhotoCrop) -> float:
 
 
 def focal_35mm_from_net(focal_net: float, crop: PhotoCrop) -> float:
-    """Inverse of :func:`focal_net_from_35mm`: a network focal in pixels -> mm on a 36 mm long-side film back."""
+    """Inverse of :func:`focal_net_from_35mm`: network pixels -> mm on a 36 mm long-side film back."""
     w0, h0 = crop.photo_size
     f_photo = focal_net * w0 / crop.resized_size[0]
     return f_photo * FILM_LONG_SIDE_MM / max(w0, h0)

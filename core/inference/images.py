@@ -12,8 +12,9 @@ Per photo (``../shared/reference/README.md`` section 3, CONVENTIONS.md section 3
 The geometry of steps 2-3 is the pure function :func:`plan_crop`, which fills the :class:`PhotoCrop` that the
 rest of the core uses to map network pixels back to the photo.
 
-Which files are photos (:mod:`.photo_files`; the folder listing and the loader agree): JPEG, PNG, WebP, TIFF, BMP (AVIF where
-Pillow reads it, HEIC/HEIF with pillow-heif), of at least :data:`MIN_PHOTO_SIDE` pixels on the short side.
+Which files are photos (:mod:`.photo_files`; the folder listing and the loader agree): JPEG, PNG, WebP,
+TIFF, BMP (AVIF where Pillow reads it, HEIC/HEIF with pillow-heif), of at least :data:`MIN_PHOTO_SIDE` pixels
+on the short side.
 A GIF is not a photo format (256 colours) and an animated PNG or WebP is footage, not a photo: both are
 refused by name, in the listing (skipped, with the reason) and by the loader (an :class:`ImageError`), never
 read as their first frame. A multi-page TIFF and a JPEG with extra pictures (MPO, from some cameras) are

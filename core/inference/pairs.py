@@ -43,7 +43,7 @@ def _parse_count(text: str | None, default: int) -> int:
 
 
 def _window_offsets(n: int, kind: str, k: int, cyclic: bool) -> list[int]:
-    """The distinct useful window offsets of ``swin-K`` / ``logwin-K`` for N images (see the module docstring)."""
+    """The distinct useful offsets of ``swin-K`` / ``logwin-K`` for N images (see the module docstring)."""
     if kind == "swin":
         return list(range(1, min(k, n - 1) + 1))
     if cyclic:  # 2^e mod N takes at most N values, then repeats: the first N exponents give them all

@@ -35,7 +35,8 @@ def check_still_photo(img: Image.Image, path: str | Path) -> None:
         raise ImageError(f"{path}: {GIF_REASON}")
     if img.format not in PHOTO_FORMATS:
         raise ImageError(
-            f"{path}: {img.format or 'this'} images are not supported as photos; use JPEG, PNG, WebP, TIFF or BMP"
+            f"{path}: {img.format or 'this'} images are not supported as photos; "
+            "use JPEG, PNG, WebP, TIFF or BMP"
         )
     frames = animation_frames(img)
     if frames > 1:

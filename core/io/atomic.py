@@ -72,8 +72,8 @@ def _fsync_folder(folder: Path) -> None:
 def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray], compressed: bool = False) -> Path:
     """Write ``arrays`` to the ``.npz`` file ``path`` atomically (see :func:`atomic_write`).
 
-    The file is what :func:`numpy.savez` (or ``savez_compressed``) writes, except that the name is used exactly
-    as given (it must end with ``.npz``) and object arrays are refused (no pickles in our files).
+    The file is what :func:`numpy.savez` (or ``savez_compressed``) writes, except that the name is used
+    exactly as given (it must end with ``.npz``) and object arrays are refused (no pickles in our files).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.

@@ -73,7 +73,7 @@ def test_a_photo_without_any_confident_pixel_is_named() -> None:
 
 def test_leaving_out_a_bridge_pair_is_a_clear_error() -> None:
     preds, _ = exact_predictions(3, pairs=[(1, 0), (2, 1)])  # a chain 0 - 1 - 2
-    # in both directions of pair 1-2 view 1's pointmap has no confident pixel (one direction alone still links)
+    # in both directions of pair 1-2, view 1's pointmap has no confident pixel (one direction alone links)
     preds = [_unconfident(p, "i" if p.i == 1 else "j") if {p.i, p.j} == {1, 2} else p for p in preds]
     with pytest.raises(AlignmentError, match=r"south\.jpg share\(s\) no usable pair"):
         global_align(preds, AlignConfig(), view_names=NAMES[:3])
