@@ -101,7 +101,7 @@ def test_too_elongated_photo_raises(tmp_path: Path) -> None:
 
 
 def test_tiny_photo_is_enlarged(tmp_path: Path) -> None:
-    image = load_image(_save_rgb(tmp_path / "tiny.png", 40, 30), 512)
+    image = load_image(_save_rgb(tmp_path / "tiny.png", 48, 36), 512)  # MIN_PHOTO_SIDE is 32
     assert image.crop.resized_size == (512, 384)
     assert image.tensor.shape == (1, 3, 384, 512)
 
