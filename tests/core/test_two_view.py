@@ -1,4 +1,4 @@
-"""core.align.two_view: the closed-form one- and two-view cases (reference PairViewer goldens, synthgen)."""
+"""core.align.two_view: the closed-form one- and two-view cases (reference PairViewer goldens)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from core.errors import AlignmentError
 from core.geometry.cameras import depth_to_cam_points
 from core.geometry.transforms import invert_rigid, rotation_angle_deg, transform_points
 from core.predictions import PairPrediction, predictions_from_pairwise
+from tests import synthetic
 
 
 def _golden_preds(data) -> list[PairPrediction]:
@@ -61,8 +62,8 @@ def test_world_follows_the_more_confident_edge(reference_dir) -> None:
     assert rotation_angle_deg(cam0_from_cam1[:3, :3].T @ data["true_cam1_to_cam0"][:3, :3]) < 1e-3
 
 
-def test_exact_synthetic_scene_is_exact_up_to_similarity(synthgen) -> None:
-    case = synthgen.make_case(scene="orbit", n=2, noise=0, size=(128, 96), seed=0)
+def test_exact_synthetic_scene_is_exact_up_to_similarity() -> None:
+    case = synthetic.make_case(scene="orbit", n=2, noise=0, size=(128, 96), seed=0)
     result = align_two_views(predictions_from_pairwise(case), AlignConfig())
     est = {
         "cam2world": result.world_from_cam,
@@ -70,7 +71,7 @@ def test_exact_synthetic_scene_is_exact_up_to_similarity(synthgen) -> None:
         "pts3d": np.stack(result.pts3d),
         "depth": np.stack(result.depth),
     }
-    metrics = synthgen.evaluate(case, est)
+    metrics = synthetic.evaluate(case, est)
     assert metrics["rot_err_mean"] < 1e-3  # degrees
     assert metrics["trans_err_mean"] < 1e-3  # degrees (direction of the baseline)
     assert metrics["focal_err_max"] < 1e-5
@@ -78,12 +79,12 @@ def test_exact_synthetic_scene_is_exact_up_to_similarity(synthgen) -> None:
     assert metrics["point_err_mean"] < 1e-4
 
 
-def test_noisy_synthetic_scene_is_close(synthgen) -> None:
+def test_noisy_synthetic_scene_is_close() -> None:
     # noise=1 perturbs the predicted relative rotation by ~1 degree per axis: the error is the network's.
-    case = synthgen.make_case(scene="orbit", n=2, noise=1.0, size=(128, 96), seed=0)
+    case = synthetic.make_case(scene="orbit", n=2, noise=1.0, size=(128, 96), seed=0)
     result = align_two_views(predictions_from_pairwise(case), AlignConfig())
     est = {"cam2world": result.world_from_cam, "focals": result.focals, "pts3d": np.stack(result.pts3d)}
-    metrics = synthgen.evaluate(case, est)
+    metrics = synthetic.evaluate(case, est)
     assert metrics["rot_err_mean"] < 5.0
     assert metrics["focal_err_max"] < 0.1
 
