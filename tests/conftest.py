@@ -2,9 +2,10 @@
 
 * The repository root is on ``sys.path``: ``core`` is a top-level package (INTERFACES.md section 1) and the
   test helpers import as ``tests.synthetic``, ``tests.reference_data``, ``tests.packaging_support``.
-* bpy would write into ``~/.config/blender`` and ``~/.cache`` (thumbnails): unless the caller chose a
-  ``BLENDER_USER_RESOURCES``, the session gets its own, and ``XDG_CACHE_HOME`` always points into a session
-  folder; that folder is removed at the end of the session (TESTING.md).
+* A test run leaves nothing behind: one session folder (``$TMPDIR/dust3r-tests-*``, removed at the end)
+  holds the ``tmp_path`` folders (``--basetemp``, unless given), every temporary file (``TMPDIR``), the
+  cache (``XDG_CACHE_HOME``: bpy's thumbnails would go to ``~/.cache``) and, unless the caller chose one,
+  Blender's user folder (``BLENDER_USER_RESOURCES``; bpy would write into ``~/.config/blender``, TESTING.md).
 * Every skip shows its reason (``-ra`` in pyproject.toml). In CI (``CI`` set, as ``.ci/run`` does) or with
   ``DUST3R_NO_SKIPS=1`` a skipped test, or a skipped test module, is reported as a FAILURE: CI has every
   dependency and ../shared, so a skip there means a test that did not run. Platform skips are allowed only
@@ -27,12 +28,24 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="dust3r-tests-"))
-_PREVIOUS_ENV = {name: os.environ.get(name) for name in ("BLENDER_USER_RESOURCES", "XDG_CACHE_HOME")}
+_PREVIOUS_ENV = {
+    name: os.environ.get(name) for name in ("BLENDER_USER_RESOURCES", "XDG_CACHE_HOME", "TMPDIR")
+}
+_PREVIOUS_TEMPDIR = tempfile.tempdir
 if not os.environ.get("BLENDER_USER_RESOURCES"):
     os.environ["BLENDER_USER_RESOURCES"] = str(_SESSION_DIR / "blender-user")
     (_SESSION_DIR / "blender-user").mkdir()
 os.environ["XDG_CACHE_HOME"] = str(_SESSION_DIR / "cache")
 (_SESSION_DIR / "cache").mkdir()
+# every temporary file of the session (ours, the add-on's, Blender's, subprocesses') goes in here too
+(_SESSION_DIR / "tmp").mkdir()
+os.environ["TMPDIR"] = tempfile.tempdir = str(_SESSION_DIR / "tmp")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config) -> None:
+    if config.option.basetemp is None:  # tmp_path folders: removed with the session folder, not kept
+        config.option.basetemp = str(_SESSION_DIR / "pytest")
 
 
 def strict_skips() -> bool:
@@ -70,6 +83,7 @@ def pytest_make_collect_report(collector):
 
 
 def pytest_unconfigure(config) -> None:
+    tempfile.tempdir = _PREVIOUS_TEMPDIR
     for name, value in _PREVIOUS_ENV.items():
         if value is None:
             os.environ.pop(name, None)
