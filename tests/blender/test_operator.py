@@ -18,10 +18,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth"
 FAST = {"image_size": "224", "device": "cpu", "clean_depth": False}
 
-pytestmark = pytest.mark.skipif(
-    not CHECKPOINT_224.is_file(), reason=f"tiny test model missing: {CHECKPOINT_224}"
-)
-
 
 def _data_counts() -> dict[str, int]:
     names = ("objects", "meshes", "cameras", "collections", "images", "node_groups", "materials")

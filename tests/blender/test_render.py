@@ -1,6 +1,6 @@
 """A Cycles render through a recovered camera reproduces the photo (cameras, colours and material at once).
 
-Ground truth from synthgen goes through the builder as if the network had produced it (the network image is
+Ground truth from tests.synthetic goes through the builder as if the network had produced it (the network image is
 the photo itself); rendering the point cloud of both views through camera 0 must give back photo 0, up to
 the gaps and overlaps of round points. A wrong axis, focal, shift, half-pixel offset, render resolution or
 colour transform shows up as a large difference.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
+
+from tests import synthetic
 
 SIZE = (96, 72)
 
@@ -26,7 +28,7 @@ def _reconstruction_from_case(addon, case, folder):
         path = folder / f"view{k}.png"
         Image.fromarray(case["images"][k]).save(path)
         paths.append(str(path))
-    # synthgen's K is in index coordinates, the DUSt3R convention of network images.
+    # the synthetic K is in index coordinates, the DUSt3R convention of network images.
     return result.reconstruction_from_depth(
         paths,
         case["cam2world"],
@@ -38,10 +40,10 @@ def _reconstruction_from_case(addon, case, folder):
     )
 
 
-def test_cycles_render_through_recovered_camera_matches_photo(addon, synthgen, tmp_path) -> None:
+def test_cycles_render_through_recovered_camera_matches_photo(addon, tmp_path) -> None:
     from PIL import Image
 
-    case = synthgen.make_case("room", n=2, noise=0.0, size=SIZE, seed=0, preds=False)
+    case = synthetic.make_case("room", n=2, noise=0.0, size=SIZE, seed=0, preds=False)
     recon = _reconstruction_from_case(addon, case, tmp_path)
     builder = addon.submodule("operators.scene_builder")
     radius = 0.8 * float(np.median(case["depth"][0])) / float(case["focals"][0])

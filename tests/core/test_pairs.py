@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from core.errors import ConfigError
 from core.inference.pairs import make_pairs
+from tests.reference_data import reference
 
 
 def _unordered(pairs: list[tuple[int, int]]) -> set[frozenset[int]]:
@@ -20,8 +18,8 @@ def test_complete_three_images_in_reference_order() -> None:
     assert make_pairs(3, "complete") == [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]
 
 
-def test_complete_order_matches_fixtures(reference_dir: Path) -> None:
-    results = json.loads((reference_dir / "fixtures.json").read_text())["results"]
+def test_complete_order_matches_fixtures() -> None:
+    results = reference().json("fixtures.json")["results"]
     for model, facts in results.items():
         expected = [tuple(p) for p in facts["all_pairs_in_inference_order"]]
         assert make_pairs(3, "complete") == expected, model
