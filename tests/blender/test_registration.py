@@ -31,7 +31,7 @@ def test_register_unregister_twice(enabled_addon) -> None:
     for _ in range(2):
         addon_handle.enable()
         assert hasattr(bpy.types.Scene, "dust3r")
-        assert bpy.context.scene.dust3r.image_size == "512"
+        assert bpy.context.scene.dust3r.image_size == "model"
         for name, base in CLASS_NAMES.items():
             assert base.bl_rna_get_subclass_py(name) is not None, name
         for op in OPERATORS:
