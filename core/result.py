@@ -11,6 +11,7 @@ import numpy as np
 from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
+from .io.atomic import save_npz
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Reconstruction:
             pixels of the ORIGINAL photo; NaN where no refinement ran.
         crops: N :class:`~core.geometry.photo.PhotoCrop`, how each photo became its network image; by default
             recovered from ``K_net`` and ``K_photo`` (files written before the crops were stored).
+        warnings: one-line, user-facing notes about the run that did not stop it (a pair of photos left out
+            of the alignment, ...), for the UI to show; empty when all went well.
     """
 
     image_paths: tuple[str, ...]
@@ -53,6 +56,7 @@ class Reconstruction:
     dist: np.ndarray | None = None
     solve_error_px: np.ndarray | None = None
     crops: tuple[PhotoCrop, ...] | None = field(default=None, compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.image_paths)
@@ -99,6 +103,7 @@ class Reconstruction:
         object.__setattr__(self, "dist", self.dist.astype(np.float64))
         object.__setattr__(self, "solve_error_px", self.solve_error_px.astype(np.float64))
         object.__setattr__(self, "fps", float(self.fps))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         if self.crops is None and np.shape(self.K_net) == (n, 3, 3) and np.shape(self.K_photo) == (n, 3, 3):
             crops = tuple(
                 crop_from_intrinsics(self.K_net[k], self.K_photo[k], self.photo_size[k], self.net_size[k])
@@ -118,7 +123,11 @@ class Reconstruction:
         return self.fps > 0
 
     def save_npz(self, path: str | Path) -> None:
-        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``)."""
+        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``).
+
+        The write is atomic (:func:`core.io.atomic.save_npz`): an interrupted write leaves the previous file.
+        ``path`` must end with ``.npz`` (it is used exactly as given).
+        """
         arrays: dict[str, np.ndarray] = {
             "image_paths": np.array(self.image_paths, dtype=str),
             "cam2world": np.asarray(self.world_from_cam, dtype=np.float64),
@@ -132,13 +141,14 @@ class Reconstruction:
             "solve_error_px": np.asarray(self.solve_error_px, dtype=np.float64),
             "resized_size": np.array([c.resized_size for c in self.crops], dtype=np.float64),
             "crop_offset": np.array([c.crop_offset for c in self.crops], dtype=np.float64),
+            "warnings": np.array(self.warnings, dtype=str).reshape(-1),
         }
         for k in range(self.num_views):
             arrays[f"depth_{k}"] = np.asarray(self.depth[k], dtype=np.float32)
             arrays[f"pts3d_{k}"] = np.asarray(self.pts3d[k], dtype=np.float32)
             arrays[f"conf_{k}"] = np.asarray(self.conf[k], dtype=np.float32)
             arrays[f"colors_{k}"] = np.asarray(self.colors[k], dtype=np.float32)
-        np.savez_compressed(path, **arrays)
+        save_npz(path, arrays, compressed=True)
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Reconstruction:
@@ -150,6 +160,8 @@ class Reconstruction:
             }
             if "fps" in data.files:
                 optional["fps"] = float(data["fps"])
+            if "warnings" in data.files:
+                optional["warnings"] = tuple(str(w) for w in data["warnings"])
             if "resized_size" in data.files and "crop_offset" in data.files:
                 optional["crops"] = tuple(
                     PhotoCrop(
@@ -190,6 +202,7 @@ def reconstruction_from_depth(
     conf: Sequence[np.ndarray],
     colors: Sequence[np.ndarray],
     pts3d: Sequence[np.ndarray] | None = None,
+    warnings: Sequence[str] = (),
 ) -> Reconstruction:
     """A :class:`Reconstruction` from known cameras and depth maps (ground truth, or another tool's output).
 
@@ -203,6 +216,7 @@ def reconstruction_from_depth(
         colors: N ``(H2, W2, 3)`` RGB in ``[0, 1]``.
         pts3d: N ``(H2, W2, 3)`` world points when the caller already has them (an alignment computes
             them); by default the depth maps back-projected through ``K_net`` and ``world_from_cam``.
+        warnings: the run's user-facing warnings (see :class:`Reconstruction`).
 
     The photo intrinsics come from :func:`~core.geometry.photo.K_photo_from_K_net`.
     """
@@ -225,4 +239,5 @@ def reconstruction_from_depth(
         conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
         colors=tuple(np.asarray(c, dtype=np.float32) for c in colors),
         crops=tuple(crops),
+        warnings=tuple(warnings),
     )

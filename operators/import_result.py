@@ -135,7 +135,7 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
             return {"CANCELLED"}
         recon, warnings = locate_photos(recon, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r))
-        for text in (*warnings, *report.warnings):
+        for text in (*recon.warnings, *warnings, *report.warnings):  # the run's own notes first
             self.report({"WARNING"}, text)
         for level, text in viewport.after_build():
             self.report({level}, text)

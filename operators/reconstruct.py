@@ -88,7 +88,8 @@ class JobRequest(TaskRequest):
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         scene = bpy.data.scenes.get(self.scene_name) or context.scene
         report = build_reconstruction(scene, status.result, self.build)
-        messages = [("WARNING", w) for w in (*self.warnings, *report.warnings)]
+        recon = status.result
+        messages = [("WARNING", w) for w in (*self.warnings, *recon.warnings, *report.warnings)]
         messages += viewport.after_build()  # Solid view shows the colours (reported, reversible)
         scene.dust3r.last_summary = (
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"

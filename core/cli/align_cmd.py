@@ -17,6 +17,8 @@ import numpy as np
 
 from ..config import AlignConfig
 from ..errors import AlignmentError, ConfigError
+from ..io.atomic import save_npz
+from ..io.output_paths import check_output_file
 from ..predictions import PAIRWISE_KEYS, PairPrediction, predictions_from_pairwise
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--input", required=True, metavar="CASE.npz", help="pairwise predictions (synthgen layout)"
     )
-    parser.add_argument("--output", required=True, metavar="EST.npz", help="where to write the estimate")
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="EST.npz",
+        help="where to write the estimate (a .npz name, used as given; replaced atomically)",
+    )
     parser.add_argument(
         "--niter",
         type=int,
@@ -79,23 +86,25 @@ def run(args: argparse.Namespace) -> int:
         shared_focal=args.shared_focal,
         **iterations,
     )
+    output = check_output_file(args.output, "--output")
     preds = load_case_predictions(args.input)
     result = global_align(preds, config, progress=_log_progress)
     sizes = {d.shape for d in result.depth}
     if len(sizes) != 1:
         raise AlignmentError(f"views have different sizes {sorted(sizes)}: EST.npz needs one size")
-    np.savez(
-        args.output,
-        cam2world=result.world_from_cam,
-        focals=result.focals,
-        principal_points=result.principal_points,
-        pts3d=np.stack(result.pts3d),
-        conf=np.stack(result.conf),
-        depth=np.stack(result.depth),
-        loss_history=np.asarray(result.loss_history, dtype=np.float64),
-        seconds=np.float64(result.seconds),
-    )
-    print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {args.output}")
+    estimate = {
+        "cam2world": result.world_from_cam,
+        "focals": result.focals,
+        "principal_points": result.principal_points,
+        "pts3d": np.stack(result.pts3d),
+        "conf": np.stack(result.conf),
+        "depth": np.stack(result.depth),
+        "loss_history": np.asarray(result.loss_history, dtype=np.float64),
+        "seconds": np.float64(result.seconds),
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_npz(output, estimate)
+    print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {output}")
     return 0
 
 

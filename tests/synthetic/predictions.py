@@ -125,7 +125,7 @@ class PairPredictor:
             z = pts[..., 2]
             front = z > 1e-6
             uv = project_distorted(self.K[b], np.where(front[..., None], pts, 1.0), self.dist[b])
-            uv = np.round(np.nan_to_num(uv, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
+            uv = np.round(np.clip(np.nan_to_num(uv, nan=-1.0), -1e9, 1e9)).astype(np.int64)
             H, W = z.shape
             inside = front & (uv[..., 0] >= 0) & (uv[..., 0] < W) & (uv[..., 1] >= 0) & (uv[..., 1] < H)
             seen = self.depth[b][np.clip(uv[..., 1], 0, H - 1), np.clip(uv[..., 0], 0, W - 1)]

@@ -73,15 +73,45 @@ def intersect(prim: Prim, origin: np.ndarray, dirs: np.ndarray) -> tuple[np.ndar
     return np.where(ok, t, np.inf), normal @ prim.rot.T
 
 
+def _bounding_radius(prim: Prim) -> float:
+    """Radius of a sphere about ``prim.center`` holding the primitive (inf for rooms, domes, endless planes)."""
+    if prim.inside:
+        return math.inf
+    if prim.kind == "sphere":
+        return float(prim.half[0])
+    half = prim.half[:2] if prim.kind == "plane" else prim.half
+    return float(np.linalg.norm(half))
+
+
+def _candidates(prim: Prim, origin: np.ndarray, unit_dirs: np.ndarray) -> np.ndarray | None:
+    """Indices of the rays that can hit ``prim`` (inside the cone of its bounding sphere), or None for all."""
+    radius = 1.01 * _bounding_radius(prim)
+    to_center = prim.center - origin
+    dist = float(np.linalg.norm(to_center))
+    if not math.isfinite(radius) or dist <= radius:
+        return None
+    cos_cone = math.sqrt(1.0 - (radius / dist) ** 2)
+    return np.flatnonzero(unit_dirs @ (to_center / dist) >= cos_cone - 1e-9)
+
+
 def cast(prims: list[Prim], origin: np.ndarray, dirs: np.ndarray):
-    """Nearest hit over all primitives: ``t (M,)``, ``normal (M, 3)`` (world) and primitive ``ids (M,)`` int."""
+    """Nearest hit over all primitives: ``t (M,)``, ``normal (M, 3)`` (world) and primitive ``ids (M,)`` int.
+
+    A primitive is only intersected with the rays inside the cone of its bounding sphere (exact, faster)."""
     best_t = np.full(len(dirs), np.inf)
     best_n = np.zeros((len(dirs), 3))
     ids = np.full(len(dirs), -1, dtype=np.int64)
+    unit_dirs = dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
     for k, prim in enumerate(prims):
-        t, n = intersect(prim, origin, dirs)
-        closer = t < best_t
-        best_t[closer], best_n[closer], ids[closer] = t[closer], n[closer], k
+        rows = _candidates(prim, origin, unit_dirs)
+        if rows is None:
+            rows = np.arange(len(dirs))
+        elif len(rows) == 0:
+            continue
+        t, n = intersect(prim, origin, dirs[rows])
+        closer = t < best_t[rows]
+        hit = rows[closer]
+        best_t[hit], best_n[hit], ids[hit] = t[closer], n[closer], k
     if not np.all(ids >= 0):
         raise RuntimeError("a ray hit nothing: the scene must be closed (a dome or a room)")
     return best_t, best_n, ids
