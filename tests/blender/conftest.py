@@ -7,18 +7,12 @@ The add-on is enabled once per session; each test gets a fresh empty file (see `
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-# Mesa's shader cache (the first EEVEE render compiles for ~30 s) and Blender's thumbnails go to a folder
-# of this session, not ~/.cache (TESTING.md). Set before bpy creates its first GPU context.
-_CACHE_DIR = tempfile.TemporaryDirectory(prefix="dust3r-test-cache-")
-os.environ["XDG_CACHE_HOME"] = _CACHE_DIR.name
 
 bpy = pytest.importorskip("bpy")
 import addon_utils  # noqa: E402  (only exists once bpy is imported)
