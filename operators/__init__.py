@@ -13,6 +13,7 @@ from . import setup, tasks
 from .activate_camera import DUST3R_OT_activate_camera
 from .compare import DUST3R_OT_compare_photo
 from .download_checkpoint import DUST3R_OT_download_checkpoint
+from .export_reconstruction import DUST3R_OT_export_reconstruction
 from .import_result import DUST3R_OT_import_result
 from .install_torch import DUST3R_OT_install_torch, activate_user_site_packages
 from .level_scale import DUST3R_OT_level, DUST3R_OT_pick_scale_point, DUST3R_OT_set_scale
@@ -24,6 +25,7 @@ CLASSES = [
     DUST3R_OT_reconstruct,
     DUST3R_OT_cancel,
     DUST3R_OT_import_result,
+    DUST3R_OT_export_reconstruction,
     DUST3R_OT_activate_camera,
     DUST3R_OT_compare_photo,
     DUST3R_OT_solid_point_colors,

@@ -148,9 +148,9 @@ class DUST3R_PT_view(bpy.types.Panel):
 
 
 class DUST3R_PT_orientation(bpy.types.Panel):
-    """Stand the selected reconstruction upright and give it its real size."""
+    """Stand the selected reconstruction upright, give it its real size, and export it as it stands."""
 
-    bl_label = "Level and Scale"
+    bl_label = "Level, Scale and Export"
     bl_idname = "DUST3R_PT_orientation"
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
@@ -177,6 +177,10 @@ class DUST3R_PT_orientation(bpy.types.Panel):
         col.enabled = picked >= {"A", "B"}
         op = col.operator("dust3r.set_scale", text="Scale: Points A and B", icon="CON_DISTLIMIT")
         op.mode, op.distance = "POINTS", settings.known_distance
+        layout.separator()
+        layout.operator(
+            "dust3r.export_reconstruction", text="Export (COLMAP, nerfstudio, PLY)...", icon="EXPORT"
+        )
 
 
 class DUST3R_PT_camera_photo(bpy.types.Panel):

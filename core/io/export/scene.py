@@ -14,6 +14,16 @@ from ...errors import ConfigError
 
 # A similarity's rotation block divided by its scale must be orthonormal to this tolerance.
 _SIMILARITY_TOL = 1e-6
+SUBSAMPLE_SEED = 0
+
+
+def subsample_indices(total: int, max_points: int | None) -> np.ndarray | slice:
+    """Sorted indices of a deterministic uniform subset of ``max_points`` among ``total`` (all: a slice), so
+    that the same input always gives the same export."""
+    if max_points is None or total <= max_points:
+        return slice(None)
+    rng = np.random.default_rng(SUBSAMPLE_SEED)
+    return np.sort(rng.choice(total, size=max_points, replace=False))
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,12 @@ class ExportScene:
         out[:, :3, 3] = -np.einsum("nji,nj->ni", R, self.world_from_cam[:, :3, 3])
         out[:, 3, 3] = 1.0
         return out
+
+    def subsampled(self, max_points: int | None) -> ExportScene:
+        """At most ``max_points`` of the points (:func:`subsample_indices`); the views are unchanged."""
+        keep = subsample_indices(self.num_points, max_points)
+        fields = ("points", "colors", "confidence", "point_view", "point_uv")
+        return replace(self, **{name: getattr(self, name)[keep] for name in fields})
 
     def transformed(self, new_from_world: np.ndarray) -> ExportScene:
         """The same scene in another world frame, ``x_new = s R x + t`` (a similarity: the artist's

@@ -19,12 +19,11 @@ from ...geometry.cameras import pixel_grid
 from ...geometry.photo import photo_from_net_pixels
 from ...result import Reconstruction
 from .files import ExportError
-from .scene import ExportScene
+from .scene import ExportScene, subsample_indices
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MIN_CONF = 3.0
-SUBSAMPLE_SEED = 0
 _REQUIRED = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
 _PER_VIEW = ("depth", "pts3d", "conf", "colors")
 
@@ -98,7 +97,7 @@ def scene_from_reconstruction(
         views.append(np.full(int(keep.sum()), k, dtype=np.int64))
         uvs.append(photo_from_net_pixels(uv_net, rec.crops[k]))
     total = sum(len(v) for v in views)
-    chosen = _subsample(total, max_points)
+    chosen = subsample_indices(total, max_points)
     scene = ExportScene(
         image_paths=rec.image_paths,
         frame_numbers=rec.frame_numbers,
@@ -115,11 +114,3 @@ def scene_from_reconstruction(
     )
     logger.info("export: %d of %d confident points (conf > %g)", scene.num_points, total, min_conf)
     return scene if new_from_world is None else scene.transformed(new_from_world)
-
-
-def _subsample(total: int, max_points: int | None) -> np.ndarray | slice:
-    """Sorted indices of a deterministic uniform subset of ``max_points`` among ``total`` (all: a slice)."""
-    if max_points is None or total <= max_points:
-        return slice(None)
-    rng = np.random.default_rng(SUBSAMPLE_SEED)
-    return np.sort(rng.choice(total, size=max_points, replace=False))
