@@ -5,6 +5,7 @@ Each dataclass validates itself and raises :class:`~core.errors.ConfigError` wit
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -14,6 +15,8 @@ IMAGE_SIZES = (512, 224)
 FOCAL_PRIORS = ("none", "exif", "mm")
 DISTORTION_MODELS = ("none", "k1", "k1k2")
 ROBUST_LOSSES = ("soft_l1", "huber", "cauchy", "linear")
+# Sane bounds of a typed focal length in mm (36 mm film back): from an extreme fisheye to a long telescope.
+FOCAL_MM_RANGE = (1.0, 5000.0)
 
 
 @dataclass(frozen=True)
@@ -21,22 +24,26 @@ class InferenceConfig:
     """How to run the network on the image pairs.
 
     Attributes:
-        image_size: 512 (long side to 512) or 224 (short side to 224, square crop); must match the model.
+        image_size: None (the default) for the model's own size, or 512 (long side to 512) or 224 (short side
+            to 224, square crop), which must then be the model's. The model's checkpoint is the one source of
+            truth: :func:`core.inference.predictor.choose_image_size` resolves None when the model is loaded.
         scene_graph: ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]`` or ``oneref-R``.
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         half_precision: run the network in float16/bfloat16 on CUDA (results are stored as float32).
         batch_size: number of pairs decoded together (pairs of equal shapes only).
     """
 
-    image_size: int = 512
+    image_size: int | None = None
     scene_graph: str = "complete"
     device: str = "auto"
     half_precision: bool = False
     batch_size: int = 4
 
     def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
-            raise ConfigError(f"image size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.image_size is not None and self.image_size not in IMAGE_SIZES:
+            raise ConfigError(
+                f"image size must be one of {IMAGE_SIZES} (or unset: the model's), got {self.image_size}"
+            )
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.batch_size < 1:
@@ -56,7 +63,9 @@ class AlignConfig:
             cameras and pair similarities; depth maps are always computed at full resolution.
         fast_tol: the ``fast`` method stops when the objective's relative decrease stays below this.
         focal_mode: ``weiszfeld`` or ``median`` (focal initialisation, paper section 3.3).
-        min_conf: pixels with a confidence at or below this are ignored by the alignment.
+        min_conf: pixels with a confidence at or below this are ignored by the alignment (finite, >= 0; the
+            network's confidences are >= 1). A pair with (almost) no pixel above it is left out, with a
+            warning.
         shared_focal: all photos share one focal length (video, one camera).
         known_focals: per view, a focal in NETWORK pixels to keep fixed, or None to estimate it.
         known_poses: per view, a 4x4 ``world_from_cam`` (OpenCV) to keep fixed, or None.
@@ -86,12 +95,12 @@ class AlignConfig:
             raise ConfigError(f"the fast method needs at least 16 pixels per view, got {self.fast_pixels}")
         if not self.fast_tol >= 0:
             raise ConfigError(f"the convergence tolerance cannot be negative, got {self.fast_tol}")
-        if self.min_conf < 0:
-            raise ConfigError(f"minimum confidence cannot be negative, got {self.min_conf}")
+        if not (math.isfinite(self.min_conf) and self.min_conf >= 0):
+            raise ConfigError(f"minimum confidence must be a finite number >= 0, got {self.min_conf}")
         if self.known_focals is not None:
             for f in self.known_focals:
-                if f is not None and not f > 0:
-                    raise ConfigError(f"known focal lengths must be positive, got {f}")
+                if f is not None and not (math.isfinite(f) and f > 0):
+                    raise ConfigError(f"known focal lengths must be finite and positive, got {f}")
 
 
 @dataclass(frozen=True)
@@ -157,8 +166,11 @@ class ReconstructConfig:
     """The whole pipeline: inference, alignment and the photo-level priors.
 
     Attributes:
-        focal_prior: ``none``, ``exif`` (EXIF ``FocalLengthIn35mmFilm`` where a photo has it) or ``mm``.
-        focal_mm: the 35 mm-equivalent focal length for ``focal_prior="mm"``.
+        focal_prior: ``none``, ``exif`` (EXIF ``FocalLengthIn35mmFilm`` where a photo has it: the 35 mm
+            equivalent, defined on the 43.27 mm full-frame DIAGONAL) or ``mm``.
+        focal_mm: for ``focal_prior="mm"``, the focal length in mm on a 36 mm film back on the photo's LONG
+            side: the ``lens`` the Blender camera will show (for 3:2 photos also the 35 mm equivalent), within
+            :data:`FOCAL_MM_RANGE`.
         clean_depth: drop points that other views see as occluded (the paper demo's clean-up).
         refine: sub-pixel refinement of the cameras on the photos (:class:`RefineConfig`).
     """
@@ -173,5 +185,12 @@ class ReconstructConfig:
     def __post_init__(self) -> None:
         if self.focal_prior not in FOCAL_PRIORS:
             raise ConfigError(f"focal prior must be one of {FOCAL_PRIORS}, got {self.focal_prior!r}")
-        if self.focal_prior == "mm" and (self.focal_mm is None or not self.focal_mm > 0):
-            raise ConfigError("a focal length in millimetres (> 0) is needed when the focal prior is 'mm'")
+        if self.focal_prior == "mm":
+            low, high = FOCAL_MM_RANGE
+            if self.focal_mm is None:
+                raise ConfigError("a focal length in millimetres is needed when the focal prior is 'mm'")
+            if not low <= self.focal_mm <= high:  # also refuses NaN
+                raise ConfigError(
+                    f"focal length must be between {low:g} and {high:g} mm (36 mm film back), "
+                    f"got {self.focal_mm}"
+                )

@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import AlignConfig, ReconstructConfig, RefineConfig
 from .errors import DependencyError, ImageError
-from .geometry.photo import PhotoCrop, focal_net_from_35mm
+from .geometry.photo import PhotoCrop, focal_net_from_35mm, focal_net_from_exif_35mm
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
 from .result import Reconstruction, reconstruction_from_depth
 
@@ -46,15 +46,24 @@ def focal_priors(
 ) -> tuple[float | None, ...] | None:
     """Per-view known focal lengths in NETWORK pixels from the photo-level prior, or None.
 
-    ``focal_prior="mm"`` fixes every view to ``config.focal_mm`` (35 mm equivalent); ``"exif"`` fixes the
-    views whose photo carries ``FocalLengthIn35mmFilm`` and leaves the others free.
+    ``focal_prior="mm"`` fixes every view to ``config.focal_mm``, a typed focal: mm on a 36 mm film back on
+    the photo's LONG side (the Blender camera's lens). ``"exif"`` fixes the views whose photo carries
+    ``FocalLengthIn35mmFilm``, the 35 mm equivalent defined on the 43.27 mm full-frame DIAGONAL, and leaves
+    the others free (see :mod:`core.geometry.photo` for both conversions).
+
+    EXIF focals are held FIXED although EXIF rounds them to whole millimetres (up to 1.9 % at 26 mm, 3.8 %
+    at 13 mm): measured on synthetic scenes (``benchmarks/bench_exif_focal.py``), a free focal STARTED at the
+    EXIF value converges to the same optimum as no prior at all, so "EXIF as an initial value" would change
+    nothing; asking for ``exif`` means "trust the camera's focal" (exact camera intrinsics for the Blender
+    camera), at a small cost in pose accuracy where the network's own focal is better than the rounding.
     """
     if config.focal_prior == "none":
         return None
     if config.focal_prior == "mm":
         return tuple(focal_net_from_35mm(config.focal_mm, crop) for crop in crops)
     known = tuple(
-        focal_net_from_35mm(f, crop) if f else None for crop, f in zip(crops, exif_focals_35mm, strict=True)
+        focal_net_from_exif_35mm(f, crop) if f else None
+        for crop, f in zip(crops, exif_focals_35mm, strict=True)
     )
     missing = sum(f is None for f in known)
     if missing:
@@ -62,15 +71,21 @@ def focal_priors(
     return known if missing < len(known) else None
 
 
-def _align(preds, align_config: AlignConfig, num_views: int, progress: ProgressFn, cancel):
+def photo_names(paths: Sequence[str | Path]) -> list[str]:
+    """How messages name each photo: its file name, or its whole path when two photos share a file name."""
+    names = [Path(p).name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
+
+
+def _align(preds, align_config: AlignConfig, names: list[str], progress: ProgressFn, cancel):
     from .align import align_single_view, global_align
 
-    if num_views == 1:
+    if len(names) == 1:
         progress("Aligning 1/1", 0.0)
         result = align_single_view(preds[0], align_config)
         progress("Aligning 1/1", 1.0)
         return result
-    return global_align(preds, align_config, progress=progress, cancel=cancel)
+    return global_align(preds, align_config, progress=progress, cancel=cancel, view_names=names)
 
 
 def reconstruct(
@@ -92,8 +107,12 @@ def reconstruct(
         cancel: set it to stop at the next batch or iteration (raises :class:`~core.errors.Cancelled`).
         model: an already loaded ``Dust3rModel`` (to reuse it across calls).
 
+    Returns:
+        the :class:`Reconstruction`; its ``warnings`` say what was left out (pairs without confident pixels).
+
     Raises:
-        Dust3rError subclasses for every user or environment problem.
+        Dust3rError subclasses for every user or environment problem; every photo is checked (exists, still
+        photo, usable size) before the model loads.
     """
     config = config or ReconstructConfig()
     progress = progress or no_progress
@@ -101,6 +120,10 @@ def reconstruct(
     if not paths:
         raise ImageError("No photos were given: choose a folder with photos (JPEG, PNG, WebP, TIFF, BMP).")
     started = time.perf_counter()
+    from .inference.images import check_photo
+
+    for path in paths:  # header only: a bad photo fails in milliseconds, not after the model load
+        check_photo(path)
     _require_torch()
     from .inference.images import load_images
     from .inference.pairs import make_pairs
@@ -130,22 +153,19 @@ def reconstruct(
     crops = [img.crop for img in images]
     known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
     align_config = replace(config.align, known_focals=known) if known is not None else config.align
+    names = photo_names(paths)
     refine = config.refine.enabled and len(images) > 1
     align_end = _REFINE_STAGE if refine else _STAGES["align"][1]
     aligned = _align(
-        preds, align_config, len(images), sub_progress(progress, _STAGES["align"][0], align_end), cancel
+        preds, align_config, names, sub_progress(progress, _STAGES["align"][0], align_end), cancel
     )
     del preds
     check_cancel(cancel)
     refinement = None
     if refine:
+        refine_progress = sub_progress(progress, align_end, _STAGES["align"][1])
         refinement = refine_on_photos(
-            images,
-            aligned,
-            align_config,
-            config.refine,
-            sub_progress(progress, align_end, _STAGES["align"][1]),
-            cancel,
+            images, aligned, align_config, config.refine, names, refine_progress, cancel
         )
         aligned = refinement.alignment
 
@@ -154,14 +174,17 @@ def reconstruct(
         from .align.cleanup import clean_pointcloud
 
         progress("Cleaning point cloud", _STAGES["align"][1])
-        conf = clean_pointcloud(aligned)
+        conf = clean_pointcloud(aligned, cancel=cancel)
+        check_cancel(cancel)
     result = _to_reconstruction(paths, images, aligned, conf, refinement)
     progress("Done", 1.0)
     logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
     return result
 
 
-def refine_on_photos(images, aligned, align_config: AlignConfig, config: RefineConfig, progress, cancel):
+def refine_on_photos(
+    images, aligned, align_config: AlignConfig, config: RefineConfig, names: Sequence[str], progress, cancel
+):
     """The refinement step of the pipeline: match on working copies of the ORIGINAL photos (long side at most
     ``config.working_size``), tied to the network images through their crops.
 
@@ -189,7 +212,6 @@ def refine_on_photos(images, aligned, align_config: AlignConfig, config: RefineC
         known_focal=np.array([f is not None for f in (align_config.known_focals or [None] * n)]),
         known_pose=np.array([T is not None for T in (align_config.known_poses or [None] * n)]),
     )
-    names = [Path(img.path).name for img in images]
     refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
     for line in refinement.warnings:
         logger.warning("refinement: %s", line)
@@ -206,6 +228,7 @@ def _to_reconstruction(paths, images, aligned, conf, refinement=None) -> Reconst
         conf,
         [img.rgb.astype(np.float32) / 255.0 for img in images],
         pts3d=aligned.pts3d,
+        warnings=aligned.warnings,
     )
     if refinement is None:
         return result

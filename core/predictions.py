@@ -1,6 +1,6 @@
 """Pairwise network predictions: the data that flows from inference to alignment.
 
-A leaf module (numpy only) so that ``align`` does not depend on ``inference`` or torch.
+A leaf module (numpy and the atomic writer only) so that ``align`` does not depend on ``inference`` or torch.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .io.atomic import save_npz
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ class PairPrediction:
         )
 
     def save(self, path: str | Path) -> None:
-        """Write ``path`` (``.npz``, uncompressed) with the reference array names."""
-        np.savez(path, **self.to_npz_dict())
+        """Write ``path`` (``.npz``, uncompressed) with the reference array names, atomically
+        (:func:`core.io.atomic.save_npz`: an interrupted write leaves the previous file intact)."""
+        save_npz(path, self.to_npz_dict())
 
 
 PAIRWISE_KEYS = ("edges", "pred_i", "pred_j", "conf_i", "conf_j")

@@ -11,6 +11,7 @@ import numpy as np
 from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
+from .io.atomic import save_npz
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Reconstruction:
             aligned: too few correspondences (12, needs 30)"``); empty strings where no refinement ran.
         refine_warnings: user-facing sentences from the refinement (views kept as aligned, views whose solve
             error is far above the others'), for the log and the UI.
+        warnings: one-line, user-facing notes about the run that did not stop it (a pair of photos left out
+            of the alignment, ...), for the UI to show; empty when all went well.
     """
 
     image_paths: tuple[str, ...]
@@ -62,6 +65,7 @@ class Reconstruction:
     solve_error_total_px: float = float("nan")
     refine_status: tuple[str, ...] | None = None
     refine_warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.image_paths)
@@ -114,6 +118,7 @@ class Reconstruction:
         status = ("",) * n if self.refine_status is None else tuple(str(x) for x in self.refine_status)
         object.__setattr__(self, "refine_status", status)
         object.__setattr__(self, "refine_warnings", tuple(str(x) for x in self.refine_warnings))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         if self.crops is None and np.shape(self.K_net) == (n, 3, 3) and np.shape(self.K_photo) == (n, 3, 3):
             crops = tuple(
                 crop_from_intrinsics(self.K_net[k], self.K_photo[k], self.photo_size[k], self.net_size[k])
@@ -133,7 +138,11 @@ class Reconstruction:
         return self.fps > 0
 
     def save_npz(self, path: str | Path) -> None:
-        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``)."""
+        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``).
+
+        The write is atomic (:func:`core.io.atomic.save_npz`): an interrupted write leaves the previous file.
+        ``path`` must end with ``.npz`` (it is used exactly as given).
+        """
         arrays: dict[str, np.ndarray] = {
             "image_paths": np.array(self.image_paths, dtype=str),
             "cam2world": np.asarray(self.world_from_cam, dtype=np.float64),
@@ -147,6 +156,7 @@ class Reconstruction:
             "solve_error_px": np.asarray(self.solve_error_px, dtype=np.float64),
             "resized_size": np.array([c.resized_size for c in self.crops], dtype=np.float64),
             "crop_offset": np.array([c.crop_offset for c in self.crops], dtype=np.float64),
+            "warnings": np.array(self.warnings, dtype=str).reshape(-1),
         }
         if np.isfinite(self.solve_error_total_px) or any(self.refine_status) or self.refine_warnings:
             arrays["solve_error_total_px"] = np.asarray(self.solve_error_total_px, dtype=np.float64)
@@ -157,7 +167,7 @@ class Reconstruction:
             arrays[f"pts3d_{k}"] = np.asarray(self.pts3d[k], dtype=np.float32)
             arrays[f"conf_{k}"] = np.asarray(self.conf[k], dtype=np.float32)
             arrays[f"colors_{k}"] = np.asarray(self.colors[k], dtype=np.float32)
-        np.savez_compressed(path, **arrays)
+        save_npz(path, arrays, compressed=True)
 
     @classmethod
     def load_npz(cls, path: str | Path) -> Reconstruction:
@@ -174,6 +184,8 @@ class Reconstruction:
             for name in ("refine_status", "refine_warnings"):
                 if name in data.files:
                     optional[name] = tuple(str(x) for x in data[name].reshape(-1))
+            if "warnings" in data.files:
+                optional["warnings"] = tuple(str(w) for w in data["warnings"])
             if "resized_size" in data.files and "crop_offset" in data.files:
                 optional["crops"] = tuple(
                     PhotoCrop(
@@ -214,6 +226,7 @@ def reconstruction_from_depth(
     conf: Sequence[np.ndarray],
     colors: Sequence[np.ndarray],
     pts3d: Sequence[np.ndarray] | None = None,
+    warnings: Sequence[str] = (),
 ) -> Reconstruction:
     """A :class:`Reconstruction` from known cameras and depth maps (ground truth, or another tool's output).
 
@@ -227,6 +240,7 @@ def reconstruction_from_depth(
         colors: N ``(H2, W2, 3)`` RGB in ``[0, 1]``.
         pts3d: N ``(H2, W2, 3)`` world points when the caller already has them (an alignment computes
             them); by default the depth maps back-projected through ``K_net`` and ``world_from_cam``.
+        warnings: the run's user-facing warnings (see :class:`Reconstruction`).
 
     The photo intrinsics come from :func:`~core.geometry.photo.K_photo_from_K_net`.
     """
@@ -249,4 +263,5 @@ def reconstruction_from_depth(
         conf=tuple(np.asarray(c, dtype=np.float32) for c in conf),
         colors=tuple(np.asarray(c, dtype=np.float32) for c in colors),
         crops=tuple(crops),
+        warnings=tuple(warnings),
     )

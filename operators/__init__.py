@@ -11,15 +11,27 @@ import bpy
 
 from . import setup, tasks
 from .activate_camera import DUST3R_OT_activate_camera
+from .compare import DUST3R_OT_compare_photo
 from .download_checkpoint import DUST3R_OT_download_checkpoint
+from .export_reconstruction import DUST3R_OT_export_reconstruction
+from .import_result import DUST3R_OT_import_result
 from .install_torch import DUST3R_OT_install_torch, activate_user_site_packages
+from .level_scale import DUST3R_OT_level, DUST3R_OT_pick_scale_point, DUST3R_OT_set_scale
 from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
 from .setup import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
+from .solid_colors import DUST3R_OT_solid_point_colors
 
 CLASSES = [
     DUST3R_OT_reconstruct,
     DUST3R_OT_cancel,
+    DUST3R_OT_import_result,
+    DUST3R_OT_export_reconstruction,
     DUST3R_OT_activate_camera,
+    DUST3R_OT_compare_photo,
+    DUST3R_OT_solid_point_colors,
+    DUST3R_OT_level,
+    DUST3R_OT_set_scale,
+    DUST3R_OT_pick_scale_point,
     DUST3R_PG_setup_state,  # before the set-up operators: wm.dust3r_setup holds their progress and log
     DUST3R_OT_install_torch,
     DUST3R_OT_download_checkpoint,

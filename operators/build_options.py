@@ -12,12 +12,14 @@ class BuildOptions:
     Attributes:
         conf_threshold: initial confidence threshold of the point cloud's live filter (its modifier input);
             also the fixed threshold of the per-view surfaces.
-        point_radius: initial radius of the displayed points, scene units.
+        point_radius: initial radius of the displayed points, scene units; 0 (the default) takes it from the
+            reconstruction itself (a little more than one pixel's footprint, depth / focal, at the median
+            depth), so a scene 1 or 100 units across gets points of the same size on the photo.
         surfaces: also build one textured mesh per view.
         name: base name of the collection and its objects (default: the photo folder's name).
     """
 
     conf_threshold: float = 3.0
-    point_radius: float = 0.005
+    point_radius: float = 0.0
     surfaces: bool = False
     name: str | None = None

@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 EXIF_ORIENTATION_TAG = 0x0112
 
 
+def _pillow_errors() -> tuple[type[BaseException], ...]:
+    """What Pillow raises for a file it will not read: broken or unknown files, and decompression bombs
+    (``DecompressionBombError`` is not an ``OSError``)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return (OSError, ValueError, SyntaxError)
+    return (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
 def _exif_orientation(path: str) -> int:
     """The photo's EXIF orientation (1 = upright; 1 when unknown or unreadable)."""
     try:
@@ -41,7 +51,7 @@ def _exif_orientation(path: str) -> int:
             else:
                 exif = img.getexif()
             return int(exif.get(EXIF_ORIENTATION_TAG, 1) or 1)
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError):  # not a decompression bomb: load_photo refuses those
         return 1
 
 
@@ -74,28 +84,41 @@ def display_photo_path(path: str) -> str:
     return str(target)
 
 
-def load_photo(path: str) -> bpy.types.Image | None:
-    """The photo as a Blender image (shared when already loaded), or None if Blender cannot read it."""
+def load_photo(record, path: str) -> tuple[bpy.types.Image | None, str | None]:
+    """The photo as a Blender image (shared when already loaded) and None, or None and a warning for the
+    artist when it cannot be shown (missing, unreadable, too large for Pillow, a format Blender cannot read
+    such as HEIC): the camera is right without it. ``record`` is the build's ``BuildRecord``."""
+    name = Path(path).name
+    if not Path(path).is_file():
+        return None, f"Photo {name} not found at {path}: its camera has no background photo."
     try:
-        return bpy.data.images.load(display_photo_path(path), check_existing=True)
-    except (RuntimeError, OSError) as exc:  # e.g. HEIC, which Blender cannot read: the camera is still right
+        return record.load_image(display_photo_path(path)), None
+    except (RuntimeError, *_pillow_errors()) as exc:
         log.warning("cannot show %s as a camera background: %s", path, exc)
-        return None
+        return None, f"Photo {name} cannot be shown ({exc}): its camera has no background photo."
 
 
 def create_camera(
-    name: str, params: BlenderCameraParams, photo_path: str, index: int, display_size: float
+    record,
+    name: str,
+    params: BlenderCameraParams,
+    photo_path: str,
+    index: int,
+    display_size: float,
+    warnings: list[str] | None = None,
 ) -> bpy.types.Object:
     """A camera object matching one photo; the photo is its background image.
 
     Args:
+        record: the build's ``BuildRecord`` (every datablock made here is registered with it at once).
         name: name of the camera object and its data.
         params: lens, sensor, shift and ``matrix_world`` from ``core.geometry.blender_camera``.
         photo_path: the ORIGINAL photo (shown upright even when EXIF rotates it).
         index: the view index, stored as ``obj["dust3r_index"]``.
         display_size: size of the camera in the viewport, Blender units (it also sets the clipping range).
+        warnings: gets a line for the artist when the photo cannot be shown.
     """
-    cam = bpy.data.cameras.new(name)
+    cam = record.new("cameras", name)
     cam.lens_unit = "MILLIMETERS"
     cam.sensor_fit = params.sensor_fit
     cam.sensor_width = params.sensor_width
@@ -107,7 +130,9 @@ def create_camera(
     # DUSt3R's scale is arbitrary: keep near points of a small reconstruction inside the clipping range.
     cam.clip_start = min(cam.clip_start, 0.1 * display_size)
     cam.clip_end = max(cam.clip_end, 1000.0 * display_size)
-    image = load_photo(photo_path)
+    image, warning = load_photo(record, photo_path)
+    if warning is not None and warnings is not None:
+        warnings.append(warning)
     if image is not None:
         bg = cam.background_images.new()
         bg.image = image
@@ -116,7 +141,7 @@ def create_camera(
         bg.display_depth = "BACK"
         cam.show_background_images = True
 
-    obj = bpy.data.objects.new(name, cam)
+    obj = record.new("objects", name, cam)
     obj.matrix_world = Matrix(np.asarray(params.matrix_world, dtype=np.float64).tolist())
     obj[ROLE_KEY] = Role.CAMERA
     obj["dust3r_image"] = str(Path(photo_path).resolve())

@@ -1,7 +1,23 @@
-"""The point-cloud mesh: vertices only, with ``color``, ``confidence`` and ``view`` point attributes.
+"""The point-cloud mesh: the points as vertices, plus two copies of each that make it one small triangle.
 
-Everything goes through flat numpy arrays and ``foreach_set`` (CONVENTIONS.md section 5): no Python loop
-per point.
+Why triangles: Solid view (Workbench) draws a Geometry Nodes point cloud in one flat colour, but draws the
+colours of a mesh whose faces carry the active colour attribute (TESTING.md). So each point is one
+equilateral triangle centred on it, in the image plane of the camera that saw it (facing that camera). The
+Geometry Nodes modifier (:mod:`.geonodes`) filters and sizes the triangles: the confidence threshold and the
+radius stay live, and an evaluation is a plain copy plus one offset per vertex (nothing instanced, no
+attribute moved between domains: the cheapest of the layouts measured, see the benchmark).
+
+Layout, with N points (in view order, each view's network pixels row-major, non-finite points left out):
+
+- vertices ``0 .. N-1`` ARE the points: their ``position`` and their point-domain attributes ``color``
+  (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and ``view`` (INT, the photo index)
+  are the point cloud, one entry per point, as before triangles (``mesh["dust3r_points"] == N``);
+- vertices ``N + k`` and ``2N + k`` are copies of point ``k`` (same position and attributes), and face ``k``
+  joins the three; ``dust3r_corner`` (FLOAT_VECTOR) is the unit offset of each corner in its camera's image
+  plane, which the modifier scales by the radius. Without the modifier the triangles have no area.
+
+:func:`read_points` returns the first N entries. Everything goes through flat numpy arrays and
+``foreach_set`` on attributes (CONVENTIONS.md section 5): no Python loop per point.
 """
 
 from __future__ import annotations
@@ -16,6 +32,12 @@ from ..core.geometry.blender_camera import blender_world_from_opencv_world
 COLOR_ATTRIBUTE = "color"
 CONFIDENCE_ATTRIBUTE = "confidence"
 VIEW_ATTRIBUTE = "view"
+CORNER_ATTRIBUTE = "dust3r_corner"
+VERTICES_PER_POINT = 3
+POINTS_KEY = "dust3r_points"  # mesh custom property: N, the vertices 0..N-1 that are the points
+# Corner directions in the camera's image plane (right, up), counter-clockwise as the camera sees them, so
+# the face's front side looks at the camera.
+_CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
 
 
 @dataclass(frozen=True)
@@ -23,10 +45,10 @@ class PointArrays:
     """All points of a reconstruction, ready for Blender.
 
     Attributes:
-        positions: ``(M, 3)`` float32, Blender world.
+        positions: ``(M, 3)`` float32, Blender world (of the reconstruction, before its parent's transform).
         colors: ``(M, 4)`` float32 RGBA, LINEAR (scene-referred) values, as FLOAT_COLOR attributes store them.
         confidence: ``(M,)`` float32, the network's confidence (never thresholded here).
-        view: ``(M,)`` int32, index of the source photo.
+        view: ``(M,)`` int32, index of the source photo, ascending (points are grouped view by view).
     """
 
     positions: np.ndarray
@@ -83,19 +105,105 @@ def gather_points(pts3d, colors, conf) -> PointArrays:
     return PointArrays(positions=positions, colors=rgba, confidence=confidence, view=view)
 
 
-def create_point_mesh(name: str, points: PointArrays) -> bpy.types.Mesh:
-    """A vertices-only mesh holding ``points`` and its attributes; the colour attribute is the active one."""
-    mesh = bpy.data.meshes.new(name)
+def triangle_offsets(right: np.ndarray, up: np.ndarray, radius: float) -> np.ndarray:
+    """``(3, 3)`` float32 corner offsets of a point's triangle: circumradius ``radius``, in the plane of the
+    unit vectors ``right`` and ``up`` (a camera's image axes, Blender world), counter-clockwise seen from the
+    side they face (``right x up``)."""
+    right = np.asarray(right, dtype=np.float64)
+    up = np.asarray(up, dtype=np.float64)
+    corners = np.cos(_CORNER_ANGLES)[:, None] * right + np.sin(_CORNER_ANGLES)[:, None] * up
+    return (radius * corners).astype(np.float32)
+
+
+def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray) -> bpy.types.Mesh:
+    """The mesh of ``points`` in the layout of the module docstring.
+
+    Args:
+        new: ``new(kind, name)`` -> a registered new datablock (``BuildRecord.new``).
+        name: mesh name.
+        points: the points, grouped by ascending ``view``.
+        view_axes: ``(V, 2, 3)`` the unit right and up vectors (Blender world) of each view's camera; every
+            point's triangle lies in its own camera's image plane.
+    """
+    mesh = new("meshes", name)
     n = len(points)
-    mesh.vertices.add(n)
-    mesh.attributes["position"].data.foreach_set("vector", np.ascontiguousarray(points.positions).ravel())
-    color = mesh.attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-    color.data.foreach_set("color", np.ascontiguousarray(points.colors).ravel())
-    conf = mesh.attributes.new(CONFIDENCE_ATTRIBUTE, "FLOAT", "POINT")
-    conf.data.foreach_set("value", np.ascontiguousarray(points.confidence))
-    view = mesh.attributes.new(VIEW_ATTRIBUTE, "INT", "POINT")
-    view.data.foreach_set("value", np.ascontiguousarray(points.view))
-    mesh.color_attributes.active_color_name = COLOR_ATTRIBUTE
-    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+    mesh[POINTS_KEY] = n
+    if n:
+        _add_triangles(mesh, n)
+    copies = (lambda a: np.concatenate([a] * VERTICES_PER_POINT)) if n else (lambda a: a)
+    # Each attribute is written right after it is made: adding another one invalidates Python references.
+    for attr_name, data_type, key, values in (
+        ("position", None, "vector", points.positions),
+        (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", points.colors),
+        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", points.confidence),
+        (VIEW_ATTRIBUTE, "INT", "value", points.view),
+        (CORNER_ATTRIBUTE, "FLOAT_VECTOR", "vector", None),
+    ):
+        attr = mesh.attributes.new(attr_name, data_type, "POINT") if data_type else None
+        if not n:
+            continue
+        attr = attr or mesh.attributes[attr_name]
+        data = _corner_offsets(points, view_axes) if values is None else copies(values)
+        attr.data.foreach_set(
+            key, np.ascontiguousarray(data, dtype=np.int32 if data_type == "INT" else np.float32).ravel()
+        )
+        del data
+    # By name, after every attribute exists: the colour Workbench's Attribute colour and the material read.
+    mesh.attributes.active_color_name = COLOR_ATTRIBUTE
+    mesh.attributes.default_color_name = COLOR_ATTRIBUTE
     mesh.update()
     return mesh
+
+
+def _corner_offsets(points: PointArrays, view_axes: np.ndarray) -> np.ndarray:
+    """``(3N, 3)`` float32: each vertex's unit corner offset (corner-major, like the vertices)."""
+    n = len(points)
+    out = np.empty((VERTICES_PER_POINT, n, 3), np.float32)
+    bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
+    for k, (right, up) in enumerate(view_axes):
+        for c, offset in enumerate(triangle_offsets(right, up, 1.0)):
+            out[c, bounds[k] : bounds[k + 1]] = offset
+    return out.reshape(-1, 3)
+
+
+def _add_triangles(mesh: bpy.types.Mesh, n: int) -> None:
+    """3N vertices (positions written by the caller), 3N edges and N faces: face ``k`` joins vertices
+    ``k``, ``N + k``, ``2N + k``; edge ``c * N + k`` runs from corner ``c`` to the next one. Corner-major,
+    so that every array is written in contiguous runs."""
+    mesh.vertices.add(VERTICES_PER_POINT * n)
+    mesh.edges.add(VERTICES_PER_POINT * n)
+    mesh.loops.add(VERTICES_PER_POINT * n)
+    mesh.polygons.add(n)
+    vertex = np.arange(VERTICES_PER_POINT * n, dtype=np.int32).reshape(VERTICES_PER_POINT, n)  # c*N + k
+    edges = np.empty((VERTICES_PER_POINT, n, 2), np.int32)
+    edges[..., 0] = vertex
+    np.add(vertex, n, out=edges[..., 1])
+    edges[-1, :, 1] -= VERTICES_PER_POINT * n  # the last corner's edge closes back to corner 0
+    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
+    del edges
+    corner_vert = np.ascontiguousarray(vertex.T)  # face k's corners in order; also corner_edge (edge c*N+k)
+    mesh.attributes[".corner_vert"].data.foreach_set("value", corner_vert.ravel())
+    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_vert.ravel())
+    del corner_vert, vertex
+    mesh.polygons.foreach_set(
+        "loop_start", np.arange(0, VERTICES_PER_POINT * n, VERTICES_PER_POINT, dtype=np.int32)
+    )
+
+
+def read_points(mesh: bpy.types.Mesh) -> PointArrays:
+    """The points of a DUSt3R point mesh, one entry per point (its first ``mesh["dust3r_points"]`` vertices):
+    positions in the mesh's own space (apply the object's ``matrix_world`` for the world), colours,
+    confidence, views."""
+    n = int(mesh.get(POINTS_KEY, len(mesh.vertices)))
+    out = {}
+    for attr_name, key, width, dtype in (
+        ("position", "vector", 3, np.float32),
+        (COLOR_ATTRIBUTE, "color", 4, np.float32),
+        (CONFIDENCE_ATTRIBUTE, "value", 1, np.float32),
+        (VIEW_ATTRIBUTE, "value", 1, np.int32),
+    ):
+        values = np.empty(len(mesh.vertices) * width, dtype)
+        if len(values):
+            mesh.attributes[attr_name].data.foreach_get(key, values)
+        out[attr_name] = values[: n * width].reshape((n, width) if width > 1 else (n,))
+    return PointArrays(out["position"], out[COLOR_ATTRIBUTE], out[CONFIDENCE_ATTRIBUTE], out[VIEW_ATTRIBUTE])

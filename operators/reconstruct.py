@@ -13,7 +13,7 @@ import bpy
 from bpy.props import CollectionProperty, EnumProperty, StringProperty
 
 from ..addon import preferences
-from . import tasks
+from . import tasks, viewport
 from .build_options import BuildOptions
 from .photos import resolve_photos
 from .scene_builder import build_reconstruction
@@ -77,13 +77,20 @@ class JobRequest(TaskRequest):
             return pipeline.reconstruct(*args, **kwargs)
 
         return run_pipeline(
-            reconstruct, list(self.image_paths), self.checkpoint, self.config, progress=progress, cancel=cancel
+            reconstruct,
+            list(self.image_paths),
+            self.checkpoint,
+            self.config,
+            progress=progress,
+            cancel=cancel,
         )
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         scene = bpy.data.scenes.get(self.scene_name) or context.scene
         report = build_reconstruction(scene, status.result, self.build)
-        messages = [("WARNING", w) for w in (*self.warnings, *report.warnings)]
+        recon = status.result
+        messages = [("WARNING", w) for w in (*self.warnings, *recon.warnings, *report.warnings)]
+        messages += viewport.after_build()  # Solid view shows the colours (reported, reversible)
         scene.dust3r.last_summary = (
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
         )

@@ -1,14 +1,23 @@
 """Reconstruction -> Blender scene, in one go on the main thread.
 
-Builds a new collection (named after the photo folder) with one point-cloud object and one camera per photo,
-following CONVENTIONS.md sections 4-5. If anything fails half-way, every datablock made so far is removed,
-so the file is as it was.
+Builds a new collection (named after the photo folder) holding one parent empty (role ``root``, named like
+the collection), and under it the point cloud and one camera per photo (CONVENTIONS.md sections 4-5), plus
+optional per-view surfaces. The artist moves, rotates and scales the whole reconstruction with the empty;
+cameras and points stay consistent because they move together.
+
+Every datablock is registered with the build's :class:`~.datablocks.BuildRecord` the moment it exists: if
+anything fails half-way, all of them are removed and the file is as it was.
+
+Cameras are made by :func:`_build_photo_cameras` (one per photo). A footage camera builder (one animated
+camera, INTERFACES.md section 3) goes beside it, taking the same arguments, and :func:`_build` picks one of
+the two from ``recon.is_footage``; until it exists, the operators refuse footage results.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
 import bpy
@@ -18,19 +27,29 @@ from ..addon import ROLE_KEY, Role
 from ..core.geometry.blender_camera import blender_camera_from_opencv
 from . import cameras, geonodes, points, surfaces
 from .build_options import BuildOptions
+from .datablocks import BuildRecord
 
 log = logging.getLogger(__name__)
+
+# Circumradius of a point's triangle in pixel footprints (depth / focal): 1.25 covers the point's pixel
+# cell completely (an equilateral triangle holding a unit square has circumradius 1.244), so the photo
+# seen through its camera has no holes.
+POINT_RADIUS_PER_FOOTPRINT = 1.25
+CAMERA_SIZE_PER_EXTENT = 0.1  # camera display size over the scene's extent (median depth or camera spread)
+MAX_BASE_NAME = 40  # leaves room for " 000 <photo stem>" in Blender's 63-byte names
 
 
 @dataclass
 class BuildReport:
-    """What :func:`build_reconstruction` made: the collection and its objects, the number of points (every
-    finite point, whatever its confidence) and warnings for the user."""
+    """What :func:`build_reconstruction` made: the collection, its parent empty and objects, the number of
+    points (every finite point, whatever its confidence), the radius the points got, warnings for the user."""
 
     collection: bpy.types.Collection
+    root: bpy.types.Object
     points_object: bpy.types.Object
     camera_objects: list[bpy.types.Object]
     num_points: int
+    point_radius: float
     warnings: list[str] = field(default_factory=list)
     surface_objects: list[bpy.types.Object] = field(default_factory=list)
 
@@ -42,127 +61,184 @@ def collection_name(image_paths) -> str:
     return Path(image_paths[0]).resolve().parent.name or "DUSt3R"
 
 
-def _scene_extent(recon) -> float:
+def unique_base_name(name: str) -> str:
+    """``name``, or ``name.001``, ``name.002``...: the first that no collection and no object of ours uses,
+    so that the collection, its empty, its points and cameras all carry the same base (Blender's suffix
+    applied once, to the base)."""
+    name = name[:MAX_BASE_NAME] or "DUSt3R"
+
+    def taken(base: str) -> bool:
+        return (
+            base in bpy.data.collections or base in bpy.data.objects or f"{base} Points" in bpy.data.objects
+        )
+
+    if not taken(name):
+        return name
+    return next(f"{name}.{k:03d}" for k in count(1) if not taken(f"{name}.{k:03d}"))
+
+
+def pixel_footprint(recon) -> float:
+    """The size of one network pixel at the scene's depth: the median over views of median depth / focal
+    (scene units); 0 when no view has a finite positive depth."""
+    footprints = []
+    for k in range(recon.num_views):
+        d = np.asarray(recon.depth[k], dtype=np.float64)
+        d = d[np.isfinite(d) & (d > 0)]
+        focal = float(recon.K_net[k][0, 0])
+        if d.size and np.isfinite(focal) and focal > 0:
+            footprints.append(float(np.median(d)) / focal)
+    return float(np.median(footprints)) if footprints else 0.0
+
+
+def default_point_radius(recon) -> float:
+    """The point radius that covers each point's pixel on its photo (scene units, > 0)."""
+    radius = POINT_RADIUS_PER_FOOTPRINT * pixel_footprint(recon)
+    return radius if np.isfinite(radius) and radius > 0 else 1e-3 * scene_extent(recon)
+
+
+def scene_extent(recon) -> float:
     """A robust size of the reconstruction (median camera-to-point distance), for display sizes."""
     centres = np.asarray(recon.world_from_cam)[:, :3, 3]
-    dists = [np.median(np.asarray(d, dtype=np.float64)) for d in recon.depth if np.size(d)]
+    dists = []
+    for d in recon.depth:
+        d = np.asarray(d, dtype=np.float64)
+        d = d[np.isfinite(d)]
+        if d.size:
+            dists.append(np.median(d))
     depth = float(np.median(dists)) if dists else 1.0
     spread = float(np.linalg.norm(centres.max(0) - centres.min(0))) if len(centres) > 1 else 0.0
     extent = max(depth, spread)
     return extent if np.isfinite(extent) and extent > 0 else 1.0
 
 
-# Datablocks a build may share with earlier ones (photos, the points material and node group): those that
-# were not in the file before a failed build are removed with the rest.
-_SHARED_KINDS = ("images", "materials", "node_groups")
-
-
-class _Created:
-    """Datablocks made by one build, removed again if the build fails."""
-
-    def __init__(self) -> None:
-        self.ids: list[bpy.types.ID] = []
-        self._shared_before = {id_.as_pointer() for kind in _SHARED_KINDS for id_ in getattr(bpy.data, kind)}
-
-    def add(self, datablock):
-        self.ids.append(datablock)
-        return datablock
-
-    def remove_all(self) -> None:
-        new_shared = [
-            id_
-            for kind in _SHARED_KINDS
-            for id_ in getattr(bpy.data, kind)
-            if id_.as_pointer() not in self._shared_before
-        ]
-        alive = {}
-        for datablock in (*self.ids, *new_shared):
-            try:
-                alive[datablock.as_pointer()] = datablock
-            except ReferenceError:  # already gone together with its owner
-                continue
-        bpy.data.batch_remove(list(alive.values()))  # also unlinks them from whatever still uses them
-
-
 def build_reconstruction(scene: bpy.types.Scene, recon, options: BuildOptions | None = None) -> BuildReport:
     """Build ``recon`` (a ``core.result.Reconstruction``) into ``scene``.
 
     The first camera becomes the scene camera; the render resolution and pixel aspect are its photo's (a
-    warning is returned when the photos differ in size).
+    warning is returned when the photos differ in size). On any failure nothing of the build is left.
     """
     options = options or BuildOptions()
-    created = _Created()
+    record = BuildRecord()
     try:
-        return _build(scene, recon, options, created)
-    except Exception:
-        created.remove_all()
+        return _build(scene, recon, options, record)
+    except BaseException:
+        record.remove_all()
         raise
 
 
-def _build(scene: bpy.types.Scene, recon, options: BuildOptions, created: _Created) -> BuildReport:
-    name = options.name or collection_name(recon.image_paths)
+def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord) -> BuildReport:
     warnings: list[str] = []
     params = [
         blender_camera_from_opencv(recon.world_from_cam[k], recon.K_photo[k], tuple(recon.photo_size[k]))
         for k in range(recon.num_views)
     ]
+    base = unique_base_name(options.name or collection_name(recon.image_paths))
+    display_size = CAMERA_SIZE_PER_EXTENT * scene_extent(recon)
 
-    collection = created.add(bpy.data.collections.new(name))
+    collection = record.new("collections", base)
     collection[ROLE_KEY] = Role.RECONSTRUCTION
+    root = record.new("objects", base, None)
+    root[ROLE_KEY] = Role.ROOT
+    root.empty_display_type = "PLAIN_AXES"
+    root.empty_display_size = display_size
+    collection.objects.link(root)
 
-    cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
-    mesh = created.add(points.create_point_mesh(f"{name} Points", cloud))
-    points_obj = created.add(bpy.data.objects.new(f"{name} Points", mesh))
-    points_obj[ROLE_KEY] = Role.POINTS
-    collection.objects.link(points_obj)
-    mesh.materials.append(geonodes.points_material())
-    geonodes.add_points_modifier(points_obj, options.conf_threshold, options.point_radius)
-
-    display_size = 0.1 * _scene_extent(recon)
-    camera_objects = []
-    for k, p in enumerate(params):
-        stem = Path(recon.image_paths[k]).stem
-        obj = cameras.create_camera(f"{name} {k:03d} {stem}", p, recon.image_paths[k], k, display_size)
-        created.add(obj.data)
-        created.add(obj)
-        collection.objects.link(obj)
-        camera_objects.append(obj)
-
-    surface_objects = _build_surfaces(recon, options, name, collection, created) if options.surfaces else []
+    radius = options.point_radius if options.point_radius > 0 else default_point_radius(recon)
+    points_obj, num_points = _build_points(record, recon, params, base, radius, options, collection, root)
+    warnings += _empty_view_warnings(recon, points_obj)
+    camera_objects = _build_photo_cameras(
+        record, recon, params, base, display_size, collection, root, warnings
+    )
+    surface_objects = (
+        _build_surfaces(record, recon, options, base, collection, root, warnings) if options.surfaces else []
+    )
 
     sizes = {tuple(int(v) for v in s) for s in recon.photo_size}
     if len(sizes) > 1:
         warnings.append(
             f"The photos have {len(sizes)} different sizes; the render resolution is the first photo's "
-            f"({params[0].resolution[0]}x{params[0].resolution[1]}). Set each camera's own with "
-            "'Set DUSt3R Camera Active'."
+            f"({params[0].resolution[0]}x{params[0].resolution[1]}). Looking through another camera "
+            "('Compare with Photo') sets its own."
         )
 
     scene.collection.children.link(collection)
     if camera_objects:
         cameras.apply_camera_render_settings(scene, camera_objects[0])
-    return BuildReport(collection, points_obj, camera_objects, len(cloud), warnings, surface_objects)
+    return BuildReport(
+        collection, root, points_obj, camera_objects, num_points, radius, warnings, surface_objects
+    )
 
 
-def _build_surfaces(
-    recon, options: BuildOptions, name: str, parent, created: _Created
-) -> list[bpy.types.Object]:
-    """One textured mesh per view in a child collection."""
-    coll = created.add(bpy.data.collections.new(f"{name} Surfaces"))
-    parent.children.link(coll)
+def _adopt(obj: bpy.types.Object, collection: bpy.types.Collection, root: bpy.types.Object) -> None:
+    """Link ``obj`` into the reconstruction's collection under its parent empty (its world transform
+    stays: the empty is at the identity when the build runs)."""
+    obj.parent = root
+    collection.objects.link(obj)
+
+
+def _build_points(record, recon, params, base, radius, options, collection, root):
+    """The points object (each point a triangle in its camera's image plane, sized by the live modifier);
+    returns it and the number of points."""
+    cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
+    view_axes = np.stack([np.asarray(p.matrix_world, dtype=np.float64)[:3, :2].T for p in params])
+    view_axes /= np.linalg.norm(view_axes, axis=-1, keepdims=True)
+    mesh = points.create_point_mesh(record.new, f"{base} Points", cloud, view_axes)
+    obj = record.new("objects", f"{base} Points", mesh)
+    obj[ROLE_KEY] = Role.POINTS
+    _adopt(obj, collection, root)
+    mesh.materials.append(geonodes.points_material(record.new))
+    geonodes.add_points_modifier(record.new, obj, options.conf_threshold, radius)
+    return obj, len(cloud)
+
+
+def _empty_view_warnings(recon, points_obj) -> list[str]:
+    """A line for each photo that gave no finite point (its camera is built; it shows nothing)."""
+    finite = [int(np.isfinite(np.asarray(p)).all(axis=-1).sum()) for p in recon.pts3d]
+    return [
+        f"Photo {Path(recon.image_paths[k]).name}: no point with finite coordinates, nothing to show."
+        for k, n in enumerate(finite)
+        if n == 0
+    ]
+
+
+def _build_photo_cameras(record, recon, params, base, display_size, collection, root, warnings):
+    """One camera per photo, its photo as the background."""
+    objects = []
+    for k, p in enumerate(params):
+        stem = Path(recon.image_paths[k]).stem
+        obj = cameras.create_camera(
+            record, f"{base} {k:03d} {stem}", p, recon.image_paths[k], k, display_size, warnings
+        )
+        _adopt(obj, collection, root)
+        objects.append(obj)
+    return objects
+
+
+def _build_surfaces(record, recon, options: BuildOptions, base, parent, root, warnings):
+    """One textured mesh per view in a child collection; a view with no face to show is skipped."""
+    coll = None
     objects = []
     for k in range(recon.num_views):
-        crop = recon.crops[k]
         pts = np.asarray(recon.pts3d[k])
         valid = (np.asarray(recon.conf[k]) >= options.conf_threshold) & np.isfinite(pts).all(axis=-1)
         quads = surfaces.surface_quads(valid, recon.depth[k])
         stem = Path(recon.image_paths[k]).stem
-        mesh = created.add(surfaces.create_surface_mesh(f"{name} {k:03d} {stem} Surface", pts, quads, crop))
-        mat = created.add(surfaces.photo_material(mesh.name, cameras.load_photo(recon.image_paths[k])))
-        mesh.materials.append(mat)
-        obj = created.add(bpy.data.objects.new(mesh.name, mesh))
+        if len(quads) == 0:
+            warnings.append(
+                f"Photo {Path(recon.image_paths[k]).name}: no surface (no four neighbouring pixels at or "
+                f"above the confidence threshold {options.conf_threshold:g}); lower it to get one."
+            )
+            continue
+        if coll is None:
+            coll = record.new("collections", f"{base} Surfaces")
+            parent.children.link(coll)
+        name = f"{base} {k:03d} {stem} Surface"
+        mesh = surfaces.create_surface_mesh(record.new, name, pts, quads, recon.crops[k])
+        image, _warning = cameras.load_photo(record, recon.image_paths[k])  # the camera already warned
+        mesh.materials.append(surfaces.photo_material(record.new, mesh.name, image))
+        obj = record.new("objects", mesh.name, mesh)
         obj[ROLE_KEY] = Role.SURFACE
         obj["dust3r_index"] = k
-        coll.objects.link(obj)
+        _adopt(obj, coll, root)
         objects.append(obj)
     return objects

@@ -22,7 +22,9 @@ _ALIGN = AlignConfig()
 _RECONSTRUCT = ReconstructConfig()
 _BUILD = BuildOptions()
 
+MODEL_IMAGE_SIZE = "model"  # the image size the checkpoint was trained at (the core's None)
 IMAGE_SIZE_ITEMS = (
+    (MODEL_IMAGE_SIZE, "From Model", "The size the checkpoint was trained at (512 or 224)"),
     ("512", "512", "Long side to 512 pixels (the official 512 checkpoints)"),
     ("224", "224", "Short side to 224 pixels, square crop (the 224 checkpoint)"),
 )
@@ -69,7 +71,10 @@ def settings_properties(options: set[str]) -> dict[str, object]:
     graph, window = _default_graph()
     return {
         "image_size": EnumProperty(
-            name="Image Size", items=IMAGE_SIZE_ITEMS, default=str(_INFERENCE.image_size), options=options
+            name="Image Size",
+            items=IMAGE_SIZE_ITEMS,
+            default=MODEL_IMAGE_SIZE if _INFERENCE.image_size is None else str(_INFERENCE.image_size),
+            options=options,
         ),
         "scene_graph": EnumProperty(name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options),
         "graph_window": IntProperty(
@@ -137,7 +142,8 @@ def settings_properties(options: set[str]) -> dict[str, object]:
         ),
         "point_radius": FloatProperty(
             name="Point Radius",
-            description="Initial radius of the rendered points",
+            description="Initial radius of the displayed points (editable later on their modifier); "
+            "0: from the reconstruction, a little more than one pixel's footprint at the median depth",
             default=_BUILD.point_radius,
             min=0.0,
             subtype="DISTANCE",
@@ -175,7 +181,7 @@ def make_config(props, device: str) -> ReconstructConfig:
         ConfigError: an impossible combination (the message says which).
     """
     inference = InferenceConfig(
-        image_size=int(props.image_size),
+        image_size=None if props.image_size == MODEL_IMAGE_SIZE else int(props.image_size),
         scene_graph=graph_name(props.scene_graph, props.graph_window),
         device=device,
     )

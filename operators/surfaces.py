@@ -46,8 +46,18 @@ def surface_quads(valid: np.ndarray, depth: np.ndarray, max_jump: float = DEPTH_
     return np.stack([c[ok] for c in corners], axis=-1)
 
 
-def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: PhotoCrop) -> bpy.types.Mesh:
-    """A mesh of ``quads`` over one view's ``(H, W, 3)`` world points (OpenCV world), UV-mapped to its photo."""
+def create_surface_mesh(
+    new, name: str, pts3d: np.ndarray, quads: np.ndarray, crop: PhotoCrop
+) -> bpy.types.Mesh:
+    """A mesh of ``quads`` over one view's ``(H, W, 3)`` world points (OpenCV world), UV-mapped to its photo.
+
+    ``new`` is ``BuildRecord.new``.
+
+    Raises:
+        ValueError: no quad (a view with nothing to show: the builder skips it before calling this).
+    """
+    if len(quads) == 0:
+        raise ValueError(f"surface {name!r} has no face")
     h, w = pts3d.shape[:2]
     used = np.unique(quads)
     remap = np.full(h * w, -1, dtype=np.int64)
@@ -55,7 +65,7 @@ def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: P
     positions = blender_world_from_opencv_world(np.asarray(pts3d, dtype=np.float32).reshape(-1, 3)[used])
     loops = remap[quads].ravel()
 
-    mesh = bpy.data.meshes.new(name)
+    mesh = new("meshes", name)
     mesh.vertices.add(len(used))
     mesh.attributes["position"].data.foreach_set("vector", np.ascontiguousarray(positions).ravel())
     mesh.loops.add(len(loops))
@@ -72,9 +82,9 @@ def create_surface_mesh(name: str, pts3d: np.ndarray, quads: np.ndarray, crop: P
     return mesh
 
 
-def photo_material(name: str, image: bpy.types.Image | None) -> bpy.types.Material:
-    """An unlit material showing ``image`` through the surface's photo UVs."""
-    mat, emission = unlit_material(name)
+def photo_material(new, name: str, image: bpy.types.Image | None) -> bpy.types.Material:
+    """An unlit material showing ``image`` through the surface's photo UVs (``new`` is ``BuildRecord.new``)."""
+    mat, emission = unlit_material(new, name)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     if image is not None:
         uv = nodes.new("ShaderNodeUVMap")

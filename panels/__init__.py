@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import preferences, properties, sidebar
+from . import menus, preferences, properties, sidebar
 
-_MODULES = (properties, preferences, sidebar)
+_MODULES = (properties, preferences, sidebar, menus)
 
 
 def register() -> None:

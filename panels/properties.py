@@ -8,7 +8,7 @@ the summary of the last run). Update callbacks go through ``operators``; nothing
 from __future__ import annotations
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import FloatProperty, IntProperty, StringProperty
 
 from ..operators.photos import count_photos
 from ..operators.settings import ReconstructSettings
@@ -34,6 +34,14 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
     photo_count: IntProperty(name="Photos Found", default=0, options={"HIDDEN"})
     photo_skipped: IntProperty(name="Files Skipped", default=0, options={"HIDDEN"})
     last_summary: StringProperty(name="Last Run", default="", options={"HIDDEN"})
+    known_distance: FloatProperty(
+        name="Known Distance",
+        description="The real distance between two cameras or two picked points, for 'Set Scale'",
+        default=1.0,
+        min=0.0,
+        subtype="DISTANCE",
+        unit="LENGTH",
+    )
 
 
 def register() -> None:

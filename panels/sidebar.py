@@ -5,8 +5,11 @@ from __future__ import annotations
 import bpy
 
 from ..addon import Role, preferences, role_of
-from ..operators import tasks
+from ..operators import tasks, viewport
+from ..operators.compare import target_camera
 from ..operators.geonodes import MODIFIER_NAME
+from ..operators.level_scale import picked_points
+from ..operators.reconstruction_objects import context_root
 
 
 class DUST3R_PT_reconstruct(bpy.types.Panel):
@@ -38,6 +41,7 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
             row = layout.row()
             row.scale_y = 1.6
             row.operator("dust3r.reconstruct", text="Reconstruct from images", icon="PLAY")
+            layout.operator("dust3r.import_result", text="Import Result (.npz)...", icon="IMPORT")
             if settings.last_summary:
                 layout.label(text=settings.last_summary, icon="CHECKMARK")
 
@@ -98,7 +102,105 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
                 box.prop(mod, f'["{item.identifier}"]', text=item.name)
 
 
-CLASSES = (DUST3R_PT_reconstruct,)
+def draw_photo_comparison(layout: bpy.types.UILayout, cam_obj: bpy.types.Object, with_steps: bool) -> None:
+    """The compare button (with previous/next camera) and the photo's opacity and depth."""
+    row = layout.row(align=True)
+    if with_steps:
+        row.operator("dust3r.compare_photo", text="", icon="TRIA_LEFT").step = -1
+    op = row.operator("dust3r.compare_photo", text="Compare with Photo", icon="IMAGE_REFERENCE")
+    op.camera = cam_obj.name
+    if with_steps:
+        row.operator("dust3r.compare_photo", text="", icon="TRIA_RIGHT").step = 1
+    photos = [bg for bg in cam_obj.data.background_images if bg.image is not None]
+    if not photos:
+        layout.label(text="No background photo", icon="ERROR")
+        return
+    layout.prop(photos[0], "alpha", text="Photo Opacity", slider=True)
+    layout.row().prop(photos[0], "display_depth", expand=True)
+
+
+class DUST3R_PT_view(bpy.types.Panel):
+    """How the reconstruction is shown: colours in Solid view, the photo over the points."""
+
+    bl_label = "View"
+    bl_idname = "DUST3R_PT_view"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DUSt3R"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        if viewport.point_colors_shown(context.screen):
+            op = layout.operator("dust3r.solid_point_colors", text="Restore Solid Shading", icon="LOOP_BACK")
+            op.show = False
+        else:
+            op = layout.operator(
+                "dust3r.solid_point_colors", text="Point Colours in Solid View", icon="COLOR"
+            )
+            op.show = True
+        cam_obj = target_camera(context)
+        if cam_obj is None:
+            layout.label(text="Select a DUSt3R camera to compare", icon="INFO")
+            return
+        box = layout.box()
+        box.label(text=cam_obj.name, icon="OUTLINER_OB_CAMERA")
+        draw_photo_comparison(box, cam_obj, with_steps=True)
+
+
+class DUST3R_PT_orientation(bpy.types.Panel):
+    """Stand the selected reconstruction upright, give it its real size, and export it as it stands."""
+
+    bl_label = "Level, Scale and Export"
+    bl_idname = "DUST3R_PT_orientation"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "DUSt3R"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        root = context_root(context)
+        if root is None:
+            layout.label(text="Select an object of a reconstruction", icon="INFO")
+            return
+        layout.label(text=root.name, icon="EMPTY_AXIS")
+        layout.operator("dust3r.level", icon="ORIENTATION_GLOBAL")
+        settings = context.scene.dust3r
+        layout.prop(settings, "known_distance")
+        op = layout.operator("dust3r.set_scale", text="Scale: Two Selected Cameras", icon="CON_DISTLIMIT")
+        op.mode, op.distance = "CAMERAS", settings.known_distance
+        picked = picked_points(root)
+        row = layout.row(align=True)
+        for which in ("A", "B"):
+            icon = "CHECKMARK" if which in picked else "CURSOR"
+            row.operator("dust3r.pick_scale_point", text=f"Pick {which}", icon=icon).which = which
+        col = layout.column()
+        col.enabled = picked >= {"A", "B"}
+        op = col.operator("dust3r.set_scale", text="Scale: Points A and B", icon="CON_DISTLIMIT")
+        op.mode, op.distance = "POINTS", settings.known_distance
+        layout.separator()
+        layout.operator(
+            "dust3r.export_reconstruction", text="Export (COLMAP, nerfstudio, PLY)...", icon="EXPORT"
+        )
+
+
+class DUST3R_PT_camera_photo(bpy.types.Panel):
+    """In the camera's properties: compare its photo with the points."""
+
+    bl_label = "DUSt3R Photo"
+    bl_idname = "DUST3R_PT_camera_photo"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "data"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return role_of(context.object) == Role.CAMERA
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_photo_comparison(self.layout, context.object, with_steps=False)
+
+
+CLASSES = (DUST3R_PT_reconstruct, DUST3R_PT_view, DUST3R_PT_orientation, DUST3R_PT_camera_photo)
 
 
 def register() -> None:

@@ -1,14 +1,17 @@
 """Build the per-platform extension zips into dist/ and validate them.
 
-    python scripts/build_extension.py [--output-dir dist] [--from-worktree]
+    bash scripts/build.sh [--output-dir dist] [--from-worktree]     # from a fresh clone: venv + wheels + this
+    .venv/bin/python scripts/build_extension.py [--output-dir dist] [--from-worktree]
 
 Uses Blender's own extension tool (``blender_ext.py build --split-platforms`` and ``validate``), run with this
 Python straight from the bpy wheel (the same code as ``blender --command extension build``). By default the
 zips are built from the files git tracks plus the downloaded wheels (so a local build matches CI's);
-``--from-worktree`` builds from the working tree as it is. Run ``python wheels/build_wheels.py`` first.
+``--from-worktree`` builds from the working tree as it is. It needs a Python with ``bpy`` and the downloaded
+wheels: ``bash scripts/build.sh`` sets both up, then runs this script.
 
 Every zip is then checked: Blender's validation passes, the manifest names exactly that platform, it bundles
-exactly one wheel of each bundled package for that platform, and no development file slipped in.
+exactly one wheel of each bundled package for that platform, it carries the licence (LICENSE, GPL-3.0), and
+no development file slipped in.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ FORBIDDEN_PREFIXES = (
     "wheels/build_wheels.py",
 )
 BUNDLED = ("scipy", "pillow", "safetensors")
+REQUIRED_FILES = ("__init__.py", "blender_manifest.toml", "LICENSE")
+SETUP_HINT = "run `bash scripts/build.sh`, which sets up .venv and the wheels, then builds"
 
 
 class BuildError(Exception):
@@ -52,7 +57,7 @@ def blender_ext_tool() -> Path:
     """``blender_ext.py`` inside the installed bpy wheel (found without importing bpy)."""
     spec = importlib.util.find_spec("bpy")
     if spec is None or not spec.submodule_search_locations:
-        raise BuildError("bpy is not installed in this Python (run `bash scripts/test.sh` once)")
+        raise BuildError(f"bpy is not installed in this Python ({sys.executable}): {SETUP_HINT}")
     bpy_dir = Path(next(iter(spec.submodule_search_locations)))
     found = sorted(bpy_dir.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
     if not found:
@@ -82,7 +87,7 @@ def stage_tracked_files(dest: Path) -> None:
         source = ROOT / name
         if not source.is_file():
             if name.endswith(".whl"):
-                raise BuildError(f"{name} is missing: run `python wheels/build_wheels.py` first")
+                raise BuildError(f"{name} is missing: {SETUP_HINT}")
             continue  # deleted in the working tree but not yet in git
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,8 +100,9 @@ def check_zip(tool: Path, path: Path) -> str:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         manifest = tomllib.loads(archive.read("blender_manifest.toml").decode("utf-8"))
-    if "__init__.py" not in names:
-        raise BuildError(f"{path.name}: no __init__.py at the root")
+    missing = [name for name in REQUIRED_FILES if name not in names]
+    if missing:
+        raise BuildError(f"{path.name}: {missing} missing at the root of the zip")
     leaked = [name for name in names if name.startswith(FORBIDDEN_PREFIXES) or "__pycache__" in name]
     if leaked:
         raise BuildError(f"{path.name}: development files in the zip: {leaked[:5]}")

@@ -15,7 +15,7 @@ from ..geometry import invert_rigid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from .dense import dense_depths
-from .graph import build_pair_graph
+from .graph import build_pair_graph, select_usable_pairs
 from .init import initialize_mst
 from .result import AlignmentResult, result_from_cameras
 from .solver import fast_align
@@ -28,6 +28,7 @@ def global_align(
     config: AlignConfig,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    view_names: Sequence[str] | None = None,
 ) -> AlignmentResult:
     """Express all pairwise pointmaps in one world frame (paper section 3.4) for N >= 2 views.
 
@@ -38,22 +39,29 @@ def global_align(
             ``known_focals`` / ``known_poses``, when given, have one entry per view (None = unknown).
         progress: ``progress(stage, fraction)``, called at least once per iteration.
         cancel: checked once per iteration; setting it raises :class:`~core.errors.Cancelled`.
+        view_names: optional photo name of each view; error messages and warnings name the photos.
+
+    A pair with (almost) no confident pixel on one side is left out with a warning
+    (:func:`~.graph.select_usable_pairs`), as long as what is left still links every view.
 
     Returns:
         :class:`AlignmentResult` in the world frame of view 0's camera (or of the known poses), scaled so
-        that the product of the pair scales is 1 (or by the known poses when two or more are given).
+        that the product of the pair scales is 1 (or by the known poses when two or more are given); its
+        ``warnings`` list the pairs left out.
 
     Raises:
-        AlignmentError: fewer than 2 views, a disconnected graph, NaN/inf, no confident pixel, inconsistent
-            shapes, priors with the wrong number of entries.
+        AlignmentError: fewer than 2 views, a disconnected graph (after leaving out the unusable pairs),
+            NaN/inf, a view with no confident pixel, inconsistent shapes, priors with the wrong number of
+            entries.
         Cancelled: ``cancel`` was set.
     """
     start = time.perf_counter()
     progress = progress or no_progress
     check_cancel(cancel)
     progress("Aligning: initialisation", 0.0)
-    graph = build_pair_graph(preds, config.min_conf)
-    _check_priors(config, graph.num_views)
+    preds, warnings = select_usable_pairs(preds, config.min_conf, view_names)
+    graph = build_pair_graph(preds, config.min_conf, view_names)
+    _check_priors(config, graph)
     init = initialize_mst(preds, graph, config)
     if config.method == "paper":
         from .paper_mode import paper_align
@@ -71,10 +79,11 @@ def global_align(
     progress("Aligning: done", 1.0)
     seconds = time.perf_counter() - start
     logger.info("global alignment (%s) of %d views in %.2f s", config.method, graph.num_views, seconds)
-    return AlignmentResult(**{**result.__dict__, "seconds": seconds})
+    return AlignmentResult(**{**result.__dict__, "seconds": seconds, "warnings": warnings})
 
 
-def _check_priors(config: AlignConfig, num_views: int) -> None:
+def _check_priors(config: AlignConfig, graph) -> None:
+    num_views = graph.num_views
     for name, values in (("known_focals", config.known_focals), ("known_poses", config.known_poses)):
         if values is not None and len(values) != num_views:
             raise AlignmentError(f"{name} has {len(values)} entries for {num_views} views")
@@ -85,10 +94,12 @@ def _check_priors(config: AlignConfig, num_views: int) -> None:
             continue
         T = np.asarray(pose, dtype=np.float64)
         if T.shape != (4, 4) or not np.isfinite(T).all():
-            raise AlignmentError(f"known pose of view {v} must be a finite 4x4 matrix, got shape {T.shape}")
+            raise AlignmentError(
+                f"known pose of {graph.label(v)} must be a finite 4x4 matrix, got shape {T.shape}"
+            )
         if not np.allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-5):
             raise AlignmentError(
-                f"known pose of view {v} is not a rigid transform (rotation not orthonormal)"
+                f"known pose of {graph.label(v)} is not a rigid transform (rotation not orthonormal)"
             )
 
 

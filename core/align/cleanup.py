@@ -24,29 +24,38 @@ The ORIGINAL confidences are compared throughout, so the result does not depend 
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
 from ..geometry.cameras import project
 from ..geometry.transforms import invert_rigid, transform_points
+from ..progress import check_cancel
 from .result import AlignmentResult
 
 logger = logging.getLogger(__name__)
 
 
-def clean_pointcloud(result: AlignmentResult, tol: float = 0.001, bad_conf: float = 0.0) -> list[np.ndarray]:
+def clean_pointcloud(
+    result: AlignmentResult,
+    tol: float = 0.001,
+    bad_conf: float = 0.0,
+    cancel: threading.Event | None = None,
+) -> list[np.ndarray]:
     """New per-view confidence maps with floaters set to ``bad_conf`` (see the module docstring for the rule).
 
     Args:
         result: an alignment (uses ``world_from_cam``, intrinsics, ``depth``, ``pts3d``, ``conf``).
         tol: relative depth margin; a point must be more than ``tol * depth`` in front to be dropped.
         bad_conf: the confidence given to dropped pixels.
+        cancel: checked before each pair of views; setting it raises :class:`~core.errors.Cancelled`.
 
     Returns:
         N arrays ``(H_n, W_n)`` float32, copies of ``result.conf`` with the dropped pixels set to ``bad_conf``.
 
     Raises:
         ValueError: ``tol`` outside ``[0, 1)``.
+        Cancelled: ``cancel`` was set.
     """
     if not 0.0 <= tol < 1.0:
         raise ValueError(f"tol must be in [0, 1), got {tol}")
@@ -56,6 +65,7 @@ def clean_pointcloud(result: AlignmentResult, tol: float = 0.001, bad_conf: floa
     drop = [np.zeros(np.shape(c), dtype=bool) for c in result.conf]
     for i in range(n):
         for j in range(n):
+            check_cancel(cancel)
             if i != j:
                 drop[i] |= occludes_view(
                     result.pts3d[i],

@@ -126,18 +126,18 @@ def _place_child(preds, graph, init, edge_index, parent: int, child: int, min_co
     if e is not None:  # pair (child, parent): camera child's frame is the pair's frame
         pred = preds[e]
         w = _pair_weights(pred, 1, min_conf) * parent_w
-        s, R, t = _fit(pred.pts3d_j, parent_world, w, f"view {child} from view {parent}")
+        s, R, t = _fit(pred.pts3d_j, parent_world, w, f"{graph.label(child)} from {graph.label(parent)}")
         init.world_from_cam[child] = make_rigid(R, t)
         init.depth_edges[child] = e
         init.depth_scales[child] = s
         return
     pred = preds[edge_index[(parent, child)]]  # pair (parent, child): go through child's world points
     w = _pair_weights(pred, 0, min_conf) * parent_w
-    s, R, t = _fit(pred.pts3d_i, parent_world, w, f"pair ({parent}, {child})")
+    s, R, t = _fit(pred.pts3d_i, parent_world, w, f"pair ({graph.label(parent)}, {graph.label(child)})")
     child_world = s * pred.pts3d_j.astype(np.float64) @ R.T + t
     own = preds[init.depth_edges[child]]
     w_child = _pair_weights(pred, 1, min_conf) * _pair_weights(own, 0, min_conf)
-    s2, R2, t2 = _fit(own.pts3d_i, child_world, w_child, f"view {child}")
+    s2, R2, t2 = _fit(own.pts3d_i, child_world, w_child, graph.label(child))
     init.world_from_cam[child] = make_rigid(R2, t2)
     init.depth_scales[child] = s2
 

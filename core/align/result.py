@@ -27,6 +27,8 @@ class AlignmentResult:
         conf: N arrays ``(H_n, W_n)`` float32, per-pixel confidence used for masking (>= 1).
         loss_history: the objective after each iteration (diagnostics; may be empty).
         seconds: wall time of the alignment.
+        warnings: one-line, user-facing notes that did not stop the alignment (pairs left out because one
+            of their pointmaps had no confident pixel); empty when all went well.
     """
 
     world_from_cam: np.ndarray
@@ -37,6 +39,7 @@ class AlignmentResult:
     conf: list[np.ndarray]
     loss_history: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
 
     @property
     def num_views(self) -> int:

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from ..errors import Dust3rError
-from . import align_cmd, infer_cmd, reconstruct_cmd
+from . import align_cmd, export_cmd, infer_cmd, reconstruct_cmd
 
 EXIT_USER_ERROR = 2
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="DUSt3R reconstruction from photos.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (infer_cmd, align_cmd, reconstruct_cmd):
+    for module in (infer_cmd, align_cmd, reconstruct_cmd, export_cmd):
         module.add_parser(subparsers)
     return parser
 

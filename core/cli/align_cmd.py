@@ -22,6 +22,8 @@ import numpy as np
 
 from ..config import DISTORTION_MODELS, AlignConfig, RefineConfig
 from ..errors import AlignmentError, ConfigError
+from ..io.atomic import save_npz
+from ..io.output_paths import check_output_file
 from ..predictions import PAIRWISE_KEYS, PairPrediction, predictions_from_pairwise
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--input", required=True, metavar="CASE.npz", help="pairwise predictions (synthgen layout)"
     )
-    parser.add_argument("--output", required=True, metavar="EST.npz", help="where to write the estimate")
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="EST.npz",
+        help="where to write the estimate (a .npz name, used as given; replaced atomically)",
+    )
     parser.add_argument(
         "--niter",
         type=int,
@@ -117,32 +124,41 @@ def run(args: argparse.Namespace) -> int:
     refine_config = RefineConfig(enabled=args.refine, distortion=args.distortion)
     if args.distortion != "none" and not args.refine:
         raise ConfigError("--distortion is estimated by the refinement: add --refine")
+    output = check_output_file(args.output, "--output")
     preds = load_case_predictions(args.input)
     result = global_align(preds, config, progress=_log_progress)
     sizes = {d.shape for d in result.depth}
     if len(sizes) != 1:
         raise AlignmentError(f"views have different sizes {sorted(sizes)}: EST.npz needs one size")
-    extra = {}
+    estimate = {
+        "cam2world": result.world_from_cam,
+        "focals": result.focals,
+        "principal_points": result.principal_points,
+        "pts3d": np.stack(result.pts3d),
+        "conf": np.stack(result.conf),
+        "depth": np.stack(result.depth),
+        "loss_history": np.asarray(result.loss_history, dtype=np.float64),
+        "seconds": np.float64(result.seconds),
+    }
     if args.refine:
         images = load_case_images(args.input, result.num_views, next(iter(sizes)))
-        refinement = _refine(result, images, refine_config, args.shared_focal)
-        extra = _refinement_arrays(refinement)
         print(f"aligned {result.num_views} views in {result.seconds:.2f} s")
-        result = refinement.alignment
-    np.savez(
-        args.output,
-        cam2world=result.world_from_cam,
-        focals=result.focals,
-        principal_points=result.principal_points,
-        pts3d=np.stack(result.pts3d),
-        conf=np.stack(result.conf),
-        depth=np.stack(result.depth),
-        loss_history=np.asarray(result.loss_history, dtype=np.float64),
-        seconds=np.float64(result.seconds),
-        **extra,
-    )
-    if not args.refine:
-        print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {args.output}")
+        refinement = _refine(result, images, refine_config, args.shared_focal)
+        refined = refinement.alignment
+        estimate.update(
+            cam2world=refined.world_from_cam,
+            focals=refined.focals,
+            principal_points=refined.principal_points,
+            pts3d=np.stack(refined.pts3d),
+            depth=np.stack(refined.depth),
+            **_refinement_arrays(refinement),
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_npz(output, estimate)
+    if args.refine:
+        print(f"wrote {output}")
+    else:
+        print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {output}")
     return 0
 
 

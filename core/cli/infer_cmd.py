@@ -2,7 +2,9 @@
 
 Writes ``DIR/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
 (``pair``, ``true_shape1``, ``true_shape2``, ``pred1_pts3d``, ``pred1_conf``, ``pred2_pts3d_in_other_view``,
-``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`.
+``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`. Each file is replaced atomically. Once
+all are written, the ``pair_<i>_<j>.npz`` files of an EARLIER run that this run did not write (other photos,
+another graph) are removed, so the folder holds exactly this run's pairs; no other file is touched.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import time
 from pathlib import Path
 
 from ..config import DEVICES, IMAGE_SIZES, InferenceConfig
-from ..errors import ConfigError, ImageError
+from ..io.output_paths import check_output_folder
 
 log = logging.getLogger(__name__)
+# Our pair files, and the temporary files of an interrupted atomic write of one (core.io.atomic).
+PAIR_FILE_RE = re.compile(r"^(pair_\d+_\d+\.npz|\.pair_\d+_\d+\.npz\..+\.part)$")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,19 +45,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--half", action="store_true", help="half precision on CUDA (results stay float32)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
                         help="pairs decoded together (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (created if needed); pair_<i>_<j>.npz files of an earlier run "
+                        "that this run does not write are removed, nothing else is touched")  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def _check_inputs(args: argparse.Namespace) -> Path:
-    """Cheap checks before the (slow) model load; returns the output folder."""
+    """Cheap checks before the (slow) model load: the output folder, then every photo's header; returns the
+    output folder."""
+    from ..inference.images import check_photo
+
+    out = check_output_folder(args.out)
     for name in args.images:
-        if not Path(name).is_file():
-            raise ImageError(f"photo not found: {name}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out must be a folder, but {out} is a file")
+        check_photo(name)
     return out
+
+
+def remove_stale_pairs(folder: Path, written: set[str]) -> list[Path]:
+    """Remove the ``pair_<i>_<j>.npz`` files (and temporary files of an interrupted write of one) of
+    ``folder`` whose names are not in ``written``; returns them."""
+    stale = [
+        p for p in folder.iterdir() if PAIR_FILE_RE.match(p.name) and p.name not in written and p.is_file()
+    ]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def _log_progress(stage: str, fraction: float) -> None:
@@ -67,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Everything that can be checked without the (slow) model load comes first.
     out = _check_inputs(args)
-    config = InferenceConfig(image_size=args.size or 512, scene_graph=args.graph, device=args.device,
+    config = InferenceConfig(image_size=args.size, scene_graph=args.graph, device=args.device,
                              half_precision=args.half, batch_size=args.batch_size)  # fmt: skip
     pairs = make_pairs(len(args.images), args.graph)
     device = resolve_device(args.device)
@@ -78,7 +96,13 @@ def run(args: argparse.Namespace) -> int:
     images = load_images(args.images, size)
     preds = predict_pairs(model, images, pairs, config, progress=_log_progress)
     out.mkdir(parents=True, exist_ok=True)
+    written = set()
     for pred in preds:
-        pred.save(out / f"pair_{pred.i}_{pred.j}.npz")
-    print(f"wrote {len(preds)} pairs of {len(images)} photos to {out} in {time.perf_counter() - start:.1f} s")
+        name = f"pair_{pred.i}_{pred.j}.npz"
+        pred.save(out / name)
+        written.add(name)
+    stale = remove_stale_pairs(out, written)
+    note = f"; removed {len(stale)} pair files of an earlier run" if stale else ""
+    seconds = time.perf_counter() - start
+    print(f"wrote {len(preds)} pairs of {len(images)} photos to {out} in {seconds:.1f} s{note}")
     return 0

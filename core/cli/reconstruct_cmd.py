@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import DISTORTION_MODELS, AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from ..errors import ConfigError
+from ..io.output_paths import check_output_file
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
@@ -31,8 +32,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--checkpoint", required=True, help="official .pth, Hugging Face folder or model.safetensors"
     )
     parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="photos, in view order")
-    parser.add_argument("--out", required=True, type=Path, metavar="RESULT.npz")
-    parser.add_argument("--size", type=int, choices=(512, 224), default=_DEFAULT_INFERENCE.image_size)
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="RESULT.npz",
+        help="result file: a .npz name, used exactly as given, checked before any work, replaced atomically",
+    )
+    parser.add_argument(
+        "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
+    )
     parser.add_argument(
         "--graph", default=_DEFAULT_INFERENCE.scene_graph, help="complete, swin-K, logwin-K, oneref-R"
     )
@@ -45,9 +54,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-conf", type=float, default=_DEFAULT_ALIGN.min_conf)
     parser.add_argument("--shared-focal", action="store_true", help="all photos share one focal length")
     focal = parser.add_mutually_exclusive_group()
-    focal.add_argument("--focal-mm", type=float, help="known 35 mm-equivalent focal length of all photos")
     focal.add_argument(
-        "--focal-exif", action="store_true", help="use EXIF FocalLengthIn35mmFilm where present"
+        "--focal-mm",
+        type=float,
+        help="known focal length of all photos, in mm on a 36 mm film back on the photo's long side (the "
+        "Blender camera's lens; the 35 mm equivalent for 3:2 photos); 1 to 5000",
+    )
+    focal.add_argument(
+        "--focal-exif",
+        action="store_true",
+        help="fix the focal from EXIF FocalLengthIn35mmFilm where present (35 mm equivalent on the diagonal)",
     )
     parser.add_argument(
         "--no-clean", action="store_true", help="keep points that other views see as floaters"
@@ -99,15 +115,16 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import reconstruct
 
     config = config_from_args(args)
+    out = check_output_file(args.out)
 
     def report(stage: str, fraction: float) -> None:
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
 
     result = reconstruct(args.images, args.checkpoint, config, progress=report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.save_npz(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.save_npz(out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
-    print(f"wrote {args.out}: {result.num_views} views, {points} points")
+    print(f"wrote {out}: {result.num_views} views, {points} points")
     if np.isfinite(result.solve_error_total_px):
         refined = sum(status == "refined" for status in result.refine_status)
         print(

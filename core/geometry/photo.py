@@ -8,15 +8,21 @@ mapped to the photo. Network quantities are in *index* pixel coordinates (pixel 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .cameras import intrinsics_matrix
 
-# The 35 mm film frame is 36 x 24 mm; like Blender's sensor fit on the long side, we attach the 36 mm to the
-# photo's LONG side, so "35 mm-equivalent focal length" means: focal / 36 mm = focal_px / long_side_px.
+# Two definitions of a focal length "in mm" meet here (CONVENTIONS.md section 4):
+# * a TYPED focal (Blender's camera lens, the CLI's --focal-mm): Blender's default 36 mm film back on the
+#   photo's LONG side, so focal / 36 mm = focal_px / long_side_px. It is what the Blender camera will show.
+# * EXIF FocalLengthIn35mmFilm: the 35 mm equivalent, defined on the DIAGONAL of the 36 x 24 mm full frame
+#   (43.27 mm), so focal / 43.27 mm = focal_px / diagonal_px. The two agree only for 3:2 photos; the long-side
+#   rule is 4 % off for 4:3 photos and 5 % for 16:9.
 FILM_LONG_SIDE_MM = 36.0
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # 43.267 mm
 
 
 @dataclass(frozen=True)
@@ -135,22 +141,46 @@ def crop_from_intrinsics(
     )
 
 
+def _check_mm(focal_mm: float) -> None:
+    if not np.isfinite(focal_mm) or focal_mm <= 0:
+        raise ValueError(f"focal length must be a positive number of millimetres, got {focal_mm!r}")
+
+
+def _net_from_photo_focal(f_photo: float, crop: PhotoCrop) -> float:
+    """Photo pixels -> network pixels: ``f0 * W1 / W0`` (the network model has one focal for both axes;
+    ``W1/W0`` and ``H1/H0`` differ only by the rounding of the resize)."""
+    return f_photo * crop.resized_size[0] / crop.photo_size[0]
+
+
 def focal_net_from_35mm(focal_35mm: float, crop: PhotoCrop) -> float:
-    """A 35 mm-equivalent focal length (mm, 36 mm on the photo's long side) -> network focal in pixels.
+    """A TYPED focal length (mm on a 36 mm film back on the photo's LONG side, i.e. the lens the Blender
+    camera shows; the 35 mm equivalent only for 3:2 photos) -> network focal in pixels.
 
     The photo focal is ``f0 = focal_35mm / 36 * max(W0, H0)`` photo pixels; on the network image it is
-    ``f0 * W1 / W0`` (the network model has one focal for both axes; ``W1/W0`` and ``H1/H0`` differ only by
-    the rounding of the resize).
+    ``f0 * W1 / W0``. For EXIF's ``FocalLengthIn35mmFilm`` use :func:`focal_net_from_exif_35mm`.
     """
-    if not np.isfinite(focal_35mm) or focal_35mm <= 0:
-        raise ValueError(f"focal length must be a positive number of millimetres, got {focal_35mm!r}")
+    _check_mm(focal_35mm)
     w0, h0 = crop.photo_size
-    f_photo = focal_35mm / FILM_LONG_SIDE_MM * max(w0, h0)
-    return f_photo * crop.resized_size[0] / w0
+    return _net_from_photo_focal(focal_35mm / FILM_LONG_SIDE_MM * max(w0, h0), crop)
 
 
 def focal_35mm_from_net(focal_net: float, crop: PhotoCrop) -> float:
-    """Inverse of :func:`focal_net_from_35mm`: a network focal in pixels -> 35 mm-equivalent focal in mm."""
+    """Inverse of :func:`focal_net_from_35mm`: network pixels -> mm on a 36 mm long-side film back."""
     w0, h0 = crop.photo_size
     f_photo = focal_net * w0 / crop.resized_size[0]
     return f_photo * FILM_LONG_SIDE_MM / max(w0, h0)
+
+
+def focal_photo_from_exif_35mm(focal_35mm: float, photo_size: tuple[int, int]) -> float:
+    """EXIF ``FocalLengthIn35mmFilm`` (mm, defined on the 43.27 mm full-frame DIAGONAL) -> photo pixels.
+
+    ``f0 = focal_35mm / 43.27 * hypot(W0, H0)`` with ``photo_size = (W0, H0)`` after EXIF orientation.
+    """
+    _check_mm(focal_35mm)
+    w0, h0 = photo_size
+    return focal_35mm / FULL_FRAME_DIAGONAL_MM * math.hypot(w0, h0)
+
+
+def focal_net_from_exif_35mm(focal_35mm: float, crop: PhotoCrop) -> float:
+    """EXIF ``FocalLengthIn35mmFilm`` (mm, on the full-frame diagonal) -> network focal in pixels."""
+    return _net_from_photo_focal(focal_photo_from_exif_35mm(focal_35mm, crop.photo_size), crop)

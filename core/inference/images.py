@@ -2,7 +2,8 @@
 
 Per photo (``../shared/reference/README.md`` section 3, CONVENTIONS.md section 3):
 
-1. open with Pillow, apply the EXIF orientation, convert to 8-bit RGB (see :func:`to_rgb8` for odd modes);
+1. open with Pillow (a still photo: see "Which files are photos" below), apply the EXIF orientation, convert
+   to 8-bit RGB (see :func:`to_rgb8` for odd modes);
 2. resize: for ``size=512`` the long side to 512, for ``size=224`` the short side to ~224; each side is
    ``int(round(side * scale))`` with Python's round; LANCZOS when shrinking, BICUBIC otherwise;
 3. centre crop: for 512 to multiples of 16 (a square result becomes 4:3), for 224 to a square;
@@ -10,6 +11,14 @@ Per photo (``../shared/reference/README.md`` section 3, CONVENTIONS.md section 3
 
 The geometry of steps 2-3 is the pure function :func:`plan_crop`, which fills the :class:`PhotoCrop` that the
 rest of the core uses to map network pixels back to the photo.
+
+Which files are photos (:mod:`.photo_files`; the folder listing and the loader agree): JPEG, PNG, WebP,
+TIFF, BMP (AVIF where Pillow reads it, HEIC/HEIF with pillow-heif), of at least :data:`MIN_PHOTO_SIDE` pixels
+on the short side.
+A GIF is not a photo format (256 colours) and an animated PNG or WebP is footage, not a photo: both are
+refused by name, in the listing (skipped, with the reason) and by the loader (an :class:`ImageError`), never
+read as their first frame. A multi-page TIFF and a JPEG with extra pictures (MPO, from some cameras) are
+read as their first (main) picture.
 
 This module imports torch only when tensors are built, so :func:`list_photos` works without torch.
 """
@@ -29,6 +38,14 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ConfigError, ImageError
 from ..geometry.photo import PhotoCrop
+from .photo_files import (  # noqa: F401  (MIN_PHOTO_SIDE: re-exported, callers read it here)
+    ANIMATION_SUFFIXES,
+    GIF_REASON,
+    MIN_PHOTO_SIDE,
+    animation_reason,
+    check_still_photo,
+    file_animation_frames,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -213,6 +230,7 @@ def open_photo(path: str | Path) -> tuple[Image.Image, float | None]:
         _ensure_heif_opener(path)
     try:
         with Image.open(path) as raw:
+            check_still_photo(raw, path)
             raw.load()  # first: a failed load inside getexif() would be swallowed and not raise again
             focal = read_exif_focal_35mm(raw)
             upright = ImageOps.exif_transpose(raw)
@@ -225,6 +243,33 @@ def open_photo(path: str | Path) -> tuple[Image.Image, float | None]:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
     return rgb, focal
+
+
+def check_photo(path: str | Path) -> tuple[int, int]:
+    """Cheap check of one photo file before any slow work: it exists and is a still photo of a usable size.
+
+    Reads the file header only (no pixel data). Returns the stored ``(width, height)`` (before EXIF rotation).
+
+    Raises:
+        ImageError: as :func:`open_photo` for a missing, unreadable or refused file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"photo not found: {path}")
+    if not path.is_file():
+        raise ImageError(f"not a file: {path}")
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        _ensure_heif_opener(path)
+    try:
+        with Image.open(path) as img:
+            check_still_photo(img, path)
+            return img.size
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{path}: not an image, or a format this installation cannot read") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: image is too large to load safely ({exc})") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
 
 
 def normalize_rgb8(rgb: np.ndarray) -> torch.Tensor:
@@ -311,7 +356,8 @@ def list_photos(folder: str | Path) -> PhotoListing:
     """List the photos of ``folder`` (not recursive) in natural file-name order.
 
     Files are recognised by their suffix (JPEG, PNG, WebP, TIFF, BMP, and HEIC/HEIF when pillow-heif is
-    installed); other files are reported in ``skipped`` with the reason, so the caller can warn about them.
+    installed); PNG and WebP files are opened (header only) to skip animations. Other files are reported in
+    ``skipped`` with the reason, so the caller can warn about them.
 
     Raises:
         ImageError: ``folder`` does not exist or is not a folder.
@@ -327,9 +373,15 @@ def list_photos(folder: str | Path) -> PhotoListing:
             continue
         suffix = entry.suffix.lower()
         if suffix in BASE_SUFFIXES or (heif and suffix in HEIF_SUFFIXES):
-            photos.append(entry)
+            frames = file_animation_frames(entry) if suffix in ANIMATION_SUFFIXES else 1
+            if frames > 1:
+                skipped.append((entry, animation_reason(frames)))
+            else:
+                photos.append(entry)
         elif suffix in HEIF_SUFFIXES:
             skipped.append((entry, "HEIC/HEIF needs the optional package pillow-heif"))
+        elif suffix == ".gif":
+            skipped.append((entry, GIF_REASON))
         else:
             skipped.append((entry, f"unsupported file type {suffix or '(no extension)'}"))
     return PhotoListing(photos=photos, skipped=skipped)

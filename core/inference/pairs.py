@@ -15,6 +15,11 @@ the window graphs in a Python ``set`` and iterates it; we sort those pairs (``i 
 the same pairs in a documented order. And a cyclic window of ``K >= N`` would make the reference pair an
 image with itself; we skip such self-pairs. A single image gives the pair ``(0, 0)`` (the image with itself,
 as the reference demo does for one photo), whatever the graph.
+
+Windows larger than useful are clamped, which gives exactly the same pairs at a cost linear in N: a window
+offset of N or more adds nothing to a non-cyclic window, and a cyclic one only depends on the offset modulo N
+(``swin-K`` with ``K >= N - 1`` is ``complete``). So ``logwin-100000`` on 3 photos costs no more than
+``logwin-2`` (the reference would build 100000 powers of two, 1.5 GB, before pairing anything).
 """
 
 from __future__ import annotations
@@ -27,6 +32,25 @@ DEFAULT_WINDOW = 3
 _WINDOW_RE = re.compile(r"^(swin|logwin)(?:-(\d+))?(-noncyclic)?$")
 _ONEREF_RE = re.compile(r"^oneref(?:-(\d+))?$")
 GRAPH_HELP = "complete, swin-K[-noncyclic], logwin-K[-noncyclic] or oneref-R"
+_MAX_DIGITS = 18  # larger numbers mean "all" for a window and cannot be a photo index anyway
+
+
+def _parse_count(text: str | None, default: int) -> int:
+    """A window size or reference index; absurdly long numbers are clamped instead of parsed."""
+    if text is None:
+        return default
+    return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
+def _window_offsets(n: int, kind: str, k: int, cyclic: bool) -> list[int]:
+    """The distinct useful offsets of ``swin-K`` / ``logwin-K`` for N images (see the module docstring)."""
+    if kind == "swin":
+        return list(range(1, min(k, n - 1) + 1))
+    if cyclic:  # 2^e mod N takes at most N values, then repeats: the first N exponents give them all
+        steps = sorted({pow(2, e, n) for e in range(min(k, n))} - {0})
+    else:  # 2^e >= N links nothing
+        steps = [2**e for e in range(min(k, (n - 1).bit_length()))]
+    return [-s for s in steps] + steps
 
 
 def _window_pairs(n: int, offsets: list[int], cyclic: bool) -> list[tuple[int, int]]:
@@ -50,18 +74,14 @@ def _base_pairs(n: int, graph: str) -> list[tuple[int, int]]:
     window = _WINDOW_RE.match(graph)
     if window:
         kind, k, noncyclic = window.groups()
-        k = DEFAULT_WINDOW if k is None else int(k)
+        k = _parse_count(k, DEFAULT_WINDOW)
         if k < 1:
             raise ConfigError(f"scene graph {graph!r}: the window size must be at least 1")
-        if kind == "swin":
-            offsets = list(range(1, k + 1))
-        else:
-            steps = [2**e for e in range(k)]
-            offsets = [-s for s in steps] + steps
-        return _window_pairs(n, offsets, cyclic=noncyclic is None)
+        cyclic = noncyclic is None
+        return _window_pairs(n, _window_offsets(n, kind, k, cyclic), cyclic=cyclic)
     oneref = _ONEREF_RE.match(graph)
     if oneref:
-        ref = int(oneref.group(1) or 0)
+        ref = _parse_count(oneref.group(1), 0)
         if ref >= n:
             raise ConfigError(f"scene graph {graph!r}: reference image {ref} does not exist ({n} images)")
         return [(ref, j) for j in range(n) if j != ref]

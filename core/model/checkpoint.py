@@ -109,9 +109,13 @@ def load_model(
     model = build_model(config, device="meta")
     mismatch = compare_state_dict(model.state_dict(), state_dict)
     if mismatch:
+        logger.info(
+            "checkpoint %s differs from its declared architecture:\n%s", raw.path, mismatch.describe()
+        )
         raise CheckpointError(
             f"checkpoint {raw.path} does not match the architecture it declares "
-            f"({raw.class_name or 'config.json'}, nearest known: {config_name}):\n{mismatch.describe()}"
+            f"({raw.class_name or 'config.json'}, nearest known: {config_name}): {mismatch.summary()}; "
+            "it is damaged or was not saved from that model (the full list is in the log)"
         )
     model.load_state_dict(state_dict, strict=True, assign=True)
     model.requires_grad_(False)

@@ -83,11 +83,16 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
             return read_safetensors_checkpoint(path / SAFETENSORS_NAME)
         if (path / HF_BIN_NAME).is_file():
             return read_pth_checkpoint(path / HF_BIN_NAME)
-        pth_files = sorted(path.glob("*.pth"))
+        pth_files = sorted(p for p in path.glob("*.pth") if p.is_file())
         if len(pth_files) == 1:
             return read_pth_checkpoint(pth_files[0])
         raise CheckpointError(
             f"folder {path} is not a checkpoint: expected {SAFETENSORS_NAME} + {HF_CONFIG_NAME}, or one .pth file"
+        )
+    if not path.is_file():  # a FIFO would block the read forever, a device would read garbage
+        raise CheckpointError(
+            f"checkpoint {path} is not a regular file (a pipe, socket or device): give the checkpoint file "
+            "or its folder"
         )
     if path.suffix == ".safetensors" or _looks_like_safetensors(path):
         return read_safetensors_checkpoint(path)

@@ -79,6 +79,23 @@ class StateDictMismatch:
     def __bool__(self) -> bool:
         return bool(self.missing or self.unexpected or self.shape_mismatch)
 
+    def summary(self) -> str:
+        """One line: the count of each kind of difference with its first example (for an error message)."""
+        parts = []
+        for title, keys in (
+            ("missing from the checkpoint", self.missing),
+            ("not used by the model", self.unexpected),
+        ):
+            if keys:
+                parts.append(f"{len(keys)} weight(s) {title} (first: {keys[0]})")
+        if self.shape_mismatch:
+            key, got, want = self.shape_mismatch[0]
+            parts.append(
+                f"{len(self.shape_mismatch)} weight(s) with a different shape "
+                f"(first: {key}: checkpoint {list(got)} vs model {list(want)})"
+            )
+        return "; ".join(parts)
+
     def describe(self, limit: int = 5) -> str:
         """A readable multi-line summary with at most ``limit`` examples per category."""
         lines = []

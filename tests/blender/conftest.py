@@ -207,3 +207,87 @@ def make_reconstruction(addon, tmp_path, random_world_from_cam):
         return recon, crops
 
     return make
+
+
+# ------------------------------------------------------------- ground-truth results of synthetic scenes
+def _similar_pose(world_from_cam, rotation, translation, scale):
+    """A camera pose seen in a world that is ``scale * rotation @ x + translation`` of the original."""
+    import numpy as np
+
+    out = np.array(world_from_cam, dtype=np.float64)
+    out[:3, :3] = rotation @ out[:3, :3]
+    out[:3, 3] = scale * rotation @ out[:3, 3] + translation
+    return out
+
+
+@pytest.fixture
+def synthetic_result(addon, tmp_path):
+    """Factory: ``make(scene="room", n=2, size=(96, 72), seed=0, frame=None, folder="photos")`` ->
+    ``(recon, case, result_path)``.
+
+    A ground-truth reconstruction of a ``tests.synthetic`` case, as the network would give it if it were
+    perfect: the network image IS the photo (saved as PNG in ``folder``), the points are the true depth
+    back-projected, colours the rendered pixels, confidence 10. ``frame=(rotation, translation, scale)``
+    puts it in another similarity frame (a reconstruction's world is arbitrary). The result is written as
+    a RESULT.npz (``Reconstruction.save_npz``) at ``result_path``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from tests.synthetic import make_case
+
+    result = addon.submodule("core.result")
+    photo = addon.submodule("core.geometry.photo")
+
+    def make(scene="room", n=2, size=(96, 72), seed=0, frame=None, folder="photos"):
+        case = make_case(scene, n=n, noise=0.0, size=size, seed=seed, preds=False)
+        w, h = size
+        crop = photo.PhotoCrop(photo_size=(w, h), resized_size=(w, h), crop_offset=(0, 0), net_size=(w, h))
+        photo_dir = tmp_path / folder
+        photo_dir.mkdir(exist_ok=True)
+        paths = []
+        for k in range(n):
+            path = photo_dir / f"view{k}.png"
+            Image.fromarray(case["images"][k]).save(path)
+            paths.append(str(path))
+        poses, depth = case["cam2world"], case["depth"]
+        if frame is not None:
+            rotation, translation, scale = frame
+            poses = np.stack([_similar_pose(T, rotation, translation, scale) for T in poses])
+            depth = depth * np.float32(scale)
+        recon = result.reconstruction_from_depth(
+            paths,
+            poses,
+            case["K"],  # index coordinates: the DUSt3R convention of network images
+            [crop] * n,
+            depth,
+            [np.full((h, w), 10.0, np.float32)] * n,
+            [img.astype(np.float32) / 255.0 for img in case["images"]],
+        )
+        result_path = tmp_path / f"{folder}_RESULT.npz"
+        recon.save_npz(result_path)
+        return recon, case, result_path
+
+    return make
+
+
+def bpy_data_state() -> dict:
+    """Names in every collection of ``bpy.data``, and the scene's camera, resolution and collections."""
+    state = {}
+    for prop in bpy.data.bl_rna.properties:
+        if prop.type == "COLLECTION":
+            state[prop.identifier] = sorted(id_.name for id_ in getattr(bpy.data, prop.identifier))
+    scene = bpy.context.scene
+    render = scene.render
+    state["scene"] = (
+        scene.camera.name if scene.camera else None,
+        (render.resolution_x, render.resolution_y, render.pixel_aspect_x, render.pixel_aspect_y),
+        sorted(c.name for c in scene.collection.children),
+    )
+    return state
+
+
+@pytest.fixture(scope="session")
+def data_state():
+    """:func:`bpy_data_state` for test modules (conftest is not importable under --import-mode=importlib)."""
+    return bpy_data_state

@@ -19,14 +19,11 @@ SIZES = {
 POINTS_PER_VIEW = 1500
 
 
-def _mesh_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
-    mesh = obj.data
-    n = len(mesh.vertices)
-    pos = np.empty(n * 3, np.float32)
-    mesh.attributes["position"].data.foreach_get("vector", pos)
-    view = np.empty(n, np.int32)
-    mesh.attributes["view"].data.foreach_get("value", view)
-    return pos.reshape(n, 3), view
+def _mesh_arrays(addon, obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
+    """World positions and views of the points, one entry per point (the face centres)."""
+    cloud = addon.submodule("operators.points").read_points(obj.data)
+    M = np.array(obj.matrix_world)
+    return cloud.positions.astype(np.float64) @ M[:3, :3].T + M[:3, 3], cloud.view
 
 
 def _build(addon, recon):
@@ -40,7 +37,7 @@ def test_every_camera_reprojects_its_points_onto_the_photo(addon, make_reconstru
     cameras = addon.submodule("operators.cameras")
     photo = addon.submodule("core.geometry.photo")
     scene = bpy.context.scene
-    positions, view = _mesh_arrays(report.points_object)
+    positions, view = _mesh_arrays(addon, report.points_object)
     rng = np.random.default_rng(0)
     assert len(report.camera_objects) == len(SIZES)
     for k, (name, cam_obj) in enumerate(zip(SIZES, report.camera_objects, strict=True)):

@@ -18,10 +18,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth"
 FAST = {"image_size": "224", "device": "cpu", "clean_depth": False}
 
-pytestmark = pytest.mark.skipif(
-    not CHECKPOINT_224.is_file(), reason=f"tiny test model missing: {CHECKPOINT_224}"
-)
-
 
 def _data_counts() -> dict[str, int]:
     names = ("objects", "meshes", "cameras", "collections", "images", "node_groups", "materials")
@@ -47,13 +43,13 @@ def test_sync_operator_builds_the_scene(addon, photo_folder) -> None:
     cams = sorted(
         (o for o in coll.objects if o.get("dust3r_role") == "camera"), key=lambda o: o["dust3r_index"]
     )
-    assert len(points) == 1 and len(points[0].data.vertices) > 0
+    assert len(points) == 1 and len(points[0].data.polygons) > 0  # one triangle per point
     assert [Path(c["dust3r_image"]).name for c in cams] == ["img1.png", "img2.png", "img10.png"]
     assert all(Path(c["dust3r_image"]).is_absolute() for c in cams)
     assert bpy.context.scene.camera == cams[0]
     assert (bpy.context.scene.render.resolution_x, bpy.context.scene.render.resolution_y) == (96, 72)
     assert bpy.context.scene.dust3r.last_summary.startswith(
-        f"3 photos, {len(points[0].data.vertices):,} points"
+        f"3 photos, {len(points[0].data.polygons):,} points"
     )
 
 
@@ -337,3 +333,28 @@ def test_invoke_in_background_mode_runs_synchronously(addon, photo_folder) -> No
 def test_out_of_range_settings_are_refused_not_clamped(addon, photo_folder, props, match) -> None:
     """A script passing focal_mm=0 gets an error naming the setting; Blender does not clamp it silently."""
     _assert_fails(match, directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST, **props)
+
+
+def test_image_size_defaults_to_the_model(addon, photo_folder) -> None:
+    """No size given anywhere: the 224 checkpoint's own size is used (no "size does not match" error)."""
+    assert bpy.context.scene.dust3r.image_size == "model"
+    props = {k: v for k, v in FAST.items() if k != "image_size"}
+    assert bpy.ops.dust3r.reconstruct(
+        directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **props
+    ) == {"FINISHED"}
+
+
+def test_the_runs_warnings_reach_the_user(addon, make_reconstruction) -> None:
+    """Warnings of the core (e.g. a pair left out) are reported after the build, with the builder's."""
+    reconstruct = addon.submodule("operators.reconstruct")
+    tasks = addon.submodule("operators.tasks")
+    result = addon.submodule("core.result")
+    recon, _crops = make_reconstruction([(64, 48), (64, 48)])
+    recon = result.Reconstruction(**{**recon.__dict__, "warnings": ("Left out the pair img0/img1.",)})
+    build = addon.submodule("operators.build_options").BuildOptions()
+    request = reconstruct.JobRequest((), "", None, build, bpy.context.scene.name, warnings=("Skipped a.txt",))
+    status = tasks.TaskStatus(finished=True, result=recon)
+    outcome = request.finish(bpy.context, status)
+    assert outcome.finished_ok
+    assert ("WARNING", "Skipped a.txt") in outcome.messages
+    assert ("WARNING", "Left out the pair img0/img1.") in outcome.messages

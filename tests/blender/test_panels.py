@@ -79,8 +79,24 @@ class RecordingLayout:
     def operator(self, idname: str, **kw):
         self._check_kwargs("operator", kw)
         module, _, name = idname.partition(".")
-        getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises for an unknown operator
+        rna = getattr(getattr(bpy.ops, module), name).get_rna_type()  # raises for an unknown operator
         self.calls.append(("operator", idname))
+        return OperatorProperties(rna, self.calls)
+
+
+class OperatorProperties:
+    """What ``layout.operator()`` returns: setting a property checks its name (and enum value) against RNA."""
+
+    def __init__(self, rna, calls: list) -> None:
+        object.__setattr__(self, "_rna", rna)
+        object.__setattr__(self, "_calls", calls)
+
+    def __setattr__(self, name: str, value) -> None:
+        props = self._rna.properties
+        assert name in props, f"{self._rna.identifier} has no property {name!r}"
+        if props[name].type == "ENUM":
+            assert value in props[name].enum_items.keys(), f"{self._rna.identifier}.{name} = {value!r}"
+        self._calls.append(("operator_prop", name, value))
 
 
 class DrawProxy:
@@ -209,3 +225,50 @@ def test_summary_of_the_last_run_is_shown(addon) -> None:
     bpy.context.scene.dust3r.last_summary = "3 photos, 1,234 points, 5.0 s"
     labels = [c[1] for c in _draw(_panel_class(), bpy.context) if c[0] == "label"]
     assert "3 photos, 1,234 points, 5.0 s" in labels
+
+
+def _panel(idname: str):
+    return bpy.types.Panel.bl_rna_get_subclass_py(idname)
+
+
+def test_view_and_orientation_panels_follow_the_selection(addon, make_reconstruction) -> None:
+    builder = addon.submodule("operators.scene_builder")
+    viewport = addon.submodule("operators.viewport")
+    # Nothing built: the panels say what to select.
+    labels = [c[1] for c in _draw(_panel("DUST3R_PT_orientation"), bpy.context) if c[0] == "label"]
+    assert labels == ["Select an object of a reconstruction"]
+    calls = _draw(_panel("DUST3R_PT_view"), bpy.context)
+    assert ("operator_prop", "show", True) in calls
+
+    recon, _ = make_reconstruction([(160, 120), (160, 120)], seed=7)
+    report = builder.build_reconstruction(bpy.context.scene, recon)
+    viewport.show_point_colors()
+    bpy.context.view_layer.objects.active = report.points_object
+    calls = _draw(_panel("DUST3R_PT_view"), bpy.context)
+    assert ("operator_prop", "show", False) in calls  # the colours are shown: the button restores
+    # The scene camera is a DUSt3R camera: compare with previous/next, opacity and depth of its photo.
+    assert [c for c in calls if c[0] == "operator_prop" and c[1] == "step"] == [
+        ("operator_prop", "step", -1),
+        ("operator_prop", "step", 1),
+    ]
+    assert ("operator_prop", "camera", report.camera_objects[0].name) in calls
+    assert ("prop", "alpha") in calls and ("prop", "display_depth") in calls
+
+    calls = _draw(_panel("DUST3R_PT_orientation"), bpy.context)
+    assert ("operator", "dust3r.level") in calls and ("prop", "known_distance") in calls
+    modes = [c[2] for c in calls if c[:2] == ("operator_prop", "mode")]
+    assert modes == ["CAMERAS", "POINTS"]
+    assert [c[2] for c in calls if c[:2] == ("operator_prop", "which")] == ["A", "B"]
+
+    # The camera's own properties panel compares too.
+    panel = _panel("DUST3R_PT_camera_photo")
+    bpy.context.view_layer.objects.active = report.camera_objects[1]
+    assert panel.poll(bpy.context)
+    calls = _draw(panel, bpy.context)
+    assert ("operator_prop", "camera", report.camera_objects[1].name) in calls
+    bpy.context.view_layer.objects.active = report.points_object
+    assert not panel.poll(bpy.context)
+
+
+def test_main_panel_offers_import(addon) -> None:
+    assert ("operator", "dust3r.import_result") in _draw(_panel_class(), bpy.context)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import bpy
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASS_NAMES = {
@@ -30,16 +31,13 @@ def test_register_unregister_twice(enabled_addon) -> None:
     for _ in range(2):
         addon_handle.enable()
         assert hasattr(bpy.types.Scene, "dust3r")
-        assert bpy.context.scene.dust3r.image_size == "512"
+        assert bpy.context.scene.dust3r.image_size == "model"
         for name, base in CLASS_NAMES.items():
             assert base.bl_rna_get_subclass_py(name) is not None, name
         for op in OPERATORS:
             assert getattr(bpy.ops.dust3r, op).get_rna_type().identifier.startswith("DUST3R_OT_")
         prefs = bpy.context.preferences.addons[addon_handle.module_name].preferences
         assert prefs.device == "auto"
-        assert "torch" not in {
-            m.split(".")[-1] for m in sys.modules if m.startswith(addon_handle.module_name)
-        }
         addon_handle.disable()
         assert not hasattr(bpy.types.Scene, "dust3r")
         for name, base in CLASS_NAMES.items():
@@ -48,17 +46,23 @@ def test_register_unregister_twice(enabled_addon) -> None:
     addon_handle.enable()
 
 
-# Enables the add-on in a fresh Python where ``import torch`` fails, as in a Blender without PyTorch.
-_ENABLE_WITHOUT_TORCH = """
-import sys, tempfile
+# Enables the add-on in a fresh Python: with ``torch`` absent (``import torch`` fails, as in a Blender without
+# PyTorch), or present, and then registering must not have imported it (PyTorch loads on first use only).
+_ENABLE_IN_A_FRESH_PYTHON = """
+import sys
 from pathlib import Path
 import bpy
 import addon_utils
-sys.modules["torch"] = None
-repo_dir = Path(tempfile.mkdtemp(prefix="dust3r-notorch-"))
-(repo_dir / "dust3r").symlink_to(sys.argv[1], target_is_directory=True)
+addon_root, repo_dir, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+if mode == "torch-absent":
+    sys.modules["torch"] = None
+else:
+    import importlib.util
+    assert importlib.util.find_spec("torch") is not None, "this check needs torch installed"
+    assert "torch" not in sys.modules
+(repo_dir / "dust3r").symlink_to(addon_root, target_is_directory=True)
 bpy.ops.preferences.extension_repo_add(
-    name="notorch", type="LOCAL", use_custom_directory=True, custom_directory=str(repo_dir)
+    name="fresh", type="LOCAL", use_custom_directory=True, custom_directory=str(repo_dir)
 )
 repos = bpy.context.preferences.extensions.repos
 repo = next(r for r in repos if Path(r.directory).resolve() == repo_dir.resolve())
@@ -67,21 +71,27 @@ def fail(exc):
 name = f"bl_ext.{repo.module}.dust3r"
 assert addon_utils.enable(name, default_set=True, handle_error=fail) is not None
 assert hasattr(bpy.types.Scene, "dust3r") and bpy.ops.dust3r.reconstruct.get_rna_type() is not None
+if mode == "torch-present":
+    assert "torch" not in sys.modules, "registering the add-on imported torch"
 addon_utils.disable(name, default_set=True, handle_error=fail)
-print("ENABLED_WITHOUT_TORCH")
+print("ENABLED", mode)
 """
 
 
-def test_addon_enables_where_torch_is_missing(tmp_path) -> None:
-    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path)}
+@pytest.mark.parametrize("mode", ["torch-absent", "torch-present"])
+def test_addon_enables_without_importing_torch(tmp_path, mode) -> None:
+    user, repo = tmp_path / "user", tmp_path / "repo"
+    user.mkdir()
+    repo.mkdir()
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(user)}
     proc = subprocess.run(
-        [sys.executable, "-c", _ENABLE_WITHOUT_TORCH, str(REPO_ROOT)],
+        [sys.executable, "-c", _ENABLE_IN_A_FRESH_PYTHON, str(REPO_ROOT), str(repo), mode],
         capture_output=True,
         text=True,
         timeout=300,
         env=env,
     )
-    assert proc.returncode == 0 and "ENABLED_WITHOUT_TORCH" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and f"ENABLED {mode}" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_manifest_validates_with_blenders_own_tool() -> None:

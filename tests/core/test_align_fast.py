@@ -11,16 +11,17 @@ from core.align import global_align
 from core.config import AlignConfig
 from core.errors import Cancelled
 from core.predictions import predictions_from_pairwise
+from tests import synthetic
 
 
-def _metrics(synthgen, case, result):
+def _metrics(case, result):
     est = {
         "cam2world": result.world_from_cam,
         "focals": result.focals,
         "pts3d": np.stack(result.pts3d),
         "depth": np.stack(result.depth),
     }
-    return synthgen.evaluate(case, est, max_points=5000)
+    return synthetic.evaluate(case, est, max_points=5000)
 
 
 @pytest.mark.parametrize(
@@ -32,10 +33,10 @@ def _metrics(synthgen, case, result):
         ("room", 6, (64, 48), "swin-2"),
     ],
 )
-def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
-    case = synthgen.make_case(scene, n=n, noise=0, size=size, seed=1, graph=graph)
+def test_exact_on_noise_free_predictions(scene, n, size, graph):
+    case = synthetic.make_case(scene, n=n, noise=0, size=size, seed=1, graph=graph)
     result = global_align(predictions_from_pairwise(case), AlignConfig())
-    m = _metrics(synthgen, case, result)
+    m = _metrics(case, result)
     assert m["ate"] < 1e-4
     assert m["focal_err_max"] < 1e-4
     assert m["rot_err_mean"] < 1e-2
@@ -47,26 +48,24 @@ def test_exact_on_noise_free_predictions(synthgen, scene, n, size, graph):
 
 
 @pytest.mark.parametrize("scene", ["orbit", "room"])
-def test_noisy_case_within_targets(synthgen, scene):
-    case = synthgen.make_case(scene, n=8, noise=1, size=(128, 96), seed=0)
+def test_noisy_case_within_targets(scene):
+    case = synthetic.make_case(scene, n=8, noise=1, size=(128, 96), seed=0)
     result = global_align(predictions_from_pairwise(case), AlignConfig())
-    m = _metrics(synthgen, case, result)
+    m = _metrics(case, result)
     assert m["ate"] < 0.02
     assert m["focal_err_mean"] < 0.03
     assert m["rra15"] == 1.0
     # robust, and better than the spanning-tree initialisation alone
-    init_only = _metrics(
-        synthgen, case, global_align(predictions_from_pairwise(case), AlignConfig(fast_niter=0))
-    )
+    init_only = _metrics(case, global_align(predictions_from_pairwise(case), AlignConfig(fast_niter=0)))
     assert m["chamfer"] < init_only["chamfer"]
 
 
 @pytest.fixture(scope="module")
-def exact_case(synthgen):
-    return synthgen.make_case("room", n=4, noise=0, size=(64, 48), seed=2)
+def exact_case():
+    return synthetic.make_case("room", n=4, noise=0, size=(64, 48), seed=2)
 
 
-def test_known_focal_stays_fixed(synthgen, exact_case):
+def test_known_focal_stays_fixed(exact_case):
     wrong = float(exact_case["focals"][1]) * 1.1
     result = global_align(
         predictions_from_pairwise(exact_case), AlignConfig(known_focals=(None, wrong, None, None))
@@ -75,28 +74,28 @@ def test_known_focal_stays_fixed(synthgen, exact_case):
     np.testing.assert_allclose(result.focals[[0, 2, 3]], exact_case["focals"][[0, 2, 3]], rtol=0.05)
 
 
-def test_shared_focal_is_exact_when_all_photos_share_one(synthgen, monkeypatch):
-    scene_fn, cams_fn = synthgen.SCENES["orbit"]
+def test_shared_focal_is_exact_when_all_photos_share_one(monkeypatch):
+    scene_fn, cams_fn = synthetic.SCENES["orbit"]
 
     def same_focal_cams(rng, n, W):
         world_from_cam, focals = cams_fn(rng, n, W)
         return world_from_cam, np.full_like(focals, focals[0])
 
-    monkeypatch.setitem(synthgen.SCENES, "orbit", (scene_fn, same_focal_cams))
-    case = synthgen.make_case("orbit", n=4, noise=0, size=(64, 48), seed=5)
+    monkeypatch.setitem(synthetic.SCENES, "orbit", (scene_fn, same_focal_cams))
+    case = synthetic.make_case("orbit", n=4, noise=0, size=(64, 48), seed=5)
     result = global_align(predictions_from_pairwise(case), AlignConfig(shared_focal=True))
     assert np.all(result.focals == result.focals[0])
     np.testing.assert_allclose(result.focals, case["focals"], rtol=1e-4)
-    assert _metrics(synthgen, case, result)["ate"] < 1e-4
+    assert _metrics(case, result)["ate"] < 1e-4
 
 
-def test_shared_focal_on_different_cameras_gives_one_compromise(synthgen, exact_case):
+def test_shared_focal_on_different_cameras_gives_one_compromise(exact_case):
     result = global_align(predictions_from_pairwise(exact_case), AlignConfig(shared_focal=True))
     assert np.all(result.focals == result.focals[0])
     assert exact_case["focals"].min() * 0.9 < result.focals[0] < exact_case["focals"].max() * 1.1
 
 
-def test_known_poses_stay_known_and_fix_the_frame(synthgen, exact_case):
+def test_known_poses_stay_known_and_fix_the_frame(exact_case):
     gt = exact_case["cam2world"]
     known = (gt[0], None, gt[2], None)
     result = global_align(predictions_from_pairwise(exact_case), AlignConfig(known_poses=known))
@@ -108,14 +107,14 @@ def test_known_poses_stay_known_and_fix_the_frame(synthgen, exact_case):
     np.testing.assert_allclose(result.world_from_cam[[1, 3], :3, :3], gt[[1, 3], :3, :3], atol=1e-5)
 
 
-def test_one_known_pose_is_kept_exactly(synthgen):
-    case = synthgen.make_case("orbit", n=5, noise=1, size=(64, 48), seed=4)
+def test_one_known_pose_is_kept_exactly():
+    case = synthetic.make_case("orbit", n=5, noise=1, size=(64, 48), seed=4)
     pose = case["cam2world"][3]
     result = global_align(
         predictions_from_pairwise(case), AlignConfig(known_poses=(None, None, None, pose, None))
     )
     np.testing.assert_array_equal(result.world_from_cam[3], pose)
-    assert _metrics(synthgen, case, result)["ate"] < 0.05
+    assert _metrics(case, result)["ate"] < 0.05
 
 
 def test_progress_reports_every_iteration_and_cancel_stops_within_one(exact_case):
@@ -137,8 +136,8 @@ def test_progress_reports_every_iteration_and_cancel_stops_within_one(exact_case
     assert len(stages) == 2
 
 
-def test_optimize_pp_stays_exact_and_moves_only_with_evidence(synthgen, exact_case):
+def test_optimize_pp_stays_exact_and_moves_only_with_evidence(exact_case):
     result = global_align(predictions_from_pairwise(exact_case), AlignConfig(optimize_pp=True))
-    m = _metrics(synthgen, exact_case, result)
+    m = _metrics(exact_case, result)
     assert m["ate"] < 1e-4 and m["focal_err_max"] < 1e-4
     np.testing.assert_allclose(result.principal_points, [[32.0, 24.0]] * 4, atol=1e-3)

@@ -11,11 +11,12 @@ from core.align.init import initialize_mst
 from core.config import AlignConfig
 from core.errors import AlignmentError
 from core.predictions import PairPrediction, predictions_from_pairwise
+from tests import synthetic
 
 
 @pytest.fixture(scope="module")
-def exact_case(synthgen):
-    return synthgen.make_case("orbit", n=4, noise=0, size=(64, 48), seed=3)
+def exact_case():
+    return synthetic.make_case("orbit", n=4, noise=0, size=(64, 48), seed=3)
 
 
 def _replace(pred: PairPrediction, **changes) -> PairPrediction:
@@ -76,7 +77,7 @@ def test_spanning_tree_covers_every_view_parent_first(exact_case):
     assert placed == set(range(graph.num_views))
 
 
-def test_init_is_exact_and_uses_each_views_own_pointmap(synthgen, exact_case):
+def test_init_is_exact_and_uses_each_views_own_pointmap(exact_case):
     preds = predictions_from_pairwise(exact_case)
     graph = build_pair_graph(preds, 3.0)
     init = initialize_mst(preds, graph, AlignConfig())
@@ -87,6 +88,6 @@ def test_init_is_exact_and_uses_each_views_own_pointmap(synthgen, exact_case):
         "focals": init.focals,
         "pts3d": np.stack([init.world_points(v, preds) for v in range(graph.num_views)]),
     }
-    metrics = synthgen.evaluate(exact_case, est, max_points=5000)
+    metrics = synthetic.evaluate(exact_case, est, max_points=5000)
     assert metrics["ate"] < 1e-5
     assert metrics["rot_err_mean"] < 1e-3

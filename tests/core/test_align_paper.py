@@ -13,11 +13,12 @@ from core.align.paper_mode import quaternion_to_rotation
 from core.config import AlignConfig
 from core.errors import Cancelled
 from core.predictions import predictions_from_pairwise
+from tests import synthetic
 
 
 @pytest.fixture(scope="module")
-def exact_case(synthgen):
-    return synthgen.make_case("orbit", n=3, noise=0, size=(64, 48), seed=6)
+def exact_case():
+    return synthetic.make_case("orbit", n=3, noise=0, size=(64, 48), seed=6)
 
 
 def test_quaternion_to_rotation_is_a_rotation():
@@ -28,12 +29,12 @@ def test_quaternion_to_rotation_is_a_rotation():
     np.testing.assert_allclose(R[1].numpy(), np.eye(3), atol=1e-7)
 
 
-def test_paper_mode_starts_exact_and_stays_accurate(synthgen, exact_case):
+def test_paper_mode_starts_exact_and_stays_accurate(exact_case):
     result = global_align(predictions_from_pairwise(exact_case), AlignConfig(method="paper", niter=20))
     assert len(result.loss_history) == 20
     assert result.loss_history[0] < 1e-5  # our spanning-tree init is exact, so is the first loss
     est = {"cam2world": result.world_from_cam, "focals": result.focals, "pts3d": np.stack(result.pts3d)}
-    m = synthgen.evaluate(exact_case, est, max_points=5000)
+    m = synthetic.evaluate(exact_case, est, max_points=5000)
     assert m["ate"] < 5e-3 and m["focal_err_max"] < 1e-2
 
 

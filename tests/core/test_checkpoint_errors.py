@@ -129,6 +129,7 @@ def test_shape_mismatch_is_reported(tmp_path, weights):
         save_pth(tmp_path / "wrong.pth", text, weights), "different shape", "patch_embed.proj.weight"
     )
     assert "checkpoint [64, 3, 16, 16] vs model [128, 3, 16, 16]" in message
+    assert "\n" not in message  # one line for the CLI and the Blender report; the full list goes to the log
 
 
 def test_missing_and_unexpected_keys_are_reported(tmp_path, weights):
@@ -143,7 +144,17 @@ def test_missing_and_unexpected_keys_are_reported(tmp_path, weights):
     dpt_args = TINY_224_ARGS.replace("head_type='linear'", "head_type='dpt'").replace(
         "dec_depth=2", "dec_depth=12"
     )
-    expect_error(save_pth(tmp_path / "dpt.pth", dpt_args, weights), "does not match the architecture")
+    message = expect_error(
+        save_pth(tmp_path / "dpt.pth", dpt_args, weights), "does not match the architecture"
+    )
+    assert "\n" not in message and "missing from the checkpoint (first: " in message
+
+
+def test_mismatch_details_go_to_the_log(tmp_path, weights, caplog):
+    deeper = TINY_224_ARGS.replace("enc_depth=2", "enc_depth=3")
+    with caplog.at_level("INFO", logger="core.model.checkpoint"):
+        expect_error(save_pth(tmp_path / "deeper.pth", deeper, weights), "missing from the checkpoint")
+    assert "enc_blocks.2." in caplog.text and "weight(s) missing from the checkpoint" in caplog.text
 
 
 @pytest.mark.parametrize(

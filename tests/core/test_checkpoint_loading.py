@@ -14,8 +14,10 @@ from core.errors import ConfigError, DeviceError
 from core.model.checkpoint import LoadReport, load_model
 from core.model.configs import get_config
 from core.model.dust3r import build_model
+from tests.reference_data import reference
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+REF = reference()
 
 COMMON = (
     "pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', img_size=(512, 512), output_mode='pts3d', "
@@ -174,10 +176,19 @@ def test_dtype_and_device_options(tmp_path, tiny_dpt):
         load_model(path, device="no-such-device")
 
 
-@pytest.mark.parametrize("name", ["tiny_linear", "tiny_linear_224", "tiny_dpt"])
-def test_reference_formats_hold_identical_weights(reference_dir, name):
-    from_pth = load_model(reference_dir / "models" / name / f"{name}.pth")
-    from_hf = load_model(reference_dir / "models" / name)
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in ("tiny_linear", "tiny_linear_224", "tiny_dpt")
+        if REF.model(n, "pth") and REF.model(n, "hf_folder")
+    ],
+)
+def test_reference_formats_hold_identical_weights(name):
+    """The .pth and the Hugging Face folder of a tiny reference model (all three with ../shared/reference,
+    the vendored tiny_linear_224 without)."""
+    from_pth = load_model(REF.model(name, "pth"))
+    from_hf = load_model(REF.model(name, "hf_folder"))
     assert from_pth.load_report.config_name == name == from_hf.load_report.config_name
     state_pth, state_hf = from_pth.state_dict(), from_hf.state_dict()
     assert state_pth.keys() == state_hf.keys()

@@ -5,8 +5,6 @@ Everything is built on torch's meta device: no weights are allocated, so the ViT
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -15,6 +13,7 @@ from core.model.configs import get_config
 from core.model.constructor_args import parse_constructor
 from core.model.dust3r import build_model
 from core.model.state_dict_remap import compare_state_dict, remap_state_dict
+from tests.reference_data import reference
 
 REAL = (
     "DUSt3R_ViTLarge_BaseDecoder_224_linear",
@@ -26,13 +25,13 @@ TINY = ("tiny_linear", "tiny_linear_224", "tiny_dpt")
 
 
 @pytest.fixture(scope="module")
-def checkpoints(reference_dir):
-    return json.loads((reference_dir / "checkpoints.json").read_text())["checkpoints"]
+def checkpoints():
+    return reference().json("checkpoints.json")["checkpoints"]
 
 
 @pytest.fixture(scope="module")
-def tiny_fixtures(reference_dir):
-    return json.loads((reference_dir / "fixtures.json").read_text())["models"]
+def tiny_fixtures():
+    return reference().json("fixtures.json")["models"]
 
 
 def meta_state_dict(entries) -> dict[str, torch.Tensor]:

@@ -9,12 +9,14 @@ from core.align.cleanup import clean_pointcloud
 from core.align.result import AlignmentResult
 from core.geometry.cameras import depth_to_cam_points, project
 from core.geometry.transforms import invert_rigid, transform_points
+from tests import synthetic
 
 
 @pytest.fixture(scope="module")
-def scene(synthgen):
-    """Ground-truth 3-view alignment of an orbit scene, random confidences in [3, 10]."""
-    case = synthgen.make_case(scene="orbit", n=3, noise=0, size=(128, 96), seed=0, preds=False)
+def scene():
+    """Ground-truth 3-view alignment of a room scene (the test block [30:60, 40:80] of view 0 lies on a wall),
+    random confidences in [3, 10]."""
+    case = synthetic.make_case(scene="room", n=3, noise=0, size=(128, 96), seed=0, preds=False)
     rng = np.random.default_rng(0)
     n, H, W = case["depth"].shape
     conf = [rng.uniform(3.0, 10.0, (H, W)).astype(np.float32) for _ in range(n)]

@@ -1,4 +1,4 @@
-"""``python -m core align``: round trip with synthgen's case layout and its metrics."""
+"""``python -m core align``: round trip with the synthetic case layout (synthgen's, tests.synthetic) and its metrics."""
 
 from __future__ import annotations
 
@@ -10,19 +10,20 @@ import numpy as np
 import pytest
 
 from core.cli import EXIT_USER_ERROR, main
+from tests import synthetic
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def case_path(synthgen, tmp_path_factory) -> tuple[Path, dict]:
-    case = synthgen.make_case("room", n=4, noise=0, size=(64, 48), seed=7)
+def case_path(tmp_path_factory) -> tuple[Path, dict]:
+    case = synthetic.make_case("room", n=4, noise=0, size=(64, 48), seed=7)
     path = tmp_path_factory.mktemp("align") / "case.npz"
-    synthgen.save_case(case, path)
-    return path, synthgen.load_case(path)
+    synthetic.save_case(case, path)
+    return path, synthetic.load_case(path)
 
 
-def test_align_round_trip_is_scored_by_synthgen_metrics(synthgen, case_path, tmp_path, capsys):
+def test_align_round_trip_is_scored_by_the_synthetic_metrics(case_path, tmp_path, capsys):
     path, case = case_path
     out = tmp_path / "est.npz"
     assert main(["align", "--input", str(path), "--output", str(out)]) == 0
@@ -31,7 +32,7 @@ def test_align_round_trip_is_scored_by_synthgen_metrics(synthgen, case_path, tmp
         est = {k: z[k] for k in z.files}
     assert est["cam2world"].shape == (4, 4, 4) and est["pts3d"].shape == (4, 48, 64, 3)
     assert est["conf"].shape == est["depth"].shape == (4, 48, 64)
-    metrics = synthgen.evaluate(case, est, max_points=5000)
+    metrics = synthetic.evaluate(case, est, max_points=5000)
     assert metrics["ate"] < 1e-4 and metrics["focal_err_max"] < 1e-4
 
 

@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from core.cli import main
+from tests.reference_data import reference, subsample, vendored
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-VENDORED = REPO_ROOT / "tests" / "data"
-VENDORED_CKPT = VENDORED / "tiny_linear_224" / "tiny_linear_224.pth"
+VENDORED_CKPT = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth"
+REF = reference()  # the full ../shared/reference (3 photos) or the vendored subset (photos 0 and 1)
 ARRAY_NAMES = {
     "pair",
     "true_shape1",
@@ -26,27 +27,19 @@ ARRAY_NAMES = {
 }
 
 
-@pytest.fixture(scope="module")
-def checkpoint_module():
-    return pytest.importorskip("core.model.checkpoint")
-
-
 @pytest.fixture()
 def vendored_photos(tmp_path: Path) -> list[str]:
     """The two 224x224 network images of the vendored fixtures written back as PNG photos (exact round trip)."""
-    inputs = np.load(VENDORED / "inputs_224_img01.npz")
+    inputs = vendored().inputs(224)
     paths = []
     for i in range(2):
-        u8 = np.round((inputs[f"img{i}"][0].transpose(1, 2, 0) * 0.5 + 0.5) * 255).astype(np.uint8)
         path = tmp_path / f"photo{i}.png"
-        Image.fromarray(u8).save(path)
+        Image.fromarray(inputs[f"uint8_{i}"]).save(path)
         paths.append(str(path))
     return paths
 
 
-def test_infer_vendored_pair_matches_golden(
-    tmp_path: Path, vendored_photos: list[str], checkpoint_module
-) -> None:
+def test_infer_vendored_pair_matches_golden(tmp_path: Path, vendored_photos: list[str]) -> None:
     out = tmp_path / "out"
     assert (
         main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--out", str(out)])
@@ -54,15 +47,20 @@ def test_infer_vendored_pair_matches_golden(
     )
     assert {p.name for p in out.iterdir()} == {"pair_1_0.npz", "pair_0_1.npz"}
     ours = np.load(out / "pair_1_0.npz")
-    golden = np.load(VENDORED / "tiny_linear_224_pair10.npz")
-    assert set(ours.files) == ARRAY_NAMES == set(golden.files)
+    golden = vendored().golden("tiny_linear_224", 1, 0).arrays
+    assert set(ours.files) == ARRAY_NAMES == set(golden)
     for key in ARRAY_NAMES:
         assert ours[key].dtype == golden[key].dtype and ours[key].shape == golden[key].shape, key
         np.testing.assert_allclose(ours[key], golden[key], rtol=1e-4, atol=1e-4, err_msg=key)
 
 
-def _images(reference_dir: Path) -> list[str]:
-    return [str(p) for p in sorted((reference_dir / "images").glob("img*.png"))]
+def _images() -> list[str]:
+    return [str(p) for p in REF.images()]
+
+
+def _tiny_linear() -> Path:
+    """The 512 linear model: its .pth with the full reference, its Hugging Face folder in the subset."""
+    return REF.model("tiny_linear", "pth") or REF.model("tiny_linear", "hf_folder")
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:
@@ -71,39 +69,41 @@ def _one_error_line(capsys: pytest.CaptureFixture) -> str:
     return err[0]
 
 
-def test_infer_writes_reference_layout(
-    reference_dir: Path, tmp_path: Path, checkpoint_module, capsys
-) -> None:
-    ckpt = reference_dir / "models" / "tiny_linear" / "tiny_linear.pth"
+def test_infer_writes_reference_layout(tmp_path: Path, capsys) -> None:
+    images = _images()
+    n = len(images)  # 3 with the full reference, 2 in the vendored subset
     out = tmp_path / "pairs"
-    rc = main(["infer", "--checkpoint", str(ckpt), "--images", *_images(reference_dir), "--out", str(out),
+    rc = main(["infer", "--checkpoint", str(_tiny_linear()), "--images", *images, "--out", str(out),
                "--device", "cpu", "--batch-size", "2"])  # fmt: skip
     assert rc == 0
-    assert "6 pairs" in capsys.readouterr().out
-    expected = {f"pair_{i}_{j}.npz" for i, j in [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]}
+    assert f"{n * (n - 1)} pairs" in capsys.readouterr().out
+    expected = {f"pair_{i}_{j}.npz" for i in range(n) for j in range(n) if i != j}
     assert {p.name for p in out.iterdir()} == expected
+    compared = 0
     for i, j in [(1, 0), (0, 1)]:
+        golden = REF.golden("tiny_linear", i, j)
+        if golden is None:  # the vendored subset keeps pair (1, 0) only
+            continue
         ours = np.load(out / f"pair_{i}_{j}.npz")
-        golden = np.load(reference_dir / "outputs" / f"tiny_linear_pair{i}{j}.npz")
-        assert set(ours.files) == ARRAY_NAMES == set(golden.files)
+        assert set(ours.files) == ARRAY_NAMES == set(golden.arrays)
         for key in ARRAY_NAMES:
-            assert ours[key].dtype == golden[key].dtype and ours[key].shape == golden[key].shape, key
-            np.testing.assert_allclose(ours[key], golden[key], rtol=1e-4, atol=1e-4, err_msg=key)
+            want = golden[key]
+            got = subsample(ours[key], golden.stride) if want.ndim >= 2 else ours[key]
+            assert got.dtype == want.dtype and got.shape == want.shape, key
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=key)
+        compared += 1
+    assert compared == (2 if REF.full else 1)
 
 
-def test_infer_single_image_gives_self_pair(reference_dir: Path, tmp_path: Path, checkpoint_module) -> None:
-    ckpt = reference_dir / "models" / "tiny_linear_224"  # Hugging Face folder
-    rc = main(
-        ["infer", "--checkpoint", str(ckpt), "--images", _images(reference_dir)[0], "--out", str(tmp_path)]
-    )
+def test_infer_single_image_gives_self_pair(tmp_path: Path) -> None:
+    ckpt = REF.model("tiny_linear_224", "hf_folder")  # Hugging Face folder
+    rc = main(["infer", "--checkpoint", str(ckpt), "--images", _images()[0], "--out", str(tmp_path)])
     assert rc == 0
     data = np.load(tmp_path / "pair_0_0.npz")
     assert data["pred1_pts3d"].shape == (224, 224, 3)  # size taken from the model
 
 
-def test_size_must_match_the_model(
-    tmp_path: Path, vendored_photos: list[str], checkpoint_module, capsys
-) -> None:
+def test_size_must_match_the_model(tmp_path: Path, vendored_photos: list[str], capsys) -> None:
     rc = main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--size", "512",
                "--out", str(tmp_path / "o")])  # fmt: skip
     assert rc == 2
@@ -120,12 +120,10 @@ def test_size_must_match_the_model(
         ({"--batch-size": "0"}, "batch size"),
     ],
 )
-def test_bad_input_exits_2(
-    reference_dir: Path, tmp_path: Path, checkpoint_module, capsys, change, needle
-) -> None:
+def test_bad_input_exits_2(tmp_path: Path, capsys, change, needle) -> None:
     args = {
-        "--checkpoint": str(reference_dir / "models" / "tiny_linear" / "tiny_linear.pth"),
-        "--images": _images(reference_dir)[:2],
+        "--checkpoint": str(_tiny_linear()),
+        "--images": _images()[:2],
         "--graph": "complete",
         "--out": str(tmp_path / "o"),
     }
@@ -137,7 +135,7 @@ def test_bad_input_exits_2(
     assert needle in _one_error_line(capsys)
 
 
-def test_corrupt_image_exits_2(tmp_path: Path, checkpoint_module, capsys) -> None:
+def test_corrupt_image_exits_2(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png at all")
     argv = ["infer", "--checkpoint", str(VENDORED_CKPT), "--images", str(bad), "--out", str(tmp_path / "o")]

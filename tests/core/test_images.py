@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,9 @@ from PIL import Image
 
 from core.errors import ConfigError, ImageError
 from core.inference.images import list_photos, load_image, load_images, natural_key, plan_crop
+from tests.reference_data import reference, replay_official_inputs, sha256_of_array
 
-
-def _reference_images(reference_dir: Path) -> list[Path]:
-    return sorted((reference_dir / "images").glob("img*.png"))
+REF = reference()  # the full ../shared/reference (3 photos) or the vendored subset (photos 0 and 1)
 
 
 def _save_rgb(path: Path, width: int, height: int, seed: int = 0, **save_kwargs) -> Path:
@@ -24,9 +22,9 @@ def _save_rgb(path: Path, width: int, height: int, seed: int = 0, **save_kwargs)
 
 
 @pytest.mark.parametrize("size", [512, 224])
-def test_crops_and_shapes_match_reference(reference_dir: Path, size: int) -> None:
-    facts = json.loads((reference_dir / f"inputs_{size}.json").read_text())
-    images = load_images(_reference_images(reference_dir), size)
+def test_crops_and_shapes_match_reference(size: int) -> None:
+    facts = REF.input_facts(size)
+    images = load_images(REF.images(), size)
     assert len(images) == len(facts)
     for image, fact in zip(images, facts, strict=True):
         assert image.path.name == fact["file"]
@@ -45,9 +43,9 @@ def test_crops_and_shapes_match_reference(reference_dir: Path, size: int) -> Non
 
 
 @pytest.mark.parametrize("size", [512, 224])
-def test_pixels_and_tensors_match_reference(reference_dir: Path, size: int) -> None:
-    golden = np.load(reference_dir / f"inputs_{size}.npz")
-    for i, image in enumerate(load_images(_reference_images(reference_dir), size)):
+def test_pixels_and_tensors_match_reference(size: int) -> None:
+    golden = REF.inputs(size)
+    for i, image in enumerate(load_images(REF.images(), size)):
         ref_u8 = golden[f"uint8_{i}"]
         assert image.rgb.shape == ref_u8.shape and image.rgb.dtype == np.uint8
         diff = np.abs(image.rgb.astype(np.int16) - ref_u8.astype(np.int16))
@@ -61,6 +59,23 @@ def test_pixels_and_tensors_match_reference(reference_dir: Path, size: int) -> N
         np.testing.assert_array_equal(
             np.asarray(image.true_shape, dtype=np.int32)[None], golden[f"true_shape{i}"]
         )
+
+
+@pytest.mark.parametrize("size", [512, 224])
+def test_replayed_preprocessing_reproduces_the_official_tensors(size: int) -> None:
+    """The vendored subset stores the photos, not the tensors: Pillow replaying the recorded resize and crop
+    gives the official arrays bit for bit (sha256 recorded from them; the arrays themselves when present)."""
+    replayed = replay_official_inputs(REF.images(), REF.input_facts(size))
+    for fact in REF.input_facts(size):
+        i = fact["idx"]
+        if "sha256_img" in fact:
+            assert sha256_of_array(replayed[f"img{i}"]) == fact["sha256_img"]
+            assert sha256_of_array(replayed[f"uint8_{i}"]) == fact["sha256_uint8"]
+        else:
+            official = REF.inputs(size)
+            np.testing.assert_array_equal(replayed[f"img{i}"], official[f"img{i}"])
+            np.testing.assert_array_equal(replayed[f"uint8_{i}"], official[f"uint8_{i}"])
+        assert replayed[f"img{i}"].dtype == np.float32 and replayed[f"img{i}"].shape[:2] == (1, 3)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +116,7 @@ def test_too_elongated_photo_raises(tmp_path: Path) -> None:
 
 
 def test_tiny_photo_is_enlarged(tmp_path: Path) -> None:
-    image = load_image(_save_rgb(tmp_path / "tiny.png", 40, 30), 512)
+    image = load_image(_save_rgb(tmp_path / "tiny.png", 48, 36), 512)  # MIN_PHOTO_SIDE is 32
     assert image.crop.resized_size == (512, 384)
     assert image.tensor.shape == (1, 3, 384, 512)
 

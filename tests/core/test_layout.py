@@ -37,12 +37,115 @@ def _module_level_imports(path: Path) -> set[str]:
 
 
 CORE_FILES = sorted((REPO_ROOT / "core").rglob("*.py"))
+DYNAMIC_IMPORTS = {"import_module", "__import__"}
+
+
+def _core_import_violations(path: Path) -> list[str]:
+    """What a core file imports that core may not: Blender modules (``import``, ``from``, and
+    ``importlib.import_module`` / ``__import__`` calls), relative imports that climb out of ``core``, and
+    dynamic imports whose module name is not a string literal (they cannot be checked)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    depth = len(path.relative_to(REPO_ROOT).parts) - 1  # core/x.py: 1, core/geometry/x.py: 2
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] in BLENDER_MODULES]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] in BLENDER_MODULES:
+                found.append(f"from {node.module} import ...")
+        elif isinstance(node, ast.ImportFrom) and node.level > depth - 1 + 1:
+            found.append(f"line {node.lineno}: from {'.' * node.level}{node.module or ''} leaves core")
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name not in DYNAMIC_IMPORTS:
+                continue
+            arg = node.args[0] if node.args else None
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                found.append(f"line {node.lineno}: {name}(<not a literal>) cannot be checked")
+            elif arg.value.split(".")[0] in BLENDER_MODULES or arg.value.startswith("."):
+                found.append(f"line {node.lineno}: {name}({arg.value!r})")
+    return found
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_core_never_imports_blender(path: Path) -> None:
-    forbidden = _imported_top_modules(path) & BLENDER_MODULES
-    assert not forbidden, f"{path} imports {forbidden}: core/ must stay usable without Blender"
+    forbidden = _core_import_violations(path)
+    assert not forbidden, f"{path}: {forbidden}: core/ must stay usable without Blender"
+
+
+@pytest.mark.parametrize(
+    ("source", "caught"),
+    [
+        ("import bpy", True),
+        ("import mathutils.geometry as g", True),
+        ("from bpy.types import Operator", True),
+        # the probe is core/geometry/x.py: three dots climb to the add-on root, two to core
+        ("from ...operators import job", True),
+        ("from ... import panels", True),
+        ("from ..errors import ConfigError", False),
+        ("import importlib\nimportlib.import_module('bpy')", True),
+        ("__import__('mathutils')", True),
+        ("import importlib\nname = 'b' + 'py'\nimportlib.import_module(name)", True),
+        ("import importlib\nimportlib.import_module('json')", False),
+        ("import numpy", False),
+    ],
+)
+def test_core_import_check_catches_every_way_in(tmp_path: Path, source: str, caught: bool) -> None:
+    fake = REPO_ROOT / "core" / "geometry" / "_layout_probe.py"  # never written: parsed from tmp_path
+    probe = tmp_path / "probe.py"
+    probe.write_text(source + "\n")
+    original = Path.read_text
+
+    def read_text(self, *args, **kwargs):
+        return original(probe if self == fake else self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "read_text", read_text)
+        assert bool(_core_import_violations(fake)) is caught
+
+
+# Imports every core module in a fresh Python whose import system refuses (and records) Blender modules.
+_IMPORT_ALL_WITHOUT_BLENDER = """
+import importlib, importlib.abc, pkgutil, sys
+BLENDER = set(sys.argv[1].split(","))
+attempts = []
+class NoBlender(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLENDER:
+            attempts.append(name)
+            raise ImportError(f"{name} is not available (core must not need Blender)")
+        return None
+sys.meta_path.insert(0, NoBlender())
+import core
+failed = []
+names = [m.name for m in pkgutil.walk_packages(core.__path__, "core.") if not m.name.endswith("__main__")]
+for name in names:
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        failed.append(f"{name}: {exc}")
+print(len(names), "modules")
+print("ATTEMPTS", sorted(set(attempts)))
+print("FAILED", failed)
+"""
+
+
+def test_every_core_module_imports_where_blender_modules_do_not_exist() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ALL_WITHOUT_BLENDER, ",".join(sorted(BLENDER_MODULES))],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert int(lines[0].split()[0]) >= len(CORE_FILES) - 10, lines[0]  # every module was imported
+    assert "ATTEMPTS []" in lines and "FAILED []" in lines, proc.stdout
 
 
 def test_core_has_files() -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from core.model.checkpoint import load_model
 from core.model.configs import get_config
 from core.model.dust3r import EncodedImages, build_model
+from tests.reference_data import vendored
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -24,7 +24,7 @@ def vendored_model():
 
 @pytest.fixture(scope="module")
 def vendored_images():
-    inputs = np.load(VENDORED_DIR / "inputs_224_img01.npz")
+    inputs = vendored().inputs(224)
     return torch.from_numpy(inputs["img0"]), torch.from_numpy(inputs["img1"])
 
 

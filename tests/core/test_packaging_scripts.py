@@ -79,7 +79,9 @@ def test_bundled_packages_agree_between_scripts(build_wheels) -> None:
     assert build_extension.BUNDLED == build_wheels.BUNDLED
 
 
-@pytest.mark.parametrize("script", [".ci/run", "scripts/test.sh", "scripts/demo.sh", "scripts/lib_venv.sh"])
+@pytest.mark.parametrize(
+    "script", [".ci/run", "scripts/test.sh", "scripts/demo.sh", "scripts/lib_venv.sh", "scripts/build.sh"]
+)
 def test_shell_scripts_parse(script: str) -> None:
     result = subprocess.run(["bash", "-n", str(REPO_ROOT / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -91,3 +93,38 @@ def test_requirements_are_exact_pins() -> None:
     assert requirements and all("==" in line for line in requirements), requirements
     names = {line.split("==")[0] for line in requirements}
     assert {"torch", "numpy", "bpy", "pytest", "ruff"} <= names
+
+
+def test_the_licence_is_the_gpl3_text_and_ships_in_the_zip() -> None:
+    text = (REPO_ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.split("\n", 2)[:2] == [
+        " " * 20 + "GNU GENERAL PUBLIC LICENSE",
+        " " * 23 + "Version 3, 29 June 2007",
+    ]
+    assert "END OF TERMS AND CONDITIONS" in text and len(text) > 30_000
+    manifest = tomllib.loads((REPO_ROOT / "blender_manifest.toml").read_text(encoding="utf-8"))
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]
+    excluded = [p for p in manifest["build"]["paths_exclude_pattern"] if "LICENSE" in p.upper()]
+    assert excluded == []
+    build_extension = _load("scripts/build_extension.py")
+    assert "LICENSE" in build_extension.REQUIRED_FILES  # check_zip fails a zip without it
+
+
+def test_readme_install_step_uses_the_build_script() -> None:
+    """A plain `python scripts/build_extension.py` fails without bpy and the wheels: the README must give
+    the command that sets them up (scripts/build.sh), and build_extension.py must point to it."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert "bash scripts/build.sh" in install and "python scripts/build_extension.py" not in install
+    script = (REPO_ROOT / "scripts" / "build.sh").read_text(encoding="utf-8")
+    commands = ('ensure_venv "$VENV"', '"$VENV/bin/python" wheels/build_wheels.py --ensure',
+                '"$VENV/bin/python" scripts/build_extension.py "$@"')  # fmt: skip
+    steps = [script.index(command) for command in commands]
+    assert steps == sorted(steps)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(REPO_ROOT / "scripts" / "build_extension.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "bash scripts/build.sh" in proc.stderr, proc.stderr

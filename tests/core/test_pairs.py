@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from core.errors import ConfigError
 from core.inference.pairs import make_pairs
+from tests.reference_data import reference
 
 
 def _unordered(pairs: list[tuple[int, int]]) -> set[frozenset[int]]:
@@ -20,8 +18,8 @@ def test_complete_three_images_in_reference_order() -> None:
     assert make_pairs(3, "complete") == [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]
 
 
-def test_complete_order_matches_fixtures(reference_dir: Path) -> None:
-    results = json.loads((reference_dir / "fixtures.json").read_text())["results"]
+def test_complete_order_matches_fixtures() -> None:
+    results = reference().json("fixtures.json")["results"]
     for model, facts in results.items():
         expected = [tuple(p) for p in facts["all_pairs_in_inference_order"]]
         assert make_pairs(3, "complete") == expected, model
@@ -81,3 +79,38 @@ def test_bad_graphs_raise(graph: str) -> None:
 def test_no_images_raise() -> None:
     with pytest.raises(ConfigError):
         make_pairs(0)
+
+
+@pytest.mark.parametrize(
+    "graph", ["logwin-100000", "swin-100000", "logwin-100000-noncyclic", "swin-" + "9" * 5000]
+)
+def test_huge_windows_are_clamped_cheaply(graph: str) -> None:
+    """A window larger than the scene is just ``complete``; it must not build 2^100000 (1.5 GB) first."""
+    import tracemalloc
+
+    tracemalloc.start()
+    pairs = make_pairs(3, graph)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1_000_000, f"{peak} bytes for 3 photos"
+    assert _unordered(pairs) == _unordered(make_pairs(3, "complete"))
+
+
+def test_clamped_windows_give_the_same_pairs_as_the_full_rule() -> None:
+    """The clamp changes no pair set: compare with the unclamped offsets, for every N up to 33."""
+    from core.inference.pairs import _window_pairs
+
+    for n in range(1, 34):
+        for k in (1, 2, 3, 5, 6, 7, 40):
+            for cyclic in (True, False):
+                suffix = "" if cyclic else "-noncyclic"
+                steps = [2**e for e in range(k)]
+                full = _window_pairs(n, [-s for s in steps] + steps, cyclic)
+                assert _unordered(make_pairs(n, f"logwin-{k}{suffix}")) == _unordered(full) or n == 1
+                full = _window_pairs(n, list(range(1, k + 1)), cyclic)
+                assert _unordered(make_pairs(n, f"swin-{k}{suffix}")) == _unordered(full) or n == 1
+
+
+def test_a_huge_reference_index_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        make_pairs(3, "oneref-" + "9" * 5000)

@@ -12,6 +12,8 @@ from core.geometry.photo import (
     crop_from_intrinsics,
     focal_35mm_from_net,
     focal_net_from_35mm,
+    focal_net_from_exif_35mm,
+    focal_photo_from_exif_35mm,
     intrinsics_matrix,
     net_from_photo_pixels,
     photo_from_net_pixels,
@@ -66,3 +68,26 @@ def test_35mm_focal_round_trip_and_meaning() -> None:
     assert focal_35mm_from_net(f_net, CROP_512) == pytest.approx(36.0)
     with pytest.raises(ValueError):
         focal_net_from_35mm(-1.0, CROP_512)
+
+
+@pytest.mark.parametrize(
+    ("photo_size", "long_side_error"),
+    [((4000, 3000), 0.0385), ((3000, 4000), 0.0385), ((1920, 1080), -0.0475), ((3600, 2400), 0.0)],
+)
+def test_exif_35mm_focal_is_defined_on_the_diagonal(photo_size, long_side_error) -> None:
+    """FocalLengthIn35mmFilm: f35 / 43.27 mm = f_px / diagonal_px (CONVENTIONS.md section 4)."""
+    w0, h0 = photo_size
+    f_px = focal_photo_from_exif_35mm(26.0, photo_size)
+    assert f_px == pytest.approx(26.0 / 43.2666 * np.hypot(w0, h0), rel=1e-5)
+    # a phone's 26 mm on a 4000 x 3000 photo: 3004 px, where the long-side rule said 2889 px (3.9 % short);
+    # on 16:9 the long-side rule is 4.75 % too long
+    long_side_rule = 26.0 / 36.0 * max(w0, h0)
+    assert 1.0 - long_side_rule / f_px == pytest.approx(long_side_error, abs=5e-4)
+    # on the network image: the same photo focal scaled by the resize
+    crop = PhotoCrop(
+        photo_size=photo_size, resized_size=(w0 // 8, h0 // 8), crop_offset=(0, 0), net_size=(16, 16)
+    )
+    assert focal_net_from_exif_35mm(26.0, crop) == pytest.approx(f_px / 8)
+    for bad in (0.0, -5.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            focal_photo_from_exif_35mm(bad, photo_size)

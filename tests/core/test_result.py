@@ -32,8 +32,10 @@ def test_npz_round_trip_uses_interface_names(tmp_path) -> None:
     with np.load(path) as data:
         expected = {"image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size"}
         expected |= {"frame_numbers", "fps", "dist", "solve_error_px", "resized_size", "crop_offset"}
+        expected |= {"warnings"}
         expected |= {f"{name}_{k}" for name in ("depth", "pts3d", "conf", "colors") for k in range(2)}
         assert set(data.files) == expected
+        assert data["warnings"].shape == (0,)
         assert data["pts3d_1"].dtype == np.float32 and data["pts3d_1"].shape == (6, 8, 3)
     back = Reconstruction.load_npz(path)
     assert back.image_paths == rec.image_paths
@@ -42,6 +44,15 @@ def test_npz_round_trip_uses_interface_names(tmp_path) -> None:
     assert back.crops == rec.crops and back.fps == 0.0 and not back.is_footage
     np.testing.assert_array_equal(back.frame_numbers, [0, 1])
     assert back.dist.shape == (2, 2) and np.isnan(back.solve_error_px).all()
+    assert back.warnings == ()
+
+
+def test_warnings_round_trip(tmp_path) -> None:
+    notes = ("pair (a.jpg, b.jpg) left out of the alignment", "second note, with unicode: é")
+    rec = Reconstruction(**{**_make().__dict__, "warnings": list(notes)})
+    assert rec.warnings == notes  # stored as a plain tuple of strings
+    rec.save_npz(tmp_path / "r.npz")
+    assert Reconstruction.load_npz(tmp_path / "r.npz").warnings == notes
 
 
 def test_footage_fields_round_trip_and_old_files_still_load(tmp_path) -> None:

@@ -1,0 +1,137 @@
+"""A built reconstruction, as it is in the Blender scene, -> the core's ``ExportScene`` (main thread).
+
+The cameras and points are read where the artist left them (after Level, Set Scale or a move of the
+reconstruction's parent empty) and mapped back to the OpenCV world of the core through the one conversion
+module (``core.geometry.blender_camera``): with the parent untouched, the export equals the export of the
+``RESULT.npz`` the scene was built from; after a similarity of the parent it differs by that similarity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..core.geometry.blender_camera import (
+    OPENCV_WORLD_FROM_BLENDER_WORLD,
+    BlenderCameraParams,
+    opencv_from_blender_camera,
+)
+from ..core.geometry.cameras import project
+from ..core.geometry.transforms import invert_rigid
+from . import geonodes, points
+from .reconstruction_objects import camera_objects, points_object
+
+DISTORTION_KEY = "dust3r_distortion"  # on the camera DATA: (k1, k2) of the photo, OpenCV's radial model
+
+
+class NothingToExport(ValueError):
+    """The selection is not a reconstruction this version can export (the message says what to do)."""
+
+
+def _matrix(m) -> np.ndarray:
+    return np.array([list(row) for row in m], dtype=np.float64)
+
+
+def rigid_matrix_world(obj: bpy.types.Object) -> np.ndarray:
+    """``obj.matrix_world`` without its scale (a parent's Set Scale scales the camera objects too; Blender
+    projects through the normalised matrix, as ``world_to_camera_view`` does)."""
+    M = _matrix(obj.matrix_world)
+    scale = np.linalg.norm(M[:3, :3], axis=0)
+    M[:3, :3] /= scale
+    return M
+
+
+def camera_params(cam_obj: bpy.types.Object) -> BlenderCameraParams:
+    """What the core's conversion needs of a DUSt3R camera object, as the scene has it now."""
+    cam = cam_obj.data
+    return BlenderCameraParams(
+        matrix_world=rigid_matrix_world(cam_obj),
+        lens=cam.lens,
+        sensor_fit=cam.sensor_fit,
+        sensor_width=cam.sensor_width,
+        sensor_height=cam.sensor_height,
+        shift_x=cam.shift_x,
+        shift_y=cam.shift_y,
+        resolution=tuple(int(v) for v in cam_obj["dust3r_resolution"]),
+        pixel_aspect=tuple(float(v) for v in cam_obj["dust3r_pixel_aspect"]),
+    )
+
+
+def linear_to_srgb8(rgb_linear: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` linear (scene-referred) colours in ``[0, 1]`` -> sRGB-encoded uint8 (IEC 61966-2-1)."""
+    c = np.clip(np.asarray(rgb_linear, dtype=np.float64), 0.0, 1.0)
+    srgb = np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+    return np.round(srgb * 255.0).astype(np.uint8)
+
+
+def export_scene_from_blender(root: bpy.types.Object, min_conf: float | None = None):
+    """The cameras and confident points of the reconstruction under ``root``, in the core's OpenCV world.
+
+    Args:
+        root: the reconstruction's parent empty.
+        min_conf: keep points whose confidence is above this (as ``python -m core export --min-conf``);
+            None: the points the viewport shows (confidence at or above the live display threshold).
+
+    Returns:
+        ``core.io.export.ExportScene``; each point's photo pixel is its projection through the camera of
+        the view it came from (the points lie on their camera's rays, so that is where the photo saw them).
+
+    Raises:
+        NothingToExport: no camera, or a footage camera (not exportable from the scene yet).
+    """
+    from ..core.io.export import ExportScene
+
+    cams = camera_objects(root)
+    if not cams:
+        raise NothingToExport(f"'{root.name}' has no DUSt3R camera to export.")
+    K_photo, world_from_cam = [], []
+    for cam_obj in cams:
+        K, cam_from_world = opencv_from_blender_camera(camera_params(cam_obj))
+        K_photo.append(K)
+        world_from_cam.append(invert_rigid(cam_from_world))
+    K_photo, world_from_cam = np.stack(K_photo), np.stack(world_from_cam)
+    view_of_index = {int(c["dust3r_index"]): v for v, c in enumerate(cams)}
+    pts, colors, conf, view = _confident_points(root, min_conf, view_of_index)
+    uv = np.full((len(pts), 2), np.nan)
+    for v in range(len(cams)):
+        mine = view == v
+        cam_from_world = invert_rigid(world_from_cam[v])
+        uv[mine] = project(K_photo[v], pts[mine] @ cam_from_world[:3, :3].T + cam_from_world[:3, 3])
+    return ExportScene(
+        image_paths=tuple(str(Path(c["dust3r_image"])) for c in cams),
+        frame_numbers=np.array([int(c.get("dust3r_frame", c["dust3r_index"])) for c in cams]),
+        is_footage=False,
+        world_from_cam=world_from_cam,
+        K_photo=K_photo,
+        photo_size=np.array([[int(v) for v in c["dust3r_resolution"]] for c in cams]),
+        dist=np.array([list(c.data.get(DISTORTION_KEY, (0.0, 0.0))) for c in cams], dtype=np.float64),
+        points=pts,
+        colors=colors,
+        confidence=conf,
+        point_view=view,
+        point_uv=uv,
+    )
+
+
+def _confident_points(root, min_conf: float | None, view_of_index: dict[int, int]):
+    """``(P, 3)`` OpenCV-world points above the threshold, sRGB colours, confidences and export views."""
+    obj = points_object(root)
+    if obj is None:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.uint8), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    cloud = points.read_points(obj.data)
+    if min_conf is not None:
+        keep = cloud.confidence > min_conf
+    elif geonodes.MODIFIER_NAME in obj.modifiers:
+        keep = cloud.confidence >= geonodes.points_filter(obj)[0]  # what the modifier keeps
+    else:
+        keep = np.ones(len(cloud), dtype=bool)
+    opencv_from_local = OPENCV_WORLD_FROM_BLENDER_WORLD @ _matrix(obj.matrix_world)
+    pts = cloud.positions[keep].astype(np.float64) @ opencv_from_local[:3, :3].T + opencv_from_local[:3, 3]
+    source_view = cloud.view[keep].astype(np.int64)
+    lookup = np.full(max(int(source_view.max(initial=0)), max(view_of_index, default=0)) + 1, -1, np.int64)
+    for index, v in view_of_index.items():
+        lookup[index] = v
+    views = lookup[source_view]  # a point of a view whose camera was deleted: no known pixel
+    return pts, linear_to_srgb8(cloud.colors[keep, :3]), cloud.confidence[keep], views

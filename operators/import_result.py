@@ -1,0 +1,150 @@
+"""``dust3r.import_result``: the scene ``dust3r.reconstruct`` builds, from a ``RESULT.npz`` made elsewhere.
+
+A result written by ``python -m core reconstruct`` (a farm, a script, another machine) holds everything
+but the photos' pixels, which are found at its ``image_paths`` or, when the photos moved, next to the file
+under the same names. A photo found nowhere is reported and left out of the background images; its camera
+and points are still built (the file has all of their geometry and colours). A file that is not a readable
+RESULT.npz is refused with what is wrong, and nothing is built. Footage results (one animated camera) are
+refused for now: their camera builder comes with footage import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import zipfile
+import zlib
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy.props import StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from . import viewport
+from .scene_builder import build_reconstruction
+from .settings import build_options
+
+log = logging.getLogger(__name__)
+
+RESULT_HINT = "a RESULT.npz written by 'python -m core reconstruct'"
+REQUIRED_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
+
+
+class ResultError(ValueError):
+    """The file is not a RESULT.npz that can be imported (the message says why, for the artist)."""
+
+
+def _check_cameras(recon, name: str) -> None:
+    for k in range(recon.num_views):
+        K = np.asarray(recon.K_photo[k])
+        if not (np.isfinite(recon.world_from_cam[k]).all() and np.isfinite(K).all()):
+            raise ResultError(f"{name}: camera {k} has non-finite values; the file is damaged.")
+        if not (K[0, 0] > 0 and K[1, 1] > 0 and (np.asarray(recon.photo_size[k]) > 0).all()):
+            raise ResultError(f"{name}: camera {k} has no positive focal length or photo size.")
+
+
+def load_result(path: str):
+    """Read and check a RESULT.npz (``core.result.Reconstruction``).
+
+    Raises:
+        ResultError: missing file, not a readable .npz, not a DUSt3R result, damaged or footage.
+    """
+    from ..core.result import Reconstruction
+
+    file = Path(path)
+    if not file.is_file():
+        raise ResultError(f"{path} does not exist. Choose {RESULT_HINT}.")
+    if not zipfile.is_zipfile(file):
+        raise ResultError(
+            f"{file.name} is not a readable .npz file (not a zip archive). Choose {RESULT_HINT}."
+        )
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            missing = [name for name in REQUIRED_ARRAYS if name not in data.files]
+        if missing:
+            names = ", ".join(f"'{name}'" for name in missing)
+            noun = "array" if len(missing) == 1 else "arrays"
+            raise ResultError(
+                f"{file.name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
+            )
+        recon = Reconstruction.load_npz(file)
+    except ResultError:
+        raise
+    except KeyError as exc:  # a per-view array (depth_3, colors_0...) is missing
+        raise ResultError(f"{file.name} is not a complete DUSt3R result: {exc.args[0]}.") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ResultError(f"{file.name} is not a readable .npz file ({exc}). Choose {RESULT_HINT}.") from exc
+    except ValueError as exc:  # wrong shapes, object arrays (refused: no pickle), bad values
+        raise ResultError(f"{file.name} is not a valid DUSt3R result: {exc}") from exc
+    if recon.num_views == 0:
+        raise ResultError(f"{file.name} holds no view.")
+    _check_cameras(recon, file.name)
+    if recon.is_footage:
+        raise ResultError(
+            f"{file.name} is a footage result ({recon.num_views} frames at {recon.fps:g} fps): it becomes "
+            "one animated camera, which this version cannot import yet."
+        )
+    return recon
+
+
+def locate_photos(recon, result_path: str):
+    """``recon`` with each photo's path where it is: as recorded, else next to the result file under its
+    name; and a warning naming the photos found nowhere (their cameras get no background photo)."""
+    folder = Path(result_path).resolve().parent
+    paths, missing = [], []
+    for recorded in recon.image_paths:
+        beside = folder / Path(recorded).name
+        if Path(recorded).is_file():
+            paths.append(recorded)
+        elif beside.is_file():
+            paths.append(str(beside))
+        else:
+            paths.append(recorded)
+            missing.append(Path(recorded).name)
+    warnings = []
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        warnings.append(
+            f"{len(missing)} of {recon.num_views} photos not found at their recorded paths nor next to the "
+            f"result ({shown}): their cameras and points are built without the photo. Put the photos "
+            "next to the .npz file and import again to see them."
+        )
+    moved = sum(1 for a, b in zip(paths, recon.image_paths, strict=True) if a != b)
+    if moved:
+        log.info("%d photos found next to %s instead of their recorded paths", moved, result_path)
+    return dataclasses.replace(recon, image_paths=tuple(paths)), warnings
+
+
+class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
+    """Build cameras and points from a RESULT.npz written by the command line (python -m core reconstruct)"""
+
+    bl_idname = "dust3r.import_result"
+    bl_label = "Import DUSt3R Result"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".npz"
+    filter_glob: StringProperty(default="*.npz", options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        path = bpy.path.abspath(self.filepath)
+        try:
+            recon = load_result(path)
+        except ResultError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        recon, warnings = locate_photos(recon, path)
+        report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r))
+        for text in (*recon.warnings, *warnings, *report.warnings):  # the run's own notes first
+            self.report({"WARNING"}, text)
+        for level, text in viewport.after_build():
+            self.report({level}, text)
+        context.scene.dust3r.last_summary = (
+            f"{len(report.camera_objects)} photos, {report.num_points:,} points, from {Path(path).name}"
+        )
+        self.report(
+            {"INFO"},
+            f"DUSt3R: {len(report.camera_objects)} cameras and {report.num_points:,} points in "
+            f"'{report.collection.name}' from {Path(path).name}",
+        )
+        return {"FINISHED"}
