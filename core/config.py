@@ -123,6 +123,9 @@ class RefineConfig:
         loss_scale_px: where the robust loss starts to down-weight a residual, pixels of the working copy.
         rounds: bundle adjustments, with outlier rejection between them.
         max_rotation_deg: a view whose rotation moves more than this is kept as aligned (a diverged solve).
+        prior_weight_px: weight of a prior that keeps the cameras near the alignment where the images do not
+            determine them: moving by one prior sigma (1 degree, 2 % of the scene depth, 2 % of the focal)
+            costs as much as this many pixels of reprojection error (0: no prior).
     """
 
     enabled: bool = True
@@ -138,6 +141,7 @@ class RefineConfig:
     loss_scale_px: float = 1.0
     rounds: int = 3
     max_rotation_deg: float = 30.0
+    prior_weight_px: float = 0.3
 
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTION_MODELS:
@@ -157,6 +161,8 @@ class RefineConfig:
                 )
         if not 0.0 <= self.min_overlap < 1.0:
             raise ConfigError(f"the minimum overlap must be in [0, 1), got {self.min_overlap}")
+        if not self.prior_weight_px >= 0:
+            raise ConfigError(f"the camera prior's weight cannot be negative, got {self.prior_weight_px}")
         if not self.loss_scale_px > 0 or not self.max_rotation_deg > 0:
             raise ConfigError("the loss scale and the largest rotation change must be positive")
 

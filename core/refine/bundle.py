@@ -105,9 +105,20 @@ class BundleProblem:
         free_views: ``(N,)`` bool, views whose pose is estimated.
         intrinsics: the intrinsic parameter groups.
         scale_pair: ``(reference view, far view)`` whose centre distance is kept, or None.
+        prior_weight: ``(n_camera_params,)`` weights (pixels per unit of each parameter) of a prior that
+            keeps the camera-side parameters near their start (the alignment): directions the images do not
+            determine stay where the alignment put them. None: no prior.
     """
 
-    def __init__(self, start: BundleState, obs: Observations, free_views, intrinsics: Intrinsics, scale_pair):
+    def __init__(
+        self,
+        start: BundleState,
+        obs: Observations,
+        free_views,
+        intrinsics: Intrinsics,
+        scale_pair,
+        prior_weight: np.ndarray | None = None,
+    ):
         self.start = start
         self.obs = obs
         self.n_views = len(start.R)
@@ -131,6 +142,8 @@ class BundleProblem:
             r, f = scale_pair
             self.scale_d0 = float(np.linalg.norm(start.C[f] - start.C[r]))
         self._structure()
+        self.prior_weight = None if prior_weight is None else np.asarray(prior_weight, dtype=np.float64)
+        self.prior_ref = self.x0()[: self.point_col0]
 
     # ------------------------------------------------------------------ parameters
     def x0(self) -> np.ndarray:
@@ -253,12 +266,21 @@ class BundleProblem:
                 grad[self.cam_col[view] + 3 : self.cam_col[view] + 6] += sign * dr
         return _SCALE_WEIGHT * (np.linalg.norm(diff) / self.scale_d0 - 1.0), grad
 
+    def prior_residuals(self, x: np.ndarray) -> np.ndarray:
+        """The camera prior's residuals ``(n_camera_params,)`` (empty without a prior); linear in ``x``."""
+        if self.prior_weight is None:
+            return np.zeros(0)
+        return self.prior_weight * (x[: self.point_col0] - self.prior_ref)
+
     def residuals(self, x: np.ndarray) -> np.ndarray:
-        """``(2 O [+ 1],)`` reprojection residuals (pixels), then the scale residual when there is one."""
+        """``(2 O + extra,)``: the reprojection residuals (pixels), then the camera prior's and the scale
+        residual when there are."""
         *_, uv = self._project(x)
-        r = (uv - self.obs.xy).ravel()
+        r = [(uv - self.obs.xy).ravel(), self.prior_residuals(x)]
         term = self.scale_term(x)
-        return r if term is None else np.concatenate([r, [term[0]]])
+        if term is not None:
+            r.append([term[0]])
+        return np.concatenate(r)
 
     def jacobian(self, x: np.ndarray) -> sparse.csr_matrix:
         """Analytic ``(2 O [+ 1], n_params)`` sparse Jacobian of :meth:`residuals` (for checks and
@@ -279,12 +301,18 @@ class BundleProblem:
             ),
             shape=(2 * n_obs, self.n_params),
         )  # fmt: skip
+        extra = []
+        if self.prior_weight is not None:
+            m = self.n_camera_params
+            extra.append(
+                sparse.csr_matrix((self.prior_weight, (np.arange(m), np.arange(m))), shape=(m, self.n_params))
+            )
         term = self.scale_term(x)
-        if term is None:
-            return J
-        row = np.zeros((1, self.n_params))
-        row[0, : self.n_camera_params] = term[1]
-        return sparse.vstack([J, sparse.csr_matrix(row)], format="csr")
+        if term is not None:
+            row = np.zeros((1, self.n_params))
+            row[0, : self.n_camera_params] = term[1]
+            extra.append(sparse.csr_matrix(row))
+        return sparse.vstack([J, *extra], format="csr") if extra else J
 
     def solve(self, x0: np.ndarray, loss: str, loss_scale: float, max_iterations: int) -> LMResult:
         """Minimise the robust cost from ``x0`` (:func:`.schur.levenberg_marquardt`)."""

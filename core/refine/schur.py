@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 
 def robust_cost_and_weight(s: np.ndarray, loss: str, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +54,7 @@ def _cost(problem, x, loss, c) -> float:
     n_obs = problem.n_rows
     s = np.sum(res[: 2 * n_obs].reshape(-1, 2) ** 2, axis=1)
     total = 0.5 * float(np.sum(robust_cost_and_weight(s, loss, c)[0]))
-    if len(res) > 2 * n_obs:
-        total += 0.5 * float(res[-1] ** 2)
+    total += 0.5 * float(np.sum(res[2 * n_obs :] ** 2))  # the prior and the scale term, not robust
     return total
 
 
@@ -76,6 +76,9 @@ def _normal_equations(problem, x, loss, c):
     if term is not None:
         U += np.outer(term[1], term[1])
         gc += term[1] * term[0]
+    if problem.prior_weight is not None:
+        U[np.diag_indices(m)] += problem.prior_weight**2
+        gc += problem.prior_weight * problem.prior_residuals(x)
     E = wJcT @ J_pt
     p = problem.row_point
     n_pts = problem.n_points
@@ -92,70 +95,51 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def _track_groups(point: np.ndarray) -> list[np.ndarray]:
-    """Observation indices grouped by track, as ``(T_L, L)`` arrays for each track length ``L``."""
-    order = np.argsort(point, kind="stable")
-    counts = np.bincount(point)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    groups = []
-    for length in np.unique(counts[counts > 0]):
-        tracks = np.flatnonzero(counts == length)
-        idx = starts[tracks, None] + np.arange(length)
-        groups.append(order[idx])
-    return groups
-
-
-def _solve_step(problem, U, gc, E, V, gp, lam, groups):
-    """The damped step ``(delta_cameras (M,), delta_points (P, 3))``."""
-    m = problem.n_camera_params
+def _coupling(problem, E: np.ndarray) -> sparse.csr_matrix:
+    """``W`` ``(M, 3 P)``: the camera-point block of the normal equations, summed from the observations'
+    ``E = J_c^T J_p`` blocks ``(O, k, 3)``."""
     cols = problem.cam_cols
+    valid = np.broadcast_to((cols >= 0)[:, :, None], E.shape)
+    rows = np.broadcast_to(cols[:, :, None], E.shape)
+    point_cols = np.broadcast_to(3 * problem.row_point[:, None, None] + np.arange(3), E.shape)
+    shape = (problem.n_camera_params, 3 * problem.n_points)
+    return sparse.csr_matrix((E[valid], (rows[valid], point_cols[valid])), shape=shape)
+
+
+def _solve_step(problem, U, gc, W, V, gp, lam):
+    """The damped step ``(delta_cameras (M,), delta_points (P, 3))``: eliminate the points (Schur
+    complement ``S = U - W V^-1 W^T``), solve the camera system, back-substitute the points."""
+    m, n_pts = problem.n_camera_params, problem.n_points
     Ud = U + lam * np.diag(np.maximum(np.diag(U), 1e-9))
     Vd = V + lam * np.maximum(np.einsum("pii->pi", V), 1e-9)[:, :, None] * np.eye(3)
     Vinv = np.linalg.inv(Vd)
-    S = Ud.copy()
-    rhs = -gc.copy()
-    point = problem.row_point
-    # rhs += W V^-1 g_p, with W = sum over a track's observations of E
-    EVg = (E @ (Vinv[point] @ gp[point][:, :, None]))[..., 0]
-    valid = cols >= 0
-    rhs += np.bincount(cols[valid], weights=EVg[valid], minlength=m)
-    for obs_idx in groups:
-        for chunk in np.array_split(obs_idx, max(1, len(obs_idx) * obs_idx.shape[1] ** 2 // 20000)):
-            Eg = E[chunk]  # (T, L, k, 3)
-            Vi = Vinv[point[chunk[:, 0]]]  # (T, 3, 3)
-            EV = Eg @ Vi[:, None]  # (T, L, k, 3)
-            blk = EV[:, :, None] @ np.swapaxes(Eg, -1, -2)[:, None]  # (T, L, L, k, k)
-            c = cols[chunk]  # (T, L, k)
-            ci = np.broadcast_to(c[:, :, None, :, None], blk.shape)
-            cj = np.broadcast_to(c[:, None, :, None, :], blk.shape)
-            ok = (ci >= 0) & (cj >= 0)
-            S -= np.bincount((ci * m + cj)[ok], weights=blk[ok], minlength=m * m).reshape(m, m)
+    Vinv_bd = sparse.bsr_matrix((Vinv, np.arange(n_pts), np.arange(n_pts + 1)), shape=(3 * n_pts, 3 * n_pts))
+    WV = W @ Vinv_bd.tocsr()
+    S = Ud - (WV @ W.T).toarray()
+    rhs = -gc + WV @ gp.ravel()
     try:
         dc = np.linalg.solve(S, rhs) if m else np.zeros(0)
     except np.linalg.LinAlgError:
         dc = np.linalg.lstsq(S, rhs, rcond=None)[0]
-    # delta_p = V^-1 (-g_p - W^T dc), W^T dc summed over the track's observations
-    dc_obs = np.where(valid, np.append(dc, 0.0)[np.where(valid, cols, m)], 0.0)  # (O, k)
-    Wt_dc = _sum_by(point, (np.swapaxes(E, 1, 2) @ dc_obs[:, :, None])[..., 0], len(gp))
-    dp = (Vinv @ (-gp - Wt_dc)[:, :, None])[..., 0]
+    dp = (Vinv @ (-gp - (W.T @ dc).reshape(n_pts, 3))[:, :, None])[..., 0]
     return dc, dp
 
 
 def levenberg_marquardt(
-    problem, x0: np.ndarray, loss: str, loss_scale: float, max_iterations: int = 50, tol: float = 1e-6
+    problem, x0: np.ndarray, loss: str, loss_scale: float, max_iterations: int = 50, tol: float = 1e-10
 ) -> LMResult:
     """Minimise the robust reprojection cost of a :class:`~core.refine.bundle.BundleProblem` from ``x0``."""
     x = np.asarray(x0, dtype=np.float64).copy()
     cost = _cost(problem, x, loss, loss_scale)
     lam = 1e-4
-    groups = _track_groups(problem.row_point)
     m = problem.n_camera_params
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported in the result)
         U, gc, E, V, gp = _normal_equations(problem, x, loss, loss_scale)
+        W = _coupling(problem, E)
         for _ in range(10):
-            dc, dp = _solve_step(problem, U, gc, E, V, gp, lam, groups)
+            dc, dp = _solve_step(problem, U, gc, W, V, gp, lam)
             x_new = x.copy()
             x_new[:m] += dc
             x_new[m:] += dp.ravel()

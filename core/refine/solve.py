@@ -21,6 +21,10 @@ from .tracks import TrackSet
 logger = logging.getLogger(__name__)
 
 REFINED = "refined"
+# the camera prior's standard deviations (how far from the alignment a parameter may move for one
+# ``prior_weight_px`` pixel of cost): rotation in degrees, centre as a fraction of the scene depth, focal as a
+# fraction, principal point as a fraction of the image's long side, distortion coefficients
+_PRIOR_SIGMA = {"rotation_deg": 1.0, "position": 0.02, "focal": 0.02, "pp": 0.01, "dist": 0.3}
 _MAX_FOCAL_CHANGE = 0.5  # relative; more is a diverged solve
 _MAX_RETRIES = 3
 
@@ -106,6 +110,22 @@ def _gauge(active: np.ndarray, start: BundleState, priors: Priors):
     return free, scale_pair
 
 
+def _prior_weights(problem: BundleProblem, tracks: TrackSet, weight_px: float) -> np.ndarray:
+    """``(n_camera_params,)`` weights of the camera prior (see ``_PRIOR_SIGMA``)."""
+    st = problem.start
+    obs = tracks.obs
+    depth = float(np.median(np.linalg.norm(tracks.points[obs.point] - st.C[obs.view], axis=1)))
+    long_side = float(np.median(2.0 * np.max(st.K[:, :2, 2], axis=1)))
+    sigma = np.zeros(problem.n_camera_params)
+    poses = sigma[: problem.focal_col0].reshape(-1, 6)
+    poses[:, :3] = np.radians(_PRIOR_SIGMA["rotation_deg"])
+    poses[:, 3:] = _PRIOR_SIGMA["position"] * max(depth, 1e-9)
+    sigma[problem.focal_col0 : problem.pp_col0] = _PRIOR_SIGMA["focal"]
+    sigma[problem.pp_col0 : problem.dist_col0] = _PRIOR_SIGMA["pp"] * long_side
+    sigma[problem.dist_col0 : problem.point_col0] = _PRIOR_SIGMA["dist"]
+    return weight_px / sigma
+
+
 def _view_rms(view: np.ndarray, residuals: np.ndarray, n: int) -> np.ndarray:
     sq = np.bincount(view, weights=np.sum(residuals**2, axis=1), minlength=n)
     count = np.bincount(view, minlength=n)
@@ -121,7 +141,13 @@ def _bundle(start, tracks, active, priors, config):
     for round_index in range(config.rounds):
         begin = BundleState(start.R, start.C, start.K, start.dist, tracks.points)
         problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair)
-        x = problem.solve(problem.x0() if x is None else x, config.loss, config.loss_scale_px, 50).x
+        if config.prior_weight_px > 0:
+            weights = _prior_weights(problem, tracks, config.prior_weight_px)
+            problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
+        last = round_index == config.rounds - 1
+        x = problem.solve(
+            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15
+        ).x
         if round_index == config.rounds - 1:
             break
         err = np.linalg.norm(problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2), axis=1)
@@ -171,7 +197,9 @@ def solve_views(
     state = problem.state(x)
     residuals = problem.residuals(x)[: 2 * len(kept.obs.view)].reshape(-1, 2)
     solve_error = _view_rms(kept.obs.view, residuals, n)
-    _kept_view_errors(solve_error, start, all_tracks, kept, state, active)
+    kept_views = ~active & (np.bincount(all_tracks.obs.view, minlength=n) > 0)
+    if kept_views.any():  # views kept as aligned: the error of their correspondences with the aligned cameras
+        solve_error[kept_views] = _aligned_rms(start, all_tracks, n)[kept_views]
     final = BundleState(
         R=np.where(active[:, None, None], state.R, start.R),
         C=np.where(active[:, None], state.C, start.C),
@@ -219,13 +247,8 @@ def _aligned_rms(start: BundleState, tracks: TrackSet, n: int) -> np.ndarray:
         BundleState(start.R, start.C, start.K, start.dist, tracks.points), tracks.obs,
         np.zeros(n, dtype=bool), Intrinsics(none, none, none, 0), None,
     )  # fmt: skip
-    x = problem.solve(problem.x0(), "soft_l1", 1.0, 20).x
+    x = problem.solve(problem.x0(), "soft_l1", 1.0, 6).x  # points only: a few Gauss-Newton steps
     return _view_rms(tracks.obs.view, problem.residuals(x).reshape(-1, 2), n)
-
-
-def _kept_view_errors(solve_error, start, all_tracks, kept, state, active) -> None:
-    """Solve errors of views kept as aligned: their own correspondences through their aligned camera."""
-    del start, all_tracks, kept, state, active  # TODO
 
 
 def _unrefined(start: BundleState, tracks: TrackSet, notes) -> SolveOutcome:
