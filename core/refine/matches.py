@@ -88,9 +88,9 @@ def match_pair(
 
     First the distinct matches within ``radius`` of their guesses (:func:`.lucas_kanade.match_patches`). Their
     corrections (found minus guessed position) vary slowly across the image (they come from the aligned
-    camera's and depth's errors), so each point's guess is then corrected by the median correction of its
-    nearest distinct matches and searched again within a few pixels: repetitive texture, which has no distinct
-    peak in the wide search, has one in the narrow one.
+    camera's and depth's errors), so the guess of each point not found is then corrected by the median
+    correction of its nearest distinct matches and searched again within a few pixels: repetitive texture,
+    which has no distinct peak in the wide search, has one in the narrow one.
 
     Returns:
         ``(q, ok)``: ``(M, 2)`` positions in the partner's image and ``(M,)`` bool.
@@ -99,12 +99,13 @@ def match_pair(
     narrow = max(_NARROW_MIN_PX, _NARROW_FRACTION * radius)
     if ok.sum() < _NEIGHBOURS or radius <= narrow:
         return q, ok
-    found = np.flatnonzero(ok)
-    _, nn = cKDTree(xy[found]).query(xy, k=_NEIGHBOURS)
-    correction = np.median((q - q0)[found][nn], axis=1)
-    guess = q0 + correction
-    q2, ok2 = match_patches(pyr_a, pyr_b, xy, warp, guess, narrow, params)
-    return q2, ok2
+    found, missed = np.flatnonzero(ok), np.flatnonzero(~ok)
+    _, nn = cKDTree(xy[found]).query(xy[missed], k=_NEIGHBOURS)
+    guess = q0[missed] + np.median((q - q0)[found][nn], axis=1)
+    q[missed], ok[missed] = match_patches(
+        pyr_a, pyr_b, xy[missed], warp.subset(missed), guess, narrow, params
+    )
+    return q, ok
 
 
 @dataclass(frozen=True)

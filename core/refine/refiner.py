@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 # is named in a warning
 _FAR_FACTOR = 3.0
 _FAR_MIN_PX = 0.5
-# matching passes: how far (fraction of the image's long side) each looks around its first guesses
-_SEARCH_FRACTIONS = (0.03, 0.01)
+# matching passes: how far (fraction of the image's long side) each looks around its first guesses, and the
+# share of ``max_points`` it matches
+_PASSES = ((0.05, 0.35), (0.01, 1.0))
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,19 @@ def refine_alignment(
     start = _views(aligned, images, frames)
     K_image = np.stack([v.K for v in start])
     views = start
-    for pass_index, search in enumerate(_SEARCH_FRACTIONS):
-        # the first pass matches from the aligned geometry; the next from the refined one, whose first guesses
-        # are within a pixel or two (where the patch matcher cannot miss)
-        lo, hi = pass_index / len(_SEARCH_FRACTIONS), (pass_index + 1) / len(_SEARCH_FRACTIONS)
-        params = replace(match_params(config), search_fraction=search)
+    for pass_index, (search, share) in enumerate(_PASSES):
+        # the first pass matches a share of the points from the aligned geometry; the last all of them from
+        # the refined one, whose first guesses are within a pixel or two (where the patch matcher cannot miss)
+        lo, hi = pass_index / len(_PASSES), (pass_index + 1) / len(_PASSES)
+        params = match_params(config)
+        seeds = replace(params.seeds, max_points=max(1, int(share * config.max_points)))
+        params = replace(params, search_fraction=search, seeds=seeds)
         tracks, _ = match_views(views, params, sub_progress(progress, lo, lo + 0.7 * (hi - lo)), cancel)
         check_cancel(cancel)
         progress("Bundle adjustment", lo + 0.7 * (hi - lo))
-        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, config)
+        last = pass_index == len(_PASSES) - 1
+        solve_config = config if last else replace(config, rounds=min(config.rounds, 2))
+        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config)
         check_cancel(cancel)
         result = _refined_alignment(aligned, start, outcome)
         views = _views(result, images, frames, outcome.state.dist)
