@@ -41,7 +41,7 @@ FORBIDDEN_PREFIXES = (
     "pyproject.toml",
     "wheels/build_wheels.py",
 )
-BUNDLED = ("scipy", "pillow", "safetensors")
+BUNDLED = ("scipy", "pillow", "safetensors", "av")
 
 
 class BuildError(Exception):
