@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos -> RESULT.npz (INTERFACES.md section 1).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from ..config import AlignConfig, InferenceConfig, ReconstructConfig
+from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
@@ -26,7 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="official .pth, Hugging Face folder or model.safetensors"
     )
-    parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="photos, in view order")
+    sources = parser.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--images", nargs="+", metavar="IMG", help="photos, in view order")
     parser.add_argument("--out", required=True, type=Path, metavar="RESULT.npz")
     parser.add_argument("--size", type=int, choices=(512, 224), default=_DEFAULT_INFERENCE.image_size)
     parser.add_argument(
@@ -41,13 +43,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-conf", type=float, default=_DEFAULT_ALIGN.min_conf)
     parser.add_argument("--shared-focal", action="store_true", help="all photos share one focal length")
     focal = parser.add_mutually_exclusive_group()
-    focal.add_argument("--focal-mm", type=float, help="known 35 mm-equivalent focal length of all photos")
+    focal.add_argument(
+        "--focal-mm",
+        type=float,
+        help="known focal length in mm: 35 mm-equivalent for photos; footage: on the --sensor-width film back",
+    )
     focal.add_argument(
         "--focal-exif", action="store_true", help="use EXIF FocalLengthIn35mmFilm where present"
     )
     parser.add_argument(
         "--no-clean", action="store_true", help="keep points that other views see as floaters"
     )
+    add_footage_arguments(parser, sources)
     parser.set_defaults(func=run)
 
 
@@ -80,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import reconstruct
 
     config = config_from_args(args)
+    if is_footage(args):
+        print("\n".join(report_lines(run_footage(args, config), args.out)))
+        return 0
 
     def report(stage: str, fraction: float) -> None:
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
