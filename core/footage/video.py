@@ -61,11 +61,8 @@ def _check_decodable(path: Path, stream) -> None:
     except (av.error.FFmpegError, ValueError):
         supported = False
     if not supported:
-        tag = getattr(stream.codec_context, "codec_tag", "") or "unknown"
-        raise FootageError(
-            f"{path.name}: its video codec ({name}, tag {tag!r}) cannot be decoded by the bundled FFmpeg; "
-            f"{_CONVERT_HINT}"
-        )
+        what = "an unknown video codec" if name == "unknown" else f"the video codec {name!r}"
+        raise FootageError(f"{path.name} uses {what}, which the bundled FFmpeg cannot decode; {_CONVERT_HINT}")
 
 
 def probe_video(path: str | Path) -> FootageInfo:
