@@ -34,14 +34,18 @@ def write_video(
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            ):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return path
 
 
-def write_sequence(folder: Path, frames: np.ndarray, first: int = 1001, name: str = "plate", digits: int = 4) -> list[Path]:
+def write_sequence(
+    folder: Path, frames: np.ndarray, first: int = 1001, name: str = "plate", digits: int = 4
+) -> list[Path]:
     """``folder/plate.1001.png``, ... one PNG per frame; returns the paths in frame order."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

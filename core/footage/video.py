@@ -62,7 +62,9 @@ def _check_decodable(path: Path, stream) -> None:
         supported = False
     if not supported:
         what = "an unknown video codec" if name == "unknown" else f"the video codec {name!r}"
-        raise FootageError(f"{path.name} uses {what}, which the bundled FFmpeg cannot decode; {_CONVERT_HINT}")
+        raise FootageError(
+            f"{path.name} uses {what}, which the bundled FFmpeg cannot decode; {_CONVERT_HINT}"
+        )
 
 
 def probe_video(path: str | Path) -> FootageInfo:

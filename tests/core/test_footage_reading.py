@@ -71,7 +71,12 @@ def test_png_sequence_keeps_its_frame_numbers(tmp_path, frames) -> None:
     paths = write_sequence(tmp_path / "seq", frames, first=1001)
     for source in (tmp_path / "seq", paths[3], [str(p) for p in paths]):
         info = read_footage_info(source)
-        assert (info.kind, info.first_frame, info.last_frame, info.frame_count) == ("sequence", 1001, 1010, 10)
+        assert (info.kind, info.first_frame, info.last_frame, info.frame_count) == (
+            "sequence",
+            1001,
+            1010,
+            10,
+        )
         assert info.path.endswith("plate.####.png") and info.codec == "png" and info.missing_frames == ()
     decoded = dict(open_footage(paths).read([1001, 1007]))
     np.testing.assert_array_equal(decoded[1007], frames[6])
@@ -190,7 +195,9 @@ def test_frame_selection() -> None:
     picked = select_frames(frames, max_frames=5)
     assert picked[0] == 1001 and picked[-1] == 1048 and len(picked) == 5
     assert spread([1, 2, 3], 1) == [1] and spread([1, 2], 5) == [1, 2]
-    with pytest.raises(ConfigError, match="no frame between 2000 and 2010: the footage has frames 1001 to 1048"):
+    with pytest.raises(
+        ConfigError, match="no frame between 2000 and 2010: the footage has frames 1001 to 1048"
+    ):
         select_frames(frames, start=2000, end=2010)
 
 
