@@ -174,8 +174,9 @@ def open_footage(
     """A :class:`FootageSource` for ``source``.
 
     Args:
-        source: a video file; a folder holding one numbered image sequence; one numbered image (its
-            sequence); a list of numbered images (exactly those frames); or a ready :class:`FootageSource`.
+        source: a video file; a folder holding one numbered image sequence; one numbered image, alone or
+            as a list of one (its whole sequence); a list of numbered images (exactly those frames); or a
+            ready :class:`FootageSource`.
         fps: frame rate of an image sequence (files carry none; default 24, and the info says so). Ignored
             for videos, which know theirs.
 
@@ -194,7 +195,7 @@ def open_footage(
             return SequenceSource(sequence_of_file(path), fps)
         return VideoSource(path)
     paths = [Path(p) for p in source]
-    if len(paths) == 1 and not _is_sequence_file(paths[0]):
+    if len(paths) == 1:  # one frame stands for its whole sequence
         return open_footage(paths[0], fps)
     return SequenceSource(sequence_from_files(paths), fps)
 
