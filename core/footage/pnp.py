@@ -21,6 +21,8 @@ import numpy as np
 
 from ..geometry.transforms import make_rigid
 
+SCORING_POINTS = 500  # correspondences on which the RANSAC hypotheses are ranked
+
 
 @dataclass(frozen=True)
 class PnPResult:
@@ -73,7 +75,7 @@ def reprojection_errors(
     """Pixel distances ``(..., M)`` between ``uv (M, 2)`` and the world points ``X (M, 3)`` projected through
     ``cam_from_world`` (``(4, 4)`` or a batch ``(B, 4, 4)``); points behind the camera give ``inf``."""
     T = np.asarray(cam_from_world, dtype=np.float64)
-    Xc = np.einsum("...ij,mj->...mi", T[..., :3, :3], X) + T[..., None, :3, 3]
+    Xc = np.matmul(X, np.swapaxes(T[..., :3, :3], -1, -2)) + T[..., None, :3, 3]
     z = Xc[..., 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = K[0, 0] * Xc[..., 0] / z + K[0, 2]
@@ -84,7 +86,10 @@ def reprojection_errors(
 
 def _hypotheses(X_cam: np.ndarray, X_world: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     m = len(X_cam)
-    samples = np.stack([rng.choice(m, 3, replace=False) for _ in range(count)])
+    samples = np.argsort(rng.random((count, m)), axis=1)[:, :3] if m < 64 else rng.integers(0, m, (count, 3))
+    samples = samples[
+        (samples[:, 0] != samples[:, 1]) & (samples[:, 1] != samples[:, 2]) & (samples[:, 0] != samples[:, 2])
+    ]
     s, R, t = batched_umeyama(X_world[samples], X_cam[samples])  # cam ~ s R world + t
     ok = np.isfinite(s) & (s > 0)
     T = np.tile(np.eye(4), (int(ok.sum()), 1, 1))
@@ -176,13 +181,13 @@ def solve_pnp_ransac(
     T = _hypotheses(X_cam, X_world, hypotheses, rng)
     if len(T) == 0:
         return None
-    err = reprojection_errors(K, T, uv, X_world)
-    counts = (err < inlier_px).sum(axis=1)
-    best = int(np.argmax(counts))
-    if counts[best] < 6:
+    # score every hypothesis on a random subset (enough to rank them), then the best one on all points
+    subset = rng.choice(len(uv), min(len(uv), SCORING_POINTS), replace=False)
+    counts = (reprojection_errors(K, T, uv[subset], X_world[subset]) < inlier_px).sum(axis=1)
+    pose = T[int(np.argmax(counts))]
+    inliers = reprojection_errors(K, pose, uv, X_world) < inlier_px
+    if inliers.sum() < 6:
         return None
-    inliers = err[best] < inlier_px
-    pose = T[best]
     for _ in range(2):  # refine on the inliers, recount, refine again
         pose = refine_pose(K, pose, uv[inliers], X_world[inliers], inlier_px)
         e = reprojection_errors(K, pose, uv, X_world)
