@@ -8,12 +8,12 @@ Run from the repository root::
 
 Synthetic footage from ``shared/tools/synthgen.py`` (or the project's ``tests/synthetic`` with
 ``--generator tests``): one lens, consecutive frames, DUSt3R-like pair predictions (network not run). One case
-per row holds the pairs of every frame at offsets 1, 2, 4, ..., 32, so all variants share the same predictions:
+per row holds the pairs of every frame at offsets 1, 2, 4, ..., 64, so all variants share the same predictions:
 
-* ``footage``: every frame reconstructed, one shared focal, pairs at offsets 1-16 (``core.footage``);
+* ``footage``: every frame reconstructed, one shared focal, pairs at offsets 1, 2, 4, ..., 32 (``core.footage``);
 * ``per-photo``: today's pipeline on the same pairs (a focal per frame, ``AlignConfig()``);
 * ``per-photo swin-2``: today's pipeline on the window graph ``swin-2-noncyclic`` (offsets 1, 2);
-* ``every 2 + localise``: the even frames reconstructed (offsets 2-32), the odd ones localised (paper 4.1);
+* ``every 2 + localise``: the even frames reconstructed (offsets 2, 4, ..., 64), the odd ones localised (paper 4.1);
 * ``every 2 + interpolate``: the same, the odd frames interpolated (SLERP + linear).
 
 Accuracy (``synthgen.evaluate`` on ALL frames' cameras): ATE and jitter in % of the scene's median depth,
@@ -62,7 +62,7 @@ from core.footage.source import open_footage  # noqa: E402
 from core.footage.trajectory import interpolate_poses  # noqa: E402
 from core.predictions import PairPrediction  # noqa: E402
 
-CASE_OFFSETS = (1, 2, 4, 8, 16, 32)
+CASE_OFFSETS = (1, 2, 4, 8, 16, 32, 64)
 PLATE_SECONDS, PLATE_FPS, PLATE_SIZE = 10, 24, (512, 288)
 GPU_SUSTAINED_TFLOPS = {"a GPU sustaining 100 TFLOP/s (bf16)": 100.0, "H200 at ~40 % of its bf16 peak": 300.0}
 

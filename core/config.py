@@ -117,6 +117,8 @@ class ReconstructConfig:
 
 FILL_MODES = ("localise", "interpolate", "none")
 DEFAULT_SENSOR_WIDTH_MM = 36.0
+# Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/footage/graph.py).
+DEFAULT_TEMPORAL_OFFSETS = (1, 2, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class FootageConfig:
     sensor_width_mm: float | None = None
     fps: float | None = None
     allow_gaps: bool = False
-    temporal_offsets: tuple[int, ...] = (1, 2, 4, 8, 16)
+    temporal_offsets: tuple[int, ...] = DEFAULT_TEMPORAL_OFFSETS
     loop_closure: bool = True
     check_frames: bool = True
 

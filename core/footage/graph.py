@@ -19,9 +19,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..config import DEFAULT_TEMPORAL_OFFSETS
 from ..errors import ConfigError
 
-TEMPORAL_OFFSETS = (1, 2, 4, 8, 16)
+TEMPORAL_OFFSETS = DEFAULT_TEMPORAL_OFFSETS
 
 
 def temporal_pairs(num_frames: int, offsets: Sequence[int] = TEMPORAL_OFFSETS) -> list[tuple[int, int]]:

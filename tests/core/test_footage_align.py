@@ -1,7 +1,9 @@
 """A shot at the alignment level: 48 reconstructed frames of synthetic footage and 8 held-out frames that
-are localised against them (paper section 4.1). Noise 0: exact; noise 1: within bounds (figures printed)."""
+are localised against them (paper section 4.1). Noise 0: exact; noise 1: within bounds (figures logged)."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from core.predictions import PairPrediction
 from tests.synthetic import evaluate, make_case, pose_fit
 
 pytestmark = pytest.mark.slow
+log = logging.getLogger(__name__)  # the noise-1 figures: pytest --log-cli-level=INFO
 N_FRAMES = 56
 HELD_OUT = tuple(range(3, N_FRAMES, 7))  # 8 frames, never at the ends
 KEYS = tuple(k for k in range(N_FRAMES) if k not in HELD_OUT)  # 48 frames
@@ -88,7 +91,7 @@ def test_one_shared_focal_and_an_exact_or_bounded_trajectory(solved) -> None:
     scene, noise, case, aligned, _ = solved
     assert np.ptp(aligned.focals) == 0  # one lens for the shot
     m = _key_metrics(case, aligned)
-    print(f"\n{scene} noise {noise:g}, 48 frames: " + ", ".join(f"{k} {m[k]:.4g}" for k in (
+    log.info("%s noise %g, 48 frames: %s", scene, noise, ", ".join(f"{k} {m[k]:.4g}" for k in (
         "ate", "jitter", "rot_step_err_deg", "reproj_px_median", "reproj_px_p95", "focal_err_mean")))  # fmt: skip
     if noise == 0:
         assert m["ate"] < 1e-6 and m["rot_step_err_deg"] < 1e-4 and m["jitter"] < 1e-6
@@ -102,9 +105,9 @@ def test_held_out_frames_are_localised_against_the_reconstruction(solved) -> Non
     assert sorted(localised) == list(HELD_OUT) and all(loc is not None for loc in localised.values())
     centre, angle = _localised_errors(case, aligned, localised)
     inliers = np.mean([loc.num_inliers / loc.num_correspondences for loc in localised.values()])
-    print(f"\n{scene} noise {noise:g}, 8 localised frames: centre error mean {centre.mean():.3g} "
-          f"max {centre.max():.3g} (/ scene scale), rotation error mean {angle.mean():.3g} max "
-          f"{angle.max():.3g} deg, inlier ratio {inliers:.2f}")  # fmt: skip
+    log.info(f"{scene} noise {noise:g}, 8 localised frames: centre error mean {centre.mean():.3g} "
+             f"max {centre.max():.3g} (/ scene scale), rotation error mean {angle.mean():.3g} max "
+             f"{angle.max():.3g} deg, inlier ratio {inliers:.2f}")  # fmt: skip
     assert all(loc.trusted for loc in localised.values())
     if noise == 0:
         assert centre.max() < 1e-5 and angle.max() < 1e-3

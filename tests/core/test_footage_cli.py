@@ -162,3 +162,23 @@ def test_cli_footage_errors_are_one_line_with_exit_code_2(tmp_path, frames, caps
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not Path(out).exists()
+
+
+def test_result_file_round_trip_and_extra_arrays(frames, tmp_path, tiny_model) -> None:
+    paths = write_sequence(tmp_path / "p", frames[:3], first=7)
+    result = reconstruct_footage(paths, None, FootageConfig(reconstruct=CONFIG, fps=12.0), model=tiny_model)
+    out = tmp_path / "r.npz"
+    result.save_npz(out)
+    loaded = Reconstruction.load_npz(out)
+    np.testing.assert_array_equal(loaded.frame_numbers, [7, 8, 9])
+    np.testing.assert_allclose(loaded.world_from_cam, result.reconstruction.world_from_cam)
+    assert read_frame_status(out) == (result.status, result.notes)
+    with np.load(out) as data:
+        assert str(data["footage_kind"]) == "sequence" and list(data["fps_rational"]) == [0, 0]
+        assert float(data["focal_mm"]) == pytest.approx(result.focal_mm)
+    with pytest.raises(ValueError, match="would overwrite"):
+        result.reconstruction.save_npz(tmp_path / "x.npz", extra={"cam2world": np.eye(4)})
+    photos = Reconstruction.load_npz(out)
+    plain = tmp_path / "plain.npz"
+    photos.save_npz(plain)
+    assert read_frame_status(plain) is None
