@@ -77,12 +77,7 @@ class JobRequest(TaskRequest):
             return pipeline.reconstruct(*args, **kwargs)
 
         return run_pipeline(
-            reconstruct,
-            list(self.image_paths),
-            self.checkpoint,
-            self.config,
-            progress=progress,
-            cancel=cancel,
+            reconstruct, list(self.image_paths), self.checkpoint, self.config, progress=progress, cancel=cancel
         )
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
