@@ -23,10 +23,16 @@ def write_video(
     rate: fractions.Fraction = fractions.Fraction(24000, 1001),
     rotation: int | None = None,
 ) -> Path:
-    """Encode ``frames`` with PyAV: ``ffv1`` (lossless, .mkv), ``libx264`` (near-lossless, .mp4, moov first)."""
+    """Encode ``frames`` with PyAV: ``ffv1`` (lossless), ``libx264`` / ``libx265`` (lossless in YUV 4:4:4),
+    ``prores_ks`` (ProRes 4444); MP4/MOV with the index first."""
     import av
 
-    pix_fmt, options = {"ffv1": ("bgr0", {}), "libx264": ("yuv444p", {"crf": "0"})}[codec]
+    pix_fmt, options = {
+        "ffv1": ("bgr0", {}),
+        "libx264": ("yuv444p", {"crf": "0"}),
+        "libx265": ("yuv444p", {"x265-params": "lossless=1:log-level=error"}),
+        "prores_ks": ("yuv444p10le", {"profile": "4"}),
+    }[codec]
     container_options = {"movflags": "faststart"} if path.suffix in (".mp4", ".mov") else {}
     with av.open(str(path), "w", options=container_options) as out:
         stream = out.add_stream(codec, rate=rate, options=options)

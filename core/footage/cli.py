@@ -20,7 +20,9 @@ _FOOTAGE_ONLY = ("every", "max_frames", "start", "end", "sensor_width", "fps", "
 def add_footage_arguments(parser: argparse.ArgumentParser, sources) -> None:
     """Register ``--video`` in the ``sources`` group (beside ``--images``) and the footage options."""
     sources.add_argument(
-        "--video", metavar="FILE", help="footage: a video file (H.264/H.265/ProRes, .mp4/.mov/.mkv)"
+        "--video",
+        metavar="FILE",
+        help="footage: a video file (H.264/H.265/ProRes, .mp4/.mov/.mkv), or an image-sequence folder",
     )
     group = parser.add_argument_group("footage (--video, or --images of numbered frames with --sequence)")
     group.add_argument(

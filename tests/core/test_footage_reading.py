@@ -46,6 +46,20 @@ def test_h264_mp4_frame_count_is_exact_and_frames_match(tmp_path, frames) -> Non
     assert worst <= 3  # crf 0 in YUV 4:4:4: only the colour-space rounding
 
 
+@pytest.mark.parametrize(
+    ("codec", "name", "suffix", "tolerance"),
+    [("libx265", "hevc", ".mp4", 3), ("prores_ks", "prores", ".mov", 32), ("libx264", "h264", ".mkv", 3)],
+)
+def test_h265_and_prores_in_mp4_mov_mkv(tmp_path, frames, codec, name, suffix, tolerance) -> None:
+    path = write_video(tmp_path / f"plate{suffix}", frames[:4], codec=codec)
+    info = read_footage_info(path)
+    assert info.codec == name and (info.first_frame, info.last_frame) == (1, 4)
+    decoded = dict(open_footage(path).read(range(1, 5)))
+    errors = [np.abs(decoded[k + 1].astype(int) - frames[k]) for k in range(4)]
+    assert max(int(e.max()) for e in errors) <= tolerance  # ProRes is lossy at its edges
+    assert max(float(e.mean()) for e in errors) < 1.5
+
+
 def test_display_rotation_is_applied(tmp_path, frames) -> None:
     path = write_video(tmp_path / "phone.mp4", frames[:2], codec="libx264", rotation=90)
     (_, rgb), *_ = open_footage(path).read([1])
