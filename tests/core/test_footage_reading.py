@@ -57,7 +57,9 @@ def test_h265_and_prores_in_mp4_mov_mkv(tmp_path, frames, codec, name, suffix, t
     decoded = dict(open_footage(path).read(range(1, 5)))
     errors = [np.abs(decoded[k + 1].astype(int) - frames[k]) for k in range(4)]
     assert max(int(e.max()) for e in errors) <= tolerance  # ProRes is lossy at its edges
-    assert max(float(e.mean()) for e in errors) < 1.5
+    assert max(float(e.mean()) for e in errors) < 3.0
+    shifted = float(np.abs(decoded[2].astype(int) - frames[0]).mean())  # a neighbouring frame differs far more
+    assert shifted > 3 * max(float(e.mean()) for e in errors)
 
 
 def test_display_rotation_is_applied(tmp_path, frames) -> None:
