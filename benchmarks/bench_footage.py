@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generator", choices=("synthgen", "tests"), default="synthgen")
     parser.add_argument("--no-network", action="store_true", help="skip the full-size network costs")
+    parser.add_argument("--network-only", action="store_true", help="only the full-size network costs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
              f"noise {args.noise:g}, seed {args.seed}", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]  # fmt: skip
     print("\n".join(lines), flush=True)
-    for scene in args.scene:
+    for scene in [] if args.network_only else args.scene:
         for size_text in args.sizes:
             size = tuple(int(v) for v in size_text.lower().split("x"))
             for n in args.frames:

@@ -23,7 +23,7 @@ from .localise import Localisation
 from .plan import DecodedFrames, FramePlan
 from .result import FLAGGED, INTERPOLATED, LOCALISED, RECONSTRUCTED, FootageResult
 from .source import FootageSource
-from .trajectory import find_jumps, interpolate_poses
+from .trajectory import MIN_STEP_DEG, MIN_STEP_OF_DEPTH, find_jumps, interpolate_poses
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,9 @@ def assemble_result(
     status = [poses[n][1] for n in output]
     notes = [poses[n][2] for n in output]
     stack = np.stack([world_from_cam[n] for n in output])
-    for k, note in find_jumps(output, stack).items():
+    depth = np.concatenate([d[np.isfinite(d)].ravel() for d in key.aligned.depth])
+    scale = float(np.median(depth)) if depth.size else 0.0
+    for k, note in find_jumps(output, stack, min_step=(MIN_STEP_OF_DEPTH * scale, MIN_STEP_DEG)).items():
         if status[k] != FLAGGED:
             status[k], notes[k] = FLAGGED, note if not notes[k] else f"{notes[k]}; {note}"
     recon = _reconstruction(source, output, stack, frames, key)

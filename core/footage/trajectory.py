@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+MIN_STEP_DEG = 0.2  # a turn counts as a jump only beyond factor x this per frame (1.2 degrees by default)
+MIN_STEP_OF_DEPTH = 0.005  # likewise for a move: 0.5 % of the scene's median depth per frame
+
 
 def quaternion_from_matrix(R: np.ndarray) -> np.ndarray:
     """``(..., 3, 3)`` rotations -> ``(..., 4)`` unit quaternions ``(w, x, y, z)`` with ``w >= 0``."""
@@ -125,13 +128,17 @@ def interpolate_poses(
 
 
 def find_jumps(
-    frame_numbers: Sequence[int], world_from_cam: np.ndarray, factor: float = 6.0
+    frame_numbers: Sequence[int],
+    world_from_cam: np.ndarray,
+    factor: float = 6.0,
+    min_step: tuple[float, float] = (0.0, MIN_STEP_DEG),
 ) -> dict[int, str]:
     """Frames whose pose jumps away from the path: ``{index: note}``.
 
     Per frame-number step, the camera moves by ``d_k`` (centre distance) and turns by ``a_k`` (degrees). A
-    frame is a jump when its steps to BOTH neighbours exceed ``factor`` times the shot's median step (in
-    distance or in angle) while its two neighbours are close to each other (it is off the path, not on a
+    frame is a jump when its steps to BOTH neighbours exceed ``factor`` times the shot's typical step (the
+    median step, at least ``min_step = (distance, degrees)`` per frame, so that a camera on a tripod does not
+    turn its noise into jumps) while its two neighbours are close to each other (it is off the path, not on a
     fast move). The first and the last frame are compared with their two nearest frames instead.
     """
     frames = np.asarray(frame_numbers, dtype=np.float64)
@@ -149,7 +156,7 @@ def find_jumps(
         )
 
     steps = np.array([step(k, k + 1) for k in range(n - 1)])
-    typical = np.maximum(np.median(steps, axis=0), [1e-9, 1e-6])
+    typical = np.maximum(np.median(steps, axis=0), np.maximum(min_step, [1e-12, 1e-9]))
     jumps: dict[int, str] = {}
     for k in range(n):
         a, b = (k - 1, k + 1) if 0 < k < n - 1 else ((1, 2) if k == 0 else (n - 2, n - 3))

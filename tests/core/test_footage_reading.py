@@ -58,7 +58,9 @@ def test_h265_and_prores_in_mp4_mov_mkv(tmp_path, frames, codec, name, suffix, t
     errors = [np.abs(decoded[k + 1].astype(int) - frames[k]) for k in range(4)]
     assert max(int(e.max()) for e in errors) <= tolerance  # ProRes is lossy at its edges
     assert max(float(e.mean()) for e in errors) < 3.0
-    shifted = float(np.abs(decoded[2].astype(int) - frames[0]).mean())  # a neighbouring frame differs far more
+    shifted = float(
+        np.abs(decoded[2].astype(int) - frames[0]).mean()
+    )  # a neighbouring frame differs far more
     assert shifted > 3 * max(float(e.mean()) for e in errors)
 
 

@@ -78,3 +78,13 @@ def test_a_frame_off_the_path_is_found_and_a_fast_move_is_not() -> None:
     jumps = find_jumps(range(30), bad)
     assert sorted(jumps) == [0, 10, 20]
     assert "moves" in jumps[10] and "turns" in jumps[20]
+
+
+def test_a_still_camera_does_not_turn_its_noise_into_jumps() -> None:
+    rng = np.random.default_rng(5)
+    still = np.stack(
+        [make_rigid(rotation_from_vector(rng.normal(0, 1e-4, 3)), rng.normal(0, 1e-5, 3)) for _ in range(20)]
+    )
+    still[7, :3, :3] = rotation_from_vector([0, np.radians(0.5), 0]) @ still[7, :3, :3]  # half a degree
+    assert 7 in find_jumps(range(20), still, min_step=(0.0, 0.0))  # against the noise it is a jump
+    assert find_jumps(range(20), still, min_step=(1e-3, 0.2)) == {}  # below 6 x 0.2 degrees: not flagged
