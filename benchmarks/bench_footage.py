@@ -20,8 +20,9 @@ Accuracy (``synthgen.evaluate`` on ALL frames' cameras): ATE and jitter in % of 
 ``rot_step_err_deg``, ``reproj_px`` median / p95 at the frame size. Stages: ``decode`` = decoding a lossless
 video of the rendered frames with PyAV plus the blank/duplicate checks; ``pairs`` = building the pair graph
 and the loop-closure search (random 1024-d descriptors: the ViT-L token width); ``align`` and ``localise``
-with their peak traced memory (``tracemalloc``; the predictions they read are listed separately). No
-refinement (the sub-pixel refinement is another issue).
+with their peak traced memory (``tracemalloc``; the predictions they read are listed separately). Stage
+times are CPU seconds of this process (run with ``OMP_NUM_THREADS=1``). No refinement (the sub-pixel
+refinement is another issue).
 
 ``--network`` (default on): the full-size 512 DPT model with random weights at 512x288 (a 16:9 plate):
 FLOPs of one encode and one pair decode (counted by ``torch.utils.flop_counter``), their wall time on this
@@ -103,11 +104,12 @@ def predictions(case, keep) -> list[PairPrediction]:
 
 
 def traced(fn):
-    """``(result, seconds, peak traced bytes)`` of ``fn()``."""
+    """``(result, seconds, peak traced bytes)`` of ``fn()``; seconds of CPU time of this process (one thread:
+    the wall time of an idle machine; on a shared machine the wall time mostly measures the neighbours)."""
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()
     result = fn()
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return result, seconds, peak
