@@ -132,3 +132,66 @@ class ReconstructConfig:
                     f"focal length must be between {low:g} and {high:g} mm (36 mm film back), "
                     f"got {self.focal_mm}"
                 )
+
+
+FILL_MODES = ("localise", "interpolate", "none")
+DEFAULT_SENSOR_WIDTH_MM = 36.0
+# Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/footage/graph.py).
+DEFAULT_TEMPORAL_OFFSETS = (1, 2, 4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class FootageConfig:
+    """A shot (video file or image sequence) -> one camera per frame with one lens (``core.footage``).
+
+    Attributes:
+        reconstruct: network, alignment and clean-up settings as for photos; its ``focal_prior`` and
+            ``focal_mm`` are not used (the lens is ``focal_mm`` / ``sensor_width_mm`` below) and the
+            alignment always shares one focal length between the frames.
+        start, end: source frame range, inclusive (None: the footage's first / last frame). Videos count
+            frames from 1; image sequences use their file numbers.
+        every: reconstruct every K-th frame of the range.
+        max_frames: reconstruct at most N frames, spread evenly over the range (first and last kept).
+        fill: what the frames of the range that are not reconstructed get: ``localise`` (their pose from
+            the reconstruction, paper section 4.1), ``interpolate`` (SLERP + linear, fast) or ``none`` (they
+            are left out of the result).
+        focal_mm: the real focal length of the lens in mm, when known (fixed, not estimated).
+        sensor_width_mm: the film back in mm along the frame's long side; None when unknown (then
+            ``DEFAULT_SENSOR_WIDTH_MM`` is assumed, and the result says so).
+        fps: frame rate of an image sequence (its files carry none; None: 24 is assumed and said). Videos
+            use their own.
+        allow_gaps: reconstruct a sequence with missing frames without them (default: a clear error).
+        temporal_offsets: the pair graph pairs each frame with the frames this many frames later.
+        loop_closure: add long-range pairs between frames that look alike (the camera came back).
+        check_frames: flag black, blank and duplicated frames and keep them out of the reconstruction.
+    """
+
+    reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
+    start: int | None = None
+    end: int | None = None
+    every: int = 1
+    max_frames: int | None = None
+    fill: str = "localise"
+    focal_mm: float | None = None
+    sensor_width_mm: float | None = None
+    fps: float | None = None
+    allow_gaps: bool = False
+    temporal_offsets: tuple[int, ...] = DEFAULT_TEMPORAL_OFFSETS
+    loop_closure: bool = True
+    check_frames: bool = True
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ConfigError(f"every must be at least 1 (every K-th frame), got {self.every}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max frames must be at least 1, got {self.max_frames}")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ConfigError(f"the end frame {self.end} comes before the start frame {self.start}")
+        if self.fill not in FILL_MODES:
+            raise ConfigError(f"fill must be one of {FILL_MODES}, got {self.fill!r}")
+        for name in ("focal_mm", "sensor_width_mm", "fps"):
+            value = getattr(self, name)
+            if value is not None and not (value > 0 and value < float("inf")):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive number, got {value}")
+        if not self.temporal_offsets or any(int(o) < 1 for o in self.temporal_offsets):
+            raise ConfigError(f"temporal offsets must be positive frame counts, got {self.temporal_offsets}")

@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos -> RESULT.npz (INTERFACES.md section 1).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from ..config import AlignConfig, InferenceConfig, ReconstructConfig
+from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="official .pth, Hugging Face folder or model.safetensors"
     )
-    parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="photos, in view order")
+    sources = parser.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--images", nargs="+", metavar="IMG", help="photos, in view order")
     parser.add_argument(
         "--out",
         required=True,
@@ -53,8 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     focal.add_argument(
         "--focal-mm",
         type=float,
-        help="known focal length of all photos, in mm on a 36 mm film back on the photo's long side (the "
-        "Blender camera's lens; the 35 mm equivalent for 3:2 photos); 1 to 5000",
+        help="known focal length in mm, 1 to 5000: for photos on a 36 mm film back on the photo's long side "
+        "(the Blender camera's lens; the 35 mm equivalent for 3:2 photos); for footage on the --sensor-width "
+        "film back",
     )
     focal.add_argument(
         "--focal-exif",
@@ -64,6 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-clean", action="store_true", help="keep points that other views see as floaters"
     )
+    add_footage_arguments(parser, sources)
     parser.set_defaults(func=run)
 
 
@@ -97,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     out = check_output_file(args.out)
+    if is_footage(args):
+        print("\n".join(report_lines(run_footage(args, config, out), out)))
+        return 0
 
     def report(stage: str, fraction: float) -> None:
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
