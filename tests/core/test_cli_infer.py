@@ -49,7 +49,19 @@ def test_infer_vendored_pair_matches_golden(
 ) -> None:
     out = tmp_path / "out"
     assert (
-        main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--out", str(out)])
+        main(
+            [
+                "infer",
+                "--checkpoint",
+                str(VENDORED_CKPT),
+                "--images",
+                *vendored_photos,
+                "--out",
+                str(out),
+                "--precision",
+                "fp32",
+            ]
+        )  # fmt: skip
         == 0
     )
     assert {p.name for p in out.iterdir()} == {"pair_1_0.npz", "pair_0_1.npz"}
@@ -77,7 +89,7 @@ def test_infer_writes_reference_layout(
     ckpt = reference_dir / "models" / "tiny_linear" / "tiny_linear.pth"
     out = tmp_path / "pairs"
     rc = main(["infer", "--checkpoint", str(ckpt), "--images", *_images(reference_dir), "--out", str(out),
-               "--device", "cpu", "--batch-size", "2"])  # fmt: skip
+               "--device", "cpu", "--batch-size", "2", "--precision", "fp32"])  # fmt: skip
     assert rc == 0
     assert "6 pairs" in capsys.readouterr().out
     expected = {f"pair_{i}_{j}.npz" for i, j in [(1, 0), (2, 0), (2, 1), (0, 1), (0, 2), (1, 2)]}
@@ -156,8 +168,10 @@ def test_help_lists_the_options(capsys) -> None:
         "--size",
         "--graph",
         "--device",
+        "--precision",
         "--half",
         "--batch-size",
+        "--no-memory-check",
         "--out",
     ):
         assert option in text

@@ -51,7 +51,9 @@ def test_pairs_match_official_outputs(reference_dir: Path, name: str, size: int,
     saved = {(int(n[-6]), int(n[-5])) for n in (p.name for p in goldens)}
     # the saved pairs in graph order (all six for the 224 model), batched where shapes allow
     pairs = [p for p in make_pairs(len(images), "complete") if p in saved]
-    preds = predict_pairs(model, images, pairs, InferenceConfig(image_size=size, device="cpu", batch_size=2))
+    preds = predict_pairs(
+        model, images, pairs, InferenceConfig(image_size=size, device="cpu", precision="fp32", batch_size=2)
+    )
     assert [(p.i, p.j) for p in preds] == pairs
     by_pair = {(p.i, p.j): p for p in preds}
     for path in goldens:
@@ -67,7 +69,7 @@ def test_vendored_pair_matches_golden(strategy: str) -> None:
     model = load_model(VENDORED / "tiny_linear_224")
     inputs = np.load(VENDORED / "inputs_224_img01.npz")
     images = [torch.from_numpy(inputs[f"img{i}"]) for i in range(2)]
-    config = InferenceConfig(image_size=224, device="cpu")
+    config = InferenceConfig(image_size=224, device="cpu", precision="fp32")
     preds = predict_pairs(model, images, make_pairs(2), config, strategy=strategy)
     assert [(p.i, p.j) for p in preds] == [(1, 0), (0, 1)]
     compare_to_golden(preds[0].to_npz_dict(), np.load(VENDORED / "tiny_linear_224_pair10.npz"), 1e-4)
