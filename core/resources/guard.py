@@ -10,6 +10,8 @@ import logging
 import sys
 
 from ..errors import ResourceError
+from .hardware import MemoryInfo, available_memory, current_rss_bytes
+from .memory import RunEstimate, format_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +62,40 @@ class memory_errors:
         exc.__traceback__ = None
         where = "the GPU" if self.on_gpu else "the computer"
         raise ResourceError(f"{where} ran out of memory while {self.what}; {self.advice}") from None
+
+
+def check_fits(
+    estimate: RunEstimate, memory: MemoryInfo | None = None, resident_bytes: int | None = None
+) -> None:
+    """Refuse ``estimate`` when its peak RAM (or VRAM) exceeds what the machine has left.
+
+    Args:
+        estimate: from :func:`core.resources.memory.estimate_run`.
+        memory: the machine's memory (default: :func:`~core.resources.hardware.available_memory`).
+        resident_bytes: what this process already holds (default: its current RSS); the estimate is a peak
+            RSS from a fresh process, so only ``peak - resident`` must still be available.
+
+    Raises:
+        ResourceError: the run does not fit; the message states the estimate and what to change.
+    """
+    memory = memory or available_memory()
+    resident = current_rss_bytes() if resident_bytes is None else resident_bytes
+    if memory.available_bytes is not None:
+        needed = max(estimate.peak_ram_bytes - resident, 0)
+        usable = int(memory.available_bytes * (1 - RAM_MARGIN))
+        if needed > usable:
+            raise ResourceError(
+                f"this run ({estimate.num_photos} photos, {estimate.num_pairs:,} pairs) needs about "
+                f"{format_bytes(estimate.peak_ram_bytes)} of RAM ({estimate.breakdown()}) but only "
+                f"{format_bytes(memory.available_bytes)} are free: {estimate.advice}",
+                estimate,
+            )
+    else:
+        logger.info("free memory unknown here; not checking the estimate (%s)", estimate.summary())
+    if estimate.peak_vram_bytes and estimate.available_vram_bytes is not None:
+        if estimate.peak_vram_bytes > int(estimate.available_vram_bytes * 0.95):
+            raise ResourceError(
+                f"this run needs about {format_bytes(estimate.peak_vram_bytes)} of GPU memory but only "
+                f"{format_bytes(estimate.available_vram_bytes)} are free: {GPU_MEMORY_ADVICE}",
+                estimate,
+            )
