@@ -34,7 +34,14 @@ import numpy as np
 
 from ..model.configs import MODEL_CONFIGS, ModelConfig, get_config
 from .hardware import cpu_has_bf16_flags
-from .network_cost import decode_activation_bytes, decode_flops, encode_flops, parameter_count, token_bytes
+from .network_cost import (
+    decode_activation_bytes,
+    decode_flops,
+    encode_flops,
+    network_batch_bytes,
+    parameter_count,
+    token_bytes,
+)
 
 RUNTIME_BYTES = 240 * 2**20  # measured: Python + torch + numpy + scipy + Pillow imported (Linux, torch 2.13)
 IMAGE_BYTES_PER_PIXEL = 15 + 12  # uint8 RGB + float32 (1,3,H,W) tensor, and float32 colours of the result
@@ -81,7 +88,8 @@ class RunEstimate:
         num_photos, num_pairs: the run's size (``num_pairs`` may be an upper bound for retrieval graphs).
         precision: the resolved precision the estimate assumes; device: ``cpu``, ``cuda`` or ``mps``.
         storage: where the pair predictions go (``ram`` or ``disk``); disk_bytes: scratch space needed.
-        phase: the phase that peaks (``inference``, ``alignment`` or ``result``); components: its parts.
+        phase: the phase that peaks (``inference``, ``alignment``, ``depth maps`` or ``result``);
+            components: its parts; phase_bytes: every phase's total.
         advice: what to change when it does not fit.
         available_vram_bytes: free GPU memory the caller reported (None when unknown or on the CPU).
     """
@@ -98,6 +106,7 @@ class RunEstimate:
     disk_bytes: int
     phase: str
     components: dict[str, int] = field(default_factory=dict)
+    phase_bytes: dict[str, int] = field(default_factory=dict)
     advice: str = ""
     available_vram_bytes: int | None = None
 
@@ -210,11 +219,9 @@ def _phases(run: _Run, store_in_ram: bool, with_result: bool) -> dict[str, dict[
     inference = {**common, "model": weights}
     if not on_gpu:
         inference["encoder cache"] = sum(token_bytes(run.config, hw, act) for hw in run.sizes)
-        inference["network batch"] = run.batch * decode_activation_bytes(
-            run.config, run.sizes[0], run.precision
-        )
-    if store_in_ram or not with_result:
-        inference["pair predictions"] = store if with_result else 2 * store  # `infer` keeps float32
+        inference["network batch"] = network_batch_bytes(run.config, run.sizes[0], run.precision, run.batch)
+    if store_in_ram and with_result:  # `infer` writes every pair as it comes
+        inference["pair predictions"] = store
     phases = {"inference": inference}
     if not with_result:
         return phases
@@ -330,6 +337,7 @@ def estimate_run(
         disk_bytes=int(disk),
         phase=phase,
         components=dict(parts),
+        phase_bytes={name: int(sum(p.values())) for name, p in phases.items()},
         advice=_advice(len(sizes), count),
         available_vram_bytes=available_vram_bytes,
     )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from ..model.configs import ModelConfig
 
-# Measured peak activation bytes of one decoded pair, relative to the analytic bytes of
-# decode_activation_bytes' terms (calibrated on this CPU with benchmarks/bench_memory.py; see README).
-ACTIVATION_CALIBRATION = 1.0
+# A batch of B pairs peaks at (BATCH_BASE + BATCH_SLOPE * B) times the analytic bytes of one pair: measured
+# peak RSS above the weights, full 512 DPT network, float32, 512x384, this CPU (batch 1, 2, 4: 569, 800,
+# 1481 MB; this model: 584, 934, 1635 MB). The encoder's activations: ENCODE_VALUES_PER_TOKEN values of the
+# encoder width per token and image (measured 103, 175, 340 MB for 1, 2, 4 images of 768 tokens).
+BATCH_BASE, BATCH_SLOPE = 0.5, 0.75
+ENCODE_VALUES_PER_TOKEN = 27
 
 
 def _grid(config: ModelConfig, hw: tuple[int, int]) -> tuple[int, int]:
@@ -88,7 +91,7 @@ def decode_activation_bytes(config: ModelConfig, hw: tuple[int, int], precision:
 
     Terms: both views' decoder layer outputs kept for the heads, one block's MLP hidden state and attention
     logits, the head's largest full-resolution maps (DPT: its last two convolutions' inputs and outputs),
-    and the float32 outputs; scaled by :data:`ACTIVATION_CALIBRATION`.
+    and the float32 outputs.
     """
     a = 4 if precision == "fp32" else 2
     gh, gw = _grid(config, hw)
@@ -102,4 +105,14 @@ def decode_activation_bytes(config: ModelConfig, hw: tuple[int, int], precision:
     else:
         head = 2 * 4 * pixels * 4 + 4 * config.patch_size**2 * t * a
     outputs = 2 * pixels * 16
-    return int(ACTIVATION_CALIBRATION * (layers + block + head + outputs))
+    return int(layers + block + head + outputs)
+
+
+def network_batch_bytes(config: ModelConfig, hw: tuple[int, int], precision: str, batch: int) -> int:
+    """Peak activation bytes of the network with ``batch`` images encoded or pairs decoded at once
+    (the larger of the two; calibrated, see :data:`BATCH_BASE`)."""
+    a = 4 if precision == "fp32" else 2
+    gh, gw = _grid(config, hw)
+    encode = batch * ENCODE_VALUES_PER_TOKEN * gh * gw * config.enc_embed_dim * a
+    decode = (BATCH_BASE + BATCH_SLOPE * batch) * decode_activation_bytes(config, hw, precision)
+    return int(max(encode, decode))
