@@ -9,11 +9,31 @@ Public API::
         out1, out2 = model.decode(enc[1], enc[0])             # any pair, any number of times
 
 See ``docs/CONTRACTS.md`` (core/model) for shapes and frames.
+
+The names are imported lazily, so ``core.model.configs`` (a torch-free registry) can be used without torch,
+e.g. by the memory model of ``core.resources``.
 """
 
-from .checkpoint import LoadReport, load_model
-from .configs import MODEL_CONFIGS, ModelConfig, get_config, nearest_config_name
-from .dust3r import Dust3rModel, EncodedImages, build_model
+from importlib import import_module
+
+_EXPORTS = {
+    "LoadReport": "checkpoint",
+    "load_model": "checkpoint",
+    "MODEL_CONFIGS": "configs",
+    "ModelConfig": "configs",
+    "get_config": "configs",
+    "nearest_config_name": "configs",
+    "Dust3rModel": "dust3r",
+    "EncodedImages": "dust3r",
+    "build_model": "dust3r",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+
 
 __all__ = [
     "MODEL_CONFIGS",

@@ -26,9 +26,12 @@ def _fake_cpu(monkeypatch, capability: str, probes: dict | None, flags: set[str]
         if probes is None:
             monkeypatch.delattr(torch.cpu, name, raising=False)
         else:
-            monkeypatch.setattr(torch.cpu, name, lambda value=probes.get(name, False): value, raising=False)
+            value = bool(probes.get(name, False))
+            monkeypatch.setattr(torch.cpu, name, lambda value=value: value, raising=False)
     monkeypatch.setattr(precision_module, "cpu_flags", lambda: frozenset(flags))
-    monkeypatch.setattr(precision_module, "cpu_has_bf16_flags", lambda: bool(flags & {"amx_bf16", "avx512_bf16"}))
+    monkeypatch.setattr(
+        precision_module, "cpu_has_bf16_flags", lambda: bool(flags & {"amx_bf16", "avx512_bf16"})
+    )
 
 
 @pytest.mark.parametrize(
