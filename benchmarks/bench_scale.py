@@ -186,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    from core.resources.memory import cpu_matmul_gflops
+
     lines = [f"# Scale benchmark: {W}x{H} photos, graph {args.graph}, storage {args.storage}, "
-             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", ""]  # fmt: skip
+             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, numpy float32 matmul "
+             f"{cpu_matmul_gflops():.1f} GFLOP/s", ""]  # fmt: skip
     full = None
     if not args.no_full_network:
         full = _subprocess(["--full-child", "4"])
@@ -235,12 +238,22 @@ def report(args: argparse.Namespace) -> int:
                f"{network:.0f} | {align:.0f} | {clean:.0f} | {full_cpu} | {gpu} | {phases} |")  # fmt: skip
         lines.append(row)
         print(row, flush=True)
+    lines.append(
+        f"(load average at the end {os.getloadavg()[0]:.1f}; numpy matmul {_fresh_gflops():.1f} GFLOP/s)"
+    )
     lines.append(f"\nGPU column: FLOPs of the full 512 DPT network ({encode_flops_full() / 1e12:.2f} TFLOP per "
                  f"encode, {decode_flops_full() / 1e12:.2f} TFLOP per pair) at {args.gpu_tflops:.0f} TFLOP/s.")  # fmt: skip
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     print(lines[-1])
     return 0
+
+
+def _fresh_gflops() -> float:
+    from core.resources.memory import cpu_matmul_gflops
+
+    cpu_matmul_gflops.cache_clear()
+    return cpu_matmul_gflops()
 
 
 def composed_peak(run: dict, full: dict, n: int) -> int:

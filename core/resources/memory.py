@@ -301,7 +301,7 @@ def estimate_run(
         storage: ``ram``, ``disk`` or ``auto`` (disk when the RAM store would not fit comfortably).
         align_method, fast_pixels: the alignment settings (``AlignConfig``).
         keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
-        with_result: False for ``infer``, which keeps float32 predictions and runs no alignment.
+        with_result: False for ``infer``, which writes each pair as it comes and runs no alignment.
         available_ram_bytes: for the ``auto`` storage decision (default: the machine's free RAM).
         available_vram_bytes, gpu_tflops: the GPU's free memory and effective speed when known.
         matmul_gflops: this CPU's float32 matmul speed (default: measured once, about 30 ms).
