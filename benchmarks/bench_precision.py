@@ -8,8 +8,9 @@ Run from the repository root::
    tiny random-weight models, every ordered pair of the three images; ``tests/data`` when ``../shared`` is
    absent), optionally (``--full``) the full 224 linear network with random weights on the 224 inputs:
    median and 99th-percentile relative pointmap difference ``|X - X_fp32| / |X_fp32|`` and relative
-   confidence difference, for bf16 and fp16 autocast, and for bf16 with RoPE applied in float32 (to decide
-   whether that matters).
+   confidence difference, for bf16 and fp16 autocast, and for bf16 with RoPE applied in float32 and with
+   the DPT head's last layers (``dpt.head``: two 3x3 convolutions and the 1x1 output) in float32 (to decide
+   whether either matters).
 2. **Effect on the alignment** (synthgen orbit/room, 8 views): the network's bf16 error is not available on
    synthetic scenes (a random-weight network predicts nothing meaningful), so every synthetic prediction is
    perturbed along its ray by relative errors resampled from the bf16-vs-fp32 differences measured in part
@@ -81,17 +82,38 @@ def _apply_rope_fp32(x: torch.Tensor, tables) -> torch.Tensor:
 _ORIGINAL_APPLY_ROPE = rope2d.apply_rope
 
 
-def _run(model, images, precision: str, rope_fp32: bool = False) -> list[PairPrediction]:
+class _Float32(torch.nn.Module):
+    """Runs ``inner`` in float32 with autocast off (the DPT head's last layers, experiment of part 1)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return self.inner(x.float())
+
+
+def _run(
+    model, images, precision: str, rope_fp32: bool = False, head_fp32: bool = False
+) -> list[PairPrediction]:
     modules = [m for m in (sys.modules.get("core.model.layers"),) if m is not None]
+    heads = [h.dpt for h in (model.downstream_head1, model.downstream_head2) if hasattr(h, "dpt")]
     if rope_fp32:
         for module in modules:
             module.apply_rope = _apply_rope_fp32
+    if head_fp32:
+        for head in heads:
+            head.head = _Float32(head.head)
     try:
         config = InferenceConfig(device="cpu", precision=precision, batch_size=1)
         return predict_pairs(model, images, make_pairs(len(images)), config)
     finally:
         for module in modules:
             module.apply_rope = _ORIGINAL_APPLY_ROPE
+        for head in heads:
+            if isinstance(head.head, _Float32):
+                head.head = head.head.inner
 
 
 def network_agreement(full: bool, lines: list[str]) -> np.ndarray:
@@ -103,9 +125,14 @@ def network_agreement(full: bool, lines: list[str]) -> np.ndarray:
     samples = np.zeros(0)
     for name, model, images in _cases(full):
         reference = _run(model, images, "fp32")
-        for label, precision, rope in (("bf16", "bf16", False), ("bf16, RoPE fp32", "bf16", True),
-                                       ("fp16", "fp16", False)):  # fmt: skip
-            other = _run(model, images, precision, rope)
+        variants = [("bf16", "bf16", False, False), ("bf16, RoPE fp32", "bf16", True, False),
+                    ("fp16", "fp16", False, False)]  # fmt: skip
+        if hasattr(model.downstream_head1, "dpt"):
+            variants.insert(2, ("bf16, DPT head's last layers fp32", "bf16", False, True))
+        if name.startswith("ViT-L"):  # the full network: emulated bf16 is slow on most CPUs, keep it short
+            variants = [v for v in variants if v[0] in ("bf16", "fp16")]
+        for label, precision, rope, head in variants:
+            other = _run(model, images, precision, rope, head)
             a = agreement(reference, other)
             row = (f"| {name} | {label} | {a['pts_median']:.2e} | {a['pts_p99']:.2e} | {a['pts_max']:.2e} | "
                    f"{a['conf_median']:.2e} | {a['conf_p99']:.2e} |")  # fmt: skip

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ..errors import ResourceError
-from .hardware import MemoryInfo, available_memory, current_rss_bytes
+from .hardware import MemoryInfo, available_memory
 from .memory import RunEstimate, format_bytes
 
 logger = logging.getLogger(__name__)
@@ -72,14 +72,16 @@ def check_fits(
     Args:
         estimate: from :func:`core.resources.memory.estimate_run`.
         memory: the machine's memory (default: :func:`~core.resources.hardware.available_memory`).
-        resident_bytes: what this process already holds (default: its current RSS); the estimate is a peak
-            RSS from a fresh process, so only ``peak - resident`` must still be available.
+        resident_bytes: the part of the estimated peak that this process already holds (default:
+            ``estimate.resident_bytes``: torch's runtime once imported, and a model the caller keeps); only
+            the rest must still be available. What else the process holds (Blender and its scene) is
+            already missing from the available memory.
 
     Raises:
         ResourceError: the run does not fit; the message states the estimate and what to change.
     """
     memory = memory or available_memory()
-    resident = current_rss_bytes() if resident_bytes is None else resident_bytes
+    resident = estimate.resident_bytes if resident_bytes is None else resident_bytes
     if memory.available_bytes is not None:
         needed = max(estimate.peak_ram_bytes - resident, 0)
         usable = int(memory.available_bytes * (1 - RAM_MARGIN))

@@ -25,6 +25,7 @@ Constants marked "measured" come from ``benchmarks/bench_memory.py`` on the deve
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ from functools import lru_cache
 import numpy as np
 
 from ..model.configs import MODEL_CONFIGS, ModelConfig, get_config
-from .hardware import cpu_has_bf16_flags
+from .hardware import MemoryInfo, available_memory, cpu_has_bf16_flags
+
+__all__ = ["MemoryInfo", "RunEstimate", "available_memory", "estimate_run", "format_bytes", "format_seconds"]
 from .network_cost import (
     decode_activation_bytes,
     decode_flops,
@@ -92,6 +95,8 @@ class RunEstimate:
             components: its parts; phase_bytes: every phase's total.
         advice: what to change when it does not fit.
         available_vram_bytes: free GPU memory the caller reported (None when unknown or on the CPU).
+        resident_bytes: the part of the peak this process already holds when the estimate is made (the
+            runtime once torch is imported, a model the caller keeps): the guard needs only the rest.
     """
 
     peak_ram_bytes: int
@@ -109,6 +114,7 @@ class RunEstimate:
     phase_bytes: dict[str, int] = field(default_factory=dict)
     advice: str = ""
     available_vram_bytes: int | None = None
+    resident_bytes: int = 0
 
     def breakdown(self) -> str:
         """The peak phase's main parts, largest first: ``"model 2.3 GB, pair predictions 1.2 GB, ..."``."""
@@ -340,7 +346,14 @@ def estimate_run(
         phase_bytes={name: int(sum(p.values())) for name, p in phases.items()},
         advice=_advice(len(sizes), count),
         available_vram_bytes=available_vram_bytes,
+        resident_bytes=_resident(run),
     )
+
+
+def _resident(run: _Run) -> int:
+    """What of the estimate is in memory already: torch's runtime if imported, a model the caller keeps."""
+    runtime = RUNTIME_BYTES if "torch" in sys.modules else 0
+    return runtime + (4 * parameter_count(run.config) if run.keep_model and run.device == "cpu" else 0)
 
 
 def _choose_storage(run: _Run, storage: str, with_result: bool, available: int | None) -> bool:
@@ -348,8 +361,6 @@ def _choose_storage(run: _Run, storage: str, with_result: bool, available: int |
     if storage != "auto" or not with_result:
         return storage != "disk"
     if available is None:
-        from .hardware import available_memory
-
         available = available_memory().available_bytes
     if available is None:
         return True

@@ -212,6 +212,17 @@ def test_mixed_shapes_keep_the_pair_order_in_the_list(model: CountingModel) -> N
         np.testing.assert_allclose(a.pts3d_j, b.pts3d_j, rtol=1e-5, atol=1e-5)
 
 
+def test_batch_size_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.inference.predictor import MAX_GPU_BATCH_SIZE, choose_batch_size
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert choose_batch_size(None, cpu, 10**9) == 4 and choose_batch_size(2, cuda, 10**9) == 2
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 10**9, 16 * 10**9))
+    assert choose_batch_size(None, cuda, 10**9) == 4  # half of the 8 GB free, 1 GB per pair
+    assert choose_batch_size(None, cuda, 10**6) == MAX_GPU_BATCH_SIZE
+    assert choose_batch_size(None, cuda, 10**11) == 1
+
+
 def test_other_runtime_errors_are_not_hidden(model: CountingModel, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(enc1, enc2):
         raise RuntimeError("shape mismatch in a bug")

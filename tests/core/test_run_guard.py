@@ -55,12 +55,10 @@ def test_a_run_that_cannot_fit_is_refused_before_any_work(command, tmp_path, lit
     assert "absent.pth" in _one_error_line(capsys)
 
 
-def test_pipeline_guard_uses_the_models_and_pairs_and_can_be_disabled(
-    tiny_model, little_memory, monkeypatch
-) -> None:
+def test_pipeline_guard_uses_the_models_and_pairs_and_can_be_disabled(tiny_model, monkeypatch) -> None:
     from core.pipeline import reconstruct
 
-    monkeypatch.setattr(guard, "current_rss_bytes", lambda: 0)  # as if this process held nothing yet
+    monkeypatch.setattr(guard, "available_memory", lambda: MemoryInfo(8 * 10**9, 10**6, "test"))  # 1 MB free
 
     with pytest.raises(ResourceError) as info:
         reconstruct(PHOTOS, None, CONFIG, model=tiny_model)
