@@ -53,16 +53,20 @@ SOLVER_COPIES = 8.0  # measured: working arrays of one fast-solver iteration, in
 DENSE_ARRAYS = 6  # float32 (pairs of the view, HW) arrays of the dense stage (along, perp, weight, irls...)
 RESULT_BYTES_PER_PIXEL = 60  # measured: aligned views + output-frame copy + clean-up + reconstruction
 PAPER_BYTES_PER_PAIR_PIXEL = 2 * (3 + 1) * 4 * 4  # float32 pts + weights, forward, backward, Adam
-# Time: network efficiency against this CPU's float32 matmul speed (measured with bench_inference.py),
-# bfloat16 speed-ups (AMX machine of issue 12: 3.3x encode, 2.1x decode; emulated bf16 measured here).
-CPU_NETWORK_EFFICIENCY = 0.6
+# Time, scaled by this CPU's numpy float32 matmul speed (cpu_matmul_gflops) against REF_MATMUL_GFLOPS, the
+# speed when these were measured (benchmarks/bench_scale.py, README "Scale"): the full 512 DPT network ran
+# at 1.2x (encode) and 0.9x (pair decode) that matmul speed; the fast alignment took 0.25-0.30 s per pair
+# and the occlusion clean-up 6-10e-7 s per ordered view pair and pixel (512x384, 20 and 50 photos).
+REF_MATMUL_GFLOPS = 13.0
+CPU_NETWORK_EFFICIENCY = 0.95
+ALIGN_SECONDS_PER_PAIR = 0.28  # at 512x384; half of it scales with the pixels (dense depth), half does not
+CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL = 7e-7
+REF_PIXELS = 384 * 512
+# bfloat16 speed-up on CPUs with AMX / AVX-512 BF16 (issue 12's measurement: 3.3x encode, 2.1x decode; not
+# measurable here), and emulated bf16/fp16 elsewhere (about 12x slower, issue 12 and bench_inference.py).
 FAST_BF16_SPEEDUP = 2.5
 SLOW_BF16_SPEEDUP = 1 / 12
 GPU_DEFAULT_TFLOPS = 30.0  # effective, when the caller does not say (a mid-range GPU in fp16/bf16)
-ALIGN_SECONDS_PER_SAMPLE_ITER = 2.0e-7  # measured: fast solver, per pair x sample x iteration
-ALIGN_ITERATIONS = 40  # typical iterations to convergence of the fast solver (synthetic scenes)
-DENSE_SECONDS_PER_SLOT_PIXEL = 6.0e-8  # measured: dense depth, per (pair, view) slot x pixel
-CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL = 4.0e-8  # measured: occlusion clean-up, per ordered view pair x pixel
 
 
 def format_bytes(n: float) -> str:
@@ -267,12 +271,11 @@ def _seconds(run: _Run, gpu_tflops: float | None, matmul_gflops: float | None) -
     else:
         speed = (gpu_tflops or GPU_DEFAULT_TFLOPS) * 1e12
         where = "on the GPU"
-    pixels = sum(h * w for h, w in run.sizes)
-    mean_pixels = pixels / len(run.sizes)
-    align = ALIGN_SECONDS_PER_SAMPLE_ITER * run.num_pairs * 2 * run.fast_pixels * ALIGN_ITERATIONS
-    align += DENSE_SECONDS_PER_SLOT_PIXEL * 2 * run.num_pairs * mean_pixels
+    mean_pixels = sum(h * w for h, w in run.sizes) / len(run.sizes)
+    slower = REF_MATMUL_GFLOPS / (matmul_gflops or cpu_matmul_gflops())
+    align = ALIGN_SECONDS_PER_PAIR * run.num_pairs * (0.5 + 0.5 * mean_pixels / REF_PIXELS)
     align += CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL * len(run.sizes) * (len(run.sizes) - 1) * mean_pixels
-    return flops / speed + align, where
+    return flops / speed + slower * align, where
 
 
 def estimate_run(
