@@ -172,7 +172,7 @@ class PairRunner:
     def batch_size(self, hw: tuple[int, int] | None = None) -> int:
         pair_bytes = None
         if self.device.type == "cuda" and hw is not None and hasattr(self.model, "config"):
-            from ..resources.memory import decode_activation_bytes
+            from ..resources.network_cost import decode_activation_bytes
 
             pair_bytes = decode_activation_bytes(self.model.config, hw, self.precision.name)
         return choose_batch_size(self.config.batch_size, self.device, pair_bytes)
