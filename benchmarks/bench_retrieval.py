@@ -21,7 +21,8 @@ overlap by 10 % and 50 %, their mean overlap, and the recall of the oracle: of e
 overlapping partners, the fraction the graph contains. Timing: the tiny network's encoder per photo and the pair choice for N photos.
 
 **Where auto switches** (``--threshold``): synthgen's pairwise predictions (noise 1) aligned with the
-complete graph and with oracle ``retrieval-10`` for N = 10 ... 40 views: alignment error and time. Caveat:
+complete graph and with oracle ``retrieval-10`` and ``retrieval-5-5`` for N = 10 ... 40 views: alignment error
+and time. Caveat:
 synthgen predicts non-overlapping pairs as accurately as overlapping ones (the real network does not), which
 favours the complete graph; the switch point measured here is therefore a conservative (high) one.
 """
@@ -104,6 +105,10 @@ def quality(pairs, overlap: np.ndarray, k: int = 10) -> dict[str, float]:
             "mean_overlap": float(values.mean()), "connected": connected}  # fmt: skip
 
 
+def _name(k: int, m: int) -> str:
+    return f"retrieval-{k}" if m == 0 else f"retrieval-{k}-{m}"
+
+
 def random_pairs(n: int, count: int, seed: int) -> list[tuple[int, int]]:
     rng = np.random.default_rng(seed)
     every = [(i, j) for i in range(n) for j in range(i + 1, n)]
@@ -128,16 +133,16 @@ def graph_quality(args, sg, lines: list[str]) -> None:
             case = sg.make_case(scene, n=n, noise=0, size=(128, 96), seed=0, preds=False)
             overlap = overlap_matrix(sg, case)
             graphs = {}
-            for k in (5, 10):
-                graphs[f"retrieval-{k} (true overlap)"] = retrieval_pairs(overlap, k)
+            for k, m in ((5, 0), (10, 0), (5, 5)):
+                graphs[f"{_name(k, m)} (true overlap)"] = retrieval_pairs(overlap, k, m)
             desc, enc_s = encoder_descriptors(tiny, case["images"])
             start = time.perf_counter()
-            graphs["retrieval-10 (tiny random network)"] = retrieval_pairs(similarity_matrix(desc), 10)
+            graphs["retrieval-5-5 (tiny random network)"] = retrieval_pairs(similarity_matrix(desc), 5, 5)
             choose_s = time.perf_counter() - start
             if real is not None:
                 desc_real, _ = encoder_descriptors(real, case["images"])
-                graphs["retrieval-10 (checkpoint)"] = retrieval_pairs(similarity_matrix(desc_real), 10)
-            count = len(graphs["retrieval-10 (true overlap)"])
+                graphs["retrieval-5-5 (checkpoint)"] = retrieval_pairs(similarity_matrix(desc_real), 5, 5)
+            count = len(graphs["retrieval-5-5 (true overlap)"])
             graphs["random, same count"] = random_pairs(n, count, seed=n)
             graphs["swin-10 (view order)"] = make_pairs(n, "swin-10", symmetrize=False)
             for name, pairs in graphs.items():
@@ -169,7 +174,7 @@ def _align(sg, case, edges: set[tuple[int, int]]) -> tuple[dict, float]:
 
 
 def switch_point(args, sg, lines: list[str]) -> None:
-    lines += ["", "## Where auto switches: complete vs retrieval-10 (true overlap), synthgen noise 1, 64x48",
+    lines += ["", "## Where auto switches: complete vs retrieval (true overlap), synthgen noise 1, 64x48",
               "", "| scene | N | graph | ordered pairs | ATE % | focal err % | RRA@15 | alignment s |",
               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     print("\n".join(lines[-4:]), flush=True)
@@ -178,7 +183,9 @@ def switch_point(args, sg, lines: list[str]) -> None:
             case = sg.make_case(scene, n=n, noise=1, size=(64, 48), seed=0, graph="complete")
             overlap = overlap_matrix(sg, case)
             complete = {(i, j) for i in range(n) for j in range(i + 1, n)}
-            for name, edges in (("complete", complete), ("retrieval-10", set(retrieval_pairs(overlap, 10)))):
+            graphs = [("complete", complete)]
+            graphs += [(_name(k, m), set(retrieval_pairs(overlap, k, m))) for k, m in ((10, 0), (5, 5))]
+            for name, edges in graphs:
                 m, seconds = _align(sg, case, edges)
                 row = (f"| {scene} | {n} | {name} | {2 * len(edges)} | {100 * m['ate']:.2f} | "
                        f"{100 * m['focal_err_mean']:.2f} | {m['rra15']:.2f} | {seconds:.1f} |")  # fmt: skip

@@ -11,7 +11,7 @@ network; only the network's own part (weights, encoder cache, activations) diffe
 separately with the full ``DUSt3R_ViTLarge_BaseDecoder_512_dpt`` (random weights): one encode and one
 decoded batch in a subprocess (``--full-network``). The report gives, per N:
 
-* pairs chosen by the graph (``auto``: complete up to 20 photos, retrieval-10 above);
+* pairs chosen by the graph (``auto``: complete up to 20 photos, retrieval-5-5 above);
 * measured peak RSS of the subprocess (``ru_maxrss``) against :func:`core.resources.memory.estimate_run`
   for the same run (tiny model), and the storage the guard chose;
 * the full-model estimate and a composed measurement: tiny-model run + (full-model network phase measured

@@ -43,8 +43,8 @@ def add_network_options(parser: argparse.ArgumentParser, defaults: InferenceConf
     ``--no-memory-check``: the options ``infer`` and ``reconstruct`` share."""
     parser.add_argument("--graph", default=defaults.scene_graph,
                         help="scene graph: auto, complete, swin-K[-noncyclic], logwin-K[-noncyclic], oneref-R or "
-                        "retrieval-K (each photo with its K most similar; auto: complete up to 20 photos, "
-                        f"retrieval-10 above) (default: {defaults.scene_graph})")  # fmt: skip
+                        "retrieval-K[-M] (each photo with its K most similar, and M more at wider baselines; auto: "
+                        f"complete up to 20 photos, retrieval-5-5 above) (default: {defaults.scene_graph})")  # fmt: skip
     parser.add_argument("--device", choices=DEVICES, default=defaults.device, help="default: %(default)s")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="network precision: auto picks bf16 on CPUs with AMX/AVX-512 BF16 and on recent "

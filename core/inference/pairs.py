@@ -13,10 +13,15 @@ Graph names (K, R are integers):
   spanning tree of the similarities, which keep the graph connected (``retrieval`` alone means
   ``retrieval-10``). Needs the similarity matrix (:func:`core.inference.retrieval.similarity_matrix`),
   so the images are encoded before the pairs are chosen.
+* ``retrieval-K-M``: the same plus ``M`` more partners per image, spread evenly over the next similarity
+  ranks up to ``3 (K + M)``: still similar images, but at wider baselines. The ``K`` nearest alone give
+  chain-like graphs along a walk or an orbit whose error accumulates; measured on synthetic sets
+  (``benchmarks/bench_retrieval.py``) ``retrieval-5-5`` has about the pairs of ``retrieval-10`` and
+  a third to a quarter of its camera error.
 * ``auto``: ``complete`` for up to :data:`AUTO_COMPLETE_MAX` photos, ``swin-K-noncyclic`` (a window over
-  the frame order, :data:`AUTO_SEQUENCE_WINDOW`) for footage, ``retrieval-K`` (:data:`AUTO_RETRIEVAL_K`)
-  for larger unordered sets; see :func:`resolve_graph` and ``benchmarks/bench_retrieval.py`` for the
-  measurements behind the numbers.
+  the frame order, :data:`AUTO_SEQUENCE_WINDOW`) for footage, :data:`AUTO_RETRIEVAL` for larger
+  unordered sets; see :func:`resolve_graph` and ``benchmarks/bench_retrieval.py`` for the measurements
+  behind the numbers.
 
 With ``symmetrize`` the reversed pairs follow, in the same order: the reference's
 ``pairs + [(j, i) for (i, j) in pairs]``. Deviations from the reference, both harmless: the reference keeps
@@ -36,14 +41,17 @@ from ..errors import ConfigError
 
 DEFAULT_WINDOW = 3
 DEFAULT_RETRIEVAL_K = 10
-# auto: complete up to this many photos (380 ordered pairs at 20), retrieval-K beyond (bench_retrieval.py).
+# auto: complete up to this many photos (380 ordered pairs at 20), retrieval beyond (bench_retrieval.py).
 AUTO_COMPLETE_MAX = 20
-AUTO_RETRIEVAL_K = DEFAULT_RETRIEVAL_K
+AUTO_RETRIEVAL = "retrieval-5-5"
 AUTO_SEQUENCE_WINDOW = 5
+RETRIEVAL_REACH = 3  # the M extra partners are spread over the similarity ranks K+1 .. 3 (K + M)
 _WINDOW_RE = re.compile(r"^(swin|logwin)(?:-(\d+))?(-noncyclic)?$")
 _ONEREF_RE = re.compile(r"^oneref(?:-(\d+))?$")
-_RETRIEVAL_RE = re.compile(r"^retrieval(?:-(\d+))?$")
-GRAPH_HELP = "auto, complete, swin-K[-noncyclic], logwin-K[-noncyclic], oneref-R or retrieval-K"
+_RETRIEVAL_RE = re.compile(r"^retrieval(?:-(\d+))?(?:-(\d+))?$")
+GRAPH_HELP = (
+    "auto, complete, swin-K[-noncyclic], logwin-K[-noncyclic], oneref-R, retrieval-K or retrieval-K-M"
+)
 
 
 def _window_pairs(n: int, offsets: list[int], cyclic: bool) -> list[tuple[int, int]]:
@@ -85,8 +93,8 @@ def _base_pairs(n: int, graph: str) -> list[tuple[int, int]]:
     raise ConfigError(f"unknown scene graph {graph!r}; use {GRAPH_HELP}")
 
 
-def retrieval_k(graph: str) -> int | None:
-    """K of a ``retrieval-K`` graph name, or None for any other graph.
+def retrieval_spec(graph: str) -> tuple[int, int] | None:
+    """``(K, M)`` of a ``retrieval-K[-M]`` graph name (M = 0 without it), or None for any other graph.
 
     Raises:
         ConfigError: ``retrieval-0``.
@@ -97,7 +105,13 @@ def retrieval_k(graph: str) -> int | None:
     k = DEFAULT_RETRIEVAL_K if match.group(1) is None else int(match.group(1))
     if k < 1:
         raise ConfigError(f"scene graph {graph!r}: K must be at least 1")
-    return k
+    return k, int(match.group(2) or 0)
+
+
+def retrieval_k(graph: str) -> int | None:
+    """K of a ``retrieval-K[-M]`` graph name, or None for any other graph."""
+    spec = retrieval_spec(graph)
+    return None if spec is None else spec[0]
 
 
 def resolve_graph(num_images: int, graph: str, sequence: bool = False) -> str:
@@ -115,7 +129,7 @@ def resolve_graph(num_images: int, graph: str, sequence: bool = False) -> str:
         return "complete"
     if sequence:
         return f"swin-{AUTO_SEQUENCE_WINDOW}-noncyclic"
-    return f"retrieval-{AUTO_RETRIEVAL_K}"
+    return AUTO_RETRIEVAL
 
 
 def needs_similarity(num_images: int, graph: str, sequence: bool = False) -> bool:
@@ -123,14 +137,15 @@ def needs_similarity(num_images: int, graph: str, sequence: bool = False) -> boo
     return num_images > 1 and retrieval_k(resolve_graph(num_images, graph, sequence)) is not None
 
 
-def retrieval_pairs(similarity: np.ndarray, k: int) -> list[tuple[int, int]]:
-    """Unordered pairs ``(i, j)``, ``i < j``, ascending: each image's ``k`` most similar images, plus the
-    maximum spanning tree of ``similarity`` (so the graph is connected).
+def retrieval_pairs(similarity: np.ndarray, k: int, extra: int = 0) -> list[tuple[int, int]]:
+    """Unordered pairs ``(i, j)``, ``i < j``, ascending: each image's ``k`` most similar images, ``extra``
+    more spread evenly over the similarity ranks ``k + 1 .. 3 (k + extra)``, plus the maximum spanning
+    tree of ``similarity`` (so the graph is connected).
 
     Args:
         similarity: ``(N, N)`` float, larger = more alike (cosine similarity of descriptors); the diagonal
             is ignored and NaN counts as least similar. Ties are broken by the lower image index.
-        k: neighbours per image (at least 1).
+        k: nearest neighbours per image (at least 1); extra: wider partners per image.
     """
     sim = np.array(similarity, dtype=np.float64)
     n = sim.shape[0]
@@ -141,8 +156,12 @@ def retrieval_pairs(similarity: np.ndarray, k: int) -> list[tuple[int, int]]:
     np.fill_diagonal(sim, -np.inf)
     found: set[tuple[int, int]] = set()
     for i in range(n):
-        for j in np.argsort(-sim[i], kind="stable")[: min(k, n - 1)]:
-            found.add((min(i, int(j)), max(i, int(j))))
+        order = np.argsort(-sim[i], kind="stable")[: n - 1]
+        chosen = list(order[:k])
+        wider = order[k : RETRIEVAL_REACH * (k + extra)]
+        if extra > 0 and len(wider):
+            chosen += list(wider[np.unique(np.linspace(0, len(wider) - 1, extra).round().astype(int))])
+        found.update((min(i, int(j)), max(i, int(j))) for j in chosen)
     found.update(_maximum_spanning_tree(sim))
     return sorted(found)
 
@@ -172,17 +191,18 @@ def _maximum_spanning_tree(sim: np.ndarray) -> list[tuple[int, int]]:
 def count_pairs(num_images: int, graph: str, sequence: bool = False) -> int:
     """The number of ordered (symmetrized) pairs the graph gives, without descriptors.
 
-    Exact for every graph but ``retrieval-K``, for which it is the upper bound ``2 min(N(N-1)/2, N(K+1))``
-    (the actual count is known once the images are encoded). Cheap and torch-free (sidebar estimates).
+    Exact for every graph but ``retrieval-K[-M]``, for which it is the upper bound
+    ``2 min(N(N-1)/2, N(K+M+1))`` (the actual count is known once the images are encoded). Cheap and
+    torch-free (sidebar estimates).
     """
     if num_images <= 1:
         resolve_graph(max(num_images, 1), graph, sequence)
         return 1
     name = resolve_graph(num_images, graph, sequence)
-    k = retrieval_k(name)
-    if k is None:
+    spec = retrieval_spec(name)
+    if spec is None:
         return len(make_pairs(num_images, name))
-    return 2 * min(num_images * (num_images - 1) // 2, num_images * (k + 1))
+    return 2 * min(num_images * (num_images - 1) // 2, num_images * (sum(spec) + 1))
 
 
 def make_pairs(
@@ -212,8 +232,8 @@ def make_pairs(
     if num_images < 1:
         raise ConfigError("at least one image is needed")
     graph = resolve_graph(num_images, graph, sequence)
-    k = retrieval_k(graph)
-    if k is None:
+    spec = retrieval_spec(graph)
+    if spec is None:
         pairs = _base_pairs(num_images, graph)  # validates the name even for one image
     elif num_images == 1:
         pairs = []
@@ -225,7 +245,7 @@ def make_pairs(
     else:
         if np.shape(similarity) != (num_images, num_images):
             raise ConfigError(f"similarity must be ({num_images}, {num_images}), got {np.shape(similarity)}")
-        pairs = retrieval_pairs(similarity, k)
+        pairs = retrieval_pairs(similarity, *spec)
     if num_images == 1:
         return [(0, 0)]
     if symmetrize:

@@ -30,7 +30,7 @@ class SceneInference:
     """What :func:`infer_scene` did.
 
     Attributes:
-        graph: the concrete graph name (``auto`` resolved, e.g. ``retrieval-10``).
+        graph: the concrete graph name (``auto`` resolved, e.g. ``retrieval-5-5``).
         pairs: the ordered pairs, in the order the sink received them.
         descriptors: ``(N, E)`` float32 global descriptors when the graph used them, else None.
         precision: the precision the network ran in (``fp32``, ``bf16``, ``fp16``).

@@ -16,7 +16,7 @@ from .memory import RunEstimate, format_bytes
 logger = logging.getLogger(__name__)
 
 MEMORY_ADVICE = (
-    "use fewer photos or a smaller scene graph (e.g. --graph retrieval-5 or swin-3), image size 224, "
+    "use fewer photos or a smaller scene graph (e.g. --graph retrieval-3-3 or swin-3), image size 224, "
     "or a machine with more memory"
 )
 GPU_MEMORY_ADVICE = (

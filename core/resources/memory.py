@@ -376,7 +376,7 @@ def _advice(num_photos: int, num_pairs: int) -> str:
     from ..inference.pairs import count_pairs
 
     options = []
-    for graph in ("retrieval-10", "retrieval-5", "swin-3"):
+    for graph in ("retrieval-5-5", "retrieval-3-3", "swin-3"):
         n = count_pairs(num_photos, graph)
         if n < num_pairs:
             options.append(f"--graph {graph} (up to {n:,} pairs)")

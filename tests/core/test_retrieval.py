@@ -71,6 +71,20 @@ def test_retrieval_graph_needs_similarities_and_is_symmetrised() -> None:
     assert retrieval_k("retrieval") == 10 and retrieval_k("swin-3") is None
 
 
+def test_wider_partners_are_added_from_the_next_ranks() -> None:
+    n = 40
+    order = np.arange(n)
+    sim = -np.abs(order[:, None] - order[None, :]).astype(float)  # photos along a line: neighbours alike
+    near = retrieval_pairs(sim, 2)
+    wide = retrieval_pairs(sim, 2, extra=2)
+    assert set(near) < set(wide) and len(wide) <= n * 4
+    assert max(j - i for i, j in near) == 2  # a chain: nothing beyond the 2 nearest
+    assert 2 < max(j - i for i, j in wide) <= 12  # ranks up to 3 (2 + 2) (an end photo: rank = distance)
+    assert count_pairs(n, "retrieval-2-2") >= 2 * len(wide)
+    pairs = make_pairs(n, "retrieval-2-2", similarity=sim)
+    assert sorted(pairs[: len(pairs) // 2]) == wide
+
+
 def test_retrieval_with_k_of_all_others_is_the_complete_graph() -> None:
     sim = np.random.default_rng(1).uniform(size=(5, 5))
     assert sorted(make_pairs(5, "retrieval-4", similarity=sim)) == sorted(make_pairs(5, "complete"))
@@ -78,7 +92,7 @@ def test_retrieval_with_k_of_all_others_is_the_complete_graph() -> None:
 
 def test_auto_is_complete_for_few_photos_a_window_for_footage_and_retrieval_beyond() -> None:
     assert resolve_graph(AUTO_COMPLETE_MAX, "auto") == "complete"
-    assert resolve_graph(AUTO_COMPLETE_MAX + 1, "auto") == "retrieval-10"
+    assert resolve_graph(AUTO_COMPLETE_MAX + 1, "auto") == "retrieval-5-5"
     assert resolve_graph(AUTO_COMPLETE_MAX + 1, "auto", sequence=True) == "swin-5-noncyclic"
     assert resolve_graph(50, " Swin-3 ") == "swin-3"
     assert make_pairs(4, "auto") == make_pairs(4, "complete")

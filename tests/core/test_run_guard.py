@@ -110,7 +110,7 @@ def test_auto_graph_on_many_photos_uses_retrieval(tiny_model, tmp_path, caplog) 
     with caplog.at_level(logging.INFO, logger="core"):
         result = reconstruct(paths, None, config, model=tiny_model)
     assert result.num_views == 22
-    assert "retrieval-10: " in caplog.text and "ordered pairs chosen by similarity" in caplog.text
+    assert "retrieval-5-5: " in caplog.text and "ordered pairs chosen by similarity" in caplog.text
 
 
 def test_infer_retrieval_graph_writes_a_connected_symmetric_set(tmp_path, capsys) -> None:
