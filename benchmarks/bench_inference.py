@@ -219,7 +219,7 @@ def precision_table(model, args, hw, enc_flops: int, dec_flops: int) -> list[str
         base_outputs = base_outputs or run.outputs
         agree = agreement(base_outputs, run.outputs)
         enc_g, dec_g = enc_flops / encode_s / 1e9, dec_flops / decode_s / 1e9
-        row = (f"| {precision} | {peak:.1f} | {encode_s:.2f} | {enc_g:.1f} ({100 * enc_g / peak:.0f}%) | {decode_s:.2f} | "
+        row = (f"| {precision} | {peak:.3g} | {encode_s:.2f} | {enc_g:.1f} ({100 * enc_g / peak:.0f}%) | {decode_s:.2f} | "
                f"{dec_g:.1f} ({100 * dec_g / peak:.0f}%) | {run.seconds / len(pairs):.2f} | {base_run / run.seconds:.2f}x | "
                f"{agree['pts_median']:.2e} | {agree['pts_p99']:.2e} | {os.getloadavg()[0]:.1f} |")  # fmt: skip
         lines.append(row)
