@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-max", type=int, default=50, help="run the clean-up up to this many photos")
     parser.add_argument("--no-full-network", action="store_true", help="skip the full-network measurement")
     parser.add_argument("--gpu-tflops", type=float, default=100.0)
+    parser.add_argument("--full-batches", type=int, nargs="+", metavar="B",
+                        help="only measure the full network's peak RSS at these batch sizes against the model")  # fmt: skip
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--full-child", type=int, default=0, help=argparse.SUPPRESS)
@@ -182,7 +184,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.full_child:
         print(json.dumps(full_network(args.full_child)))
         return 0
+    if args.full_batches:
+        return full_batches(args)
     return report(args)
+
+
+def full_batches(args: argparse.Namespace) -> int:
+    """The full network alone (build, encode B photos, decode B pairs), measured against the memory model."""
+    lines = [
+        "| batch | peak RSS measured | estimate | est./meas. | s per encode | s per pair |",
+        "|---" * 6 + "|",
+    ]
+    print("\n".join(lines), flush=True)
+    for b in args.full_batches:
+        out = _subprocess(["--full-child", str(b)])
+        est = estimate_run([(W, H)] * b, 0, FULL, "fp32", "cpu", with_result=False, batch_size=b)
+        row = (f"| {b} | {format_bytes(out['peak'])} | {format_bytes(est.peak_ram_bytes)} | "
+               f"{est.peak_ram_bytes / out['peak']:.2f} | {out['encode_s']:.1f} | {out['decode_s']:.1f} |")  # fmt: skip
+        lines.append(row)
+        print(row, flush=True)
+    if args.out:
+        args.out.write_text("\n".join(lines) + "\n")
+    return 0
 
 
 def report(args: argparse.Namespace) -> int:
