@@ -16,8 +16,8 @@ Graph names (K, R are integers):
 * ``retrieval-K-M``: the same plus ``M`` more partners per image, spread evenly over the next similarity
   ranks up to ``3 (K + M)``: still similar images, but at wider baselines. The ``K`` nearest alone give
   chain-like graphs along a walk or an orbit whose error accumulates; measured on synthetic sets
-  (``benchmarks/bench_retrieval.py``) ``retrieval-5-5`` has about the pairs of ``retrieval-10`` and
-  a third to a quarter of its camera error.
+  (``benchmarks/bench_retrieval.py``, 30-40 views) ``retrieval-5-5`` has 20-30 % more pairs than
+  ``retrieval-10`` and a quarter to a half of its camera error.
 * ``auto``: ``complete`` for up to :data:`AUTO_COMPLETE_MAX` photos, ``swin-K-noncyclic`` (a window over
   the frame order, :data:`AUTO_SEQUENCE_WINDOW`) for footage, :data:`AUTO_RETRIEVAL` for larger
   unordered sets; see :func:`resolve_graph` and ``benchmarks/bench_retrieval.py`` for the measurements
