@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PAIR_STORAGES = ("auto", "ram", "disk")
 IMAGE_SIZES = (512, 224)
 FOCAL_PRIORS = ("none", "exif", "mm")
 DISTORTION_MODELS = ("none", "k1", "k1k2")
@@ -27,17 +29,27 @@ class InferenceConfig:
         image_size: None (the default) for the model's own size, or 512 (long side to 512) or 224 (short side
             to 224, square crop), which must then be the model's. The model's checkpoint is the one source of
             truth: :func:`core.inference.predictor.choose_image_size` resolves None when the model is loaded.
-        scene_graph: ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]`` or ``oneref-R``.
+        scene_graph: ``auto``, ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]``, ``oneref-R``
+            or ``retrieval-K[-M]`` (see :mod:`core.inference.pairs`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
-        half_precision: run the network in float16/bfloat16 on CUDA (results are stored as float32).
-        batch_size: number of pairs decoded together (pairs of equal shapes only).
+        precision: compute precision of the network: ``auto`` (the fastest this device computes well, see
+            :mod:`core.inference.precision`), ``fp32``, ``bf16`` or ``fp16``. Results are stored as float32
+            (or float16 in the aligner's compact store) whatever this is.
+        batch_size: number of pairs decoded together (pairs of equal shapes only); None: 4 on the CPU and
+            MPS, as many as fit in the free GPU memory on CUDA (up to 32), see
+            :func:`core.inference.predictor.choose_batch_size`.
+        pair_storage: where the pipeline keeps the pair predictions until alignment: ``ram``, ``disk`` (a
+            scratch file in the temporary folder, removed afterwards) or ``auto`` (disk when RAM is short).
+        check_memory: refuse a run whose estimated peak memory exceeds what the machine has left.
     """
 
     image_size: int | None = None
-    scene_graph: str = "complete"
+    scene_graph: str = "auto"
     device: str = "auto"
-    half_precision: bool = False
-    batch_size: int = 4
+    precision: str = "auto"
+    batch_size: int | None = None
+    pair_storage: str = "auto"
+    check_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.image_size is not None and self.image_size not in IMAGE_SIZES:
@@ -46,7 +58,11 @@ class InferenceConfig:
             )
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
-        if self.batch_size < 1:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.pair_storage not in PAIR_STORAGES:
+            raise ConfigError(f"pair storage must be one of {PAIR_STORAGES}, got {self.pair_storage!r}")
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
 
 
@@ -108,7 +124,8 @@ class RefineConfig:
     """Sub-pixel refinement of the aligned cameras: image correspondences and a bundle adjustment.
 
     Attributes:
-        enabled: run the refinement after the alignment.
+        enabled: run the refinement after the alignment (off by default: on a typical run it costs several
+            times the alignment, see the README's "Camera refinement").
         distortion: radial distortion to estimate: ``none``, ``k1`` or ``k1k2`` (one set for all views with a
             shared focal, else one per view).
         optimize_pp: also estimate the principal points.
@@ -128,7 +145,7 @@ class RefineConfig:
             costs as much as this many pixels of reprojection error (0: no prior).
     """
 
-    enabled: bool = True
+    enabled: bool = False
     distortion: str = "none"
     optimize_pp: bool = False
     working_size: int = 1600
@@ -200,3 +217,66 @@ class ReconstructConfig:
                     f"focal length must be between {low:g} and {high:g} mm (36 mm film back), "
                     f"got {self.focal_mm}"
                 )
+
+
+FILL_MODES = ("localise", "interpolate", "none")
+DEFAULT_SENSOR_WIDTH_MM = 36.0
+# Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/footage/graph.py).
+DEFAULT_TEMPORAL_OFFSETS = (1, 2, 4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class FootageConfig:
+    """A shot (video file or image sequence) -> one camera per frame with one lens (``core.footage``).
+
+    Attributes:
+        reconstruct: network, alignment and clean-up settings as for photos; its ``focal_prior`` and
+            ``focal_mm`` are not used (the lens is ``focal_mm`` / ``sensor_width_mm`` below) and the
+            alignment always shares one focal length between the frames.
+        start, end: source frame range, inclusive (None: the footage's first / last frame). Videos count
+            frames from 1; image sequences use their file numbers.
+        every: reconstruct every K-th frame of the range.
+        max_frames: reconstruct at most N frames, spread evenly over the range (first and last kept).
+        fill: what the frames of the range that are not reconstructed get: ``localise`` (their pose from
+            the reconstruction, paper section 4.1), ``interpolate`` (SLERP + linear, fast) or ``none`` (they
+            are left out of the result).
+        focal_mm: the real focal length of the lens in mm, when known (fixed, not estimated).
+        sensor_width_mm: the film back in mm along the frame's long side; None when unknown (then
+            ``DEFAULT_SENSOR_WIDTH_MM`` is assumed, and the result says so).
+        fps: frame rate of an image sequence (its files carry none; None: 24 is assumed and said). Videos
+            use their own.
+        allow_gaps: reconstruct a sequence with missing frames without them (default: a clear error).
+        temporal_offsets: the pair graph pairs each frame with the frames this many frames later.
+        loop_closure: add long-range pairs between frames that look alike (the camera came back).
+        check_frames: flag black, blank and duplicated frames and keep them out of the reconstruction.
+    """
+
+    reconstruct: ReconstructConfig = field(default_factory=ReconstructConfig)
+    start: int | None = None
+    end: int | None = None
+    every: int = 1
+    max_frames: int | None = None
+    fill: str = "localise"
+    focal_mm: float | None = None
+    sensor_width_mm: float | None = None
+    fps: float | None = None
+    allow_gaps: bool = False
+    temporal_offsets: tuple[int, ...] = DEFAULT_TEMPORAL_OFFSETS
+    loop_closure: bool = True
+    check_frames: bool = True
+
+    def __post_init__(self) -> None:
+        if self.every < 1:
+            raise ConfigError(f"every must be at least 1 (every K-th frame), got {self.every}")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"max frames must be at least 1, got {self.max_frames}")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ConfigError(f"the end frame {self.end} comes before the start frame {self.start}")
+        if self.fill not in FILL_MODES:
+            raise ConfigError(f"fill must be one of {FILL_MODES}, got {self.fill!r}")
+        for name in ("focal_mm", "sensor_width_mm", "fps"):
+            value = getattr(self, name)
+            if value is not None and not (value > 0 and value < float("inf")):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a positive number, got {value}")
+        if not self.temporal_offsets or any(int(o) < 1 for o in self.temporal_offsets):
+            raise ConfigError(f"temporal offsets must be positive frame counts, got {self.temporal_offsets}")

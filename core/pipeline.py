@@ -16,17 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import AlignConfig, ReconstructConfig, RefineConfig
+from .config import AlignConfig, ReconstructConfig
 from .errors import DependencyError, ImageError
 from .geometry.photo import PhotoCrop, focal_net_from_35mm, focal_net_from_exif_35mm
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
+from .resources.guard import memory_errors
 from .result import Reconstruction, reconstruction_from_depth
 
 logger = logging.getLogger(__name__)
 
 # Share of the whole job each stage gets on the progress bar (measured proportions on CPU, rounded).
 _STAGES = {"model": (0.0, 0.04), "images": (0.04, 0.06), "pairs": (0.06, 0.80), "align": (0.80, 0.98)}
-_REFINE_STAGE = 0.9  # with the refinement, the alignment ends and the refinement starts here
+_REFINE_FROM = 0.9  # with the refinement (core.pipeline_refine), it takes the align stage's share from here
 
 
 def _require_torch() -> None:
@@ -126,100 +127,121 @@ def reconstruct(
         check_photo(path)
     _require_torch()
     from .inference.images import load_images
-    from .inference.pairs import make_pairs
-    from .inference.predictor import choose_image_size, predict_pairs
+    from .inference.predictor import choose_image_size, resolve_device
+    from .resources.plan import RunGuard, photo_sizes
 
-    if model is None:
-        from .inference.predictor import resolve_device
-        from .model.checkpoint import load_model
-
-        progress("Loading model", _STAGES["model"][0])
-        model = load_model(checkpoint, device=resolve_device(config.inference.device))
+    device = resolve_device(config.inference.device)
+    guard = RunGuard(photo_sizes(paths), config.inference, device.type, keep_model=model is not None,
+                     align_method=config.align.method, fast_pixels=config.align.fast_pixels)  # fmt: skip
+    loaded_here = model is None
+    if loaded_here:
+        guard.check()  # with the heaviest model of the size: before any work
+        model = _load_model(checkpoint, device, progress)
     check_cancel(cancel)
     size = choose_image_size(config.inference.image_size, model)  # a 224 model at 512 is a ConfigError
+    guard.check(getattr(model, "config", None))
     progress("Loading photos", _STAGES["images"][0])
     images = load_images(paths, size=size)
     check_cancel(cancel)
 
-    pairs = make_pairs(len(images), config.inference.scene_graph)
-    preds = predict_pairs(
-        model,
-        images,
-        pairs,
-        config.inference,
-        progress=sub_progress(progress, *_STAGES["pairs"]),
-        cancel=cancel,
-    )
-    crops = [img.crop for img in images]
-    known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
-    align_config = replace(config.align, known_focals=known) if known is not None else config.align
-    names = photo_names(paths)
-    refine = config.refine.enabled and len(images) > 1
-    align_end = _REFINE_STAGE if refine else _STAGES["align"][1]
-    aligned = _align(
-        preds, align_config, names, sub_progress(progress, _STAGES["align"][0], align_end), cancel
-    )
-    del preds
+    inference = replace(config.inference, image_size=size)
+    with _StoreSink(guard, getattr(model, "config", None)) as store:
+        _run_network(model, images, inference, store, sub_progress(progress, *_STAGES["pairs"]), cancel)
+        if loaded_here:
+            del model  # the weights are not needed for the alignment
+        crops = [img.crop for img in images]
+        known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
+        align_config = replace(config.align, known_focals=known) if known is not None else config.align
+        refine = config.refine.enabled and len(images) > 1
+        align_end = _REFINE_FROM if refine else _STAGES["align"][1]
+        with memory_errors("aligning the views"):
+            aligned = _align(
+                store, align_config, photo_names(paths), sub_progress(progress, _STAGES["align"][0], align_end),
+                cancel,
+            )  # fmt: skip
     check_cancel(cancel)
     refinement = None
     if refine:
-        refine_progress = sub_progress(progress, align_end, _STAGES["align"][1])
-        refinement = refine_on_photos(
-            images, aligned, align_config, config.refine, names, refine_progress, cancel
-        )
+        from .pipeline_refine import refine_on_photos
+
+        refinement = refine_on_photos(images, aligned, align_config, config.refine, photo_names(paths),
+                                      sub_progress(progress, align_end, _STAGES["align"][1]), cancel)  # fmt: skip
         aligned = refinement.alignment
 
     conf = list(aligned.conf)
-    if config.clean_depth and len(images) > 1:
-        from .align.cleanup import clean_pointcloud
+    with memory_errors("building the point cloud"):
+        if config.clean_depth and len(images) > 1:
+            from .align.cleanup import clean_pointcloud
 
-        progress("Cleaning point cloud", _STAGES["align"][1])
-        conf = clean_pointcloud(aligned, cancel=cancel)
-        check_cancel(cancel)
-    result = _to_reconstruction(paths, images, aligned, conf, refinement)
+            progress("Cleaning point cloud", _STAGES["align"][1])
+            conf = clean_pointcloud(aligned, cancel=cancel)
+            check_cancel(cancel)
+        result = _to_reconstruction(paths, images, aligned, conf)
+    if refinement is not None:
+        from .pipeline_refine import with_refinement
+
+        result = with_refinement(result, refinement)
     progress("Done", 1.0)
     logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
     return result
 
 
-def refine_on_photos(
-    images, aligned, align_config: AlignConfig, config: RefineConfig, names: Sequence[str], progress, cancel
-):
-    """The refinement step of the pipeline: match on working copies of the ORIGINAL photos (long side at most
-    ``config.working_size``), tied to the network images through their crops.
+def _load_model(checkpoint, device, progress: ProgressFn):
+    from .model.checkpoint import load_model
 
-    Returns:
-        a :class:`~core.refine.Refinement` (solve errors in pixels of the original photos).
-    """
-    from PIL import Image
+    progress("Loading model", _STAGES["model"][0])
+    with memory_errors("loading the model"):
+        return load_model(checkpoint, device=device)
 
-    from .inference.images import open_photo
-    from .refine import ImageFrame, Priors, refine_alignment, resize_crop
 
-    progress("Loading photos for refinement", 0.0)
-    works, frames = [], []
-    for img in images:
-        photo, _ = open_photo(img.path)
-        w0, h0 = photo.size
-        scale = 1.0 if config.working_size == 0 else min(1.0, config.working_size / max(w0, h0))
-        size = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
-        works.append(np.asarray(photo if size == (w0, h0) else photo.resize(size, Image.Resampling.LANCZOS)))
-        frames.append(ImageFrame(net_crop=img.crop, image_crop=resize_crop((w0, h0), size)))
-        check_cancel(cancel)
-    n = len(images)
-    priors = Priors(
-        shared_focal=align_config.shared_focal,
-        known_focal=np.array([f is not None for f in (align_config.known_focals or [None] * n)]),
-        known_pose=np.array([T is not None for T in (align_config.known_poses or [None] * n)]),
+class _StoreSink:
+    """The run's compact pair store, opened once the pairs are chosen (in RAM or on disk, as the guard's
+    estimate with the exact pairs says); closed (scratch file deleted) on exit, also on failure or cancel."""
+
+    def __init__(self, guard, model_config) -> None:
+        self.guard, self.model_config = guard, model_config
+        self.store = None
+
+    def prepare(self, pairs) -> None:
+        from .align.store import PairStore
+
+        estimate = self.guard.check(self.model_config, pairs)
+        self.store = PairStore(on_disk=estimate.storage == "disk", expected_bytes=estimate.disk_bytes)
+
+    def __call__(self, pred) -> None:
+        self.store.add(pred)
+
+    def __len__(self) -> int:
+        return 0 if self.store is None else len(self.store)
+
+    def __getitem__(self, index):
+        return self.store[index]
+
+    def __enter__(self) -> _StoreSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _run_network(model, images, inference, store: _StoreSink, progress: ProgressFn, cancel) -> None:
+    from .inference.scene import infer_scene
+
+    infer_scene(
+        model,
+        images,
+        inference.scene_graph,
+        inference,
+        store,
+        progress=progress,
+        cancel=cancel,
+        before_decode=store.prepare,
     )
-    refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
-    for line in refinement.warnings:
-        logger.warning("refinement: %s", line)
-    return refinement
 
 
-def _to_reconstruction(paths, images, aligned, conf, refinement=None) -> Reconstruction:
-    result = reconstruction_from_depth(
+def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:
+    return reconstruction_from_depth(
         paths,
         aligned.world_from_cam,
         aligned.intrinsics(),
@@ -229,14 +251,4 @@ def _to_reconstruction(paths, images, aligned, conf, refinement=None) -> Reconst
         [img.rgb.astype(np.float32) / 255.0 for img in images],
         pts3d=aligned.pts3d,
         warnings=aligned.warnings,
-    )
-    if refinement is None:
-        return result
-    return replace(
-        result,
-        dist=refinement.dist,
-        solve_error_px=refinement.solve_error_px,
-        solve_error_total_px=refinement.solve_error_total_px,
-        refine_status=refinement.notes,
-        refine_warnings=refinement.warnings,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,8 +137,9 @@ class Reconstruction:
         """True for a reconstruction of consecutive frames of one shot (``fps > 0``)."""
         return self.fps > 0
 
-    def save_npz(self, path: str | Path) -> None:
-        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``).
+    def save_npz(self, path: str | Path, extra: Mapping[str, np.ndarray] | None = None) -> None:
+        """Write the ``RESULT.npz`` layout of INTERFACES.md section 1 (``cam2world`` = ``world_from_cam``),
+        plus the ``extra`` arrays (e.g. the footage's per-frame status), which may not reuse a name.
 
         The write is atomic (:func:`core.io.atomic.save_npz`): an interrupted write leaves the previous file.
         ``path`` must end with ``.npz`` (it is used exactly as given).
@@ -167,6 +168,10 @@ class Reconstruction:
             arrays[f"pts3d_{k}"] = np.asarray(self.pts3d[k], dtype=np.float32)
             arrays[f"conf_{k}"] = np.asarray(self.conf[k], dtype=np.float32)
             arrays[f"colors_{k}"] = np.asarray(self.colors[k], dtype=np.float32)
+        for name, value in (extra or {}).items():
+            if name in arrays:
+                raise ValueError(f"extra array {name!r} would overwrite a RESULT.npz array")
+            arrays[name] = np.asarray(value)
         save_npz(path, arrays, compressed=True)
 
     @classmethod

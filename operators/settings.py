@@ -29,13 +29,21 @@ IMAGE_SIZE_ITEMS = (
     ("224", "224", "Short side to 224 pixels, square crop (the 224 checkpoint)"),
 )
 SCENE_GRAPH_ITEMS = (
+    ("auto", "Automatic", "Every pair up to 20 photos; above, each photo with its most similar photos"),
     ("complete", "Complete", "Every pair of photos: best quality, N*(N-1) pairs"),
     ("swin", "Sliding Window", "Each photo with its K neighbours in file order (videos, turntables)"),
     ("logwin", "Log Window", "Neighbours at distances 1, 2, 4, ... up to 2^(K-1) in file order"),
     ("oneref", "One Reference", "Every photo paired with one reference photo"),
+    (
+        "retrieval",
+        "Similar Photos",
+        "Each photo with its K most similar photos and K more at wider baselines, by the network's own "
+        "image features (large unordered sets: the pair count grows linearly)",
+    ),
 )
-# Scene graphs whose name carries a number (the core's "swin-3", "logwin-3", "oneref-0").
-WINDOWED_GRAPHS = ("swin", "logwin", "oneref")
+# Scene graphs whose name carries a number (the core's "swin-3", "logwin-3", "oneref-0", "retrieval-3-3").
+WINDOWED_GRAPHS = ("swin", "logwin", "oneref", "retrieval")
+GRAPHS_WITHOUT_WINDOW = ("auto", "complete")
 FOCAL_PRIOR_ITEMS = (
     ("none", "Estimate", "Estimate each photo's focal length"),
     ("exif", "From EXIF", "Use the 35 mm-equivalent focal length stored in the photos where present"),
@@ -170,7 +178,11 @@ class ReconstructOperatorSettings:
 
 
 def graph_name(scene_graph: str, window: int) -> str:
-    """The core's scene-graph name: ``complete``, or ``swin-K`` / ``logwin-K`` / ``oneref-R``."""
+    """The core's scene-graph name: ``auto``, ``complete``, ``swin-K`` / ``logwin-K`` / ``oneref-R``, or
+    ``retrieval-K-K`` (K nearest and K wider partners: at the same pair count more accurate than K nearest
+    alone, ``benchmarks/bench_retrieval.py``)."""
+    if scene_graph == "retrieval":
+        return f"retrieval-{int(window)}-{int(window)}"
     return f"{scene_graph}-{int(window)}" if scene_graph in WINDOWED_GRAPHS else scene_graph
 
 

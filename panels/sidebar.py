@@ -10,6 +10,7 @@ from ..operators.compare import target_camera
 from ..operators.geonodes import MODIFIER_NAME
 from ..operators.level_scale import picked_points
 from ..operators.reconstruction_objects import context_root
+from ..operators.settings import GRAPHS_WITHOUT_WINDOW
 
 
 class DUST3R_PT_reconstruct(bpy.types.Panel):
@@ -48,7 +49,7 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         col = layout.column(heading="Network")
         col.prop(settings, "image_size")
         col.prop(settings, "scene_graph")
-        if settings.scene_graph != "complete":
+        if settings.scene_graph not in GRAPHS_WITHOUT_WINDOW:
             col.prop(settings, "graph_window")
         col = layout.column(heading="Cameras")
         col.prop(settings, "focal_prior")

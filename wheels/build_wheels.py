@@ -35,19 +35,22 @@ MANIFEST = ROOT / "blender_manifest.toml"
 REQUIREMENTS = ROOT / "tests" / "requirements.txt"
 SUMS = WHEELS_DIR / "SHA256SUMS"
 
-# Imported by the core (scipy: align/matching; pillow: images; safetensors: checkpoints). Blender ships
-# numpy; torch is installed on demand. Optional extras (pillow-heif for HEIC photos) are not bundled.
-BUNDLED = ("scipy", "pillow", "safetensors")
+# Imported by the core (scipy: align/matching; pillow: images; safetensors: checkpoints; av: footage, the
+# FFmpeg decoders of video files and EXR/DPX sequences). Blender ships numpy; torch is installed on demand.
+# Optional extras (pillow-heif for HEIC photos) are not bundled.
+BUNDLED = ("scipy", "pillow", "safetensors", "av")
 PYTHON_VERSION = "3.11"  # Blender 4.2 LTS to 5.0
 # Blender platform id -> the pip platform tags accepted for it. pip does not widen an explicit --platform
 # to older glibc / macOS versions, so every accepted version is listed. Floors: glibc 2.28 (Blender 4.2's
-# own floor), macOS 12 (the oldest that scipy's current arm64 wheels support).
+# own floor), macOS 12 (the oldest that scipy's current arm64 wheels support). PyAV 18 ships its Apple-silicon
+# wheel for macOS 14 only: that tag comes LAST, so pip still takes the macOS 11/12 wheels of the other
+# packages (it prefers the tags in the order given) and only footage needs macOS 14 on Apple silicon.
 _MANYLINUX = tuple(f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)) + ("manylinux2014_x86_64",)
 _MACOS_X64 = ("12_0", "11_0", *(f"10_{minor}" for minor in range(15, 8, -1)))
 PLATFORMS: dict[str, tuple[str, ...]] = {
     "windows-x64": ("win_amd64",),
     "linux-x64": _MANYLINUX,
-    "macos-arm64": ("macosx_12_0_arm64", "macosx_11_0_arm64"),
+    "macos-arm64": ("macosx_12_0_arm64", "macosx_11_0_arm64", "macosx_14_0_arm64"),
     "macos-x64": tuple(f"macosx_{version}_x86_64" for version in _MACOS_X64),
 }
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)")

@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos -> RESULT.npz (INTERFACES.md section 1).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..config import DISTORTION_MODELS, AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
+from ..config import (
+    DISTORTION_MODELS,
+    PAIR_STORAGES,
+    AlignConfig,
+    InferenceConfig,
+    ReconstructConfig,
+    RefineConfig,
+)
 from ..errors import ConfigError
+from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
+from .infer_cmd import add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
@@ -31,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint", required=True, help="official .pth, Hugging Face folder or model.safetensors"
     )
-    parser.add_argument("--images", nargs="+", required=True, metavar="IMG", help="photos, in view order")
+    sources = parser.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--images", nargs="+", metavar="IMG", help="photos, in view order")
     parser.add_argument(
         "--out",
         required=True,
@@ -42,12 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
     )
-    parser.add_argument(
-        "--graph", default=_DEFAULT_INFERENCE.scene_graph, help="complete, swin-K, logwin-K, oneref-R"
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=_DEFAULT_INFERENCE.device)
-    parser.add_argument("--half", action="store_true", help="half precision on CUDA")
-    parser.add_argument("--batch-size", type=int, default=_DEFAULT_INFERENCE.batch_size)
+    add_network_options(parser, _DEFAULT_INFERENCE)
+    parser.add_argument("--pair-storage", choices=PAIR_STORAGES, default=_DEFAULT_INFERENCE.pair_storage,
+                        help="keep the pair predictions in RAM, on disk (a scratch file in the temporary "
+                        "folder, removed afterwards) or auto: on disk when RAM is short (default: %(default)s)")  # fmt: skip
     parser.add_argument("--method", choices=("fast", "paper"), default=_DEFAULT_ALIGN.method)
     parser.add_argument("--niter", type=int, default=None, help="alignment iterations (default: per method)")
     parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default=_DEFAULT_ALIGN.focal_mode)
@@ -57,8 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     focal.add_argument(
         "--focal-mm",
         type=float,
-        help="known focal length of all photos, in mm on a 36 mm film back on the photo's long side (the "
-        "Blender camera's lens; the 35 mm equivalent for 3:2 photos); 1 to 5000",
+        help="known focal length in mm, 1 to 5000: for photos on a 36 mm film back on the photo's long side "
+        "(the Blender camera's lens; the 35 mm equivalent for 3:2 photos); for footage on the --sensor-width "
+        "film back",
     )
     focal.add_argument(
         "--focal-exif",
@@ -72,21 +82,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--refine",
         action=argparse.BooleanOptionalAction,
         default=_DEFAULT_REFINE.enabled,
-        help="refine the cameras to sub-pixel accuracy on the photos (correspondences, bundle adjustment)",
+        help="refine the cameras to sub-pixel accuracy on the photos or frames (correspondences, bundle "
+        "adjustment; default: %(default)s)",
     )
     parser.add_argument(
         "--distortion",
         choices=DISTORTION_MODELS,
         default=_DEFAULT_REFINE.distortion,
-        help="with --refine: also estimate radial distortion (one set with --shared-focal, else per photo)",
+        help="with --refine: also estimate radial distortion (one set with --shared-focal or footage, else per "
+        "photo)",
     )
+    add_footage_arguments(parser, sources)
     parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
     """The :class:`ReconstructConfig` the command-line options describe."""
     if args.distortion != "none" and not args.refine:
-        raise ConfigError("--distortion is estimated by the refinement: add --refine (or drop --no-refine)")
+        raise ConfigError("--distortion is estimated by the refinement: add --refine")
     align_kwargs = {
         "method": args.method,
         "focal_mode": args.focal_mode,
@@ -100,14 +113,16 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
             image_size=args.size,
             scene_graph=args.graph,
             device=args.device,
-            half_precision=args.half,
+            precision=precision_from_args(args, _DEFAULT_INFERENCE.precision),
             batch_size=args.batch_size,
+            pair_storage=args.pair_storage,
+            check_memory=not args.no_memory_check,
         ),
         align=AlignConfig(**align_kwargs),
         focal_prior="mm" if args.focal_mm is not None else ("exif" if args.focal_exif else "none"),
         focal_mm=args.focal_mm,
         clean_depth=not args.no_clean,
-        refine=RefineConfig(enabled=args.refine, distortion=args.distortion),
+        refine=replace(_DEFAULT_REFINE, enabled=args.refine, distortion=args.distortion),
     )
 
 
@@ -116,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     out = check_output_file(args.out)
+    if is_footage(args):
+        print("\n".join(report_lines(run_footage(args, config, out), out)))
+        return 0
 
     def report(stage: str, fraction: float) -> None:
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
@@ -125,11 +143,11 @@ def run(args: argparse.Namespace) -> int:
     result.save_npz(out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
     print(f"wrote {out}: {result.num_views} views, {points} points")
-    if np.isfinite(result.solve_error_total_px):
+    if any(result.refine_status):
         refined = sum(status == "refined" for status in result.refine_status)
-        print(
-            f"refined {refined} of {result.num_views} cameras: solve error {result.solve_error_total_px:.3f} px"
-        )
+        solve = result.solve_error_total_px
+        error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
+        print(f"refined {refined} of {result.num_views} cameras: {error}")
         for line in result.refine_warnings:
             print(f"warning: {line}")
     return 0

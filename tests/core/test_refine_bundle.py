@@ -24,7 +24,9 @@ def _scene(n_views=5, n_points=120, dist=(0.0, 0.0), seed=0):
         C.append([4 * np.sin(angle), 0.3 * np.cos(3 * k), 5 - 4 * np.cos(angle)])
         R.append(exp_so3(np.array([0.02 * k, -angle, 0.01])))  # camera_from_world, looking at the cloud
     R, C = np.array(R), np.array(C)
-    K = np.stack([np.array([[150.0 + 5 * k, 0, 80], [0, 150.0 + 5 * k, 60], [0, 0, 1]]) for k in range(n_views)])
+    K = np.stack(
+        [np.array([[150.0 + 5 * k, 0, 80], [0, 150.0 + 5 * k, 60], [0, 0, 1]]) for k in range(n_views)]
+    )
     view = np.repeat(np.arange(n_views), n_points)
     point = np.tile(np.arange(n_points), n_views)
     xy = np.concatenate([project_distorted(K[v], (points - C[v]) @ R[v].T, dist) for v in range(n_views)])
@@ -40,7 +42,9 @@ def _perturbed(truth: BundleState, seed=1) -> BundleState:
     K[:, 0, 0] *= 1 + rng.normal(0, 0.01, n)
     K[:, 1, 1] = K[:, 0, 0]
     points = truth.points * (1 + rng.normal(0, 0.02, truth.points.shape))
-    return BundleState(R=R, C=truth.C + rng.normal(0, 0.03, truth.C.shape), K=K, dist=np.zeros((n, 2)), points=points)
+    return BundleState(
+        R=R, C=truth.C + rng.normal(0, 0.03, truth.C.shape), K=K, dist=np.zeros((n, 2)), points=points
+    )
 
 
 def _fixed_first(n):
@@ -133,7 +137,9 @@ def test_shared_lens_distortion_is_estimated(num_dist: int) -> None:
     start = _perturbed(truth)
     K = np.repeat(truth.K[:1], len(truth.K), 0)  # one lens
     truth = BundleState(truth.R, truth.C, K, truth.dist, truth.points)
-    xy = np.concatenate([project_distorted(K[v], (truth.points - truth.C[v]) @ truth.R[v].T, k) for v in range(5)])
+    xy = np.concatenate(
+        [project_distorted(K[v], (truth.points - truth.C[v]) @ truth.R[v].T, k) for v in range(5)]
+    )
     obs = Observations(obs.view, obs.point, xy)
     K_start = K.copy()
     K_start[:, 0, 0] *= 1.01

@@ -49,7 +49,9 @@ def test_align_refine_user_errors_exit_2_with_one_line(case_file, tmp_path, caps
     assert main(["align", "--input", str(no_images), "--output", str(out), "--refine"]) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert "images" in err and len(err.splitlines()) == 1
-    assert main(["align", "--input", str(path), "--output", str(out), "--distortion", "k1"]) == EXIT_USER_ERROR
+    assert (
+        main(["align", "--input", str(path), "--output", str(out), "--distortion", "k1"]) == EXIT_USER_ERROR
+    )
     assert "--refine" in capsys.readouterr().err
 
 

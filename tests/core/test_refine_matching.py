@@ -58,7 +58,11 @@ def test_keypoints_are_spread_and_skip_flat_areas() -> None:
 def test_lucas_kanade_finds_an_affine_warp_to_a_hundredth_of_a_pixel_despite_exposure() -> None:
     img = _texture()
     th = np.radians(6.0)
-    M = 1.1 * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) @ np.array([[1, 0.08], [0, 0.95]])
+    M = (
+        1.1
+        * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+        @ np.array([[1, 0.08], [0, 0.95]])
+    )
     t = np.array([2.3, -1.7])
     other = _warped(img, M, t, gain=0.8, bias=0.1)
     pa, pb = build_pyramid(img, 3, presmooth=0), build_pyramid(other, 3, presmooth=0)

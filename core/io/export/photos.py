@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from ...errors import DependencyError, ImageError
+from ...errors import ImageError
 from ...inference.images import BASE_SUFFIXES, HEIF_SUFFIXES, open_photo
 from .files import ExportError, atomic_write
 from .scene import ExportScene
@@ -148,35 +148,30 @@ def _copy_or_link(source: Path, dest: Path, link: bool) -> None:
 def write_video_frames(
     video: Path, frame_numbers: Sequence[int], dest: Sequence[Path], size: tuple[int, int]
 ) -> None:
-    """Decode ``video`` once and write its frame ``frame_numbers[i]`` (0-based) to ``dest[i]`` as PNG.
+    """Decode ``video`` once and write its frame ``frame_numbers[i]`` to ``dest[i]`` as PNG.
+
+    Frames are read by the footage reader (:func:`core.footage.open_footage`), so they are numbered as the
+    reconstruction numbered them (from 1, as Blender's clip editor counts) and shown upright (a phone's
+    display rotation applied).
 
     Raises:
         DependencyError: PyAV (the ``av`` package) is not installed.
-        ExportError: the video cannot be decoded, has fewer frames, or frames of another size than ``size``.
+        ExportError: the video cannot be decoded, has no such frame, or frames of another size than ``size``.
     """
-    try:
-        import av
-    except ImportError as exc:
-        raise DependencyError(
-            "writing the frames of a video needs PyAV (pip install av), or reconstruct from an image sequence"
-        ) from exc
+    from ...footage import open_footage
+    from ...footage.errors import FootageError
+
     wanted: dict[int, list[Path]] = {}
     for number, path in zip(frame_numbers, dest, strict=True):
         wanted.setdefault(int(number), []).append(Path(path))
-    decoded = 0
     try:
-        with av.open(str(video)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
-                decoded = index + 1
-                for path in wanted.pop(index, []):
-                    image = frame.to_image()
-                    if image.size != tuple(size):
-                        raise ExportError(f"{video}: frame {index} is {image.size}, the result says {size}")
-                    with atomic_write(path) as f:
-                        image.save(f, format="PNG")
-                if not wanted:
-                    break
-    except av.FFmpegError as exc:
-        raise ExportError(f"cannot decode {video}: {exc}") from exc
-    if wanted:
-        raise ExportError(f"{video} has {decoded} frames, but the result uses frame {min(wanted)}")
+        for number, rgb in open_footage(video).read(sorted(wanted)):
+            if (rgb.shape[1], rgb.shape[0]) != tuple(size):
+                raise ExportError(
+                    f"{video}: frame {number} is {rgb.shape[1]}x{rgb.shape[0]}, the result says {size}"
+                )
+            for path in wanted[number]:
+                with atomic_write(path) as f:
+                    Image.fromarray(rgb).save(f, format="PNG")
+    except FootageError as exc:
+        raise ExportError(f"cannot write the frames of {video}: {exc}") from exc
