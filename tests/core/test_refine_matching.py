@@ -101,3 +101,28 @@ def test_search_refuses_a_repetitive_texture_rather_than_guess() -> None:
     assert not ok.any()  # peaks every 6 pixels: no distinct best position
     _, ok = ncc_search([_texture()], _texture(), 0, p, A, p + [2.0, 0.0], radius=8, window=13)
     assert ok.all()
+
+
+def test_matcher_on_a_real_photo_with_a_known_warp() -> None:
+    """Real texture (examples/photos: JPEG, blur, sensor noise) warped by a known affine map with an exposure
+    change: the search from guesses several pixels off, then Lucas-Kanade, recovers the warp's positions."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from core.refine.pyramid import to_grey
+
+    photo = sorted((Path(__file__).resolve().parents[2] / "examples" / "photos").glob("*.jpg"))[0]
+    img = to_grey(np.asarray(Image.open(photo).convert("RGB")))
+    th = np.radians(4.0)
+    M = 0.95 * np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    t = np.array([3.6, -2.1])
+    other = _warped(img, M, t, gain=0.85, bias=0.05)
+    pa, pb = build_pyramid(img, 4), build_pyramid(other, 4)
+    p = grid_keypoints(shi_tomasi_score(img), 12, 1e-4, 30).astype(np.float64)
+    q_true = _truth(p, M, t, img.shape)
+    q0 = q_true + np.random.default_rng(3).uniform(-6, 6, q_true.shape)
+    q, ok = match_patches(pa, pb, p, np.repeat(M[None], len(p), 0), q0, 10.0, PatchParams())
+    err = np.hypot(*(q - q_true).T)
+    assert len(p) > 100 and ok.mean() > 0.5
+    assert np.median(err[ok]) < 0.05 and np.percentile(err[ok], 95) < 0.2
