@@ -52,7 +52,7 @@ def photo_case(tmp_path_factory):
 def test_refinement_on_the_photos_reports_photo_pixels_and_improves_the_cameras(photo_case):
     net, images, aligned = photo_case
     names = [f"view_{k}.png" for k in range(4)]
-    on_photos = refine_on_photos(images, aligned, AlignConfig(), RefineConfig(), names)
+    on_photos = refine_on_photos(images, aligned, AlignConfig(), RefineConfig(enabled=True), names)
     assert on_photos.refined.all()
     # the matcher worked on the 256x192 photos: the refined network focals (128x96 units) come back through
     # the crop, and the cameras sit better on the views than the aligned ones
@@ -108,7 +108,10 @@ def test_footage_hook_refines_the_shot_with_one_lens(shot):
     unchanged = refine_shot(aligned, frames, shot_align_config(config, len(frames), None))
     assert unchanged.aligned is aligned and np.isnan(unchanged.solve_error_px).all()
     refined = refine_shot(
-        aligned, frames, shot_align_config(config, len(frames), None), RefineConfig(distortion="k1")
+        aligned,
+        frames,
+        shot_align_config(config, len(frames), None),
+        RefineConfig(enabled=True, distortion="k1"),
     )
     assert np.isfinite(refined.solve_error_px).all() and refined.solve_error_px.max() < 0.5
     assert np.ptp(refined.aligned.focals) == 0.0  # still one lens
@@ -126,7 +129,7 @@ def test_footage_hook_keeps_the_artists_focal(shot):
     focal = float(case["focals"][0]) * 1.01
     config = shot_align_config(AlignConfig(), len(frames), focal)
     aligned = align_shot(preds, len(frames), AlignConfig(), known_focal=focal)
-    refined = refine_shot(aligned, frames, config, RefineConfig())
+    refined = refine_shot(aligned, frames, config, RefineConfig(enabled=True))
     assert np.isfinite(refined.solve_error_px).all()
     np.testing.assert_allclose(refined.aligned.focals, focal, rtol=1e-9)
 
