@@ -191,3 +191,25 @@ def test_reconstruct_footage_with_refine_keeps_the_given_lens(tmp_path):
     np.testing.assert_allclose(recon.K_photo[:, 0, 0], 128.0)  # the artist's lens, through the refinement
     assert recon.dist.shape == (4, 2) and np.ptp(recon.dist, axis=0).max() == 0.0
     assert recon.solve_error_px.shape == (4,)
+
+
+def test_refinement_on_the_photos_reports_progress_and_stops_on_cancel(photo_case):
+    import threading
+
+    from core.errors import Cancelled
+
+    _, images, aligned = photo_case
+    cancel = threading.Event()
+    stages = []
+
+    def progress(stage: str, fraction: float) -> None:
+        stages.append((stage, fraction))
+        if stage.startswith("Matching 2/"):
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        refine_on_photos(images, aligned, AlignConfig(), RefineConfig(enabled=True), ["a", "b", "c", "d"],
+                         progress, cancel)  # fmt: skip
+    assert stages[0][0] == "Loading photos for refinement"
+    assert [f for _, f in stages] == sorted(f for _, f in stages)
+    assert not any(s == "Bundle adjustment" for s, _ in stages)
