@@ -1,0 +1,224 @@
+"""A footage RESULT.npz -> ONE animated camera with the plate behind it (INTERFACES.md section 3).
+
+Ground-truth results of the synthetic ``shot`` (true cameras and depths, the plate as a real H.264 video
+from frame 1 or a PNG sequence from frame 1001): a key on every frame, the camera at every keyed frame
+reprojecting the result's points of that frame to 0.01 px (CONVENTIONS.md section 6; through Blender's
+POLYNOMIAL model of the clip's tracking camera when the lens distorts), the clip showing plate frame k on
+scene frame k (rendered through the compositor's Movie Clip node), the scene's range, rate and resolution
+from the plate, the tracking camera equal to the camera's lens, sensor and shift.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+pytest.importorskip("av")
+
+POINTS_PER_FRAME = 1200
+
+
+def _footage_camera():
+    cams = [o for o in bpy.data.objects if o.get("dust3r_role") == "footage_camera"]
+    assert len(cams) == 1, [o.name for o in bpy.data.objects]
+    return cams[0]
+
+
+def _import(path) -> None:
+    assert bpy.ops.dust3r.import_result(filepath=str(path)) == {"FINISHED"}
+
+
+def _blender_points(pts_opencv: np.ndarray) -> np.ndarray:
+    """OpenCV world -> Blender world (CONVENTIONS.md section 4)."""
+    return np.stack([pts_opencv[:, 0], pts_opencv[:, 2], -pts_opencv[:, 1]], axis=-1)
+
+
+def _tracking_distort(uv_pinhole: np.ndarray, clip, size) -> np.ndarray:
+    """Blender's POLYNOMIAL model, from the clip's tracking camera as Blender stores it (libmv: normalise by
+    the focal in pixels, the vertical one ``pixel_aspect`` times it, around the principal point measured
+    from the bottom-left corner; ``1 + k1 r^2 + k2 r^4 + k3 r^6``)."""
+    cam = clip.tracking.camera
+    w, h = size
+    f = cam.focal_length_pixels
+    fy = f * cam.pixel_aspect
+    cx, cy_up = cam.principal_point_pixels
+    x = (uv_pinhole[:, 0] - cx) / f
+    y = ((h - uv_pinhole[:, 1]) - cy_up) / fy  # v down -> Blender's y up
+    r2 = x * x + y * y
+    scale = 1 + cam.k1 * r2 + cam.k2 * r2 * r2 + cam.k3 * r2 * r2 * r2
+    return np.stack([x * scale * f + cx, h - (y * scale * fy + cy_up)], axis=-1)
+
+
+def _reprojection_errors(recon, cam_obj, clip=None) -> dict[int, float]:
+    """Worst error (px) of each view's points through the camera at that view's frame."""
+    scene = bpy.context.scene
+    w, h = (int(v) for v in recon.photo_size[0])
+    grid = np.stack(np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5), axis=-1)  # photo pixels
+    rng = np.random.default_rng(0)
+    worst = {}
+    for k, frame in enumerate(recon.frame_numbers):
+        pts = np.asarray(recon.pts3d[k], dtype=np.float64).reshape(-1, 3)
+        ok = np.isfinite(pts).all(axis=1)
+        if not ok.any():
+            continue
+        pick = rng.choice(np.flatnonzero(ok), size=min(POINTS_PER_FRAME, int(ok.sum())), replace=False)
+        expected = grid.reshape(-1, 2)[pick]
+        scene.frame_set(int(frame))
+        uv = np.array(
+            [
+                (p.x * w, (1.0 - p.y) * h)
+                for p in (world_to_camera_view(scene, cam_obj, Vector(q)) for q in _blender_points(pts[pick]))
+            ]
+        )
+        if clip is not None:
+            uv = _tracking_distort(uv, clip, (w, h))
+        worst[int(frame)] = float(np.abs(uv - expected).max())
+    return worst
+
+
+def test_video_result_keys_every_frame_and_reprojects_at_each(addon, footage_result) -> None:
+    recon, _case, path, plate = footage_result("video", n=6, pp_offset=(3.0, -2.0), sensor_width=23.76)
+    _import(path)
+    cam = _footage_camera()
+    anim = addon.submodule("operators.animation")
+    assert anim.keyed_frames(cam, "location") == list(range(1, 7))
+    assert anim.keyed_frames(cam, "rotation_quaternion") == list(range(1, 7))
+    assert list(cam["dust3r_frame_numbers"]) == list(range(1, 7))
+    assert cam.rotation_mode == "QUATERNION"
+    errors = _reprojection_errors(recon, cam)
+    assert sorted(errors) == list(range(1, 7)) and max(errors.values()) < 0.01, errors
+
+    scene = bpy.context.scene
+    assert (scene.frame_start, scene.frame_end) == (1, 6)
+    assert scene.render.fps == 24 and scene.render.fps_base == pytest.approx(1.001, abs=1e-6)
+    assert (scene.render.resolution_x, scene.render.resolution_y) == (64, 48)
+    assert scene.render.resolution_percentage == 100 and scene.camera == cam
+    # The film back given: the camera has it (36 mm only when nothing is known).
+    assert cam.data.sensor_width == pytest.approx(23.76) and cam.data.sensor_fit == "HORIZONTAL"
+    assert not cam["dust3r_sensor_width_assumed"]
+    clip = cam.data.background_images[0].clip
+    assert cam.data.background_images[0].source == "MOVIE_CLIP" and scene.active_clip == clip
+    assert Path(bpy.path.abspath(clip.filepath)) == plate.resolve()
+    assert (clip.frame_start, clip.frame_offset) == (1, 0)
+    assert "dust3r_solve_error_px" not in cam  # no refinement ran
+
+
+def test_one_camera_and_no_flips(addon, footage_result) -> None:
+    recon, _case, path, _plate = footage_result("video", n=8)
+    _import(path)
+    cam = _footage_camera()
+    anim = addon.submodule("operators.animation")
+    curves = {fc.array_index: fc for fc in anim.fcurves_of(cam) if fc.data_path == "rotation_quaternion"}
+    q = np.array([[kp.co[1] for kp in curves[i].keyframe_points] for i in range(4)]).T
+    assert (np.sum(q[1:] * q[:-1], axis=1) > 0).all()
+    assert all(kp.interpolation == "LINEAR" for fc in anim.fcurves_of(cam) for kp in fc.keyframe_points)
+    assert len([o for o in bpy.data.objects if o.type == "CAMERA"]) == 1
+    points = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
+    assert len(points.data.polygons) == 8 * 64 * 48
+
+
+def test_sequence_from_1001_with_distortion(addon, footage_result) -> None:
+    recon, _case, path, plate = footage_result(
+        "sequence", n=5, first=1001, k1=-0.12, k2=0.03, pp_offset=(-2.5, 1.5), fps=25.0
+    )
+    _import(path)
+    cam = _footage_camera()
+    clip = cam.data.background_images[0].clip
+    assert (clip.frame_start, clip.frame_offset) == (1001, 0)
+    assert Path(bpy.path.abspath(clip.filepath)).name == "plate.1001.png"
+    errors = _reprojection_errors(recon, cam, clip)
+    assert sorted(errors) == list(range(1001, 1006)) and max(errors.values()) < 0.01, errors
+    # Without the distortion the same points miss by pixels: the test sees it.
+    assert max(_reprojection_errors(recon, cam).values()) > 0.3
+    scene = bpy.context.scene
+    assert (scene.frame_start, scene.frame_end) == (1001, 1005)
+    assert scene.render.fps == 25 and scene.render.fps_base == pytest.approx(1.0)
+    assert list(cam["dust3r_frame_paths"]) == list(recon.image_paths)
+    assert cam["dust3r_sensor_width_assumed"]
+
+
+def test_tracking_camera_equals_the_camera(addon, footage_result) -> None:
+    recon, _case, path, _plate = footage_result(
+        "video", n=4, k1=0.05, pp_offset=(4.0, 3.0), sensor_width=30.0
+    )
+    _import(path)
+    cam = _footage_camera()
+    tracking = cam.data.background_images[0].clip.tracking.camera
+    w, h = 64, 48
+    assert tracking.focal_length == pytest.approx(cam.data.lens, rel=1e-5)
+    assert tracking.sensor_width == pytest.approx(cam.data.sensor_width, rel=1e-6)
+    assert tracking.units == "MILLIMETERS" and tracking.distortion_model == "POLYNOMIAL"
+    # The shift is the principal point: Blender's camera and the clip agree on it.
+    cx, cy_up = tracking.principal_point_pixels
+    assert w / 2 - cam.data.shift_x * w == pytest.approx(cx, abs=1e-4)
+    assert h / 2 - cam.data.shift_y * w == pytest.approx(cy_up, abs=1e-4)
+    K = recon.K_photo[0]
+    assert (cx, h - cy_up) == pytest.approx((K[0, 2], K[1, 2]), abs=1e-4)
+    assert (tracking.k1, tracking.k2, tracking.k3) == pytest.approx((0.05, 0.0, 0.0))
+    assert tracking.pixel_aspect == pytest.approx(K[1, 1] / K[0, 0])
+    assert list(cam.data["dust3r_distortion"]) == pytest.approx([0.05, 0.0])
+
+
+def test_a_zoom_keys_the_lens(addon, footage_result) -> None:
+    recon, _case, path, _plate = footage_result("video", n=5, zoom=0.3, pp_offset=(1.0, 1.0))
+    _import(path)
+    cam = _footage_camera()
+    anim = addon.submodule("operators.animation")
+    assert anim.keyed_frames(cam.data, "lens") == list(range(1, 6))
+    errors = _reprojection_errors(recon, cam)
+    assert max(errors.values()) < 0.01, errors
+
+
+def test_a_fixed_lens_is_not_keyed(addon, footage_result) -> None:
+    _recon, _case, path, _plate = footage_result("video", n=4)
+    _import(path)
+    anim = addon.submodule("operators.animation")
+    assert anim.keyed_frames(_footage_camera().data, "lens") == []
+
+
+def test_frame_status_and_solve_error_are_stored_and_reported(addon, footage_result, capfd) -> None:
+    status = ["reconstructed", "interpolated", "flagged", "reconstructed", "localised"]
+    solve = [0.3, np.nan, np.nan, 0.4, np.nan]
+    recon, _case, path, _plate = footage_result("video", n=5, status=status, solve_error=solve)
+    capfd.readouterr()
+    _import(path)
+    out = capfd.readouterr().out
+    assert "5 frames: 2 reconstructed, 1 interpolated, 1 flagged, 1 localised" in out
+    assert "Frame 3 flagged: black frame: pose interpolated" in out
+    cam = _footage_camera()
+    assert list(cam["dust3r_frame_status"]) == status
+    assert cam["dust3r_frame_notes"][2] == "black frame: pose interpolated"
+    assert cam["dust3r_solve_error_px"] == pytest.approx(np.sqrt((0.3**2 + 0.4**2) / 2))
+    # Every frame has a pose, with or without points.
+    anim = addon.submodule("operators.animation")
+    assert anim.keyed_frames(cam, "location") == [1, 2, 3, 4, 5]
+    points = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
+    assert len(points.data.polygons) == 2 * 64 * 48
+
+
+def test_a_moved_plate_is_found_next_to_the_result(addon, footage_result, tmp_path) -> None:
+    _recon, _case, path, plate = footage_result("video", n=3)
+    farm = tmp_path / "farm"
+    farm.mkdir()
+    shutil.move(plate, farm / plate.name)
+    shutil.move(path, farm / path.name)
+    _import(farm / path.name)
+    clip = _footage_camera().data.background_images[0].clip
+    assert Path(bpy.path.abspath(clip.filepath)) == (farm / plate.name).resolve()
+
+
+def test_a_missing_plate_is_reported_and_the_camera_still_built(addon, footage_result, capfd) -> None:
+    _recon, _case, path, plate = footage_result("video", n=3)
+    plate.unlink()
+    capfd.readouterr()
+    _import(path)
+    out = capfd.readouterr().out
+    assert "The footage plate.mp4 was not found" in out and "next to the .npz" in out
+    cam = _footage_camera()
+    assert len(cam.data.background_images) == 0 and len(bpy.data.movieclips) == 0
