@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, StringProperty
+from bpy.props import EnumProperty, StringProperty
 
-from ..addon import preferences, user_dir
-from . import setup, tasks
+from ..addon import preferences
+from . import setup
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _set_checkpoint_preference(context: bpy.types.Context, path: str) -> bool:
     return True
 
 
-class DUST3R_OT_download_checkpoint(bpy.types.Operator):
+class DUST3R_OT_download_checkpoint(setup.SetupOperator, bpy.types.Operator):
     """Download an official DUSt3R checkpoint (about 2.2 GB) and use it"""
 
     bl_idname = "dust3r.download_checkpoint"
@@ -54,11 +54,6 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
         subtype="DIR_PATH",
         options={"SKIP_SAVE"},
     )
-    run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return not tasks.is_running(tasks.SETUP)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if setup.refused_offline(self):
@@ -77,10 +72,8 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
             return {"CANCELLED"}
         from ..core.io.checkpoints import download_checkpoint
 
-        try:
-            folder = bpy.path.abspath(self.directory) if self.directory else user_dir(CHECKPOINTS_SUBDIR)
-        except ValueError as exc:
-            self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
+        folder = self.user_folder(self.directory, CHECKPOINTS_SUBDIR)
+        if folder is None:
             return {"CANCELLED"}
         name, source = self.checkpoint_name, self.source
 
@@ -93,9 +86,4 @@ class DUST3R_OT_download_checkpoint(bpy.types.Operator):
                 return f"Checkpoint ready and selected: {path}"
             return f"Checkpoint ready: {path}"
 
-        task = setup.new_task(f"Downloading {name}", work, on_done)
-        setup.start(context, task, background=self.run_in_background)
-        if self.run_in_background and not bpy.app.background:
-            self.report({"INFO"}, "Downloading in the background; see the add-on preferences.")
-            return {"FINISHED"}
-        return setup.report_result(self, setup.get_state(context))
+        return self.run_setup(context, f"Downloading {name}", work, on_done)

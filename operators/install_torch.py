@@ -12,19 +12,12 @@ import logging
 import os
 
 import bpy
-from bpy.props import BoolProperty, StringProperty
+from bpy.props import StringProperty
 
-from ..addon import ADDON_PACKAGE, user_dir
-from . import setup, tasks
+from ..addon import ADDON_PACKAGE
+from . import setup
 
 log = logging.getLogger(__name__)
-
-
-def torch_site_dir() -> str:
-    """The folder PyTorch is installed into (per Python version, in the extension's user folder)."""
-    from ..core.io.torch_setup import site_packages_subdir
-
-    return user_dir(site_packages_subdir())
 
 
 def activate_user_site_packages() -> str | None:
@@ -41,7 +34,7 @@ def activate_user_site_packages() -> str | None:
     return None
 
 
-class DUST3R_OT_install_torch(bpy.types.Operator):
+class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
     """Download and install PyTorch for Blender's Python (about 0.3 to 3 GB, depending on the GPU)"""
 
     bl_idname = "dust3r.install_torch"
@@ -54,11 +47,6 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
         subtype="DIR_PATH",
         options={"SKIP_SAVE"},
     )
-    run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return not tasks.is_running(tasks.SETUP)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if setup.refused_offline(self):
@@ -78,12 +66,10 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         if setup.refused_offline(self):
             return {"CANCELLED"}
-        from ..core.io.torch_setup import install_torch
+        from ..core.io.torch_setup import install_torch, site_packages_subdir
 
-        try:
-            target = bpy.path.abspath(self.target) if self.target else torch_site_dir()
-        except ValueError as exc:
-            self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
+        target = self.user_folder(self.target, site_packages_subdir)
+        if target is None:
             return {"CANCELLED"}
 
         def work(progress, cancel, on_line):
@@ -93,10 +79,4 @@ class DUST3R_OT_install_torch(bpy.types.Operator):
             version = f" {status.version}" if status.version else ""
             return f"PyTorch{version} is ready ({status.location})."
 
-        setup.start(
-            context, setup.new_task("Installing PyTorch", work, on_done), background=self.run_in_background
-        )
-        if self.run_in_background and not bpy.app.background:
-            self.report({"INFO"}, "Installing PyTorch in the background; see the add-on preferences.")
-            return {"FINISHED"}
-        return setup.report_result(self, setup.get_state(context))
+        return self.run_setup(context, "Installing PyTorch", work, on_done)

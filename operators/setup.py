@@ -139,6 +139,40 @@ def report_result(operator: bpy.types.Operator, state: DUST3R_PG_setup_state) ->
     return {"FINISHED"}
 
 
+class SetupOperator:
+    """Mixin of the set-up operators (install PyTorch, download a checkpoint): asked from the UI (``invoke``
+    sets ``run_in_background``), the task runs in the background with its state in the preferences; from
+    scripts it runs to the end and reports. Blender's "Allow Online Access" is honoured in both."""
+
+    run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"}, default=False)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not tasks.is_running(tasks.SETUP)
+
+    def run_setup(
+        self, context: bpy.types.Context, label: str, work: tasks.Work, on_done: OnDone
+    ) -> set[str]:
+        """Start the set-up task; report that it runs in the background, or its outcome when it ran here."""
+        start(context, new_task(label, work, on_done), background=self.run_in_background)
+        if self.run_in_background and not bpy.app.background:
+            self.report({"INFO"}, f"{label} in the background; see the add-on preferences.")
+            return {"FINISHED"}
+        return report_result(self, get_state(context))
+
+    def user_folder(self, chosen: str, default_subdir: str | Callable[[], str]) -> str | None:
+        """``chosen`` (a Blender path) or the extension's user folder; None (reported) when there is none."""
+        from ..addon import user_dir
+
+        try:
+            if chosen:
+                return bpy.path.abspath(chosen)
+            return user_dir(default_subdir() if callable(default_subdir) else default_subdir)
+        except ValueError as exc:
+            self.report({"ERROR"}, f"Install the add-on as an extension first ({exc}).")
+            return None
+
+
 class DUST3R_OT_cancel_setup(bpy.types.Operator):
     """Stop the running PyTorch installation or checkpoint download (a download resumes next time)"""
 

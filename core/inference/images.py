@@ -25,6 +25,7 @@ This module imports torch only when tensors are built, so :func:`list_photos` wo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -222,26 +223,11 @@ def open_photo(path: str | Path) -> tuple[Image.Image, float | None]:
         ImageError: missing file, not an image, unsupported format, corrupt or truncated data.
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"photo not found: {path}")
-    if not path.is_file():
-        raise ImageError(f"not a file: {path}")
-    if path.suffix.lower() in HEIF_SUFFIXES:
-        _ensure_heif_opener(path)
-    try:
-        with Image.open(path) as raw:
-            check_still_photo(raw, path)
-            raw.load()  # first: a failed load inside getexif() would be swallowed and not raise again
-            focal = read_exif_focal_35mm(raw)
-            upright = ImageOps.exif_transpose(raw)
-            rgb = to_rgb8(upright)
-            rgb.load()
-    except UnidentifiedImageError as exc:
-        raise ImageError(f"{path}: not an image, or a format this installation cannot read") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: image is too large to load safely ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path}: corrupt or truncated image ({exc})") from exc
+    with _still_photo(path) as raw:
+        raw.load()  # first: a failed load inside getexif() would be swallowed and not raise again
+        focal = read_exif_focal_35mm(raw)
+        rgb = to_rgb8(ImageOps.exif_transpose(raw))
+        rgb.load()
     return rgb, focal
 
 
@@ -253,7 +239,14 @@ def check_photo(path: str | Path) -> tuple[int, int]:
     Raises:
         ImageError: as :func:`open_photo` for a missing, unreadable or refused file.
     """
-    path = Path(path)
+    with _still_photo(Path(path)) as img:
+        return img.size
+
+
+@contextlib.contextmanager
+def _still_photo(path: Path):
+    """``Image.open(path)`` of a file that passed :func:`check_still_photo`; every failure while the block
+    runs (opening, decoding) becomes an :class:`ImageError` naming the photo."""
     if not path.exists():
         raise ImageError(f"photo not found: {path}")
     if not path.is_file():
@@ -263,7 +256,7 @@ def check_photo(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             check_still_photo(img, path)
-            return img.size
+            yield img
     except UnidentifiedImageError as exc:
         raise ImageError(f"{path}: not an image, or a format this installation cannot read") from exc
     except Image.DecompressionBombError as exc:
