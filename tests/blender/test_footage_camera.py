@@ -222,3 +222,20 @@ def test_a_missing_plate_is_reported_and_the_camera_still_built(addon, footage_r
     assert "The footage plate.mp4 was not found" in out and "next to the .npz" in out
     cam = _footage_camera()
     assert len(cam.data.background_images) == 0 and len(bpy.data.movieclips) == 0
+
+
+def test_a_footage_result_without_footage_arrays_still_builds_one_camera(addon, synthetic_result, tmp_path):
+    """A result with frame numbers and fps only (another tool's writer): one camera, no plate, the frames
+    with points counted as reconstructed."""
+    recon, _case, _path = synthetic_result("room", n=3, size=(48, 36))
+    bare = tmp_path / "bare.npz"
+    recon = type(recon)(**{**recon.__dict__, "fps": 24.0, "frame_numbers": np.array([10, 11, 12])})
+    recon.save_npz(bare)
+    _import(bare)
+    cam = _footage_camera()
+    assert list(cam["dust3r_frame_numbers"]) == [10, 11, 12]
+    assert list(cam["dust3r_frame_status"]) == ["reconstructed"] * 3
+    assert (bpy.context.scene.frame_start, bpy.context.scene.frame_end) == (10, 12)
+    assert bpy.context.scene.render.fps == 24 and bpy.context.scene.render.fps_base == pytest.approx(1.0)
+    errors = _reprojection_errors(recon, cam)  # the room's views differ in focal: the lens is keyed too
+    assert sorted(errors) == [10, 11, 12] and max(errors.values()) < 0.01, errors
