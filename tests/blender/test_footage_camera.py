@@ -16,70 +16,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from bpy_extras.object_utils import world_to_camera_view
-from mathutils import Vector
+
+from tests.blender.footage_checks import footage_camera as _footage_camera
+from tests.blender.footage_checks import import_result as _import
+from tests.blender.footage_checks import reprojection_errors as _reprojection_errors
 
 pytest.importorskip("av")
-
-POINTS_PER_FRAME = 1200
-
-
-def _footage_camera():
-    cams = [o for o in bpy.data.objects if o.get("dust3r_role") == "footage_camera"]
-    assert len(cams) == 1, [o.name for o in bpy.data.objects]
-    return cams[0]
-
-
-def _import(path) -> None:
-    assert bpy.ops.dust3r.import_result(filepath=str(path)) == {"FINISHED"}
-
-
-def _blender_points(pts_opencv: np.ndarray) -> np.ndarray:
-    """OpenCV world -> Blender world (CONVENTIONS.md section 4)."""
-    return np.stack([pts_opencv[:, 0], pts_opencv[:, 2], -pts_opencv[:, 1]], axis=-1)
-
-
-def _tracking_distort(uv_pinhole: np.ndarray, clip, size) -> np.ndarray:
-    """Blender's POLYNOMIAL model, from the clip's tracking camera as Blender stores it (libmv: normalise by
-    the focal in pixels, the vertical one ``pixel_aspect`` times it, around the principal point measured
-    from the bottom-left corner; ``1 + k1 r^2 + k2 r^4 + k3 r^6``)."""
-    cam = clip.tracking.camera
-    w, h = size
-    f = cam.focal_length_pixels
-    fy = f * cam.pixel_aspect
-    cx, cy_up = cam.principal_point_pixels
-    x = (uv_pinhole[:, 0] - cx) / f
-    y = ((h - uv_pinhole[:, 1]) - cy_up) / fy  # v down -> Blender's y up
-    r2 = x * x + y * y
-    scale = 1 + cam.k1 * r2 + cam.k2 * r2 * r2 + cam.k3 * r2 * r2 * r2
-    return np.stack([x * scale * f + cx, h - (y * scale * fy + cy_up)], axis=-1)
-
-
-def _reprojection_errors(recon, cam_obj, clip=None) -> dict[int, float]:
-    """Worst error (px) of each view's points through the camera at that view's frame."""
-    scene = bpy.context.scene
-    w, h = (int(v) for v in recon.photo_size[0])
-    grid = np.stack(np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5), axis=-1)  # photo pixels
-    rng = np.random.default_rng(0)
-    worst = {}
-    for k, frame in enumerate(recon.frame_numbers):
-        pts = np.asarray(recon.pts3d[k], dtype=np.float64).reshape(-1, 3)
-        ok = np.isfinite(pts).all(axis=1)
-        if not ok.any():
-            continue
-        pick = rng.choice(np.flatnonzero(ok), size=min(POINTS_PER_FRAME, int(ok.sum())), replace=False)
-        expected = grid.reshape(-1, 2)[pick]
-        scene.frame_set(int(frame))
-        uv = np.array(
-            [
-                (p.x * w, (1.0 - p.y) * h)
-                for p in (world_to_camera_view(scene, cam_obj, Vector(q)) for q in _blender_points(pts[pick]))
-            ]
-        )
-        if clip is not None:
-            uv = _tracking_distort(uv, clip, (w, h))
-        worst[int(frame)] = float(np.abs(uv - expected).max())
-    return worst
 
 
 def test_video_result_keys_every_frame_and_reprojects_at_each(addon, footage_result) -> None:
