@@ -17,14 +17,21 @@ from . import tasks, viewport
 from .build_options import BuildOptions
 from .photos import resolve_photos
 from .scene_builder import build_reconstruction
-from .settings import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings, build_options, make_config
+from .settings import (
+    DEVICE_ITEMS,
+    PRECISION_ITEMS,
+    SETTING_NAMES,
+    ReconstructOperatorSettings,
+    build_options,
+    make_config,
+)
 from .task_operator import PollOutcome, TaskOperator, TaskRequest, poll_task, start_task
 
 log = logging.getLogger(__name__)
 
 OUT_OF_MEMORY = (
-    "Out of memory. Use fewer photos, 'Sliding Window' pairs, image size 224, or the CPU device "
-    "(Preferences > Add-ons > DUSt3R)."
+    "Out of memory. Use fewer photos, 'Similar Photos' or 'Sliding Window' pairs with a smaller window, "
+    "image size 224, or the CPU device (Preferences > Add-ons > DUSt3R)."
 )
 MISSING_TORCH = (
     "PyTorch is missing. Open Preferences > Add-ons > DUSt3R and press 'Install PyTorch', then try again."
@@ -129,7 +136,14 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         subtype="FILE_PATH",
         options={"SKIP_SAVE"},
     )
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", options={"SKIP_SAVE"})
+    device: EnumProperty(
+        name="Device", description="Overrides the add-on preference", items=DEVICE_ITEMS, default="auto",
+        options={"SKIP_SAVE"},
+    )  # fmt: skip
+    precision: EnumProperty(
+        name="Precision", description="Overrides the add-on preference", items=PRECISION_ITEMS,
+        default="auto", options={"SKIP_SAVE"},
+    )  # fmt: skip
 
     def make_request(self, context: bpy.types.Context) -> JobRequest:
         """Resolve settings, photos and checkpoint; raises the core's Dust3rError on user mistakes."""
@@ -140,8 +154,9 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
             if not self.properties.is_property_set(name):
                 setattr(self, name, getattr(settings, name))
         prefs = preferences(context)
-        if not self.properties.is_property_set("device") and prefs is not None:
-            self.device = prefs.device
+        for name in ("device", "precision"):
+            if not self.properties.is_property_set(name) and prefs is not None:
+                setattr(self, name, getattr(prefs, name))
         checkpoint = self.checkpoint or (prefs.checkpoint if prefs is not None else "")
         if not checkpoint:
             raise CheckpointError(
@@ -158,7 +173,7 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         return JobRequest(
             image_paths=tuple(paths),
             checkpoint=checkpoint,
-            config=make_config(self, self.device),
+            config=make_config(self, self.device, self.precision),
             build=build_options(self),
             scene_name=context.scene.name,
             warnings=tuple(warnings),
