@@ -98,8 +98,10 @@ class JobRequest(TaskRequest):
         recon = status.result
         messages = [("WARNING", w) for w in (*self.warnings, *recon.warnings, *report.warnings)]
         messages += viewport.after_build()  # Solid view shows the colours (reported, reversible)
+        solve = recon.solve_error_rms_px
         scene.dust3r.last_summary = (
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
+            + ("" if solve is None else f", solve error {solve:.2f} px")
         )
         messages.append(
             (
