@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PAIR_STORAGES = ("auto", "ram", "disk")
 IMAGE_SIZES = (512, 224)
 FOCAL_PRIORS = ("none", "exif", "mm")
 # Sane bounds of a typed focal length in mm (36 mm film back): from an extreme fisheye to a long telescope.
@@ -25,17 +27,27 @@ class InferenceConfig:
         image_size: None (the default) for the model's own size, or 512 (long side to 512) or 224 (short side
             to 224, square crop), which must then be the model's. The model's checkpoint is the one source of
             truth: :func:`core.inference.predictor.choose_image_size` resolves None when the model is loaded.
-        scene_graph: ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]`` or ``oneref-R``.
+        scene_graph: ``auto``, ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]``, ``oneref-R``
+            or ``retrieval-K[-M]`` (see :mod:`core.inference.pairs`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
-        half_precision: run the network in float16/bfloat16 on CUDA (results are stored as float32).
-        batch_size: number of pairs decoded together (pairs of equal shapes only).
+        precision: compute precision of the network: ``auto`` (the fastest this device computes well, see
+            :mod:`core.inference.precision`), ``fp32``, ``bf16`` or ``fp16``. Results are stored as float32
+            (or float16 in the aligner's compact store) whatever this is.
+        batch_size: number of pairs decoded together (pairs of equal shapes only); None: 4 on the CPU and
+            MPS, as many as fit in the free GPU memory on CUDA (up to 32), see
+            :func:`core.inference.predictor.choose_batch_size`.
+        pair_storage: where the pipeline keeps the pair predictions until alignment: ``ram``, ``disk`` (a
+            scratch file in the temporary folder, removed afterwards) or ``auto`` (disk when RAM is short).
+        check_memory: refuse a run whose estimated peak memory exceeds what the machine has left.
     """
 
     image_size: int | None = None
-    scene_graph: str = "complete"
+    scene_graph: str = "auto"
     device: str = "auto"
-    half_precision: bool = False
-    batch_size: int = 4
+    precision: str = "auto"
+    batch_size: int | None = None
+    pair_storage: str = "auto"
+    check_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.image_size is not None and self.image_size not in IMAGE_SIZES:
@@ -44,7 +56,11 @@ class InferenceConfig:
             )
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
-        if self.batch_size < 1:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.pair_storage not in PAIR_STORAGES:
+            raise ConfigError(f"pair storage must be one of {PAIR_STORAGES}, got {self.pair_storage!r}")
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
 
 

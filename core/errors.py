@@ -33,6 +33,19 @@ class DeviceError(Dust3rError):
     """The requested device is not available, or it ran out of memory."""
 
 
+class ResourceError(DeviceError):
+    """The run needs more memory (RAM, or GPU memory) than the machine has left.
+
+    Raised before any work by the memory guard (the message gives the estimate and what to change: fewer
+    photos or pairs, a smaller graph, another precision or device) and in place of an out-of-memory failure
+    during the run. ``estimate`` is the :class:`core.resources.memory.RunEstimate` when one was made.
+    """
+
+    def __init__(self, message: str, estimate: object | None = None) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+
+
 class AlignmentError(Dust3rError):
     """Global alignment cannot run on these predictions (disconnected graph, no confident pixel, NaNs)."""
 

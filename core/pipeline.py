@@ -20,6 +20,7 @@ from .config import AlignConfig, ReconstructConfig
 from .errors import DependencyError, ImageError
 from .geometry.photo import PhotoCrop, focal_net_from_35mm, focal_net_from_exif_35mm
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
+from .resources.guard import memory_errors
 from .result import Reconstruction, reconstruction_from_depth
 
 logger = logging.getLogger(__name__)
@@ -125,49 +126,105 @@ def reconstruct(
         check_photo(path)
     _require_torch()
     from .inference.images import load_images
-    from .inference.pairs import make_pairs
-    from .inference.predictor import choose_image_size, predict_pairs
+    from .inference.predictor import choose_image_size, resolve_device
+    from .resources.plan import RunGuard, photo_sizes
 
-    if model is None:
-        from .inference.predictor import resolve_device
-        from .model.checkpoint import load_model
-
-        progress("Loading model", _STAGES["model"][0])
-        model = load_model(checkpoint, device=resolve_device(config.inference.device))
+    device = resolve_device(config.inference.device)
+    guard = RunGuard(photo_sizes(paths), config.inference, device.type, keep_model=model is not None,
+                     align_method=config.align.method, fast_pixels=config.align.fast_pixels)  # fmt: skip
+    loaded_here = model is None
+    if loaded_here:
+        guard.check()  # with the heaviest model of the size: before any work
+        model = _load_model(checkpoint, device, progress)
     check_cancel(cancel)
     size = choose_image_size(config.inference.image_size, model)  # a 224 model at 512 is a ConfigError
+    guard.check(getattr(model, "config", None))
     progress("Loading photos", _STAGES["images"][0])
     images = load_images(paths, size=size)
     check_cancel(cancel)
 
-    pairs = make_pairs(len(images), config.inference.scene_graph)
-    preds = predict_pairs(
-        model,
-        images,
-        pairs,
-        config.inference,
-        progress=sub_progress(progress, *_STAGES["pairs"]),
-        cancel=cancel,
-    )
-    crops = [img.crop for img in images]
-    known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
-    align_config = replace(config.align, known_focals=known) if known is not None else config.align
-    names = photo_names(paths)
-    aligned = _align(preds, align_config, names, sub_progress(progress, *_STAGES["align"]), cancel)
-    del preds
+    inference = replace(config.inference, image_size=size)
+    with _StoreSink(guard, getattr(model, "config", None)) as store:
+        _run_network(model, images, inference, store, sub_progress(progress, *_STAGES["pairs"]), cancel)
+        if loaded_here:
+            del model  # the weights are not needed for the alignment
+        crops = [img.crop for img in images]
+        known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
+        align_config = replace(config.align, known_focals=known) if known is not None else config.align
+        with memory_errors("aligning the views"):
+            aligned = _align(
+                store, align_config, photo_names(paths), sub_progress(progress, *_STAGES["align"]), cancel
+            )
+        # the clean-up compares the views the graph paired
+        graph_pairs = [(store[k].i, store[k].j) for k in range(len(store))]
     check_cancel(cancel)
 
     conf = list(aligned.conf)
-    if config.clean_depth and len(images) > 1:
-        from .align.cleanup import clean_pointcloud
+    with memory_errors("building the point cloud"):
+        if config.clean_depth and len(images) > 1:
+            from .align.cleanup import clean_pointcloud
 
-        progress("Cleaning point cloud", _STAGES["align"][1])
-        conf = clean_pointcloud(aligned, cancel=cancel)
-        check_cancel(cancel)
-    result = _to_reconstruction(paths, images, aligned, conf)
+            progress("Cleaning point cloud", _STAGES["align"][1])
+            conf = clean_pointcloud(aligned, cancel=cancel, pairs=graph_pairs)
+            check_cancel(cancel)
+        result = _to_reconstruction(paths, images, aligned, conf)
     progress("Done", 1.0)
     logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
     return result
+
+
+def _load_model(checkpoint, device, progress: ProgressFn):
+    from .model.checkpoint import load_model
+
+    progress("Loading model", _STAGES["model"][0])
+    with memory_errors("loading the model"):
+        return load_model(checkpoint, device=device)
+
+
+class _StoreSink:
+    """The run's compact pair store, opened once the pairs are chosen (in RAM or on disk, as the guard's
+    estimate with the exact pairs says); closed (scratch file deleted) on exit, also on failure or cancel."""
+
+    def __init__(self, guard, model_config) -> None:
+        self.guard, self.model_config = guard, model_config
+        self.store = None
+
+    def prepare(self, pairs) -> None:
+        from .align.store import PairStore
+
+        estimate = self.guard.check(self.model_config, pairs)
+        self.store = PairStore(on_disk=estimate.storage == "disk", expected_bytes=estimate.disk_bytes)
+
+    def __call__(self, pred) -> None:
+        self.store.add(pred)
+
+    def __len__(self) -> int:
+        return 0 if self.store is None else len(self.store)
+
+    def __getitem__(self, index):
+        return self.store[index]
+
+    def __enter__(self) -> _StoreSink:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _run_network(model, images, inference, store: _StoreSink, progress: ProgressFn, cancel) -> None:
+    from .inference.scene import infer_scene
+
+    infer_scene(
+        model,
+        images,
+        inference.scene_graph,
+        inference,
+        store,
+        progress=progress,
+        cancel=cancel,
+        before_decode=store.prepare,
+    )
 
 
 def _to_reconstruction(paths, images, aligned, conf) -> Reconstruction:

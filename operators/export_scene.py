@@ -24,9 +24,8 @@ from ..core.geometry.blender_camera import (
 from ..core.geometry.distortion import project_distorted
 from ..core.geometry.transforms import invert_rigid
 from . import geonodes, points
+from .cameras import DISTORTION_KEY
 from .reconstruction_objects import camera_objects, children_with_role, points_object
-
-DISTORTION_KEY = "dust3r_distortion"  # on the camera DATA: (k1, k2) of the photo, OpenCV's radial model
 
 
 class NothingToExport(ValueError):

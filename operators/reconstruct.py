@@ -17,14 +17,21 @@ from . import tasks, viewport
 from .build_options import BuildOptions
 from .photos import resolve_photos
 from .scene_builder import build_reconstruction
-from .settings import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings, build_options, make_config
+from .settings import (
+    DEVICE_ITEMS,
+    PRECISION_ITEMS,
+    SETTING_NAMES,
+    ReconstructOperatorSettings,
+    build_options,
+    make_config,
+)
 from .task_operator import PollOutcome, TaskOperator, TaskRequest, poll_task, start_task
 
 log = logging.getLogger(__name__)
 
 OUT_OF_MEMORY = (
-    "Out of memory. Use fewer photos, 'Sliding Window' pairs, image size 224, or the CPU device "
-    "(Preferences > Add-ons > DUSt3R)."
+    "Out of memory. Use fewer photos, 'Similar Photos' or 'Sliding Window' pairs with a smaller window, "
+    "image size 224, or the CPU device (Preferences > Add-ons > DUSt3R)."
 )
 MISSING_TORCH = (
     "PyTorch is missing. Open Preferences > Add-ons > DUSt3R and press 'Install PyTorch', then try again."
@@ -111,8 +118,10 @@ class JobRequest(TaskRequest):
         recon = status.result
         messages = [("WARNING", w) for w in (*self.warnings, *recon.warnings, *report.warnings)]
         messages += viewport.after_build()  # Solid view shows the colours (reported, reversible)
+        solve = recon.solve_error_rms_px
         scene.dust3r.last_summary = (
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
+            + ("" if solve is None else f", solve error {solve:.2f} px")
         )
         messages.append(
             (
@@ -149,7 +158,14 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         subtype="FILE_PATH",
         options={"SKIP_SAVE"},
     )
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", options={"SKIP_SAVE"})
+    device: EnumProperty(
+        name="Device", description="Overrides the add-on preference", items=DEVICE_ITEMS, default="auto",
+        options={"SKIP_SAVE"},
+    )  # fmt: skip
+    precision: EnumProperty(
+        name="Precision", description="Overrides the add-on preference", items=PRECISION_ITEMS,
+        default="auto", options={"SKIP_SAVE"},
+    )  # fmt: skip
 
     def make_request(self, context: bpy.types.Context) -> JobRequest:
         """Resolve settings, photos and checkpoint; raises the core's Dust3rError on user mistakes."""
@@ -158,8 +174,9 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
             if not self.properties.is_property_set(name):
                 setattr(self, name, getattr(settings, name))
         prefs = preferences(context)
-        if not self.properties.is_property_set("device") and prefs is not None:
-            self.device = prefs.device
+        for name in ("device", "precision"):
+            if not self.properties.is_property_set(name) and prefs is not None:
+                setattr(self, name, getattr(prefs, name))
         checkpoint = checkpoint_path(self.checkpoint, prefs)
         directory = self.directory or settings.photo_folder
         paths, warnings = resolve_photos(
@@ -168,7 +185,7 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         return JobRequest(
             image_paths=tuple(paths),
             checkpoint=checkpoint,
-            config=make_config(self, self.device),
+            config=make_config(self, self.device, self.precision),
             build=build_options(self),
             scene_name=context.scene.name,
             warnings=tuple(warnings),

@@ -34,7 +34,14 @@ from .footage_settings import (
 )
 from .reconstruct import checkpoint_path, run_pipeline
 from .scene_builder import build_reconstruction
-from .settings import DEVICE_ITEMS, SETTING_NAMES, build_options, make_config, settings_properties
+from .settings import (
+    DEVICE_ITEMS,
+    PRECISION_ITEMS,
+    SETTING_NAMES,
+    build_options,
+    make_config,
+    settings_properties,
+)
 from .task_operator import PollOutcome, TaskOperator, TaskRequest
 
 log = logging.getLogger(__name__)
@@ -187,7 +194,20 @@ class DUST3R_OT_reconstruct_footage(TaskOperator, bpy.types.Operator):
             subtype="FILE_PATH",
             options={"SKIP_SAVE"},
         ),
-        "device": EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", options={"SKIP_SAVE"}),
+        "device": EnumProperty(
+            name="Device",
+            description="Overrides the add-on preference",
+            items=DEVICE_ITEMS,
+            default="auto",
+            options={"SKIP_SAVE"},
+        ),
+        "precision": EnumProperty(
+            name="Precision",
+            description="Overrides the add-on preference",
+            items=PRECISION_ITEMS,
+            default="auto",
+            options={"SKIP_SAVE"},
+        ),
     }
 
     def _take_scene_settings(self, settings, passed: set[str]) -> None:
@@ -214,8 +234,9 @@ class DUST3R_OT_reconstruct_footage(TaskOperator, bpy.types.Operator):
         passed = {name for name in names if self.properties.is_property_set(name)}
         self._take_scene_settings(settings, passed)
         prefs = preferences(context)
-        if not self.properties.is_property_set("device") and prefs is not None:
-            self.device = prefs.device
+        for name in ("device", "precision"):
+            if not self.properties.is_property_set(name) and prefs is not None:
+                setattr(self, name, getattr(prefs, name))
         checkpoint = checkpoint_path(self.checkpoint, prefs)
         source = resolve_source(self.filepath, self.directory, self.clip, settings.footage)
         if (
@@ -225,7 +246,7 @@ class DUST3R_OT_reconstruct_footage(TaskOperator, bpy.types.Operator):
             self.end = self.end if "end" in passed else source.last_frame
         render = context.scene.render
         scene_fps = render.fps / render.fps_base
-        base = make_config(_PhotoSettings(self, settings), self.device)
+        base = make_config(_PhotoSettings(self, settings), self.device, self.precision)
         config = make_footage_config(self, base, fps=None if source.kind == "video" else scene_fps)
         return FootageJobRequest(
             source=source,

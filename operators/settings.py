@@ -1,9 +1,10 @@
 """The reconstruction settings: defined once, mapped once to the core's frozen ``ReconstructConfig``.
 
 :func:`settings_properties` defines every setting as a Blender property. The scene's PropertyGroup
-(``scene.dust3r``, registered by ``panels.properties``) and the ``dust3r.reconstruct`` operator both get them
-through the two mixins below, so the sidebar and scripts share one definition, and the operator takes the
-values a caller did not pass from the scene.
+(``scene.dust3r``, ``panels.properties``, whose settings re-estimate the run when they change) and the
+``dust3r.reconstruct`` operator (:class:`ReconstructOperatorSettings` below) both get them from it, so the
+sidebar and scripts share one definition, and the operator takes the values a caller did not pass from the
+scene.
 
 Defaults come from where they are decided, never written twice: the core's config dataclasses for
 everything the core does (``core.config``), :class:`~.scene_builder.BuildOptions` for the scene builder's
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
-from ..core.config import DEVICES, AlignConfig, InferenceConfig, ReconstructConfig
+from ..core.config import DEVICES, PRECISIONS, AlignConfig, InferenceConfig, ReconstructConfig
 from .build_options import BuildOptions
 
 _INFERENCE = InferenceConfig()
@@ -29,13 +30,21 @@ IMAGE_SIZE_ITEMS = (
     ("224", "224", "Short side to 224 pixels, square crop (the 224 checkpoint)"),
 )
 SCENE_GRAPH_ITEMS = (
+    ("auto", "Automatic", "Every pair up to 20 photos; above, each photo with its most similar photos"),
     ("complete", "Complete", "Every pair of photos: best quality, N*(N-1) pairs"),
     ("swin", "Sliding Window", "Each photo with its K neighbours in file order (videos, turntables)"),
     ("logwin", "Log Window", "Neighbours at distances 1, 2, 4, ... up to 2^(K-1) in file order"),
     ("oneref", "One Reference", "Every photo paired with one reference photo"),
+    (
+        "retrieval",
+        "Similar Photos",
+        "Each photo with its K most similar photos and K more at wider baselines, by the network's own "
+        "image features (large unordered sets: the pair count grows linearly)",
+    ),
 )
-# Scene graphs whose name carries a number (the core's "swin-3", "logwin-3", "oneref-0").
-WINDOWED_GRAPHS = ("swin", "logwin", "oneref")
+# Scene graphs whose name carries a number (the core's "swin-3", "logwin-3", "oneref-0", "retrieval-3-3").
+WINDOWED_GRAPHS = ("swin", "logwin", "oneref", "retrieval")
+GRAPHS_WITHOUT_WINDOW = ("auto", "complete")
 FOCAL_PRIOR_ITEMS = (
     ("none", "Estimate", "Estimate each photo's focal length"),
     ("exif", "From EXIF", "Use the 35 mm-equivalent focal length stored in the photos where present"),
@@ -52,6 +61,19 @@ _DEVICE_LABELS = {
     "mps": ("Apple Metal", "Run on an Apple GPU"),
 }
 DEVICE_ITEMS = tuple((name, *_DEVICE_LABELS[name]) for name in DEVICES)
+_PRECISION_LABELS = {
+    "auto": (
+        "Automatic",
+        "The fastest precision this device computes well: bfloat16 on CPUs with AMX or AVX-512 BF16 and on "
+        "recent NVIDIA GPUs, float16 on other GPUs, float32 otherwise",
+    ),
+    "fp32": ("Full (float32)", "Float32 everywhere: the reference numbers, the slowest on GPUs"),
+    "bf16": ("bfloat16", "Fast on recent CPUs and NVIDIA GPUs; emulated (much slower) on older CPUs"),
+    "fp16": ("float16", "Fast on GPUs; emulated (much slower) on CPUs"),
+}
+PRECISION_ITEMS = tuple((name, *_PRECISION_LABELS[name]) for name in PRECISIONS)
+# The settings whose change changes the sidebar's memory and time estimate.
+ESTIMATE_SETTINGS = ("image_size", "scene_graph", "graph_window")
 
 # Slider ranges of the UI. They are SOFT bounds: a value passed from a script outside them is not clamped
 # silently but reaches the core's validation, which refuses it with a message (a window wider than the
@@ -66,17 +88,22 @@ def _default_graph() -> tuple[str, int]:
     return name, int(number.split("-")[0]) if number else 3
 
 
-def settings_properties(options: set[str]) -> dict[str, object]:
-    """The reconstruction settings as Blender property definitions, each with ``options``."""
+def settings_properties(options: set[str], estimate_changed=None) -> dict[str, object]:
+    """The reconstruction settings as Blender property definitions, each with ``options``;
+    ``estimate_changed(self, context)`` becomes the update callback of :data:`ESTIMATE_SETTINGS`."""
     graph, window = _default_graph()
-    return {
+    update = {} if estimate_changed is None else {"update": estimate_changed}  # for ESTIMATE_SETTINGS
+    properties = {
         "image_size": EnumProperty(
             name="Image Size",
             items=IMAGE_SIZE_ITEMS,
             default=MODEL_IMAGE_SIZE if _INFERENCE.image_size is None else str(_INFERENCE.image_size),
             options=options,
+            **update,
         ),
-        "scene_graph": EnumProperty(name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options),
+        "scene_graph": EnumProperty(
+            name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options, **update
+        ),
         "graph_window": IntProperty(
             name="Window",
             description="K of the sliding/log window, R of one-reference",
@@ -84,6 +111,7 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             soft_min=1,
             soft_max=MAX_GRAPH_WINDOW,
             options=options,
+            **update,
         ),
         "focal_prior": EnumProperty(
             name="Focal Length", items=FOCAL_PRIOR_ITEMS, default=_RECONSTRUCT.focal_prior, options=options
@@ -150,16 +178,11 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             options=options,
         ),
     }
+    return properties
 
 
 # The settings that the operator copies from scene.dust3r when a caller does not pass them.
 SETTING_NAMES = tuple(settings_properties(set()))
-
-
-class ReconstructSettings:
-    """Mixin: the reconstruction settings of ``scene.dust3r``."""
-
-    __annotations__ = settings_properties(set())
 
 
 class ReconstructOperatorSettings:
@@ -170,12 +193,17 @@ class ReconstructOperatorSettings:
 
 
 def graph_name(scene_graph: str, window: int) -> str:
-    """The core's scene-graph name: ``complete``, or ``swin-K`` / ``logwin-K`` / ``oneref-R``."""
+    """The core's scene-graph name: ``auto``, ``complete``, ``swin-K`` / ``logwin-K`` / ``oneref-R``, or
+    ``retrieval-K-K`` (K nearest and K wider partners: at the same pair count more accurate than K nearest
+    alone, ``benchmarks/bench_retrieval.py``)."""
+    if scene_graph == "retrieval":
+        return f"retrieval-{int(window)}-{int(window)}"
     return f"{scene_graph}-{int(window)}" if scene_graph in WINDOWED_GRAPHS else scene_graph
 
 
-def make_config(props, device: str) -> ReconstructConfig:
-    """The ``ReconstructConfig`` for ``props`` (anything with the settings' attributes).
+def make_config(props, device: str, precision: str = "auto") -> ReconstructConfig:
+    """The ``ReconstructConfig`` for ``props`` (anything with the settings' attributes), on ``device`` in
+    ``precision`` (both from the preferences or the operator).
 
     Raises:
         ConfigError: an impossible combination (the message says which).
@@ -184,6 +212,7 @@ def make_config(props, device: str) -> ReconstructConfig:
         image_size=None if props.image_size == MODEL_IMAGE_SIZE else int(props.image_size),
         scene_graph=graph_name(props.scene_graph, props.graph_window),
         device=device,
+        precision=precision,
     )
     align = AlignConfig(
         method=props.align_method,

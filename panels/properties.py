@@ -10,15 +10,25 @@ from __future__ import annotations
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ..operators.estimate import refresh_estimate
 from ..operators.photos import count_photos
-from ..operators.settings import ReconstructSettings
+from ..operators.settings import settings_properties
 from .footage_properties import DUST3R_PG_footage
 
 
 def _photo_folder_changed(settings, context) -> None:
-    """Count the photos of the new folder once, so that the sidebar's draw() only reads the result."""
+    """Count the photos of the new folder once, and estimate the run, so that the sidebar's draw() only
+    reads the results."""
     folder = bpy.path.abspath(settings.photo_folder) if settings.photo_folder else ""
     settings.photo_count, settings.photo_skipped = count_photos(folder) if folder else (0, 0)
+    refresh_estimate(settings, context)
+
+
+class ReconstructSettings:
+    """Mixin: the reconstruction settings (``operators.settings``); those that change the run's size
+    re-estimate it."""
+
+    __annotations__ = settings_properties(set(), estimate_changed=refresh_estimate)
 
 
 class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
@@ -35,6 +45,8 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
     photo_count: IntProperty(name="Photos Found", default=0, options={"HIDDEN"})
     photo_skipped: IntProperty(name="Files Skipped", default=0, options={"HIDDEN"})
     last_summary: StringProperty(name="Last Run", default="", options={"HIDDEN"})
+    estimate_text: StringProperty(name="Estimate", default="", options={"HIDDEN"})
+    estimate_problem: StringProperty(name="Estimate Problem", default="", options={"HIDDEN"})
     known_distance: FloatProperty(
         name="Known Distance",
         description="The real distance between two cameras or two picked points, for 'Set Scale'",

@@ -87,7 +87,8 @@ def select_usable_pairs(
     logged, user-facing warning.
 
     Returns:
-        ``(kept predictions in their order, warnings)``; ``preds`` itself when nothing is left out.
+        ``(kept predictions in their order, warnings)``: ``preds`` itself when nothing is left out, else a
+        :class:`PairSubset` view of it (a compact on-disk store stays compact: nothing is copied).
 
     Raises:
         AlignmentError: no pair; NaN/inf values; a view (photo) with no confident pixel in any pair; or what
@@ -96,10 +97,12 @@ def select_usable_pairs(
     if len(preds) == 0:
         raise AlignmentError("no image pair to align")
     num_views = max(max(int(p.i), int(p.j)) for p in preds) + 1
-    kept: list[PairPrediction] = []
+    kept: list[int] = []  # indices into preds
+    kept_edges: list[tuple[int, int]] = []
     poor: dict[frozenset[int], int] = {}  # left-out unordered pair -> its view without confident pixels
     confident = np.zeros(num_views, dtype=bool)
-    for p in preds:
+    for index in range(len(preds)):
+        p = preds[index]
         counts = []
         for view, pts, conf in ((p.i, p.pts3d_i, p.conf_i), (p.j, p.pts3d_j, p.conf_j)):
             if not (np.isfinite(pts).all() and np.isfinite(conf).all()):
@@ -110,7 +113,8 @@ def select_usable_pairs(
             counts.append(int(np.count_nonzero(confidence_weights(conf, min_conf))))
             confident[view] |= counts[-1] >= MIN_CONFIDENT_PIXELS
         if min(counts) >= MIN_CONFIDENT_PIXELS:
-            kept.append(p)
+            kept.append(index)
+            kept_edges.append((int(p.i), int(p.j)))
         else:
             poor.setdefault(frozenset((int(p.i), int(p.j))), int(p.i if counts[0] < counts[1] else p.j))
     hopeless = [v for v in range(num_views) if not confident[v] and any(v in (p.i, p.j) for p in preds)]
@@ -121,12 +125,27 @@ def select_usable_pairs(
             "minimum confidence"
         )
     if not poor:
-        return list(preds), ()
-    _check_kept_connected(kept, num_views, min_conf, names)
+        return preds, ()
+    _check_kept_connected(kept_edges, num_views, min_conf, names)
     warnings = _pair_warnings(poor, min_conf, names)
     for text in warnings:
         logger.warning("%s", text)
-    return kept, warnings
+    return PairSubset(preds, kept), warnings
+
+
+class PairSubset(Sequence):
+    """The predictions ``preds[k]`` for ``k`` in ``indices``, read from ``preds`` on access (no copy)."""
+
+    def __init__(self, preds: Sequence[PairPrediction], indices: Sequence[int]) -> None:
+        self._preds, self._indices = preds, list(indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._preds[k] for k in self._indices[index]]
+        return self._preds[self._indices[index]]
 
 
 def _pair_warnings(poor: dict[frozenset[int], int], min_conf: float, names) -> tuple[str, ...]:
@@ -142,14 +161,15 @@ def _pair_warnings(poor: dict[frozenset[int], int], min_conf: float, names) -> t
     return tuple(lines)
 
 
-def _check_kept_connected(kept: Sequence[PairPrediction], num_views: int, min_conf: float, names) -> None:
-    """The kept pairs still link every view, and every view is still the first image of a kept pair."""
+def _check_kept_connected(kept: Sequence[tuple[int, int]], num_views: int, min_conf: float, names) -> None:
+    """The kept pairs ``(i, j)`` still link every view, and every view is still the first image of a kept
+    pair."""
     if not kept:
         raise AlignmentError(
             f"no pair has pixels with a confidence above {min_conf:g} in both of its photos: lower the "
             "minimum confidence"
         )
-    edges = np.array([(int(p.i), int(p.j)) for p in kept], dtype=np.int64).reshape(-1, 2)
+    edges = np.array(kept, dtype=np.int64).reshape(-1, 2)
     component = connected_components(edges, num_views)
     main = np.bincount(component).argmax()
     cut = [v for v in range(num_views) if component[v] != main]

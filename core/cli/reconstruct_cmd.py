@@ -10,9 +10,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..config import AlignConfig, InferenceConfig, ReconstructConfig
+from ..config import PAIR_STORAGES, AlignConfig, InferenceConfig, ReconstructConfig
 from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
+from .infer_cmd import add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
@@ -40,12 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
     )
-    parser.add_argument(
-        "--graph", default=_DEFAULT_INFERENCE.scene_graph, help="complete, swin-K, logwin-K, oneref-R"
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=_DEFAULT_INFERENCE.device)
-    parser.add_argument("--half", action="store_true", help="half precision on CUDA")
-    parser.add_argument("--batch-size", type=int, default=_DEFAULT_INFERENCE.batch_size)
+    add_network_options(parser, _DEFAULT_INFERENCE)
+    parser.add_argument("--pair-storage", choices=PAIR_STORAGES, default=_DEFAULT_INFERENCE.pair_storage,
+                        help="keep the pair predictions in RAM, on disk (a scratch file in the temporary "
+                        "folder, removed afterwards) or auto: on disk when RAM is short (default: %(default)s)")  # fmt: skip
     parser.add_argument("--method", choices=("fast", "paper"), default=_DEFAULT_ALIGN.method)
     parser.add_argument("--niter", type=int, default=None, help="alignment iterations (default: per method)")
     parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default=_DEFAULT_ALIGN.focal_mode)
@@ -86,8 +85,10 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
             image_size=args.size,
             scene_graph=args.graph,
             device=args.device,
-            half_precision=args.half,
+            precision=precision_from_args(args, _DEFAULT_INFERENCE.precision),
             batch_size=args.batch_size,
+            pair_storage=args.pair_storage,
+            check_memory=not args.no_memory_check,
         ),
         align=AlignConfig(**align_kwargs),
         focal_prior="mm" if args.focal_mm is not None else ("exif" if args.focal_exif else "none"),

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 from ..config import InferenceConfig
-from ..inference.device import device_errors, half_dtype, resolve_device
+from ..inference.device import device_errors, resolve_device
 from ..inference.features import shape_groups, split_encoded, stack_encoded
+from ..inference.precision import resolve_precision
+from ..inference.predictor import choose_batch_size
 from ..predictions import PairPrediction
 from ..progress import check_cancel
 from .graph import descriptors_from_pooled, pool_tokens
@@ -28,7 +30,7 @@ class FrameNetwork:
 
     Args:
         model: a ``core.model`` network (``encode``, ``decode``); moved to the config's device.
-        config: device, half precision, batch size.
+        config: device, precision, batch size (None: :func:`~core.inference.predictor.choose_batch_size`).
     """
 
     def __init__(self, model, config: InferenceConfig) -> None:
@@ -41,13 +43,13 @@ class FrameNetwork:
             model.eval()
         self.model = model
         self._features: dict[int, object] = {}
-        self._amp = half_dtype(self.device) if config.half_precision else None
+        self.precision = resolve_precision(config.precision, self.device)
+        self.batch_size = choose_batch_size(config.batch_size, self.device)
 
     def _running(self) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
-        if self._amp is not None:
-            stack.enter_context(torch.autocast(self.device.type, dtype=self._amp))
+        stack.enter_context(self.precision.autocast(self.device))
         stack.enter_context(device_errors(self.device, "running the network"))
         return stack
 
@@ -62,7 +64,7 @@ class FrameNetwork:
         ``after_batch(done)`` after each batch; ``cancel`` checked between batches."""
         done = 0
         with self._running():
-            for chunk in shape_groups([tuple(t.shape) for t in tensors], self.config.batch_size):
+            for chunk in shape_groups([tuple(t.shape) for t in tensors], self.batch_size):
                 check_cancel(cancel)
                 batch = torch.cat([tensors[k] for k in chunk]).to(self.device, non_blocking=True)
                 for k, enc in zip(chunk, split_encoded(self.model.encode(batch)), strict=True):
@@ -93,7 +95,7 @@ class FrameNetwork:
         results: list[PairPrediction | None] = [None] * len(pairs)
         done = 0
         with self._running():
-            for chunk in shape_groups(shapes, self.config.batch_size):
+            for chunk in shape_groups(shapes, self.batch_size):
                 check_cancel(cancel)
                 batch = [pairs[p] for p in chunk]
                 enc1 = stack_encoded([self._features[i] for i, _ in batch])

@@ -180,7 +180,7 @@ def _localise(
     inlier_px = default_inlier_px(frames.crop.net_size)
     first_slot = len(key.keys)
     out: dict[int, Localisation | None] = {}
-    batch = max(1, network.config.batch_size)
+    batch = network.batch_size
     for start in range(0, len(fills), batch):
         check_cancel(cancel)
         chunk = fills[start : start + batch]

@@ -9,13 +9,12 @@ from contextlib import contextmanager
 import torch
 
 from ..errors import ConfigError, DeviceError
+from ..resources.guard import GPU_MEMORY_ADVICE, MEMORY_ADVICE, memory_errors
 
 log = logging.getLogger(__name__)
 
-OOM_ADVICE = (
-    "try a smaller batch size (--batch-size 1), fewer photos or a sparser scene graph (swin-K), "
-    "half precision on CUDA, or the CPU (slow but not limited by GPU memory)"
-)
+OOM_ADVICE = GPU_MEMORY_ADVICE
+CPU_OOM_ADVICE = f"use a smaller batch size (--batch-size 1), {MEMORY_ADVICE}"
 
 
 def _mps_available() -> bool:
@@ -59,31 +58,17 @@ def resolve_device(name: str) -> torch.device:
     raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
 
 
-def half_dtype(device: torch.device) -> torch.dtype | None:
-    """The reduced-precision dtype to autocast to on ``device``, or None where we keep float32.
-
-    CUDA only: bfloat16 when the GPU supports it (no overflow risk), else float16.
-    """
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def _is_oom(exc: BaseException) -> bool:
-    oom_type = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 @contextmanager
 def device_errors(device: torch.device, what: str) -> Iterator[None]:
-    """Re-raise out-of-memory failures inside the block as :class:`DeviceError` with advice."""
+    """Re-raise out-of-memory failures inside the block as :class:`~core.errors.ResourceError` with advice.
+
+    CUDA's, MPS's and the CPU allocator's failures (``MemoryError``, "DefaultCPUAllocator: can't allocate
+    memory") alike; the advice depends on where the memory ran out.
+    """
+    on_gpu = device.type in ("cuda", "mps")
     try:
-        yield
-    except RuntimeError as exc:
-        if not _is_oom(exc):
-            raise
-        if device.type == "cuda":
+        with memory_errors(what, OOM_ADVICE if on_gpu else CPU_OOM_ADVICE, on_gpu=on_gpu):
+            yield
+    finally:
+        if device.type == "cuda" and torch.cuda.is_available():
             torch.cuda.empty_cache()
-        raise DeviceError(f"{device.type.upper()} ran out of memory while {what}; {OOM_ADVICE}") from exc

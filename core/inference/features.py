@@ -44,11 +44,13 @@ class EncoderCache:
     Args:
         model: an object with ``encode(img (B,3,H,W)) -> EncodedImages``.
         device: where the images are encoded and the features kept.
+        transfer: ``transfer(tensor) -> tensor on device`` (default: ``tensor.to(device)``).
     """
 
-    def __init__(self, model, device: torch.device) -> None:
+    def __init__(self, model, device: torch.device, transfer: Callable | None = None) -> None:
         self.model = model
         self.device = device
+        self._transfer = transfer or (lambda t: t.to(self.device, non_blocking=True))
         self._features: dict[int, EncodedImages] = {}
 
     def __len__(self) -> int:
@@ -63,7 +65,7 @@ class EncoderCache:
         """Encode ``tensors[k]`` (each ``(1,3,H,W)``), batching equal shapes; ``after_batch(done)`` follows each batch."""
         done = 0
         for chunk in shape_groups([tuple(t.shape) for t in tensors], batch_size):
-            batch = torch.cat([tensors[k] for k in chunk], dim=0).to(self.device, non_blocking=True)
+            batch = self._transfer(torch.cat([tensors[k] for k in chunk], dim=0))
             for k, enc in zip(chunk, split_encoded(self.model.encode(batch)), strict=True):
                 self._features[k] = enc
             done += len(chunk)
@@ -73,3 +75,11 @@ class EncoderCache:
     def gather(self, indices: Sequence[int]) -> EncodedImages:
         """The cached features of ``indices`` (equal shapes) as one batch."""
         return stack_encoded([self._features[k] for k in indices])
+
+    def tokens(self, index: int) -> torch.Tensor:
+        """The ``(1, N, E)`` encoder tokens of image ``index`` (for global descriptors)."""
+        return self._features[index].tokens
+
+    def clear(self) -> None:
+        """Drop the cached features (frees their memory once no batch refers to them)."""
+        self._features.clear()

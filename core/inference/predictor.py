@@ -4,33 +4,46 @@ Two strategies give the same numbers (up to float rounding):
 
 * ``encode_once`` (default): each image goes through the ViT encoder once; its features are cached on the
   device, and every pair is decoded from the cache. Pairs whose two views have the same shapes as another
-  pair's are decoded together, ``config.batch_size`` at a time.
+  pair's are decoded together, a batch at a time.
 * ``reencode``: the reference's strategy, ``model(img1, img2)`` per batch of pairs, which encodes an image
   again for every pair it appears in (kept as the baseline of ``benchmarks/bench_inference.py``).
 
-Results leave the device right after each batch (CPU, float32), so GPU memory holds the encoder cache and one
-batch, never all pairs.
+Results leave the device right after each batch (CPU, float32), so device memory holds the encoder cache and
+one batch, never all pairs. On CUDA the batch is larger when the GPU has room (:func:`choose_batch_size`),
+inputs go through pinned memory, and each batch's results are copied to pinned host memory asynchronously
+while the next batch is computed (:mod:`.transfer`).
+
+The precision (``InferenceConfig.precision``) is resolved by :mod:`.precision`; the network runs under
+``torch.autocast`` with float32 weights.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-import numpy as np
 import torch
 
 from ..config import IMAGE_SIZES, InferenceConfig
 from ..errors import ConfigError
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress
-from .device import device_errors, half_dtype, resolve_device
+from .device import device_errors, resolve_device
 from .features import EncoderCache, shape_groups
+from .precision import Precision, resolve_precision
+from .transfer import PendingBatch, stage_batch, to_device
 
-__all__ = ["STRATEGIES", "choose_image_size", "predict_pairs", "resolve_device"]
+__all__ = [
+    "STRATEGIES",
+    "PairRunner",
+    "choose_batch_size",
+    "choose_image_size",
+    "predict_pairs",
+    "resolve_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +52,11 @@ STRATEGIES = ("encode_once", "reencode")
 # from FLOP counts): only used to spread the progress fraction fairly between the two stages.
 DECODE_COST = 1.5
 REENCODE_PAIR_COST = 2 + DECODE_COST
+CPU_BATCH_SIZE = 4
+MAX_GPU_BATCH_SIZE = 32
+GPU_MEMORY_SHARE = 0.5  # of the free GPU memory, for one batch's activations
+
+Sink = Callable[[PairPrediction], None]
 
 
 def model_image_size(model) -> int | None:
@@ -64,7 +82,18 @@ def choose_image_size(requested: int | None, model) -> int:
     return requested
 
 
-def _image_tensor(image) -> torch.Tensor:
+def choose_batch_size(requested: int | None, device: torch.device, pair_bytes: int | None = None) -> int:
+    """Pairs per decode call: ``requested`` when given; else 4 on the CPU and MPS, and on CUDA as many as
+    fit in half of the free GPU memory at ``pair_bytes`` of activations per pair (1 to 32)."""
+    if requested is not None:
+        return max(int(requested), 1)
+    if device.type != "cuda" or not pair_bytes:
+        return CPU_BATCH_SIZE
+    free, _ = torch.cuda.mem_get_info(device)
+    return int(min(max(free * GPU_MEMORY_SHARE // pair_bytes, 1), MAX_GPU_BATCH_SIZE))
+
+
+def image_tensor(image) -> torch.Tensor:
     """The ``(1,3,H,W)`` float32 tensor of a LoadedImage (or a tensor given directly)."""
     tensor = image.tensor if hasattr(image, "tensor") else image
     if not isinstance(tensor, torch.Tensor) or tensor.ndim != 4 or tensor.shape[:2] != (1, 3):
@@ -74,7 +103,8 @@ def _image_tensor(image) -> torch.Tensor:
     return tensor
 
 
-def _check_pairs(pairs: Sequence[tuple[int, int]], num_images: int) -> list[tuple[int, int]]:
+def check_pairs(pairs: Sequence[tuple[int, int]], num_images: int) -> list[tuple[int, int]]:
+    """``pairs`` as int tuples; raises :class:`ConfigError` for an index outside ``0..num_images-1``."""
     checked = []
     for pair in pairs:
         i, j = (int(v) for v in pair)
@@ -89,34 +119,138 @@ def _model_device(model) -> torch.device | None:
     return None if param is None else param.device
 
 
-def _to_numpy(x: torch.Tensor) -> np.ndarray:
-    return x.detach().to("cpu", torch.float32).numpy()
+class Reporter:
+    """Progress of one call: encoding ``n_enc`` images, then decoding pairs (fractions of the whole call).
 
-
-def _batch_predictions(batch: list[tuple[int, int]], out1: dict, out2: dict) -> list[PairPrediction]:
-    """Split a decoded batch into per-pair CPU float32 predictions."""
-    pts1, conf1 = _to_numpy(out1["pts3d"]), _to_numpy(out1["conf"])
-    pts2, conf2 = _to_numpy(out2["pts3d_in_other_view"]), _to_numpy(out2["conf"])
-    return [
-        PairPrediction(i=i, j=j, pts3d_i=pts1[b], conf_i=conf1[b], pts3d_j=pts2[b], conf_j=conf2[b])
-        for b, (i, j) in enumerate(batch)
-    ]
-
-
-class _Reporter:
-    """Progress of one call: encoding ``n_enc`` images then decoding ``n_pairs`` pairs (fraction of the whole)."""
+    ``split`` is the share of the encoding stage; it is fixed up front (from an estimate of the pair count
+    when the pairs are chosen after encoding), so the fractions never go backwards.
+    """
 
     def __init__(self, progress: ProgressFn | None, n_enc: int, n_pairs: int, pair_cost: float) -> None:
         self.progress = progress or no_progress
-        self.n_enc, self.n_pairs, self.pair_cost = n_enc, n_pairs, pair_cost
-        self.total = max(n_enc + n_pairs * pair_cost, 1e-9)
+        self.n_enc, self.n_pairs = n_enc, n_pairs
+        self.split = n_enc / max(n_enc + n_pairs * pair_cost, 1e-9)
 
     def encoded(self, done: int) -> None:
-        self.progress(f"Encoding {done}/{self.n_enc}", done / self.total)
+        self.progress(f"Encoding {done}/{self.n_enc}", self.split * done / max(self.n_enc, 1))
 
     def decoded(self, done: int) -> None:
-        fraction = 1.0 if done == self.n_pairs else (self.n_enc + done * self.pair_cost) / self.total
+        fraction = (
+            1.0 if done == self.n_pairs else self.split + (1 - self.split) * done / max(self.n_pairs, 1)
+        )
         self.progress(f"Pairs {done}/{self.n_pairs}", fraction)
+
+
+class PairRunner:
+    """The model on its device in its precision: encode images, then decode pairs into a sink.
+
+    Args:
+        model: a ``core.model`` network (``encode``, ``decode``, ``forward``); moved to the config's device.
+        config: device, precision, batch size.
+
+    Raises:
+        DeviceError: the device or precision is unavailable. ConfigError: bad names.
+    """
+
+    def __init__(self, model, config: InferenceConfig) -> None:
+        self.model = model
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.precision: Precision = resolve_precision(config.precision, self.device)
+        if _model_device(model) not in (None, self.device):
+            log.info("moving the model to %s", self.device)
+            with device_errors(self.device, "moving the model to the device"):
+                model.to(self.device)
+        if hasattr(model, "eval"):
+            model.eval()
+
+    @contextmanager
+    def _context(self, what: str) -> Iterator[None]:
+        with torch.inference_mode(), self.precision.autocast(self.device), device_errors(self.device, what):
+            yield
+
+    def batch_size(self, hw: tuple[int, int] | None = None) -> int:
+        pair_bytes = None
+        if self.device.type == "cuda" and hw is not None and hasattr(self.model, "config"):
+            from ..resources.network_cost import decode_activation_bytes
+
+            pair_bytes = decode_activation_bytes(self.model.config, hw, self.precision.name)
+        return choose_batch_size(self.config.batch_size, self.device, pair_bytes)
+
+    def encode(self, tensors: Sequence[torch.Tensor], reporter: Reporter, cancel=None) -> EncoderCache:
+        """Encode every tensor once; the cache's index ``k`` is ``tensors[k]``."""
+        cache = EncoderCache(self.model, self.device, transfer=lambda t: to_device(t, self.device))
+        check_cancel(cancel)
+        reporter.encoded(0)
+
+        def after_encode(done: int) -> None:
+            reporter.encoded(done)
+            check_cancel(cancel)
+
+        hw = tuple(tensors[0].shape[-2:]) if tensors else None
+        with self._context("encoding the photos"):
+            cache.encode_all(tensors, self.batch_size(hw), after_batch=after_encode)
+        return cache
+
+    def decode(self, cache: EncoderCache, slot, tensors, pairs, sink: Sink, reporter: Reporter, cancel=None):
+        """Decode ``pairs`` (image indices; ``slot[k]`` is image k's cache index) into ``sink``.
+
+        Pairs of equal view shapes are batched together, so ``sink`` receives them in the order of
+        :func:`batch_order` (the order of ``pairs`` when all images have one size).
+        """
+        run = lambda batch: self.model.decode(  # noqa: E731
+            cache.gather([slot[i] for i, _ in batch]), cache.gather([slot[j] for _, j in batch])
+        )
+        self._run_batches(tensors, pairs, run, sink, reporter, cancel)
+
+    def reencode(self, tensors, pairs, sink: Sink, reporter: Reporter, cancel=None) -> None:
+        """The reference's strategy: ``model(img1, img2)`` per batch (images encoded again for every pair)."""
+
+        def run(batch):
+            img1 = to_device(torch.cat([tensors[i] for i, _ in batch]), self.device)
+            img2 = to_device(torch.cat([tensors[j] for _, j in batch]), self.device)
+            return self.model(img1, img2)
+
+        self._run_batches(tensors, pairs, run, sink, reporter, cancel)
+
+    def _run_batches(self, tensors, pairs, run, sink: Sink, reporter: Reporter, cancel) -> None:
+        """Run ``run(batch)`` per batch and emit its predictions; on CUDA a batch's results are emitted
+        after the next batch is launched, so their copy to the host overlaps the GPU's compute."""
+        hw = tuple(tensors[pairs[0][0]].shape[-2:]) if pairs else None
+        overlap = self.device.type == "cuda"
+        pending: PendingBatch | None = None
+        done = 0
+        with self._context("running the network on the pairs"):
+            for chunk in batch_chunks(tensors, pairs, self.batch_size(hw)):
+                check_cancel(cancel)
+                batch = [pairs[p] for p in chunk]
+                staged = stage_batch(batch, *run(batch), self.device)
+                if pending is not None:
+                    done = _emit(pending, sink, done, reporter)
+                pending = staged
+                if not overlap:
+                    done, pending = _emit(pending, sink, done, reporter), None
+            if pending is not None:
+                _emit(pending, sink, done, reporter)
+
+
+def batch_chunks(tensors, pairs, batch_size: int) -> list[list[int]]:
+    """Indices into ``pairs`` batched by equal (view1 shape, view2 shape), at most ``batch_size`` each."""
+    keys = [(tuple(tensors[i].shape), tuple(tensors[j].shape)) for i, j in pairs]
+    return shape_groups(keys, batch_size)
+
+
+def batch_order(tensors, pairs) -> list[int]:
+    """The order (indices into ``pairs``) in which the predictor decodes and emits ``pairs``."""
+    return [p for chunk in batch_chunks(tensors, pairs, len(pairs) or 1) for p in chunk]
+
+
+def _emit(pending: PendingBatch, sink: Sink, done: int, reporter: Reporter) -> int:
+    for pred in pending.finish():
+        sink(pred)
+    done += len(pending.pairs)
+    reporter.decoded(done)
+    return done
 
 
 def predict_pairs(
@@ -127,6 +261,7 @@ def predict_pairs(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     strategy: str = "encode_once",
+    sink: Sink | None = None,
 ) -> list[PairPrediction]:
     """Predict the pointmaps of every ordered pair ``(i, j)`` (view1 = ``images[i]``, view2 = ``images[j]``).
 
@@ -134,100 +269,52 @@ def predict_pairs(
         model: a ``core.model`` network (``encode``, ``decode``, ``forward``); moved to the config's device.
         images: ``LoadedImage`` objects (or ``(1,3,H,W)`` float32 tensors in ``[-1, 1]``), H and W multiples of 16.
         pairs: ordered pairs, e.g. from :func:`core.inference.pairs.make_pairs`.
-        config: device, half precision, batch size (``InferenceConfig()`` defaults when None).
+        config: device, precision, batch size (``InferenceConfig()`` defaults when None).
         progress: ``progress(stage, fraction)``; stages ``"Encoding k/N"`` then ``"Pairs k/P"``, fraction of the
             whole call, ending at 1.0.
         cancel: checked between batches; raises :class:`~core.errors.Cancelled` when set.
         strategy: ``encode_once`` or ``reencode`` (the reference's, for benchmarks).
+        sink: if given, each prediction is handed to ``sink(prediction)`` as soon as its batch is done (e.g. a
+            compact :class:`core.align.store.PairStore`) and the returned list is empty.
 
     Returns:
-        One :class:`PairPrediction` per pair, in the order of ``pairs``, numpy float32 on the CPU.
+        One :class:`PairPrediction` per pair, in the order of ``pairs``, numpy float32 on the CPU (empty with
+        a ``sink``).
 
     Raises:
-        DeviceError: device unavailable or out of memory. ConfigError: bad pair index or strategy.
-        Cancelled: ``cancel`` was set.
+        DeviceError: device unavailable or out of memory (:class:`~core.errors.ResourceError`).
+        ConfigError: bad pair index, strategy or precision. Cancelled: ``cancel`` was set.
     """
     config = config or InferenceConfig()
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown inference strategy {strategy!r}; use one of {STRATEGIES}")
-    tensors = [_image_tensor(im) for im in images]
-    pairs = _check_pairs(pairs, len(tensors))
+    tensors = [image_tensor(im) for im in images]
+    pairs = check_pairs(pairs, len(tensors))
     if not pairs:
         return []
-    device = resolve_device(config.device)
-    if _model_device(model) not in (None, device):
-        log.info("moving the model to %s", device)
-        model.to(device)
-    if hasattr(model, "eval"):
-        model.eval()
-    amp_dtype = half_dtype(device) if config.half_precision else None
-    if config.half_precision and amp_dtype is None:
-        log.warning("half precision is only used on CUDA; running in float32 on %s", device)
-    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-
+    runner = PairRunner(model, config)
+    results: list[PairPrediction] = []
+    emit = sink or results.append
+    if sink is None:  # the list keeps the order of `pairs`, whatever the batching order
+        position = {pair: k for k, pair in reversed(list(enumerate(pairs)))}
     used = sorted({k for pair in pairs for k in pair})
     encode_once = strategy == "encode_once"
     pair_cost = DECODE_COST if encode_once else REENCODE_PAIR_COST
-    reporter = _Reporter(progress, len(used) if encode_once else 0, len(pairs), pair_cost)
+    reporter = Reporter(progress, len(used) if encode_once else 0, len(pairs), pair_cost)
     start = time.perf_counter()
-    with torch.inference_mode(), autocast, device_errors(device, "running the network"):
-        if encode_once:
-            results = _run_encode_once(
-                model, tensors, pairs, used, device, config.batch_size, reporter, cancel
-            )
-        else:
-            results = _run_reencode(model, tensors, pairs, device, config.batch_size, reporter, cancel)
+    if encode_once:
+        cache = runner.encode([tensors[k] for k in used], reporter, cancel)
+        runner.decode(cache, {k: s for s, k in enumerate(used)}, tensors, pairs, emit, reporter, cancel)
+    else:
+        runner.reencode(tensors, pairs, emit, reporter, cancel)
+    if sink is None:
+        results.sort(key=lambda pred: position[(pred.i, pred.j)])
     log.info(
-        "%d pairs of %d images in %.1f s (%s)", len(pairs), len(used), time.perf_counter() - start, strategy
+        "%d pairs of %d images in %.1f s (%s, %s)",
+        len(pairs),
+        len(used),
+        time.perf_counter() - start,
+        strategy,
+        runner.precision.name,
     )
-    return results
-
-
-def _pair_chunks(tensors, pairs, batch_size: int) -> list[list[int]]:
-    """Pair indices batched by equal (view1 shape, view2 shape)."""
-    keys = [(tuple(tensors[i].shape), tuple(tensors[j].shape)) for i, j in pairs]
-    return shape_groups(keys, batch_size)
-
-
-def _run_encode_once(
-    model, tensors, pairs, used, device, batch_size, reporter, cancel
-) -> list[PairPrediction]:
-    cache = EncoderCache(model, device)
-    check_cancel(cancel)
-    reporter.encoded(0)
-
-    def after_encode(done: int) -> None:
-        reporter.encoded(done)
-        check_cancel(cancel)
-
-    cache.encode_all([tensors[k] for k in used], batch_size, after_batch=after_encode)
-    slot = {k: s for s, k in enumerate(used)}
-    results: list[PairPrediction | None] = [None] * len(pairs)
-    done = 0
-    for chunk in _pair_chunks(tensors, pairs, batch_size):
-        check_cancel(cancel)
-        batch = [pairs[p] for p in chunk]
-        enc1 = cache.gather([slot[i] for i, _ in batch])
-        enc2 = cache.gather([slot[j] for _, j in batch])
-        out1, out2 = model.decode(enc1, enc2)
-        for p, pred in zip(chunk, _batch_predictions(batch, out1, out2), strict=True):
-            results[p] = pred
-        done += len(chunk)
-        reporter.decoded(done)
-    return results
-
-
-def _run_reencode(model, tensors, pairs, device, batch_size, reporter, cancel) -> list[PairPrediction]:
-    results: list[PairPrediction | None] = [None] * len(pairs)
-    done = 0
-    for chunk in _pair_chunks(tensors, pairs, batch_size):
-        check_cancel(cancel)
-        batch = [pairs[p] for p in chunk]
-        img1 = torch.cat([tensors[i] for i, _ in batch]).to(device, non_blocking=True)
-        img2 = torch.cat([tensors[j] for _, j in batch]).to(device, non_blocking=True)
-        out1, out2 = model(img1, img2)
-        for p, pred in zip(chunk, _batch_predictions(batch, out1, out2), strict=True):
-            results[p] = pred
-        done += len(chunk)
-        reporter.decoded(done)
     return results

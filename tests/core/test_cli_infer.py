@@ -42,7 +42,19 @@ def vendored_photos(tmp_path: Path) -> list[str]:
 def test_infer_vendored_pair_matches_golden(tmp_path: Path, vendored_photos: list[str]) -> None:
     out = tmp_path / "out"
     assert (
-        main(["infer", "--checkpoint", str(VENDORED_CKPT), "--images", *vendored_photos, "--out", str(out)])
+        main(
+            [
+                "infer",
+                "--checkpoint",
+                str(VENDORED_CKPT),
+                "--images",
+                *vendored_photos,
+                "--out",
+                str(out),
+                "--precision",
+                "fp32",
+            ]
+        )  # fmt: skip
         == 0
     )
     assert {p.name for p in out.iterdir()} == {"pair_1_0.npz", "pair_0_1.npz"}
@@ -74,7 +86,7 @@ def test_infer_writes_reference_layout(tmp_path: Path, capsys) -> None:
     n = len(images)  # 3 with the full reference, 2 in the vendored subset
     out = tmp_path / "pairs"
     rc = main(["infer", "--checkpoint", str(_tiny_linear()), "--images", *images, "--out", str(out),
-               "--device", "cpu", "--batch-size", "2"])  # fmt: skip
+               "--device", "cpu", "--batch-size", "2", "--precision", "fp32"])  # fmt: skip
     assert rc == 0
     assert f"{n * (n - 1)} pairs" in capsys.readouterr().out
     expected = {f"pair_{i}_{j}.npz" for i in range(n) for j in range(n) if i != j}
@@ -154,8 +166,10 @@ def test_help_lists_the_options(capsys) -> None:
         "--size",
         "--graph",
         "--device",
+        "--precision",
         "--half",
         "--batch-size",
+        "--no-memory-check",
         "--out",
     ):
         assert option in text

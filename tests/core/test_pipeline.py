@@ -16,7 +16,7 @@ from core.geometry.photo import PhotoCrop, focal_35mm_from_net
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
 PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
-CONFIG = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu"))
+CONFIG = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu", precision="fp32"))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import torch
 
 from core.config import InferenceConfig
-from core.errors import Cancelled, ConfigError, DeviceError
+from core.errors import Cancelled, ConfigError, DeviceError, ResourceError
 from core.inference.device import resolve_device
 from core.inference.pairs import make_pairs
 from core.inference.predictor import choose_image_size, predict_pairs
@@ -158,12 +157,10 @@ def test_bad_inputs_raise(model: CountingModel) -> None:
     assert predict_pairs(model, images, [], CPU) == []
 
 
-def test_half_precision_is_ignored_on_cpu(model: CountingModel, caplog: pytest.LogCaptureFixture) -> None:
+def test_reduced_precision_results_are_float32(model: CountingModel) -> None:
     images = _images([(32, 32)] * 2)
-    with caplog.at_level(logging.WARNING):
-        preds = predict_pairs(model, images, [(0, 1)], InferenceConfig(device="cpu", half_precision=True))
-    assert "half precision" in caplog.text
-    assert preds[0].pts3d_i.dtype == np.float32
+    preds = predict_pairs(model, images, [(0, 1)], InferenceConfig(device="cpu", precision="bf16"))
+    assert preds[0].pts3d_i.dtype == np.float32 and preds[0].conf_j.dtype == np.float32
 
 
 def test_out_of_memory_becomes_device_error(model: CountingModel, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,6 +170,57 @@ def test_out_of_memory_becomes_device_error(model: CountingModel, monkeypatch: p
     monkeypatch.setattr(model, "decode", explode)
     with pytest.raises(DeviceError, match="batch size"):
         predict_pairs(model, _images([(32, 32)] * 2), [(0, 1)], CPU)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        MemoryError(),
+        RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: can't allocate memory: "
+                     "you tried to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"),
+    ],
+    ids=["MemoryError", "DefaultCPUAllocator"],
+)  # fmt: skip
+def test_cpu_out_of_memory_becomes_resource_error(
+    model: CountingModel, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    def explode(enc1, enc2):
+        raise failure
+
+    monkeypatch.setattr(model, "decode", explode)
+    with pytest.raises(ResourceError, match="ran out of memory while running the network") as info:
+        predict_pairs(model, _images([(32, 32)] * 2), [(0, 1)], CPU)
+    assert "fewer photos" in str(info.value) and "--batch-size 1" in str(info.value)
+    assert info.value.__suppress_context__ and info.value.__context__.__traceback__ is None  # frames released
+
+
+def test_sink_receives_every_pair_and_the_list_stays_empty(model: CountingModel) -> None:
+    received = []
+    images = _images([(32, 48)] * 3)
+    out = predict_pairs(model, images, make_pairs(3), CPU, sink=received.append)
+    assert out == []
+    assert [(p.i, p.j) for p in received] == make_pairs(3)
+
+
+def test_mixed_shapes_keep_the_pair_order_in_the_list(model: CountingModel) -> None:
+    images = _images([(32, 48), (48, 32), (32, 48)])
+    pairs = make_pairs(3)
+    preds = predict_pairs(model, images, pairs, InferenceConfig(device="cpu", batch_size=8))
+    assert [(p.i, p.j) for p in preds] == pairs
+    single = predict_pairs(model, images, pairs, InferenceConfig(device="cpu", batch_size=1))
+    for a, b in zip(preds, single, strict=True):
+        np.testing.assert_allclose(a.pts3d_j, b.pts3d_j, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_size_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.inference.predictor import MAX_GPU_BATCH_SIZE, choose_batch_size
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert choose_batch_size(None, cpu, 10**9) == 4 and choose_batch_size(2, cuda, 10**9) == 2
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 10**9, 16 * 10**9))
+    assert choose_batch_size(None, cuda, 10**9) == 4  # half of the 8 GB free, 1 GB per pair
+    assert choose_batch_size(None, cuda, 10**6) == MAX_GPU_BATCH_SIZE
+    assert choose_batch_size(None, cuda, 10**11) == 1
 
 
 def test_other_runtime_errors_are_not_hidden(model: CountingModel, monkeypatch: pytest.MonkeyPatch) -> None:

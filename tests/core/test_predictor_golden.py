@@ -61,7 +61,9 @@ def test_pairs_match_official_outputs(name: str, size: int, form: str) -> None:
     assert (1, 0) in goldens, f"no golden outputs for {name}"
     # the saved pairs in graph order (all six for the 224 model), batched where shapes allow
     pairs = [p for p in make_pairs(len(images), "complete") if p in goldens]
-    preds = predict_pairs(model, images, pairs, InferenceConfig(image_size=size, device="cpu", batch_size=2))
+    preds = predict_pairs(
+        model, images, pairs, InferenceConfig(image_size=size, device="cpu", precision="fp32", batch_size=2)
+    )
     assert [(p.i, p.j) for p in preds] == pairs
     for pred in preds:
         golden = goldens[(pred.i, pred.j)]
@@ -75,7 +77,7 @@ def test_vendored_pair_matches_golden(strategy: str) -> None:
     model = load_model(ref.model("tiny_linear_224", "hf_folder"))
     inputs = ref.inputs(224)
     images = [torch.from_numpy(inputs[f"img{i}"]) for i in range(2)]
-    config = InferenceConfig(image_size=224, device="cpu")
+    config = InferenceConfig(image_size=224, device="cpu", precision="fp32")
     preds = predict_pairs(model, images, make_pairs(2), config, strategy=strategy)
     assert [(p.i, p.j) for p in preds] == [(1, 0), (0, 1)]
     compare_to_golden(preds[0].to_npz_dict(), ref.golden("tiny_linear_224", 1, 0).arrays, 1e-4)

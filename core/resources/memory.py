@@ -1,0 +1,390 @@
+"""The memory (and time) model of a run: what a reconstruction will need before it starts.
+
+:func:`estimate_run` is pure, torch-free and fast (microseconds, plus one 30 ms matmul the first time it
+times this CPU), so the Blender sidebar can call it from a property update ("380 pairs, about 3.2 GB,
+about 25 min on this CPU"), and the pipeline's guard calls it before any work.
+
+The model follows the pipeline's phases and takes the largest (bytes; ``HW`` a view's network pixels):
+
+* always: the Python/torch runtime, and the network images (``15 HW`` per photo: uint8 RGB + float32
+  tensor) plus their float32 colours for the result (``12 HW``);
+* inference: the weights (float32, 4 bytes per parameter), the encoder cache (one token map per photo), one
+  batch's activations (:func:`~.network_cost.decode_activation_bytes`) and the pair store (float16,
+  ``16 (HW_i + HW_j)`` per pair, zero in RAM when it is on disk);
+* alignment: the pair store, the camera solve's pixel subsample (float64, per pair ``2 P (3 + 1)`` values
+  for ``P = fast_pixels`` samples per view, times the working copies of an iteration), the dense stage's
+  arrays for the view with most pairs, the depth maps so far; ``paper`` alignment holds every pair at full
+  resolution in float32 plus Adam's state;
+* result: the aligned views (depth, world points, confidence), their copy in the output frame, the clean-up's
+  confidences and the reconstruction (``~60 HW`` per photo in all).
+
+Constants marked "measured" come from ``benchmarks/bench_scale.py`` and the full network's batches on the
+development machine (README, "Scale and memory"); there the estimate came within 10 % of the measured peak
+RSS from 20 to 200 photos.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from ..model.configs import MODEL_CONFIGS, ModelConfig, get_config
+from .hardware import MemoryInfo, available_memory, cpu_has_bf16_flags
+
+__all__ = ["MemoryInfo", "RunEstimate", "available_memory", "estimate_run", "format_bytes", "format_seconds"]
+from .network_cost import (
+    decode_activation_bytes,
+    decode_flops,
+    encode_flops,
+    network_batch_bytes,
+    parameter_count,
+    token_bytes,
+)
+
+RUNTIME_BYTES = 240 * 2**20  # measured: Python + torch + numpy + scipy + Pillow imported (Linux, torch 2.13)
+# measured (bench_scale.py, 20-200 photos): the peak RSS exceeds the sum of the arrays by 4-10 % (allocator
+# slack, Python objects, file buffers); the estimate adds the middle of that range to everything but the runtime
+ALLOCATOR_OVERHEAD = 1.06
+IMAGE_BYTES_PER_PIXEL = 15 + 12  # uint8 RGB + float32 (1,3,H,W) tensor, and float32 colours of the result
+STORE_BYTES_PER_PIXEL = 16  # per pair and pixel: two views x (xyz + confidence) x float16
+SOLVER_COPIES = 8.0  # measured: working arrays of one fast-solver iteration, in units of the samples
+DENSE_ARRAYS = 6  # float32 (pairs of the view, HW) arrays of the dense stage (along, perp, weight, irls...)
+RESULT_BYTES_PER_PIXEL = 60  # measured: aligned views + output-frame copy + clean-up + reconstruction
+PAPER_BYTES_PER_PAIR_PIXEL = 2 * (3 + 1) * 4 * 4  # float32 pts + weights, forward, backward, Adam
+# Time, scaled by this CPU's numpy float32 matmul speed (cpu_matmul_gflops) against REF_MATMUL_GFLOPS, the
+# speed when these were measured (benchmarks/bench_scale.py, README "Scale"): the full 512 DPT network ran
+# at 1.2x (encode) and 0.9x (pair decode) that matmul speed; the fast alignment took 0.25-0.30 s per pair
+# and the occlusion clean-up 6-10e-7 s per ordered view pair and pixel (512x384, 20 and 50 photos).
+REF_MATMUL_GFLOPS = 13.0
+CPU_NETWORK_EFFICIENCY = 0.95
+ALIGN_SECONDS_PER_PAIR = 0.28  # at 512x384; half of it scales with the pixels (dense depth), half does not
+CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL = 7e-7
+REF_PIXELS = 384 * 512
+# bfloat16 speed-up on CPUs with AMX / AVX-512 BF16 (issue 12's measurement: 3.3x encode, 2.1x decode; not
+# measurable here), and emulated bf16/fp16 elsewhere (about 12x slower, issue 12 and bench_inference.py).
+FAST_BF16_SPEEDUP = 2.5
+SLOW_BF16_SPEEDUP = 1 / 12
+GPU_DEFAULT_TFLOPS = 30.0  # effective, when the caller does not say (a mid-range GPU in fp16/bf16)
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as ``"3.2 GB"`` / ``"850 MB"`` (decimal units, as file browsers show them)."""
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def format_seconds(s: float) -> str:
+    """``"40 s"``, ``"25 min"`` or ``"3.5 h"``."""
+    if not math.isfinite(s):
+        return "unknown time"
+    if s < 90:
+        return f"{s:.0f} s"
+    return f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run is expected to need.
+
+    Attributes:
+        peak_ram_bytes: peak resident memory of a process doing the whole run (runtime included).
+        peak_vram_bytes: peak GPU memory (0 on the CPU).
+        seconds_estimate: network + alignment time, on this CPU or the given GPU.
+        explanation: one line for the user, e.g. ``"380 pairs, about 3.2 GB, about 25 min on this CPU"``.
+        num_photos, num_pairs: the run's size (``num_pairs`` may be an upper bound for retrieval graphs).
+        precision: the resolved precision the estimate assumes; device: ``cpu``, ``cuda`` or ``mps``.
+        storage: where the pair predictions go (``ram`` or ``disk``); disk_bytes: scratch space needed.
+        phase: the phase that peaks (``inference``, ``alignment``, ``depth maps`` or ``result``);
+            components: its parts; phase_bytes: every phase's total.
+        advice: what to change when it does not fit.
+        available_vram_bytes: free GPU memory the caller reported (None when unknown or on the CPU).
+        resident_bytes: the part of the peak this process already holds when the estimate is made (the
+            runtime once torch is imported, a model the caller keeps): the guard needs only the rest.
+    """
+
+    peak_ram_bytes: int
+    peak_vram_bytes: int
+    seconds_estimate: float
+    explanation: str
+    num_photos: int
+    num_pairs: int
+    precision: str
+    device: str
+    storage: str
+    disk_bytes: int
+    phase: str
+    components: dict[str, int] = field(default_factory=dict)
+    phase_bytes: dict[str, int] = field(default_factory=dict)
+    advice: str = ""
+    available_vram_bytes: int | None = None
+    resident_bytes: int = 0
+
+    def breakdown(self) -> str:
+        """The peak phase's main parts, largest first: ``"model 2.3 GB, pair predictions 1.2 GB, ..."``."""
+        parts = sorted(self.components.items(), key=lambda kv: -kv[1])
+        return ", ".join(f"{name} {format_bytes(n)}" for name, n in parts if n >= 0.05 * self.peak_ram_bytes)
+
+    def summary(self) -> str:
+        return self.explanation
+
+
+def net_size(photo_size: tuple[int, int], image_size: int) -> tuple[int, int]:
+    """``(H, W)`` network pixels of a photo of ``(W0, H0)`` (the crop of ``core.inference.images``, to 16 px)."""
+    w0, h0 = (max(int(v), 1) for v in photo_size)
+    if image_size == 224:
+        return 224, 224
+    long_side = max(w0, h0)
+    w1, h1 = round(w0 * 512 / long_side), round(h0 * 512 / long_side)
+    w2, h2 = max(w1 // 16 * 16, 16), max(h1 // 16 * 16, 16)
+    if w2 == h2:
+        h2 = 3 * w2 // 4 // 8 * 8  # the reference crops square photos to 4:3
+    return h2, w2
+
+
+def resolve_model(model: str | ModelConfig | None, image_size: int | None) -> ModelConfig:
+    """A :class:`ModelConfig` from a registry name, a config, or None (the heaviest official model at
+    ``image_size``: the 512 DPT, or the 224 linear)."""
+    if isinstance(model, ModelConfig):
+        return model
+    if model is None:
+        name = (
+            "DUSt3R_ViTLarge_BaseDecoder_224_linear"
+            if image_size == 224
+            else "DUSt3R_ViTLarge_BaseDecoder_512_dpt"
+        )
+        return MODEL_CONFIGS[name]
+    return get_config(str(model))
+
+
+def resolve_precision_name(precision: str, device: str) -> str:
+    """``auto`` -> the precision the predictor will pick (torch-free: CPU flags only, CUDA assumed bf16)."""
+    if precision != "auto":
+        return precision
+    if device == "cuda":
+        return "bf16"
+    if device == "mps":
+        return "fp16"
+    return "bf16" if cpu_has_bf16_flags() else "fp32"
+
+
+@lru_cache(maxsize=1)
+def cpu_matmul_gflops() -> float:
+    """This CPU's float32 matmul speed (numpy, 512x512, best of 3), GFLOP/s; measured once per process."""
+    a = np.random.default_rng(0).standard_normal((512, 512)).astype(np.float32)
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * 512**3 / max(best, 1e-9) / 1e9
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The inputs of an estimate, normalised."""
+
+    sizes: list[tuple[int, int]]
+    num_pairs: int
+    max_slots: int
+    config: ModelConfig
+    precision: str
+    device: str
+    batch: int
+    fast_pixels: int
+    align_method: str
+    keep_model: bool
+
+
+def _degrees(num_photos: int, pairs) -> tuple[int, int]:
+    """``(number of pairs, most (pair, side) slots of one view)`` from a count or the pairs themselves."""
+    if isinstance(pairs, int | np.integer):
+        count = int(pairs)
+        mean = 2 * count / max(num_photos, 1)
+        return count, int(min(math.ceil(1.5 * mean), 2 * max(num_photos - 1, 1)))
+    slots = np.zeros(max(num_photos, 1), dtype=np.int64)
+    for i, j in pairs:
+        slots[i] += 1
+        slots[j] += 1
+    return len(pairs), int(slots.max()) if len(pairs) else 0
+
+
+def _store_bytes(run: _Run) -> int:
+    """Bytes of the float16 pair store (8 bytes per pixel of each of a pair's two views)."""
+    mean_pixels = sum(h * w for h, w in run.sizes) / len(run.sizes)
+    return int(STORE_BYTES_PER_PIXEL * mean_pixels * run.num_pairs)
+
+
+def _phases(run: _Run, store_in_ram: bool, with_result: bool) -> dict[str, dict[str, int]]:
+    """Bytes of each phase's parts (see the module docstring)."""
+    pixels = [h * w for h, w in run.sizes]
+    n_pixels, max_pixels = sum(pixels), max(pixels)
+    act = 4 if run.precision == "fp32" else 2
+    weights = 4 * parameter_count(run.config)
+    images = IMAGE_BYTES_PER_PIXEL * n_pixels
+    store = _store_bytes(run)
+    common = {"runtime": RUNTIME_BYTES, "photos": images}
+    kept_model = {"model": weights} if run.keep_model else {}
+    on_gpu = run.device != "cpu"
+    inference = {**common, "model": weights}
+    if not on_gpu:
+        inference["encoder cache"] = sum(token_bytes(run.config, hw, act) for hw in run.sizes)
+        inference["network batch"] = network_batch_bytes(run.config, run.sizes[0], run.precision, run.batch)
+    if store_in_ram and with_result:  # `infer` writes every pair as it comes
+        inference["pair predictions"] = store
+    phases = {"inference": inference}
+    if not with_result:
+        return phases
+    kept_store = {"pair predictions": store} if store_in_ram else {}
+    if run.align_method == "paper":
+        solver = PAPER_BYTES_PER_PAIR_PIXEL * 2 * max_pixels * run.num_pairs
+    else:
+        samples = run.num_pairs * 2 * run.fast_pixels * (3 + 1) * 8
+        solver = int(SOLVER_COPIES * samples) + len(run.sizes) * 2 * run.num_pairs * 8 * 2
+    phases["alignment"] = {**common, **kept_model, **kept_store, "alignment": solver}
+    dense = DENSE_ARRAYS * 4 * run.max_slots * max_pixels + 8 * n_pixels
+    phases["depth maps"] = {**common, **kept_model, **kept_store, "depth maps": dense}
+    phases["result"] = {**common, **kept_model, "result": RESULT_BYTES_PER_PIXEL * n_pixels}
+    return phases
+
+
+def _vram(run: _Run) -> int:
+    if run.device == "cpu":
+        return 0
+    act = 4 if run.precision == "fp32" else 2
+    cache = sum(token_bytes(run.config, hw, act) for hw in run.sizes)
+    batch = run.batch * decode_activation_bytes(run.config, run.sizes[0], run.precision)
+    return 4 * parameter_count(run.config) + cache + batch + 400 * 2**20  # + the CUDA context
+
+
+def _seconds(run: _Run, gpu_tflops: float | None, matmul_gflops: float | None) -> tuple[float, str]:
+    """Network plus alignment seconds, and where (``"on this CPU"``, ``"on the GPU"``)."""
+    hw = run.sizes[0]
+    flops = sum(encode_flops(run.config, s) for s in run.sizes) + run.num_pairs * decode_flops(run.config, hw)
+    if run.device == "cpu":
+        speed = CPU_NETWORK_EFFICIENCY * (matmul_gflops or cpu_matmul_gflops()) * 1e9
+        if run.precision in ("bf16", "fp16"):
+            speed *= (
+                FAST_BF16_SPEEDUP if run.precision == "bf16" and cpu_has_bf16_flags() else SLOW_BF16_SPEEDUP
+            )
+        where = "on this CPU"
+    else:
+        speed = (gpu_tflops or GPU_DEFAULT_TFLOPS) * 1e12
+        where = "on the GPU"
+    mean_pixels = sum(h * w for h, w in run.sizes) / len(run.sizes)
+    slower = REF_MATMUL_GFLOPS / (matmul_gflops or cpu_matmul_gflops())
+    align = ALIGN_SECONDS_PER_PAIR * run.num_pairs * (0.5 + 0.5 * mean_pixels / REF_PIXELS)
+    align += CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL * len(run.sizes) * (len(run.sizes) - 1) * mean_pixels
+    return flops / speed + slower * align, where
+
+
+def estimate_run(
+    photo_sizes: Sequence[tuple[int, int]],
+    num_pairs: int | Sequence[tuple[int, int]],
+    model: str | ModelConfig | None = None,
+    precision: str = "auto",
+    device: str = "cpu",
+    *,
+    image_size: int | None = None,
+    batch_size: int | None = None,
+    storage: str = "auto",
+    align_method: str = "fast",
+    fast_pixels: int = 1024,
+    keep_model: bool = False,
+    with_result: bool = True,
+    available_ram_bytes: int | None = None,
+    available_vram_bytes: int | None = None,
+    gpu_tflops: float | None = None,
+    matmul_gflops: float | None = None,
+) -> RunEstimate:
+    """Estimate peak RAM, peak GPU memory and time of a run.
+
+    Args:
+        photo_sizes: ``(W0, H0)`` of every photo (the original files; network sizes are derived).
+        num_pairs: the number of ordered pairs, or the pairs themselves (then the per-view load is exact).
+        model: a registry name or :class:`ModelConfig`; None = the heaviest official model of the size.
+        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; device: ``cpu``, ``cuda`` or ``mps``
+            (``auto`` is taken as the CPU: the caller knows better when a GPU is there).
+        image_size: 512 or 224 (default: the model's).
+        batch_size: pairs per decode (default 4; on a GPU the predictor fits it to the free memory).
+        storage: ``ram``, ``disk`` or ``auto`` (disk when the RAM store would not fit comfortably).
+        align_method, fast_pixels: the alignment settings (``AlignConfig``).
+        keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
+        with_result: False for ``infer``, which writes each pair as it comes and runs no alignment.
+        available_ram_bytes: for the ``auto`` storage decision (default: the machine's free RAM).
+        available_vram_bytes, gpu_tflops: the GPU's free memory and effective speed when known.
+        matmul_gflops: this CPU's float32 matmul speed (default: measured once, about 30 ms).
+    """
+    if not photo_sizes:
+        raise ValueError("an estimate needs at least one photo")
+    config = resolve_model(model, image_size)
+    size = image_size or (224 if config.img_size == 224 else 512)
+    device = "cpu" if device == "auto" else str(device).split(":")[0]
+    sizes = [net_size(s, size) for s in photo_sizes]
+    count, max_slots = _degrees(len(sizes), num_pairs)
+    run = _Run(sizes, count, max_slots, config, resolve_precision_name(precision, device), device,
+               batch_size or 4, fast_pixels, align_method, keep_model)  # fmt: skip
+    in_ram = _choose_storage(run, storage, with_result, available_ram_bytes)
+    phases = _phases(run, in_ram, with_result)
+    phase, parts = max(phases.items(), key=lambda kv: sum(kv[1].values()))
+    peak = RUNTIME_BYTES + ALLOCATOR_OVERHEAD * (sum(parts.values()) - RUNTIME_BYTES)
+    disk = 0 if in_ram or not with_result else _store_bytes(run)
+    seconds, where = _seconds(run, gpu_tflops, matmul_gflops)
+    vram = _vram(run)
+    shown = vram if device != "cpu" else peak
+    explanation = f"{count:,} pairs, about {format_bytes(shown)}, about {format_seconds(seconds)} {where}"
+    return RunEstimate(
+        peak_ram_bytes=int(peak),
+        peak_vram_bytes=int(vram),
+        seconds_estimate=float(seconds),
+        explanation=explanation,
+        num_photos=len(sizes),
+        num_pairs=count,
+        precision=run.precision,
+        device=device,
+        storage="ram" if in_ram else "disk",
+        disk_bytes=int(disk),
+        phase=phase,
+        components=dict(parts),
+        phase_bytes={name: int(sum(p.values())) for name, p in phases.items()},
+        advice=_advice(len(sizes), count),
+        available_vram_bytes=available_vram_bytes,
+        resident_bytes=_resident(run),
+    )
+
+
+def _resident(run: _Run) -> int:
+    """What of the estimate is in memory already: torch's runtime if imported, a model the caller keeps."""
+    runtime = RUNTIME_BYTES if "torch" in sys.modules else 0
+    return runtime + (4 * parameter_count(run.config) if run.keep_model and run.device == "cpu" else 0)
+
+
+def _choose_storage(run: _Run, storage: str, with_result: bool, available: int | None) -> bool:
+    """True to keep the pair store in RAM."""
+    if storage != "auto" or not with_result:
+        return storage != "disk"
+    if available is None:
+        available = available_memory().available_bytes
+    if available is None:
+        return True
+    with_ram = max(sum(p.values()) for p in _phases(run, True, True).values())
+    return with_ram <= 0.75 * available
+
+
+def _advice(num_photos: int, num_pairs: int) -> str:
+    """What to change: a graph with fewer pairs (named, with its pair count), fewer photos."""
+    from ..inference.pairs import count_pairs
+
+    options = []
+    for graph in ("retrieval-5-5", "retrieval-3-3", "swin-3"):
+        n = count_pairs(num_photos, graph)
+        if n < num_pairs:
+            options.append(f"--graph {graph} (up to {n:,} pairs)")
+    graphs = " or ".join(options[:2])
+    return (
+        f"use a scene graph with fewer pairs ({graphs}), " if graphs else ""
+    ) + "fewer photos, or image size 224"
