@@ -201,6 +201,7 @@ def test_a_footage_build_failing_after_its_datablocks_also_cleans_up(
     addon, footage_result, monkeypatch, data_state, artists_clip
 ) -> None:
     """Failures in the scene and clip settings at the end of the build (nothing left half-set)."""
+    pytest.importorskip("av")  # the plate is a video
     recon, _case, path, plate = footage_result("video", n=3, k1=0.05)
     builder = addon.submodule("operators.scene_builder")
     footage = addon.submodule("operators.footage_build").FootageBuild.from_npz(path, recon)
