@@ -64,6 +64,26 @@ def run_pipeline(fn, *args, **kwargs):
         raise DependencyError(text) from exc
 
 
+def checkpoint_path(explicit: str, prefs) -> str:
+    """The checkpoint a run uses (absolute): ``explicit`` (the operator's), else the add-on preference.
+
+    Raises:
+        CheckpointError: none set, or the file does not exist.
+    """
+    from ..core.errors import CheckpointError
+
+    checkpoint = explicit or (prefs.checkpoint if prefs is not None else "")
+    if not checkpoint:
+        raise CheckpointError(
+            "No checkpoint set. Choose the DUSt3R model file in Preferences > Add-ons > DUSt3R "
+            "(or download it there), or pass checkpoint=... to the operator."
+        )
+    checkpoint = bpy.path.abspath(checkpoint)
+    if not Path(checkpoint).exists():
+        raise CheckpointError(f"Checkpoint not found: {checkpoint}. Choose an existing model file.")
+    return checkpoint
+
+
 @dataclass(frozen=True)
 class JobRequest(TaskRequest):
     """A reconstruction from photos: everything resolved on the main thread before it starts."""
@@ -149,8 +169,6 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
 
     def make_request(self, context: bpy.types.Context) -> JobRequest:
         """Resolve settings, photos and checkpoint; raises the core's Dust3rError on user mistakes."""
-        from ..core.errors import CheckpointError
-
         settings = context.scene.dust3r
         for name in SETTING_NAMES:
             if not self.properties.is_property_set(name):
@@ -159,15 +177,7 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         for name in ("device", "precision"):
             if not self.properties.is_property_set(name) and prefs is not None:
                 setattr(self, name, getattr(prefs, name))
-        checkpoint = self.checkpoint or (prefs.checkpoint if prefs is not None else "")
-        if not checkpoint:
-            raise CheckpointError(
-                "No checkpoint set. Choose the DUSt3R model file in Preferences > Add-ons > DUSt3R "
-                "(or download it there), or pass checkpoint=... to the operator."
-            )
-        checkpoint = bpy.path.abspath(checkpoint)
-        if not Path(checkpoint).exists():
-            raise CheckpointError(f"Checkpoint not found: {checkpoint}. Choose an existing model file.")
+        checkpoint = checkpoint_path(self.checkpoint, prefs)
         directory = self.directory or settings.photo_folder
         paths, warnings = resolve_photos(
             bpy.path.abspath(directory) if directory else "", [f.name for f in self.files]

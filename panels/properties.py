@@ -8,11 +8,12 @@ the summary of the last run). Update callbacks go through ``operators``; nothing
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, IntProperty, StringProperty
+from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ..operators.estimate import refresh_estimate
 from ..operators.photos import count_photos
 from ..operators.settings import settings_properties
+from .footage_properties import DUST3R_PG_footage
 
 
 def _photo_folder_changed(settings, context) -> None:
@@ -54,9 +55,11 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
         subtype="DISTANCE",
         unit="LENGTH",
     )
+    footage: PointerProperty(type=DUST3R_PG_footage)
 
 
 def register() -> None:
+    bpy.utils.register_class(DUST3R_PG_footage)
     bpy.utils.register_class(DUST3R_PG_settings)
     bpy.types.Scene.dust3r = bpy.props.PointerProperty(type=DUST3R_PG_settings)
 
@@ -64,3 +67,4 @@ def register() -> None:
 def unregister() -> None:
     del bpy.types.Scene.dust3r
     bpy.utils.unregister_class(DUST3R_PG_settings)
+    bpy.utils.unregister_class(DUST3R_PG_footage)
