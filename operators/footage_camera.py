@@ -23,13 +23,13 @@ from ..addon import ROLE_KEY, Role
 from ..core.footage.trajectory import continuous_quaternions
 from ..core.geometry.blender_camera import BlenderCameraParams
 from .animation import key_channels
+from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY
 from .footage_build import FootageBuild
 from .footage_lens import (
     TrackingCamera,
     blender_frame_rate,
     footage_camera_params,
     lens_changes,
-    shot_solve_error,
     tracking_camera,
 )
 
@@ -38,9 +38,7 @@ log = logging.getLogger(__name__)
 FRAME_NUMBERS_KEY = "dust3r_frame_numbers"
 FRAME_STATUS_KEY = "dust3r_frame_status"
 FRAME_NOTES_KEY = "dust3r_frame_notes"
-SOLVE_ERROR_KEY = "dust3r_solve_error_px"
 FRAME_PATHS_KEY = "dust3r_frame_paths"
-DISTORTION_KEY = "dust3r_distortion"  # on the camera DATA, as for photo cameras (export_scene reads it)
 LOCATION = [("location", i) for i in range(3)]
 ROTATION = [("rotation_quaternion", i) for i in range(4)]
 LENS = [("lens", 0), ("shift_x", 0), ("shift_y", 0)]
@@ -131,7 +129,7 @@ def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraPa
     obj["dust3r_pixel_aspect"] = [float(v) for v in p.pixel_aspect]
     obj["dust3r_sensor_width_mm"] = float(footage.sensor_width_mm)
     obj["dust3r_sensor_width_assumed"] = bool(footage.sensor_width_assumed)
-    error = shot_solve_error(recon.solve_error_px)
+    error = recon.solve_error_rms_px
     if error is not None:  # the refinement ran: the shot's RMS, and each frame's (NaN: not refined)
         obj[SOLVE_ERROR_KEY] = error
         obj["dust3r_frame_solve_error_px"] = [float(e) for e in recon.solve_error_px]

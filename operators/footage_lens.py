@@ -110,13 +110,6 @@ def blender_frame_rate(fps: float, fps_rational: tuple[int, int] | None = None) 
     return whole, float(whole / rate)
 
 
-def shot_solve_error(solve_error_px: np.ndarray) -> float | None:
-    """The shot's RMS reprojection error from the per-frame ones (NaN: no refinement), or None."""
-    e = np.asarray(solve_error_px, dtype=np.float64)
-    e = e[np.isfinite(e)]
-    return float(np.sqrt(np.mean(e * e))) if e.size else None
-
-
 def lens_changes(K_photo: np.ndarray, rtol: float = 1e-9) -> bool:
     """True when the views' intrinsics differ (a zoom): the lens and shift are then keyed per frame."""
     K = np.asarray(K_photo, dtype=np.float64)

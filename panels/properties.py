@@ -26,9 +26,14 @@ def _photo_folder_changed(settings, context) -> None:
 
 class ReconstructSettings:
     """Mixin: the reconstruction settings (``operators.settings``); those that change the run's size
-    re-estimate it."""
+    re-estimate it.
 
-    __annotations__ = settings_properties(set(), estimate_changed=refresh_estimate)
+    The definitions are attached only while the group registers (:func:`register`): a class that keeps
+    property definitions holding Python callbacks crashes bpy 4.2 when the interpreter exits (the
+    ``update=`` of the estimate settings; class-body annotations are strings here and are not kept).
+    """
+
+    __annotations__: dict = {}
 
 
 class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
@@ -60,7 +65,11 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
 
 def register() -> None:
     bpy.utils.register_class(DUST3R_PG_footage)
-    bpy.utils.register_class(DUST3R_PG_settings)
+    ReconstructSettings.__annotations__ = settings_properties(set(), estimate_changed=refresh_estimate)
+    try:
+        bpy.utils.register_class(DUST3R_PG_settings)
+    finally:
+        ReconstructSettings.__annotations__ = {}
     bpy.types.Scene.dust3r = bpy.props.PointerProperty(type=DUST3R_PG_settings)
 
 
