@@ -159,6 +159,8 @@ def reconstruct(
                 store, align_config, photo_names(paths), sub_progress(progress, _STAGES["align"][0], align_end),
                 cancel,
             )  # fmt: skip
+        # the clean-up compares the views the graph paired
+        graph_pairs = [(store[k].i, store[k].j) for k in range(len(store))]
     check_cancel(cancel)
     refinement = None
     if refine:
@@ -174,7 +176,7 @@ def reconstruct(
             from .align.cleanup import clean_pointcloud
 
             progress("Cleaning point cloud", _STAGES["align"][1])
-            conf = clean_pointcloud(aligned, cancel=cancel)
+            conf = clean_pointcloud(aligned, cancel=cancel, pairs=graph_pairs)
             check_cancel(cancel)
         result = _to_reconstruction(paths, images, aligned, conf)
     if refinement is not None:

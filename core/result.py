@@ -133,6 +133,13 @@ class Reconstruction:
         return len(self.image_paths)
 
     @property
+    def solve_error_rms_px(self) -> float | None:
+        """The RMS of the views' solve errors (pixels of the original photos) over the refined views, or
+        None when no view was refined (all NaN)."""
+        e = self.solve_error_px[np.isfinite(self.solve_error_px)]
+        return float(np.sqrt(np.mean(e * e))) if e.size else None
+
+    @property
     def is_footage(self) -> bool:
         """True for a reconstruction of consecutive frames of one shot (``fps > 0``)."""
         return self.fps > 0

@@ -18,12 +18,14 @@ from .import_result import DUST3R_OT_import_result
 from .install_torch import DUST3R_OT_install_torch, activate_user_site_packages
 from .level_scale import DUST3R_OT_level, DUST3R_OT_pick_scale_point, DUST3R_OT_set_scale
 from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
+from .reconstruct_footage import DUST3R_OT_reconstruct_footage
 from .setup import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
 from .solid_colors import DUST3R_OT_solid_point_colors
 
 CLASSES = [
     DUST3R_OT_reconstruct,
     DUST3R_OT_cancel,
+    DUST3R_OT_reconstruct_footage,
     DUST3R_OT_import_result,
     DUST3R_OT_export_reconstruction,
     DUST3R_OT_activate_camera,

@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 
 
 EXIF_ORIENTATION_TAG = 0x0112
+# Custom properties of the refinement (INTERFACES.md section 3): the RMS reprojection error in pixels of the
+# ORIGINAL photo on the camera OBJECT, and the radial distortion (k1, k2) of OpenCV's model on normalised
+# coordinates (core.geometry.distortion) on the camera DATA, only when it was estimated.
+SOLVE_ERROR_KEY = "dust3r_solve_error_px"
+DISTORTION_KEY = "dust3r_distortion"
 
 
 def _pillow_errors() -> tuple[type[BaseException], ...]:
@@ -149,6 +154,16 @@ def create_camera(
     obj["dust3r_resolution"] = [int(v) for v in params.resolution]
     obj["dust3r_pixel_aspect"] = [float(v) for v in params.pixel_aspect]
     return obj
+
+
+def set_refinement_properties(cam_obj: bpy.types.Object, dist, solve_error_px: float) -> None:
+    """Store what the refinement found on a camera: ``dist`` ``(2,)`` ``(k1, k2)`` on its data when not
+    zero, ``solve_error_px`` (pixels of the original photo) on the object when finite (NaN: not refined)."""
+    k = np.asarray(dist, dtype=np.float64).reshape(2)
+    if np.any(k != 0.0):
+        cam_obj.data[DISTORTION_KEY] = [float(v) for v in k]
+    if np.isfinite(solve_error_px):
+        cam_obj[SOLVE_ERROR_KEY] = float(solve_error_px)
 
 
 def apply_camera_render_settings(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> bool:

@@ -1,7 +1,7 @@
 """The datablocks one scene build creates, registered the moment they exist, removed again if it fails.
 
 Every ``bpy.data`` datablock the builder makes goes through :class:`BuildRecord` (``record.new("meshes",
-name)``, ``record.load_image(path)``), which registers it before handing it back. So whatever fails next (a
+name)``, ``record.load_image(path)``, ``record.load_clip(path)``), which registers it before handing it back. So whatever fails next (a
 photo Pillow refuses, an empty mesh, a bug), :meth:`BuildRecord.remove_all` finds everything and the file
 is exactly as it was. Datablocks the build only reuses (a photo already loaded, the shared node group and
 material of an earlier build) are not the build's and stay.
@@ -36,6 +36,15 @@ class BuildRecord:
         if image.as_pointer() not in before:
             self.register(image)
         return image
+
+    def load_clip(self, path: str) -> bpy.types.MovieClip:
+        """``bpy.data.movieclips.load(path)``, always a new clip of the build (its frame mapping and tracking
+        camera are set by the build), registered at once.
+
+        Raises:
+            RuntimeError: Blender cannot open the file.
+        """
+        return self.register(bpy.data.movieclips.load(path, check_existing=False))
 
     def register(self, datablock: bpy.types.ID) -> bpy.types.ID:
         self._created.append(datablock)

@@ -4,8 +4,9 @@ A result written by ``python -m core reconstruct`` (a farm, a script, another ma
 but the photos' pixels, which are found at its ``image_paths`` or, when the photos moved, next to the file
 under the same names. A photo found nowhere is reported and left out of the background images; its camera
 and points are still built (the file has all of their geometry and colours). A file that is not a readable
-RESULT.npz is refused with what is wrong, and nothing is built. Footage results (one animated camera) are
-refused for now: their camera builder comes with footage import.
+RESULT.npz is refused with what is wrong, and nothing is built. A footage result (``fps > 0``) builds one
+animated camera with its plate (:mod:`.footage_camera`), found at ``footage_path`` / ``image_paths`` or next
+to the file; a plate found nowhere is reported and the camera is built without it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from . import viewport
+from .footage_build import FootageBuild, locate_footage, status_lines
 from .scene_builder import build_reconstruction
 from .settings import build_options
 
@@ -48,7 +50,7 @@ def load_result(path: str):
     """Read and check a RESULT.npz (``core.result.Reconstruction``).
 
     Raises:
-        ResultError: missing file, not a readable .npz, not a DUSt3R result, damaged or footage.
+        ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
     """
     from ..core.result import Reconstruction
 
@@ -80,11 +82,6 @@ def load_result(path: str):
     if recon.num_views == 0:
         raise ResultError(f"{file.name} holds no view.")
     _check_cameras(recon, file.name)
-    if recon.is_footage:
-        raise ResultError(
-            f"{file.name} is a footage result ({recon.num_views} frames at {recon.fps:g} fps): it becomes "
-            "one animated camera, which this version cannot import yet."
-        )
     return recon
 
 
@@ -133,6 +130,8 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         except ResultError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        if recon.is_footage:
+            return self._import_footage(context, recon, path)
         recon, warnings = locate_photos(recon, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r))
         for text in (*recon.warnings, *warnings, *report.warnings):  # the run's own notes first
@@ -145,6 +144,31 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         self.report(
             {"INFO"},
             f"DUSt3R: {len(report.camera_objects)} cameras and {report.num_points:,} points in "
+            f"'{report.collection.name}' from {Path(path).name}",
+        )
+        return {"FINISHED"}
+
+    def _import_footage(self, context: bpy.types.Context, recon, path: str) -> set[str]:
+        """One animated camera and the plate behind it (INTERFACES.md section 3)."""
+        try:
+            footage = FootageBuild.from_npz(path, recon)
+        except (OSError, ValueError) as exc:
+            self.report({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
+            return {"CANCELLED"}
+        recon, footage, warnings = locate_footage(recon, footage, path)
+        report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r), footage)
+        for text in (*recon.warnings, *footage.messages, *warnings, *report.warnings):
+            self.report({"WARNING"}, text)
+        for text in status_lines(footage, recon.frame_numbers):
+            self.report({"INFO"}, text)
+        for level, text in viewport.after_build():
+            self.report({level}, text)
+        context.scene.dust3r.last_summary = (
+            f"{recon.num_views} frames, {report.num_points:,} points, from {Path(path).name}"
+        )
+        self.report(
+            {"INFO"},
+            f"DUSt3R: an animated camera on {recon.num_views} frames and {report.num_points:,} points in "
             f"'{report.collection.name}' from {Path(path).name}",
         )
         return {"FINISHED"}

@@ -17,14 +17,21 @@ from . import tasks, viewport
 from .build_options import BuildOptions
 from .photos import resolve_photos
 from .scene_builder import build_reconstruction
-from .settings import DEVICE_ITEMS, SETTING_NAMES, ReconstructOperatorSettings, build_options, make_config
+from .settings import (
+    DEVICE_ITEMS,
+    PRECISION_ITEMS,
+    SETTING_NAMES,
+    ReconstructOperatorSettings,
+    build_options,
+    make_config,
+)
 from .task_operator import PollOutcome, TaskOperator, TaskRequest, poll_task, start_task
 
 log = logging.getLogger(__name__)
 
 OUT_OF_MEMORY = (
-    "Out of memory. Use fewer photos, 'Sliding Window' pairs, image size 224, or the CPU device "
-    "(Preferences > Add-ons > DUSt3R)."
+    "Out of memory. Use fewer photos, 'Similar Photos' or 'Sliding Window' pairs with a smaller window, "
+    "image size 224, or the CPU device (Preferences > Add-ons > DUSt3R)."
 )
 MISSING_TORCH = (
     "PyTorch is missing. Open Preferences > Add-ons > DUSt3R and press 'Install PyTorch', then try again."
@@ -55,6 +62,26 @@ def run_pipeline(fn, *args, **kwargs):
         top = (exc.name or "").split(".")[0]
         text = MISSING_TORCH if top == "torch" else MISSING_PACKAGE.format(name=exc.name or exc)
         raise DependencyError(text) from exc
+
+
+def checkpoint_path(explicit: str, prefs) -> str:
+    """The checkpoint a run uses (absolute): ``explicit`` (the operator's), else the add-on preference.
+
+    Raises:
+        CheckpointError: none set, or the file does not exist.
+    """
+    from ..core.errors import CheckpointError
+
+    checkpoint = explicit or (prefs.checkpoint if prefs is not None else "")
+    if not checkpoint:
+        raise CheckpointError(
+            "No checkpoint set. Choose the DUSt3R model file in Preferences > Add-ons > DUSt3R "
+            "(or download it there), or pass checkpoint=... to the operator."
+        )
+    checkpoint = bpy.path.abspath(checkpoint)
+    if not Path(checkpoint).exists():
+        raise CheckpointError(f"Checkpoint not found: {checkpoint}. Choose an existing model file.")
+    return checkpoint
 
 
 @dataclass(frozen=True)
@@ -91,8 +118,10 @@ class JobRequest(TaskRequest):
         recon = status.result
         messages = [("WARNING", w) for w in (*self.warnings, *recon.warnings, *report.warnings)]
         messages += viewport.after_build()  # Solid view shows the colours (reported, reversible)
+        solve = recon.solve_error_rms_px
         scene.dust3r.last_summary = (
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
+            + ("" if solve is None else f", solve error {solve:.2f} px")
         )
         messages.append(
             (
@@ -129,28 +158,26 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         subtype="FILE_PATH",
         options={"SKIP_SAVE"},
     )
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", options={"SKIP_SAVE"})
+    device: EnumProperty(
+        name="Device", description="Overrides the add-on preference", items=DEVICE_ITEMS, default="auto",
+        options={"SKIP_SAVE"},
+    )  # fmt: skip
+    precision: EnumProperty(
+        name="Precision", description="Overrides the add-on preference", items=PRECISION_ITEMS,
+        default="auto", options={"SKIP_SAVE"},
+    )  # fmt: skip
 
     def make_request(self, context: bpy.types.Context) -> JobRequest:
         """Resolve settings, photos and checkpoint; raises the core's Dust3rError on user mistakes."""
-        from ..core.errors import CheckpointError
-
         settings = context.scene.dust3r
         for name in SETTING_NAMES:
             if not self.properties.is_property_set(name):
                 setattr(self, name, getattr(settings, name))
         prefs = preferences(context)
-        if not self.properties.is_property_set("device") and prefs is not None:
-            self.device = prefs.device
-        checkpoint = self.checkpoint or (prefs.checkpoint if prefs is not None else "")
-        if not checkpoint:
-            raise CheckpointError(
-                "No checkpoint set. Choose the DUSt3R model file in Preferences > Add-ons > DUSt3R "
-                "(or download it there), or pass checkpoint=... to the operator."
-            )
-        checkpoint = bpy.path.abspath(checkpoint)
-        if not Path(checkpoint).exists():
-            raise CheckpointError(f"Checkpoint not found: {checkpoint}. Choose an existing model file.")
+        for name in ("device", "precision"):
+            if not self.properties.is_property_set(name) and prefs is not None:
+                setattr(self, name, getattr(prefs, name))
+        checkpoint = checkpoint_path(self.checkpoint, prefs)
         directory = self.directory or settings.photo_folder
         paths, warnings = resolve_photos(
             bpy.path.abspath(directory) if directory else "", [f.name for f in self.files]
@@ -158,7 +185,7 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         return JobRequest(
             image_paths=tuple(paths),
             checkpoint=checkpoint,
-            config=make_config(self, self.device),
+            config=make_config(self, self.device, self.precision),
             build=build_options(self),
             scene_name=context.scene.name,
             warnings=tuple(warnings),

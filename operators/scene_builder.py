@@ -8,9 +8,10 @@ cameras and points stay consistent because they move together.
 Every datablock is registered with the build's :class:`~.datablocks.BuildRecord` the moment it exists: if
 anything fails half-way, all of them are removed and the file is as it was.
 
-Cameras are made by :func:`_build_photo_cameras` (one per photo). A footage camera builder (one animated
-camera, INTERFACES.md section 3) goes beside it, taking the same arguments, and :func:`_build` picks one of
-the two from ``recon.is_footage``; until it exists, the operators refuse footage results.
+Cameras are made by :func:`_build_photo_cameras` (one per photo) or, for footage (``recon.is_footage``), by
+:func:`_build_footage_camera`: one animated camera with the plate as its background (:mod:`.footage_camera`),
+which also sets the scene's frame range, rate and resolution, and aligns and calibrates the plate's clip;
+those scene and clip settings are put back too if the build fails.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import numpy as np
 
 from ..addon import ROLE_KEY, Role
 from ..core.geometry.blender_camera import blender_camera_from_opencv
-from . import cameras, geonodes, points, surfaces
+from . import cameras, footage_camera, geonodes, points, surfaces
 from .build_options import BuildOptions
 from .datablocks import BuildRecord
+from .footage_build import FootageBuild
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class BuildReport:
     point_radius: float
     warnings: list[str] = field(default_factory=list)
     surface_objects: list[bpy.types.Object] = field(default_factory=list)
+    clip: bpy.types.MovieClip | None = None  # footage: the plate behind the camera
 
 
 def collection_name(image_paths) -> str:
@@ -111,28 +114,53 @@ def scene_extent(recon) -> float:
     return extent if np.isfinite(extent) and extent > 0 else 1.0
 
 
-def build_reconstruction(scene: bpy.types.Scene, recon, options: BuildOptions | None = None) -> BuildReport:
+def build_reconstruction(
+    scene: bpy.types.Scene, recon, options: BuildOptions | None = None, footage: FootageBuild | None = None
+) -> BuildReport:
     """Build ``recon`` (a ``core.result.Reconstruction``) into ``scene``.
 
-    The first camera becomes the scene camera; the render resolution and pixel aspect are its photo's (a
-    warning is returned when the photos differ in size). On any failure nothing of the build is left.
+    Photos: the first camera becomes the scene camera; the render resolution and pixel aspect are its
+    photo's (a warning is returned when the photos differ in size). Footage (``recon.is_footage``): one
+    animated camera; ``footage`` says where the plate is and how each frame was solved (default: from
+    ``recon`` alone, no plate). On any failure nothing of the build is left and the scene is as it was.
     """
     options = options or BuildOptions()
+    if recon.is_footage and footage is None:
+        footage = default_footage(recon)
     record = BuildRecord()
+    existing_clip = bpy.data.movieclips.get(footage.clip_name) if footage and footage.clip_name else None
+    snapshot = footage_camera.SceneSnapshot(scene, existing_clip) if recon.is_footage else None
     try:
-        return _build(scene, recon, options, record)
+        return _build(scene, recon, options, record, footage)
     except BaseException:
         record.remove_all()
+        if snapshot is not None:
+            snapshot.restore()
         raise
 
 
-def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord) -> BuildReport:
+def default_footage(recon) -> FootageBuild:
+    """A footage build of ``recon`` alone: every frame with points counts as reconstructed, no plate."""
+    return FootageBuild(
+        status=tuple("reconstructed" if np.isfinite(p).any() else "unknown" for p in recon.pts3d),
+        notes=("",) * recon.num_views,
+        fps_rational=None,
+        footage_path=str(recon.image_paths[0]),
+        footage_kind="video" if len(set(recon.image_paths)) == 1 else "sequence",
+        sensor_width_mm=36.0,
+        sensor_width_assumed=True,
+        focal_mm=float("nan"),
+    )
+
+
+def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord, footage) -> BuildReport:
     warnings: list[str] = []
     params = [
         blender_camera_from_opencv(recon.world_from_cam[k], recon.K_photo[k], tuple(recon.photo_size[k]))
         for k in range(recon.num_views)
     ]
-    base = unique_base_name(options.name or collection_name(recon.image_paths))
+    default_name = footage_camera.shot_name(footage.footage_path) if footage else None
+    base = unique_base_name(options.name or default_name or collection_name(recon.image_paths))
     display_size = CAMERA_SIZE_PER_EXTENT * scene_extent(recon)
 
     collection = record.new("collections", base)
@@ -145,6 +173,13 @@ def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRe
 
     radius = options.point_radius if options.point_radius > 0 else default_point_radius(recon)
     points_obj, num_points = _build_points(record, recon, params, base, radius, options, collection, root)
+    if footage is not None:
+        camera = _build_footage_camera(record, recon, footage, base, display_size, collection, root, warnings)
+        scene.collection.children.link(collection)
+        footage_camera.apply_to_scene(scene, camera, recon, footage, warnings)
+        return BuildReport(
+            collection, root, points_obj, [camera.obj], num_points, radius, warnings, clip=camera.clip
+        )
     warnings += _empty_view_warnings(recon, points_obj)
     camera_objects = _build_photo_cameras(
         record, recon, params, base, display_size, collection, root, warnings
@@ -209,9 +244,17 @@ def _build_photo_cameras(record, recon, params, base, display_size, collection, 
         obj = cameras.create_camera(
             record, f"{base} {k:03d} {stem}", p, recon.image_paths[k], k, display_size, warnings
         )
+        cameras.set_refinement_properties(obj, recon.dist[k], recon.solve_error_px[k])
         _adopt(obj, collection, root)
         objects.append(obj)
     return objects
+
+
+def _build_footage_camera(record, recon, footage, base, display_size, collection, root, warnings):
+    """The shot's one animated camera, the plate as its background (:mod:`.footage_camera`)."""
+    camera = footage_camera.build_footage_camera(record, recon, footage, base, display_size, warnings)
+    _adopt(camera.obj, collection, root)
+    return camera
 
 
 def _build_surfaces(record, recon, options: BuildOptions, base, parent, root, warnings):

@@ -1,9 +1,10 @@
 """The reconstruction settings: defined once, mapped once to the core's frozen ``ReconstructConfig``.
 
 :func:`settings_properties` defines every setting as a Blender property. The scene's PropertyGroup
-(``scene.dust3r``, registered by ``panels.properties``) and the ``dust3r.reconstruct`` operator both get them
-through the two mixins below, so the sidebar and scripts share one definition, and the operator takes the
-values a caller did not pass from the scene.
+(``scene.dust3r``, ``panels.properties``, whose settings re-estimate the run when they change) and the
+``dust3r.reconstruct`` operator (:class:`ReconstructOperatorSettings` below) both get them from it, so the
+sidebar and scripts share one definition, and the operator takes the values a caller did not pass from the
+scene.
 
 Defaults come from where they are decided, never written twice: the core's config dataclasses for
 everything the core does (``core.config``), :class:`~.scene_builder.BuildOptions` for the scene builder's
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
-from ..core.config import DEVICES, AlignConfig, InferenceConfig, ReconstructConfig
+from ..core.config import DEVICES, PRECISIONS, AlignConfig, InferenceConfig, ReconstructConfig
 from .build_options import BuildOptions
 
 _INFERENCE = InferenceConfig()
@@ -60,6 +61,19 @@ _DEVICE_LABELS = {
     "mps": ("Apple Metal", "Run on an Apple GPU"),
 }
 DEVICE_ITEMS = tuple((name, *_DEVICE_LABELS[name]) for name in DEVICES)
+_PRECISION_LABELS = {
+    "auto": (
+        "Automatic",
+        "The fastest precision this device computes well: bfloat16 on CPUs with AMX or AVX-512 BF16 and on "
+        "recent NVIDIA GPUs, float16 on other GPUs, float32 otherwise",
+    ),
+    "fp32": ("Full (float32)", "Float32 everywhere: the reference numbers, the slowest on GPUs"),
+    "bf16": ("bfloat16", "Fast on recent CPUs and NVIDIA GPUs; emulated (much slower) on older CPUs"),
+    "fp16": ("float16", "Fast on GPUs; emulated (much slower) on CPUs"),
+}
+PRECISION_ITEMS = tuple((name, *_PRECISION_LABELS[name]) for name in PRECISIONS)
+# The settings whose change changes the sidebar's memory and time estimate.
+ESTIMATE_SETTINGS = ("image_size", "scene_graph", "graph_window")
 
 # Slider ranges of the UI. They are SOFT bounds: a value passed from a script outside them is not clamped
 # silently but reaches the core's validation, which refuses it with a message (a window wider than the
@@ -74,17 +88,22 @@ def _default_graph() -> tuple[str, int]:
     return name, int(number.split("-")[0]) if number else 3
 
 
-def settings_properties(options: set[str]) -> dict[str, object]:
-    """The reconstruction settings as Blender property definitions, each with ``options``."""
+def settings_properties(options: set[str], estimate_changed=None) -> dict[str, object]:
+    """The reconstruction settings as Blender property definitions, each with ``options``;
+    ``estimate_changed(self, context)`` becomes the update callback of :data:`ESTIMATE_SETTINGS`."""
     graph, window = _default_graph()
-    return {
+    update = {} if estimate_changed is None else {"update": estimate_changed}  # for ESTIMATE_SETTINGS
+    properties = {
         "image_size": EnumProperty(
             name="Image Size",
             items=IMAGE_SIZE_ITEMS,
             default=MODEL_IMAGE_SIZE if _INFERENCE.image_size is None else str(_INFERENCE.image_size),
             options=options,
+            **update,
         ),
-        "scene_graph": EnumProperty(name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options),
+        "scene_graph": EnumProperty(
+            name="Pairs", items=SCENE_GRAPH_ITEMS, default=graph, options=options, **update
+        ),
         "graph_window": IntProperty(
             name="Window",
             description="K of the sliding/log window, R of one-reference",
@@ -92,6 +111,7 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             soft_min=1,
             soft_max=MAX_GRAPH_WINDOW,
             options=options,
+            **update,
         ),
         "focal_prior": EnumProperty(
             name="Focal Length", items=FOCAL_PRIOR_ITEMS, default=_RECONSTRUCT.focal_prior, options=options
@@ -158,16 +178,11 @@ def settings_properties(options: set[str]) -> dict[str, object]:
             options=options,
         ),
     }
+    return properties
 
 
 # The settings that the operator copies from scene.dust3r when a caller does not pass them.
 SETTING_NAMES = tuple(settings_properties(set()))
-
-
-class ReconstructSettings:
-    """Mixin: the reconstruction settings of ``scene.dust3r``."""
-
-    __annotations__ = settings_properties(set())
 
 
 class ReconstructOperatorSettings:
@@ -186,8 +201,9 @@ def graph_name(scene_graph: str, window: int) -> str:
     return f"{scene_graph}-{int(window)}" if scene_graph in WINDOWED_GRAPHS else scene_graph
 
 
-def make_config(props, device: str) -> ReconstructConfig:
-    """The ``ReconstructConfig`` for ``props`` (anything with the settings' attributes).
+def make_config(props, device: str, precision: str = "auto") -> ReconstructConfig:
+    """The ``ReconstructConfig`` for ``props`` (anything with the settings' attributes), on ``device`` in
+    ``precision`` (both from the preferences or the operator).
 
     Raises:
         ConfigError: an impossible combination (the message says which).
@@ -196,6 +212,7 @@ def make_config(props, device: str) -> ReconstructConfig:
         image_size=None if props.image_size == MODEL_IMAGE_SIZE else int(props.image_size),
         scene_graph=graph_name(props.scene_graph, props.graph_window),
         device=device,
+        precision=precision,
     )
     align = AlignConfig(
         method=props.align_method,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import menus, preferences, properties, sidebar
+from . import footage_panel, menus, preferences, properties, sidebar
 
-_MODULES = (properties, preferences, sidebar, menus)
+_MODULES = (properties, preferences, sidebar, footage_panel, menus)
 
 
 def register() -> None:

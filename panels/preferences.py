@@ -1,4 +1,4 @@
-"""Add-on preferences: the checkpoint and the device, the set-up buttons and the set-up task's state."""
+"""Add-on preferences: the checkpoint, the device and precision, the set-up buttons and the set-up task's state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..addon import ADDON_PACKAGE
-from ..operators.settings import DEVICE_ITEMS
+from ..operators.estimate import refresh_scene_estimates
+from ..operators.settings import DEVICE_ITEMS, PRECISION_ITEMS
 from ..operators.setup import DUST3R_OT_cancel_setup
 from ..operators.torch_status import torch_summary
 
@@ -27,12 +28,20 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         subtype="FILE_PATH",
         default="",
     )
-    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", update=refresh_scene_estimates)
+    precision: EnumProperty(
+        name="Precision",
+        description="Compute precision of the network (the results are stored in float32 whatever it is)",
+        items=PRECISION_ITEMS,
+        default="auto",
+        update=refresh_scene_estimates,
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
+        layout.prop(self, "precision")
         row = layout.row()
         for idname, text, icon in SETUP_OPERATORS:
             row.operator(idname, text=text, icon=icon)

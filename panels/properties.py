@@ -8,16 +8,32 @@ the summary of the last run). Update callbacks go through ``operators``; nothing
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, IntProperty, StringProperty
+from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ..operators.estimate import refresh_estimate
 from ..operators.photos import count_photos
-from ..operators.settings import ReconstructSettings
+from ..operators.settings import settings_properties
+from .footage_properties import DUST3R_PG_footage
 
 
 def _photo_folder_changed(settings, context) -> None:
-    """Count the photos of the new folder once, so that the sidebar's draw() only reads the result."""
+    """Count the photos of the new folder once, and estimate the run, so that the sidebar's draw() only
+    reads the results."""
     folder = bpy.path.abspath(settings.photo_folder) if settings.photo_folder else ""
     settings.photo_count, settings.photo_skipped = count_photos(folder) if folder else (0, 0)
+    refresh_estimate(settings, context)
+
+
+class ReconstructSettings:
+    """Mixin: the reconstruction settings (``operators.settings``); those that change the run's size
+    re-estimate it.
+
+    The definitions are attached only while the group registers (:func:`register`): a class that keeps
+    property definitions holding Python callbacks crashes bpy 4.2 when the interpreter exits (the
+    ``update=`` of the estimate settings; class-body annotations are strings here and are not kept).
+    """
+
+    __annotations__: dict = {}
 
 
 class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
@@ -34,6 +50,8 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
     photo_count: IntProperty(name="Photos Found", default=0, options={"HIDDEN"})
     photo_skipped: IntProperty(name="Files Skipped", default=0, options={"HIDDEN"})
     last_summary: StringProperty(name="Last Run", default="", options={"HIDDEN"})
+    estimate_text: StringProperty(name="Estimate", default="", options={"HIDDEN"})
+    estimate_problem: StringProperty(name="Estimate Problem", default="", options={"HIDDEN"})
     known_distance: FloatProperty(
         name="Known Distance",
         description="The real distance between two cameras or two picked points, for 'Set Scale'",
@@ -42,13 +60,20 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
         subtype="DISTANCE",
         unit="LENGTH",
     )
+    footage: PointerProperty(type=DUST3R_PG_footage)
 
 
 def register() -> None:
-    bpy.utils.register_class(DUST3R_PG_settings)
+    bpy.utils.register_class(DUST3R_PG_footage)
+    ReconstructSettings.__annotations__ = settings_properties(set(), estimate_changed=refresh_estimate)
+    try:
+        bpy.utils.register_class(DUST3R_PG_settings)
+    finally:
+        ReconstructSettings.__annotations__ = {}
     bpy.types.Scene.dust3r = bpy.props.PointerProperty(type=DUST3R_PG_settings)
 
 
 def unregister() -> None:
     del bpy.types.Scene.dust3r
     bpy.utils.unregister_class(DUST3R_PG_settings)
+    bpy.utils.unregister_class(DUST3R_PG_footage)

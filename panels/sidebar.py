@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
 
 from ..addon import Role, preferences, role_of
@@ -11,6 +13,8 @@ from ..operators.geonodes import MODIFIER_NAME
 from ..operators.level_scale import picked_points
 from ..operators.reconstruction_objects import context_root
 from ..operators.settings import GRAPHS_WITHOUT_WINDOW
+
+ESTIMATE_WRAP = 48  # characters per line of the memory guard's message in the sidebar
 
 
 class DUST3R_PT_reconstruct(bpy.types.Panel):
@@ -80,6 +84,13 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
             layout.label(text=f"{settings.photo_count} photos", icon="IMAGE_DATA")
         if settings.photo_skipped:
             layout.label(text=f"{settings.photo_skipped} unsupported files will be skipped", icon="ERROR")
+        if settings.estimate_problem:
+            column = layout.column(align=True)
+            column.alert = True
+            for k, line in enumerate(textwrap.wrap(settings.estimate_problem, ESTIMATE_WRAP)):
+                column.label(text=line, icon="ERROR" if k == 0 else "BLANK1")
+        elif settings.estimate_text:
+            layout.label(text=settings.estimate_text, icon="MEMORY")
 
     @staticmethod
     def _draw_active_points(layout: bpy.types.UILayout, obj: bpy.types.Object | None) -> None:

@@ -291,3 +291,119 @@ def bpy_data_state() -> dict:
 def data_state():
     """:func:`bpy_data_state` for test modules (conftest is not importable under --import-mode=importlib)."""
     return bpy_data_state
+
+
+# ------------------------------------------------------------------ ground-truth footage results (a shot)
+@pytest.fixture
+def footage_result(addon, tmp_path):
+    """Factory: ``make(kind="video", n=6, size=(64, 48), first=1001, ...)`` -> ``(recon, case, result_path,
+    plate)``: a ground-truth footage RESULT.npz of the ``tests.synthetic`` ``shot`` scene with its plate.
+
+    The plate is the case's frames as a lossless H.264 video (``plate.mp4``, frames 1..n) or a PNG
+    sequence ``plate.<first>.png``... (``kind="sequence"``). Cameras are the true ones; the points are
+    the true depths along the rays of the result's own lens (``K`` with the principal point moved by
+    ``pp_offset`` pixels, radial distortion ``(k1, k2)``), so the result is exact for its cameras.
+    ``status`` (per frame) marks frames that have no points ("interpolated", "flagged", ...); ``zoom``
+    scales the focal linearly over the shot (a lens that changes); ``solve_error`` fills
+    ``solve_error_px``; ``fps_rational`` is the video's rate (sequences: ``fps``).
+    """
+    import fractions
+
+    import numpy as np
+
+    from tests.footage_support import write_sequence, write_video
+    from tests.synthetic import make_case
+
+    result = addon.submodule("core.result")
+    photo = addon.submodule("core.geometry.photo")
+    distortion = addon.submodule("core.geometry.distortion")
+    cameras = addon.submodule("core.geometry.cameras")
+
+    def make(
+        kind="video",
+        n=6,
+        size=(64, 48),
+        first=1001,
+        k1=0.0,
+        k2=0.0,
+        pp_offset=(0.0, 0.0),
+        status=None,
+        zoom=0.0,
+        solve_error=None,
+        fps_rational=(24000, 1001),
+        fps=25.0,
+        sensor_width=None,
+        seed=0,
+        name="plate",
+    ):
+        case = make_case("shot", n=n, noise=0.0, size=size, seed=seed, preds=False)
+        w, h = size
+        crop = photo.PhotoCrop(photo_size=(w, h), resized_size=(w, h), crop_offset=(0, 0), net_size=(w, h))
+        if kind == "video":
+            plate = write_video(
+                tmp_path / f"{name}.mp4",
+                case["images"],
+                codec="libx264",
+                rate=fractions.Fraction(*fps_rational),
+            )
+            frames = np.arange(1, n + 1)
+            paths = [str(plate.resolve())] * n
+            rate, footage_path = float(fractions.Fraction(*fps_rational)), str(plate.resolve())
+        else:
+            files = write_sequence(tmp_path / name, case["images"], first=first, name=name)
+            plate = files[0]
+            frames = np.arange(first, first + n)
+            paths = [str(p.resolve()) for p in files]
+            rate, fps_rational = float(fps), (0, 0)
+            footage_path = str(files[0].resolve().parent / f"{name}.{'#' * 4}.png")
+        status = list(status or ["reconstructed"] * n)
+        grid = cameras.pixel_grid(h, w)
+        K_net, depth, pts3d, conf = [], [], [], []
+        for k in range(n):
+            K = np.array(case["K"][k], dtype=np.float64)
+            K[0, 0] *= 1.0 + zoom * k / max(n - 1, 1)
+            K[1, 1] = K[0, 0]
+            K[:2, 2] += pp_offset
+            rays = distortion.pixel_rays(grid, K, (k1, k2))  # (H, W, 3), z = 1
+            d = np.asarray(case["depth"][k], dtype=np.float64)
+            T = np.asarray(case["cam2world"][k])
+            world = (rays * d[..., None]) @ T[:3, :3].T + T[:3, 3]
+            solved = status[k] == "reconstructed"
+            K_net.append(K)
+            depth.append(np.where(solved, d, np.nan).astype(np.float32))
+            pts3d.append(np.where(solved, world, np.nan).astype(np.float32))
+            conf.append(np.full((h, w), 10.0 if solved else 0.0, np.float32))
+        recon = result.Reconstruction(
+            image_paths=tuple(paths),
+            world_from_cam=np.asarray(case["cam2world"], dtype=np.float64),
+            K_photo=np.stack([photo.K_photo_from_K_net(K, crop) for K in K_net]),
+            photo_size=np.array([(w, h)] * n),
+            K_net=np.stack(K_net),
+            net_size=np.array([(w, h)] * n),
+            depth=tuple(depth),
+            pts3d=tuple(pts3d),
+            conf=tuple(conf),
+            colors=tuple(img.astype(np.float32) / 255.0 for img in case["images"]),
+            frame_numbers=frames,
+            fps=rate,
+            dist=np.tile([k1, k2], (n, 1)),
+            solve_error_px=None if solve_error is None else np.asarray(solve_error, dtype=np.float64),
+            crops=(crop,) * n,
+        )
+        extra = {
+            "frame_status": np.array(status, dtype=str),
+            "frame_notes": np.array(
+                ["black frame: pose interpolated" if s == "flagged" else "" for s in status]
+            ),
+            "fps_rational": np.array(fps_rational, dtype=np.int64),
+            "sensor_width_mm": np.float64(36.0 if sensor_width is None else sensor_width),
+            "sensor_width_assumed": np.bool_(sensor_width is None),
+            "focal_mm": np.float64(K_net[0][0, 0] * (36.0 if sensor_width is None else sensor_width) / w),
+            "footage_path": np.array(footage_path),
+            "footage_kind": np.array(kind),
+        }
+        result_path = tmp_path / f"{name}_RESULT.npz"
+        recon.save_npz(result_path, extra=extra)
+        return recon, case, result_path, plate
+
+    return make

@@ -1,4 +1,6 @@
-"""Fault injection: a build that fails at ANY step leaves all of bpy.data exactly as it was.
+"""Fault injection: a build that fails at ANY step leaves all of bpy.data exactly as it was (photos and
+footage: for footage also the scene's frame range, rate and active clip, and an existing clip's frame
+mapping and tracking camera).
 
 Every datablock the builder makes goes through ``BuildRecord`` (``new``, ``load_image``). A dry run counts
 those calls; then the build is run again once per call, failing just before it and just after it (the
@@ -27,13 +29,13 @@ def _all_id_pointers() -> set[int]:
 
 
 class FaultInjector:
-    """Wraps ``BuildRecord.new`` and ``BuildRecord.load_image``: counts calls, fails at call ``target``."""
+    """Wraps ``BuildRecord.new``, ``load_image`` and ``load_clip``: counts calls, fails at call ``target``."""
 
     def __init__(self, record_cls, monkeypatch) -> None:
         self.calls: list[str] = []
         self.target: int | None = None
         self.after = False
-        for name in ("new", "load_image"):
+        for name in ("new", "load_image", "load_clip"):
             monkeypatch.setattr(record_cls, name, self._wrap(getattr(record_cls, name), name))
 
     def _wrap(self, original, name):
@@ -124,3 +126,105 @@ def test_a_failure_outside_datablock_creation_also_cleans_up(
             with pytest.raises(InjectedFault):
                 builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(surfaces=True))
         assert data_state() == before, name
+
+
+# ----------------------------------------------------------------------------------------------- footage
+def _footage_state(data_state) -> tuple:
+    """bpy.data as :func:`data_state` sees it, plus what a footage build sets on the scene and on clips."""
+    scene = bpy.context.scene
+    clips = {
+        clip.name: (
+            clip.frame_start,
+            clip.frame_offset,
+            tuple(
+                tuple(v) if hasattr(v, "__len__") else v
+                for v in (getattr(clip.tracking.camera, n) for n in _TRACKING)
+            ),
+        )
+        for clip in bpy.data.movieclips
+    }
+    range_and_rate = (scene.frame_start, scene.frame_end, scene.frame_current, scene.render.fps)
+    active = scene.active_clip.name if scene.active_clip else None
+    return data_state(), range_and_rate, scene.render.fps_base, active, clips
+
+
+_TRACKING = ("sensor_width", "focal_length_pixels", "principal_point_pixels", "k1", "k2", "distortion_model")
+
+
+@pytest.mark.parametrize("mode", ["fresh file", "after an earlier build", "the artist's clip"])
+def test_a_footage_build_failing_at_every_step_leaves_everything_as_it_was(
+    addon, footage_result, monkeypatch, mode, data_state
+) -> None:
+    # A zoom (the lens keyed), distortion (the tracking camera), a sequence from 1001 (the clip mapped).
+    recon, _case, path, plate = footage_result("sequence", n=3, first=1001, zoom=0.2, k1=-0.05, fps=25.0)
+    builder = addon.submodule("operators.scene_builder")
+    datablocks = addon.submodule("operators.datablocks")
+    footage_build = addon.submodule("operators.footage_build")
+    injector = FaultInjector(datablocks.BuildRecord, monkeypatch)
+    footage = footage_build.FootageBuild.from_npz(path, recon)
+    options = builder.BuildOptions()
+
+    def prepare():
+        bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
+        bpy.context.scene.render.fps, bpy.context.scene.frame_end = 30, 77
+        if mode == "after an earlier build":
+            builder.build_reconstruction(bpy.context.scene, recon, options, footage)
+            bpy.context.scene.frame_start, bpy.context.scene.render.fps = 5, 48
+        if mode != "the artist's clip":
+            return footage
+        clip = bpy.data.movieclips.load(str(plate))
+        clip.frame_start, clip.tracking.camera.k1 = 40, 0.3
+        bpy.context.scene.active_clip = None
+        return type(footage)(**{**footage.__dict__, "clip_name": clip.name, "clip_path": None})
+
+    build = prepare()
+    injector.arm(None)
+    report = builder.build_reconstruction(bpy.context.scene, recon, options, build)
+    steps = list(injector.calls)
+    assert report.clip is not None and len(steps) >= 8, steps  # collection, root, points, camera, actions...
+    assert any(step.startswith("load_clip") for step in steps) == (mode != "the artist's clip")
+
+    build = prepare()
+    before = _footage_state(data_state)
+    for target in range(len(steps)):
+        for after in (False, True):
+            injector.arm(target, after)
+            with pytest.raises(InjectedFault):
+                builder.build_reconstruction(bpy.context.scene, recon, options, build)
+            assert _footage_state(data_state) == before, (
+                f"failure {'after' if after else 'before'} {steps[target]}"
+            )
+
+
+@pytest.mark.parametrize("artists_clip", [False, True], ids=["plate loaded", "the artist's clip"])
+def test_a_footage_build_failing_after_its_datablocks_also_cleans_up(
+    addon, footage_result, monkeypatch, data_state, artists_clip
+) -> None:
+    """Failures in the scene and clip settings at the end of the build (nothing left half-set)."""
+    pytest.importorskip("av")  # the plate is a video
+    recon, _case, path, plate = footage_result("video", n=3, k1=0.05)
+    builder = addon.submodule("operators.scene_builder")
+    footage = addon.submodule("operators.footage_build").FootageBuild.from_npz(path, recon)
+    if artists_clip:
+        clip = bpy.data.movieclips.load(str(plate))
+        clip.frame_start, clip.tracking.camera.k1 = 40, 0.3
+        footage = type(footage)(**{**footage.__dict__, "clip_name": clip.name, "clip_path": None})
+    camera_module = addon.submodule("operators.footage_camera")
+    before = _footage_state(data_state)
+    for module, name in (
+        (camera_module, "_align_clip"),
+        (camera_module, "continuous_quaternions"),
+        (camera_module, "key_channels"),
+        (builder.footage_camera, "apply_to_scene"),
+    ):
+        original = getattr(module, name)
+
+        def fail(*args, _name=name, _original=original, **kwargs):
+            _original(*args, **kwargs)  # it did its work, then something failed
+            raise InjectedFault(_name)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, fail)
+            with pytest.raises(InjectedFault):
+                builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(), footage)
+        assert _footage_state(data_state) == before, name

@@ -95,3 +95,56 @@ def test_blender_camera_round_trip_is_identity(addon, make_reconstruction) -> No
         for attr in ("lens", "shift_x", "shift_y"):
             assert getattr(again, attr) == pytest.approx(getattr(cam, attr), rel=1e-6, abs=1e-7), attr
         np.testing.assert_allclose(again.matrix_world, params.matrix_world, atol=1e-6)
+
+
+def test_refined_cameras_carry_their_lens_and_reproject_through_it(addon, make_reconstruction) -> None:
+    """A refined reconstruction (radial distortion, solve errors): each camera stores (k1, k2) on its data
+    and the solve error on the object, and its points reproject onto the photo through Blender's pinhole
+    projection followed by that distortion (CONVENTIONS.md section 6 with the lens model) to 0.01 px."""
+    distortion = addon.submodule("core.geometry.distortion")
+    photo = addon.submodule("core.geometry.photo")
+    recon, crops = make_reconstruction([(640, 480), (480, 640)], seed=3)
+    dist = np.array([[-0.12, 0.03], [0.05, 0.0]])
+    pts3d = []
+    for k in range(recon.num_views):
+        h2, w2 = recon.depth[k].shape
+        v, u = np.mgrid[0:h2, 0:w2].astype(np.float64)
+        rays = distortion.pixel_rays(np.stack([u, v], -1), recon.K_net[k], dist[k])
+        cam = rays * recon.depth[k][..., None]
+        T = recon.world_from_cam[k]
+        pts3d.append((cam @ T[:3, :3].T + T[:3, 3]).astype(np.float32))
+    fields = {
+        **recon.__dict__,
+        "pts3d": tuple(pts3d),
+        "dist": dist,
+        "solve_error_px": np.array([0.21, np.nan]),
+    }
+    refined = type(recon)(**fields)
+    report = _build(addon, refined)
+    cameras = addon.submodule("operators.cameras")
+    first, second = report.camera_objects
+    assert list(first.data[cameras.DISTORTION_KEY]) == pytest.approx([-0.12, 0.03])
+    assert first[cameras.SOLVE_ERROR_KEY] == pytest.approx(0.21)
+    assert cameras.SOLVE_ERROR_KEY not in second  # NaN: this view kept its aligned camera
+    scene = bpy.context.scene
+    positions, view = _mesh_arrays(addon, report.points_object)
+    rng = np.random.default_rng(1)
+    for k, cam_obj in enumerate(report.camera_objects):
+        w0, h0 = (int(v) for v in refined.photo_size[k])
+        cameras.apply_camera_render_settings(scene, cam_obj)
+        w2, _h2 = crops[k].net_size
+        own = np.flatnonzero(view == k)
+        pick = rng.choice(len(own), 400, replace=False)
+        j, i = np.divmod(pick, w2)
+        expected = photo.photo_from_net_pixels(np.stack([i, j], -1), crops[k])
+        ndc = np.array(
+            [world_to_camera_view(scene, cam_obj, Vector(positions[n].tolist())) for n in own[pick]]
+        )
+        K = refined.K_photo[k]
+        pinhole = np.stack([ndc[:, 0] * w0, (1.0 - ndc[:, 1]) * h0], -1)
+        xy = (pinhole - K[:2, 2]) / np.diag(K)[:2]
+        lens = cam_obj.data.get(cameras.DISTORTION_KEY, (0.0, 0.0))
+        uv = distortion.distort_normalized(xy, tuple(lens)) * np.diag(K)[:2] + K[:2, 2]
+        err = np.abs(uv - expected).max()
+        assert err < 0.01, f"view {k}: max reprojection error {err:.4f} px"
+        assert np.abs(pinhole - expected).max() > 1.0  # the distortion matters: without it the test fails

@@ -1,5 +1,6 @@
 """``bpy.ops.dust3r.import_result``: a RESULT.npz from the command line builds what ``reconstruct`` builds;
-moved photos are reported and the rest is built; anything else is refused with nothing built."""
+moved photos are reported and the rest is built; anything else is refused with nothing built. (Footage
+results: tests/blender/test_footage_camera.py.)"""
 
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ def test_a_file_that_is_not_a_result_is_refused_and_nothing_built(
     assert data_state() == before
 
 
-def test_a_damaged_or_footage_result_is_refused(addon, synthetic_result, tmp_path, data_state) -> None:
+def test_a_damaged_result_is_refused(addon, synthetic_result, tmp_path, data_state) -> None:
     recon, _case, path = synthetic_result("room", n=2, size=(48, 36))
     before = data_state()
     truncated = tmp_path / "truncated.npz"
@@ -194,10 +195,6 @@ def test_a_damaged_or_footage_result_is_refused(addon, synthetic_result, tmp_pat
     type(recon)(**{**recon.__dict__, "world_from_cam": recon.world_from_cam * np.nan}).save_npz(nan_pose)
     with pytest.raises(RuntimeError, match="non-finite"):
         bpy.ops.dust3r.import_result(filepath=str(nan_pose))
-    footage = tmp_path / "footage.npz"
-    type(recon)(**{**recon.__dict__, "fps": 24.0}).save_npz(footage)
-    with pytest.raises(RuntimeError, match="footage result"):
-        bpy.ops.dust3r.import_result(filepath=str(footage))
     with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.dust3r.import_result(filepath=str(tmp_path / "nowhere.npz"))
     assert data_state() == before

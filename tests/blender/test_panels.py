@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 
 import bpy
 import pytest
@@ -75,6 +76,12 @@ class RecordingLayout:
                 f"{data.bl_rna.identifier} has no property {prop_name!r}"
             )
         self.calls.append(("prop", prop_name))
+
+    def prop_search(self, data, prop_name: str, search_data, search_prop: str, **kw):
+        self._check_kwargs("prop_search", kw)
+        assert prop_name in data.bl_rna.properties, f"{data.bl_rna.identifier} has no property {prop_name!r}"
+        assert search_prop in search_data.bl_rna.properties, f"nothing to search in {search_prop!r}"
+        self.calls.append(("prop_search", prop_name, search_prop))
 
     def operator(self, idname: str, **kw):
         self._check_kwargs("operator", kw)
@@ -272,3 +279,93 @@ def test_view_and_orientation_panels_follow_the_selection(addon, make_reconstruc
 
 def test_main_panel_offers_import(addon) -> None:
     assert ("operator", "dust3r.import_result") in _draw(_panel_class(), bpy.context)
+
+
+# ------------------------------------------------------------------------------------- the Footage section
+def _labels(calls) -> list[str]:
+    return [c[1] for c in calls if c[0] == "label"]
+
+
+def test_footage_section_draws_its_source_frames_lens_and_button(addon) -> None:
+    footage = bpy.context.scene.dust3r.footage
+    calls = _draw(_panel("DUST3R_PT_footage"), bpy.context)
+    assert ("prop", "source") in calls and ("prop", "filepath") in calls
+    assert {("prop", n) for n in ("every", "max_frames", "fill", "use_range", "start", "end")} <= set(calls)
+    assert ("prop", "sensor") in calls and ("prop", "sensor_width") not in calls
+    assert "Film back unknown: 36 mm is assumed" in _labels(calls)  # said when nothing is known
+    assert ("prop", "focal_mm") not in calls and ("operator", "dust3r.reconstruct_footage") in calls
+    footage.source, footage.sensor, footage.use_focal = "CLIP", "CUSTOM", True
+    calls = _draw(_panel("DUST3R_PT_footage"), bpy.context)
+    assert ("prop_search", "clip", "movieclips") in calls and ("prop", "filepath") not in calls
+    assert ("prop", "sensor_width") in calls and ("prop", "focal_mm") in calls
+    assert not any("36 mm is assumed" in label for label in _labels(calls))
+    footage.source = "FOLDER"
+    assert ("prop", "directory") in _draw(_panel("DUST3R_PT_footage"), bpy.context)
+
+
+def test_choosing_footage_probes_it_once(addon, tmp_path) -> None:
+    from tests.footage_support import shot_frames, write_sequence
+
+    write_sequence(tmp_path / "plate", shot_frames(n=4, size=(64, 48)), first=1001)
+    footage = bpy.context.scene.dust3r.footage
+    bpy.context.scene.render.fps = 25
+    footage.source = "FOLDER"
+    footage.directory = str(tmp_path / "plate")  # the update callback probes; draw() only reads
+    assert footage.info_summary == "plate.####.png: 4 frames (1001-1004), 64x48, png, 25 fps", (
+        footage.info_error
+    )
+    assert (footage.start, footage.end) == (1001, 1004)  # an unset range follows the shot
+    assert footage.info_summary in _labels(_draw(_panel("DUST3R_PT_footage"), bpy.context))
+    footage.directory = str(tmp_path / "nowhere")
+    assert footage.info_summary == "" and footage.info_error
+    assert footage.info_error in _labels(_draw(_panel("DUST3R_PT_footage"), bpy.context))
+
+
+def test_the_sensor_dropdown_is_blenders_camera_presets(addon) -> None:
+    settings = addon.submodule("operators.footage_settings")
+    presets = addon.submodule("operators.camera_presets")
+    shipped = [p for folder in bpy.utils.preset_paths("camera") for p in Path(folder).glob("*.py")]
+    assert shipped, "Blender ships camera presets"
+    keys = [item[0] for item in settings.sensor_items()]
+    assert keys[:2] == ["UNKNOWN", "CUSTOM"] and set(keys[2:]) == {p.stem for p in shipped}
+    assert all(
+        presets.display_name(p.name) == bpy.path.display_name(p.name, title_case=False) for p in shipped
+    )
+    footage = bpy.context.scene.dust3r.footage
+    chosen = presets.read_preset(shipped[0])
+    footage.sensor = chosen.key  # the preset fills the width
+    assert footage.sensor_width == pytest.approx(chosen.sensor_width)
+    base = addon.submodule("core.config").ReconstructConfig()
+    assert settings.make_footage_config(footage, base).sensor_width_mm == pytest.approx(chosen.sensor_width)
+    footage.sensor_width = chosen.sensor_width + 1.0  # typing another width: Custom
+    assert footage.sensor == "CUSTOM"
+    assert settings.make_footage_config(footage, base).sensor_width_mm == pytest.approx(
+        chosen.sensor_width + 1
+    )
+    footage.sensor = "UNKNOWN"
+    assert settings.make_footage_config(footage, base).sensor_width_mm is None  # the core assumes 36 mm
+
+
+def test_a_preset_file_is_read_never_run(addon, tmp_path) -> None:
+    presets = addon.submodule("operators.camera_presets")
+    marker = tmp_path / "ran"
+    (tmp_path / "My_Camera_(Super_35).py").write_text(
+        "import bpy\n"
+        f"open({str(marker)!r}, 'w').write('x')\n"
+        "bpy.context.camera.sensor_width = 24.89\n"
+        "bpy.context.camera.sensor_height = 18.66\n"
+    )
+    (tmp_path / "Computed.py").write_text("import bpy\nbpy.context.camera.sensor_width = 10 * 2\n")
+    (tmp_path / "Broken.py").write_text("bpy.context.camera.sensor_width = (\n")
+    found = presets.read_presets([tmp_path])
+    assert [(p.key, p.label, p.sensor_width, p.sensor_height) for p in found] == [
+        ("My_Camera_(Super_35)", "My Camera (Super 35)", 24.89, 18.66)
+    ]
+    assert not marker.exists()
+    assert presets.display_name("1_slash_1.8_inch.py") == "1/1.8 inch"
+
+
+def test_the_scene_and_the_operator_have_every_footage_setting(addon) -> None:
+    names = set(addon.submodule("operators.footage_settings").FOOTAGE_SETTING_NAMES)
+    assert names <= set(bpy.context.scene.dust3r.footage.bl_rna.properties.keys())
+    assert names <= set(bpy.ops.dust3r.reconstruct_footage.get_rna_type().properties.keys())

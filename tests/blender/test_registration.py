@@ -13,10 +13,12 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLASS_NAMES = {
     "DUST3R_PG_settings": bpy.types.PropertyGroup,
+    "DUST3R_PG_footage": bpy.types.PropertyGroup,
+    "DUST3R_PT_footage": bpy.types.Panel,
     "DUST3R_PT_reconstruct": bpy.types.Panel,
     "DUST3R_AP_preferences": bpy.types.AddonPreferences,
 }
-OPERATORS = ("reconstruct", "cancel", "activate_camera")
+OPERATORS = ("reconstruct", "reconstruct_footage", "cancel", "activate_camera")
 
 
 def _blender_ext_cli() -> Path:

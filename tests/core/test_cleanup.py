@@ -43,11 +43,12 @@ def _result(case, depth, conf) -> AlignmentResult:
     )
 
 
-def _seen_by_another_view(result: AlignmentResult, view: int, mask: np.ndarray) -> np.ndarray:
-    """For the pixels of ``mask``, whether their point projects inside some other camera's image."""
+def _seen_by_another_view(result: AlignmentResult, view: int, mask: np.ndarray, views=None) -> np.ndarray:
+    """For the pixels of ``mask``, whether their point projects inside some other camera's image (of
+    ``views``, default all)."""
     K = result.intrinsics()
     seen = np.zeros(int(mask.sum()), dtype=bool)
-    for j in range(result.num_views):
+    for j in range(result.num_views) if views is None else views:
         if j == view:
             continue
         pts_cam = transform_points(invert_rigid(result.world_from_cam[j]), result.pts3d[view][mask])
@@ -112,3 +113,26 @@ def test_bad_conf_and_tol(scene) -> None:
     assert (strict[30:60, 40:80] == -1.0).any()
     with pytest.raises(ValueError, match="tol"):
         clean_pointcloud(result, tol=1.5)
+
+
+def test_the_graph_pairs_limit_which_views_judge_each_other(scene) -> None:
+    """With the scene graph's pairs, view 0's floater is judged only by the views paired with it (both
+    orders count); every pair given is the same as none given."""
+    case, conf = scene
+    depth = [d.astype(np.float64) for d in case["depth"]]
+    depth[0][30:60, 40:80] *= 0.6
+    conf = [c.copy() for c in conf]
+    conf[0][30:60, 40:80] = 2.0
+    result = _result(case, depth, conf)
+    n = result.num_views
+    every = [(i, j) for i in range(n) for j in range(i)]
+    for a, b in zip(clean_pointcloud(result, pairs=every), clean_pointcloud(result), strict=True):
+        np.testing.assert_array_equal(a, b)
+    others = [(i, j) for i in range(1, n) for j in range(1, n) if i != j]  # view 0 paired with nobody
+    assert not (clean_pointcloud(result, pairs=others)[0] == 0).any()
+    judged_by_1 = clean_pointcloud(result, pairs=[(1, 0)])[0] == 0
+    everywhere = np.ones(depth[0].shape, dtype=bool)
+    seen_by_1 = _seen_by_another_view(result, 0, everywhere, views=[1]).reshape(everywhere.shape)
+    assert judged_by_1[30:60, 40:80].any() and not judged_by_1[~seen_by_1].any()
+    with pytest.raises(ValueError, match="outside"):
+        clean_pointcloud(result, pairs=[(0, n)])
