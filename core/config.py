@@ -15,6 +15,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PAIR_STORAGES = ("auto", "ram", "disk")
 IMAGE_SIZES = (512, 224)
 FOCAL_PRIORS = ("none", "exif", "mm")
+DISTORTION_MODELS = ("none", "k1", "k1k2")
+ROBUST_LOSSES = ("soft_l1", "huber", "cauchy", "linear")
 # Sane bounds of a typed focal length in mm (36 mm film back): from an extreme fisheye to a long telescope.
 FOCAL_MM_RANGE = (1.0, 5000.0)
 
@@ -118,6 +120,71 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class RefineConfig:
+    """Sub-pixel refinement of the aligned cameras: image correspondences and a bundle adjustment.
+
+    Attributes:
+        enabled: run the refinement after the alignment (off by default: on a typical run it costs several
+            times the alignment, see the README's "Camera refinement").
+        distortion: radial distortion to estimate: ``none``, ``k1`` or ``k1k2`` (one set for all views with a
+            shared focal, else one per view).
+        optimize_pp: also estimate the principal points.
+        working_size: long side, in pixels, of the copy of each photo the matcher works on (the photo itself
+            when it is smaller; 0: always the full photo).
+        max_points: well-textured points per view at most.
+        max_partners: other views each view is matched with at most (those that overlap it most).
+        min_overlap: fraction of a view's points another view must see to be matched with it.
+        window: side of the matched patches, pixels of the working copy (odd).
+        min_matches: correspondences a view needs to be refined; with fewer it keeps its aligned camera.
+        loss: robust loss of the bundle adjustment (``soft_l1``, ``huber``, ``cauchy`` or ``linear``).
+        loss_scale_px: where the robust loss starts to down-weight a residual, pixels of the working copy.
+        rounds: bundle adjustments, with outlier rejection between them.
+        max_rotation_deg: a view whose rotation moves more than this is kept as aligned (a diverged solve).
+        prior_weight_px: weight of a prior that keeps the cameras near the alignment where the images do not
+            determine them: moving by one prior sigma (1 degree, 2 % of the scene depth, 2 % of the focal)
+            costs as much as this many pixels of reprojection error (0: no prior).
+    """
+
+    enabled: bool = False
+    distortion: str = "none"
+    optimize_pp: bool = False
+    working_size: int = 1600
+    max_points: int = 1500
+    max_partners: int = 8
+    min_overlap: float = 0.05
+    window: int = 9
+    min_matches: int = 30
+    loss: str = "soft_l1"
+    loss_scale_px: float = 1.0
+    rounds: int = 3
+    max_rotation_deg: float = 30.0
+    prior_weight_px: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.distortion not in DISTORTION_MODELS:
+            raise ConfigError(f"distortion must be one of {DISTORTION_MODELS}, got {self.distortion!r}")
+        if self.loss not in ROBUST_LOSSES:
+            raise ConfigError(f"robust loss must be one of {ROBUST_LOSSES}, got {self.loss!r}")
+        if self.window < 3 or self.window % 2 == 0:
+            raise ConfigError(f"the patch window must be an odd number of pixels >= 3, got {self.window}")
+        if self.working_size < 0 or 0 < self.working_size < 64:
+            raise ConfigError(
+                f"the working size must be 0 (full photo) or at least 64 pixels, got {self.working_size}"
+            )
+        for name in ("max_points", "max_partners", "min_matches", "rounds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"refinement {name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}"
+                )
+        if not 0.0 <= self.min_overlap < 1.0:
+            raise ConfigError(f"the minimum overlap must be in [0, 1), got {self.min_overlap}")
+        if not self.prior_weight_px >= 0:
+            raise ConfigError(f"the camera prior's weight cannot be negative, got {self.prior_weight_px}")
+        if not self.loss_scale_px > 0 or not self.max_rotation_deg > 0:
+            raise ConfigError("the loss scale and the largest rotation change must be positive")
+
+
+@dataclass(frozen=True)
 class ReconstructConfig:
     """The whole pipeline: inference, alignment and the photo-level priors.
 
@@ -128,6 +195,7 @@ class ReconstructConfig:
             side: the ``lens`` the Blender camera will show (for 3:2 photos also the 35 mm equivalent), within
             :data:`FOCAL_MM_RANGE`.
         clean_depth: drop points that other views see as occluded (the paper demo's clean-up).
+        refine: sub-pixel refinement of the cameras on the photos (:class:`RefineConfig`).
     """
 
     inference: InferenceConfig = field(default_factory=InferenceConfig)
@@ -135,6 +203,7 @@ class ReconstructConfig:
     focal_prior: str = "none"
     focal_mm: float | None = None
     clean_depth: bool = True
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     def __post_init__(self) -> None:
         if self.focal_prior not in FOCAL_PRIORS:

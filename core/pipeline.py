@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Share of the whole job each stage gets on the progress bar (measured proportions on CPU, rounded).
 _STAGES = {"model": (0.0, 0.04), "images": (0.04, 0.06), "pairs": (0.06, 0.80), "align": (0.80, 0.98)}
+_REFINE_FROM = 0.9  # with the refinement (core.pipeline_refine), it takes the align stage's share from here
 
 
 def _require_torch() -> None:
@@ -151,13 +152,23 @@ def reconstruct(
         crops = [img.crop for img in images]
         known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
         align_config = replace(config.align, known_focals=known) if known is not None else config.align
+        refine = config.refine.enabled and len(images) > 1
+        align_end = _REFINE_FROM if refine else _STAGES["align"][1]
         with memory_errors("aligning the views"):
             aligned = _align(
-                store, align_config, photo_names(paths), sub_progress(progress, *_STAGES["align"]), cancel
-            )
+                store, align_config, photo_names(paths), sub_progress(progress, _STAGES["align"][0], align_end),
+                cancel,
+            )  # fmt: skip
         # the clean-up compares the views the graph paired
         graph_pairs = [(store[k].i, store[k].j) for k in range(len(store))]
     check_cancel(cancel)
+    refinement = None
+    if refine:
+        from .pipeline_refine import refine_on_photos
+
+        refinement = refine_on_photos(images, aligned, align_config, config.refine, photo_names(paths),
+                                      sub_progress(progress, align_end, _STAGES["align"][1]), cancel)  # fmt: skip
+        aligned = refinement.alignment
 
     conf = list(aligned.conf)
     with memory_errors("building the point cloud"):
@@ -168,6 +179,10 @@ def reconstruct(
             conf = clean_pointcloud(aligned, cancel=cancel, pairs=graph_pairs)
             check_cancel(cancel)
         result = _to_reconstruction(paths, images, aligned, conf)
+    if refinement is not None:
+        from .pipeline_refine import with_refinement
+
+        result = with_refinement(result, refinement)
     progress("Done", 1.0)
     logger.info("reconstructed %d views in %.1f s", len(paths), time.perf_counter() - started)
     return result

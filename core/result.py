@@ -37,6 +37,12 @@ class Reconstruction:
             pixels of the ORIGINAL photo; NaN where no refinement ran.
         crops: N :class:`~core.geometry.photo.PhotoCrop`, how each photo became its network image; by default
             recovered from ``K_net`` and ``K_photo`` (files written before the crops were stored).
+        solve_error_total_px: RMS reprojection error of all the refinement's kept correspondences together,
+            photo pixels (the figure a matchmover reads: "solve error 0.31 px"); NaN where no refinement ran.
+        refine_status: per view, ``"refined"`` or why the refinement kept its aligned camera (e.g. ``"kept as
+            aligned: too few correspondences (12, needs 30)"``); empty strings where no refinement ran.
+        refine_warnings: user-facing sentences from the refinement (views kept as aligned, views whose solve
+            error is far above the others'), for the log and the UI.
         warnings: one-line, user-facing notes about the run that did not stop it (a pair of photos left out
             of the alignment, ...), for the UI to show; empty when all went well.
     """
@@ -56,6 +62,9 @@ class Reconstruction:
     dist: np.ndarray | None = None
     solve_error_px: np.ndarray | None = None
     crops: tuple[PhotoCrop, ...] | None = field(default=None, compare=False)
+    solve_error_total_px: float = float("nan")
+    refine_status: tuple[str, ...] | None = None
+    refine_warnings: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +97,8 @@ class Reconstruction:
             raise ValueError(f"crops must hold {n} entries, got {len(self.crops)}")
         if not (np.isfinite(self.fps) and self.fps >= 0):
             raise ValueError(f"fps must be a finite number >= 0, got {self.fps}")
+        if len(self.refine_status) != n:
+            raise ValueError(f"refine_status must hold {n} entries, got {len(self.refine_status)}")
 
     def _fill_defaults(self, n: int) -> None:
         """Fill the optional fields that were left out (the dataclass is frozen: set them once, here)."""
@@ -103,6 +114,10 @@ class Reconstruction:
         object.__setattr__(self, "dist", self.dist.astype(np.float64))
         object.__setattr__(self, "solve_error_px", self.solve_error_px.astype(np.float64))
         object.__setattr__(self, "fps", float(self.fps))
+        object.__setattr__(self, "solve_error_total_px", float(self.solve_error_total_px))
+        status = ("",) * n if self.refine_status is None else tuple(str(x) for x in self.refine_status)
+        object.__setattr__(self, "refine_status", status)
+        object.__setattr__(self, "refine_warnings", tuple(str(x) for x in self.refine_warnings))
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         if self.crops is None and np.shape(self.K_net) == (n, 3, 3) and np.shape(self.K_photo) == (n, 3, 3):
             crops = tuple(
@@ -151,6 +166,10 @@ class Reconstruction:
             "crop_offset": np.array([c.crop_offset for c in self.crops], dtype=np.float64),
             "warnings": np.array(self.warnings, dtype=str).reshape(-1),
         }
+        if np.isfinite(self.solve_error_total_px) or any(self.refine_status) or self.refine_warnings:
+            arrays["solve_error_total_px"] = np.asarray(self.solve_error_total_px, dtype=np.float64)
+            arrays["refine_status"] = np.array(self.refine_status, dtype=str)
+            arrays["refine_warnings"] = np.array(self.refine_warnings, dtype=str).reshape(-1)
         for k in range(self.num_views):
             arrays[f"depth_{k}"] = np.asarray(self.depth[k], dtype=np.float32)
             arrays[f"pts3d_{k}"] = np.asarray(self.pts3d[k], dtype=np.float32)
@@ -172,6 +191,11 @@ class Reconstruction:
             }
             if "fps" in data.files:
                 optional["fps"] = float(data["fps"])
+            if "solve_error_total_px" in data.files:
+                optional["solve_error_total_px"] = float(data["solve_error_total_px"])
+            for name in ("refine_status", "refine_warnings"):
+                if name in data.files:
+                    optional[name] = tuple(str(x) for x in data[name].reshape(-1))
             if "warnings" in data.files:
                 optional["warnings"] = tuple(str(w) for w in data["warnings"])
             if "resized_size" in data.files and "crop_offset" in data.files:

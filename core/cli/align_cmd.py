@@ -4,6 +4,11 @@ Reads ``CASE.npz`` in the pairwise layout of ``shared/tools/synthgen.py`` (``edg
 ``pred_j`` (E, H, W, 3), ``conf_i``, ``conf_j`` (E, H, W); other arrays are ignored) and writes ``EST.npz``
 with ``cam2world`` (N, 4, 4), ``focals`` (N,), ``pts3d`` (N, H, W, 3), ``conf`` (N, H, W), ``depth`` (N, H, W),
 plus ``principal_points`` (N, 2), ``loss_history`` and ``seconds``.
+
+With ``--refine`` the cameras are then refined on the case's ``images`` (N, H, W, 3) uint8 (matches checked on
+the images, bundle adjustment; ``--distortion`` also estimates radial distortion), and ``EST.npz`` also holds
+``dist`` (N, 2), ``solve_error_px`` (N,) (pixels of the given images), ``solve_error_total_px``,
+``refine_status`` (N,) and ``refine_seconds``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import AlignConfig
+from ..config import DISTORTION_MODELS, AlignConfig, RefineConfig
 from ..errors import AlignmentError, ConfigError
 from ..io.atomic import save_npz
 from ..io.output_paths import check_output_file
@@ -51,6 +56,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--min-conf", type=float, default=3.0, help="ignore pixels with a confidence at or below"
     )
     parser.add_argument("--shared-focal", action="store_true", help="all views share one focal length")
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="refine the cameras to sub-pixel accuracy on the case's images (correspondences, bundle adjustment)",
+    )
+    parser.add_argument(
+        "--distortion",
+        choices=DISTORTION_MODELS,
+        default="none",
+        help="with --refine: also estimate radial distortion (one set with --shared-focal, else per view)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -71,6 +87,25 @@ def load_case_predictions(path: str | Path) -> list[PairPrediction]:
     return predictions_from_pairwise(arrays)
 
 
+def load_case_images(path: str | Path, num_views: int, size: tuple[int, int]) -> np.ndarray:
+    """The ``images`` array of ``CASE.npz``: ``(N, H, W, 3)`` uint8 at the pointmaps' size.
+
+    Raises:
+        AlignmentError: the array is missing or has the wrong shape.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        if "images" not in data.files:
+            raise AlignmentError(
+                f"{path} has no 'images' array: --refine needs the views' images (N, H, W, 3) uint8, as "
+                "synthgen.py writes them"
+            )
+        images = data["images"]
+    expected = (num_views, size[0], size[1], 3)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise AlignmentError(f"{path}: 'images' must be uint8 {expected}, got {images.dtype} {images.shape}")
+    return images
+
+
 def run(args: argparse.Namespace) -> int:
     from ..align import global_align
 
@@ -86,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         shared_focal=args.shared_focal,
         **iterations,
     )
+    refine_config = RefineConfig(enabled=args.refine, distortion=args.distortion)
+    if args.distortion != "none" and not args.refine:
+        raise ConfigError("--distortion is estimated by the refinement: add --refine")
     output = check_output_file(args.output, "--output")
     preds = load_case_predictions(args.input)
     result = global_align(preds, config, progress=_log_progress)
@@ -102,10 +140,52 @@ def run(args: argparse.Namespace) -> int:
         "loss_history": np.asarray(result.loss_history, dtype=np.float64),
         "seconds": np.float64(result.seconds),
     }
+    if args.refine:
+        images = load_case_images(args.input, result.num_views, next(iter(sizes)))
+        print(f"aligned {result.num_views} views in {result.seconds:.2f} s")
+        refinement = _refine(result, images, refine_config, args.shared_focal)
+        refined = refinement.alignment
+        estimate.update(
+            cam2world=refined.world_from_cam,
+            focals=refined.focals,
+            principal_points=refined.principal_points,
+            pts3d=np.stack(refined.pts3d),
+            depth=np.stack(refined.depth),
+            **_refinement_arrays(refinement),
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     save_npz(output, estimate)
-    print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {output}")
+    if args.refine:
+        print(f"wrote {output}")
+    else:
+        print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {output}")
     return 0
+
+
+def _refine(aligned, images: np.ndarray, config: RefineConfig, shared_focal: bool):
+    from ..refine import Priors, refine_alignment
+
+    n = aligned.num_views
+    priors = Priors(shared_focal=shared_focal, known_focal=np.zeros(n, bool), known_pose=np.zeros(n, bool))
+    refinement = refine_alignment(aligned, list(images), config, priors=priors, progress=_log_progress)
+    print(
+        f"refined {int(refinement.refined.sum())} of {n} views in {refinement.seconds:.2f} s: solve error "
+        f"{refinement.solve_error_total_px:.3f} px ({refinement.num_observations} observations of "
+        f"{refinement.num_tracks} tracks)"
+    )
+    for line in refinement.warnings:
+        print(f"warning: {line}")
+    return refinement
+
+
+def _refinement_arrays(refinement) -> dict[str, np.ndarray]:
+    return {
+        "dist": np.asarray(refinement.dist, dtype=np.float64),
+        "solve_error_px": np.asarray(refinement.solve_error_px, dtype=np.float64),
+        "solve_error_total_px": np.float64(refinement.solve_error_total_px),
+        "refine_status": np.array(refinement.notes, dtype=str),
+        "refine_seconds": np.float64(refinement.seconds),
+    }
 
 
 def _log_progress(stage: str, fraction: float) -> None:

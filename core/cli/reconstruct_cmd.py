@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 
-from ..config import PAIR_STORAGES, AlignConfig, InferenceConfig, ReconstructConfig
+import numpy as np
+
+from ..config import (
+    DISTORTION_MODELS,
+    PAIR_STORAGES,
+    AlignConfig,
+    InferenceConfig,
+    ReconstructConfig,
+    RefineConfig,
+)
+from ..errors import ConfigError
 from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
 from .infer_cmd import add_network_options, precision_from_args
@@ -18,6 +29,7 @@ from .infer_cmd import add_network_options, precision_from_args
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
 _DEFAULT_ALIGN = AlignConfig()
+_DEFAULT_REFINE = RefineConfig()
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -66,12 +78,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-clean", action="store_true", help="keep points that other views see as floaters"
     )
+    parser.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=_DEFAULT_REFINE.enabled,
+        help="refine the cameras to sub-pixel accuracy on the photos or frames (correspondences, bundle "
+        "adjustment; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--distortion",
+        choices=DISTORTION_MODELS,
+        default=_DEFAULT_REFINE.distortion,
+        help="with --refine: also estimate radial distortion (one set with --shared-focal or footage, else per "
+        "photo)",
+    )
     add_footage_arguments(parser, sources)
     parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
     """The :class:`ReconstructConfig` the command-line options describe."""
+    if args.distortion != "none" and not args.refine:
+        raise ConfigError("--distortion is estimated by the refinement: add --refine")
     align_kwargs = {
         "method": args.method,
         "focal_mode": args.focal_mode,
@@ -94,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
         focal_prior="mm" if args.focal_mm is not None else ("exif" if args.focal_exif else "none"),
         focal_mm=args.focal_mm,
         clean_depth=not args.no_clean,
+        refine=replace(_DEFAULT_REFINE, enabled=args.refine, distortion=args.distortion),
     )
 
 
@@ -114,4 +143,11 @@ def run(args: argparse.Namespace) -> int:
     result.save_npz(out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
     print(f"wrote {out}: {result.num_views} views, {points} points")
+    if any(result.refine_status):
+        refined = sum(status == "refined" for status in result.refine_status)
+        solve = result.solve_error_total_px
+        error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
+        print(f"refined {refined} of {result.num_views} cameras: {error}")
+        for line in result.refine_warnings:
+            print(f"warning: {line}")
     return 0

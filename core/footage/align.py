@@ -2,7 +2,7 @@
 
 ``align_shot`` runs the global alignment (:func:`core.align.global_align`) on the frames' pair predictions
 with ONE shared focal length (a shot has one lens), fixed when the artist gave it. ``refine_shot`` is the
-refinement step after it; today it returns the alignment unchanged (see its docstring).
+refinement step after it (:mod:`core.refine` on the frames' network images, when ``RefineConfig.enabled``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..align import AlignmentResult, align_single_view, global_align
-from ..config import AlignConfig
+from ..config import AlignConfig, RefineConfig
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, no_progress
 
@@ -49,21 +49,42 @@ def align_shot(
 @dataclass(frozen=True)
 class Refinement:
     """After the refinement step: the (refined) alignment, ``dist (N, 2)`` ``(k1, k2)`` and
-    ``solve_error_px (N,)`` in NETWORK pixels (NaN where nothing was refined)."""
+    ``solve_error_px (N,)`` in NETWORK pixels (NaN where nothing was refined), the refinement's ``warnings``."""
 
     aligned: AlignmentResult
     dist: np.ndarray
     solve_error_px: np.ndarray
+    warnings: tuple[str, ...] = ()
 
 
-def refine_shot(aligned: AlignmentResult, images: Sequence, config: AlignConfig) -> Refinement:
-    """REFINEMENT HOOK: sub-pixel refinement of the aligned shot (issue 9, ``core/refine``, not merged yet).
+def refine_shot(
+    aligned: AlignmentResult,
+    images: Sequence,
+    config: AlignConfig,
+    refine: RefineConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Refinement:
+    """The refinement step of a shot: :mod:`core.refine` on the frames' network images.
 
-    The lead wires ``core.refine`` here: it receives the alignment, the frames' network images
-    (``images[k].rgb`` ``(H, W, 3)`` uint8, view ``k``) and the alignment config (one shared camera), and
-    returns the refined cameras and depth maps, the shared distortion and each view's solve error. The
-    frames that are localised afterwards are posed against what this returns. Until then: unchanged,
-    no distortion, no solve error.
+    Args:
+        aligned: the shot's alignment; images: per view ``k``, ``images[k].rgb`` ``(H, W, 3)`` uint8, its
+            network image; config: the shot's alignment config (:func:`shot_align_config`: one shared focal,
+            the artist's focal fixed when given; the refinement keeps both).
+        refine: the refinement's settings; ``None`` or ``enabled=False`` (or one frame): the alignment
+            unchanged, no distortion, no solve error.
+
+    The frames that are localised afterwards are posed against what this returns.
     """
     n = aligned.num_views
-    return Refinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan))
+    if refine is None or not refine.enabled or n < 2:
+        return Refinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan))
+    from ..pipeline_refine import refine_frames
+
+    refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
+    return Refinement(
+        aligned=refinement.alignment,
+        dist=refinement.dist,
+        solve_error_px=refinement.solve_error_px,
+        warnings=refinement.warnings,
+    )

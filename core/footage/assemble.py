@@ -116,7 +116,7 @@ def assemble_result(
             status[k], notes[k] = FLAGGED, note if not notes[k] else f"{notes[k]}; {note}"
     recon = _reconstruction(source, output, stack, frames, key)
     focal_mm = lens.focal_mm_from_net(float(key.aligned.focals[0]), frames.crop)
-    messages = list(plan.messages) + lens.notes()
+    messages = list(plan.messages) + lens.notes() + [f"refinement: {w}" for w in key.refinement.warnings]
     if info.kind == "sequence" and config.fps is None:
         messages.append(f"frame rate unknown for an image sequence: {info.fps:g} fps assumed (give the fps)")
     flagged = sum(s == FLAGGED for s in status)

@@ -19,7 +19,7 @@ from ..config import FootageConfig
 from ..inference.images import normalize_rgb8
 from ..pipeline import _require_torch
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
-from .align import align_shot, refine_shot
+from .align import align_shot, refine_shot, shot_align_config
 from .assemble import KeyReconstruction, assemble_result
 from .errors import FootageError
 from .graph import footage_pairs, loop_closure_pairs
@@ -142,8 +142,11 @@ def _reconstruct_keys(
     )
     del preds
     check_cancel(cancel)
-    # REFINEMENT HOOK: core/refine (issue 9) plugs in here; the localised frames are posed against its output.
-    refined = refine_shot(aligned, [_RGB(frames.rgb[k]) for k in keys], config.reconstruct.align)
+    # the refinement (core/refine); the localised frames are posed against its output
+    refined = refine_shot(
+        aligned, [_RGB(frames.rgb[k]) for k in keys], shot_align_config(config.reconstruct.align, n, known),
+        config.reconstruct.refine, sub_progress(progress, _STAGES["align"][1], _STAGES["align"][1]), cancel,
+    )  # fmt: skip
     aligned = refined.aligned
     conf = list(aligned.conf)
     if config.reconstruct.clean_depth and n > 1:

@@ -1,0 +1,260 @@
+"""The refinement's solve: bundle adjustments with outlier rejection between them, and the "never worse" rule.
+
+A view is refined only if it has enough correspondences, its solve does not run away (rotation or focal far
+from the aligned ones) and its reprojection error of the kept correspondences is lower than with its aligned
+camera; otherwise it keeps its aligned camera (and its observations leave the solve, which is run again), and
+its note says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import RefineConfig
+from ..geometry.transforms import rotation_angle_deg
+from .bundle import BundleProblem, BundleState, Intrinsics, Observations
+from .tracks import TrackSet
+
+logger = logging.getLogger(__name__)
+
+REFINED = "refined"
+# the camera prior's standard deviations (how far from the alignment a parameter may move for one
+# ``prior_weight_px`` pixel of cost): rotation in degrees, centre as a fraction of the scene depth, focal as a
+# fraction, principal point as a fraction of the image's long side, distortion coefficients
+_PRIOR_SIGMA = {"rotation_deg": 1.0, "position": 0.02, "focal": 0.02, "pp": 0.01, "dist": 0.3}
+_MAX_FOCAL_CHANGE = 0.5  # relative; more is a diverged solve
+_MAX_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Priors:
+    """What the user fixed. Attributes: ``shared_focal`` one lens for all views; ``known_focal`` and
+    ``known_pose``: ``(N,)`` bool, views whose focal / pose must not change."""
+
+    shared_focal: bool
+    known_focal: np.ndarray
+    known_pose: np.ndarray
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """Attributes:
+    state: final cameras (views kept as aligned hold their aligned camera), intrinsics, distortion, points.
+    tracks: the kept tracks and observations (only those of refined views).
+    refined: ``(N,)`` bool.
+    notes: per view, ``"refined"`` or why it kept its aligned camera.
+    solve_error: ``(N,)`` RMS reprojection error of the view's kept correspondences, refinement-image pixels
+        (for a view kept as aligned: of its correspondences through its aligned camera; NaN without any).
+    residuals: ``(O, 2)`` final residuals of ``tracks.obs``, pixels.
+    """
+
+    state: BundleState
+    tracks: TrackSet
+    refined: np.ndarray
+    notes: tuple[str, ...]
+    solve_error: np.ndarray
+    residuals: np.ndarray
+
+
+def start_state(world_from_cam: np.ndarray, K: np.ndarray, points: np.ndarray) -> BundleState:
+    """The aligned cameras as a :class:`BundleState` (no distortion)."""
+    world_from_cam = np.asarray(world_from_cam, dtype=np.float64)
+    R = np.swapaxes(world_from_cam[:, :3, :3], 1, 2)
+    return BundleState(R=R, C=world_from_cam[:, :3, 3].copy(), K=np.asarray(K, np.float64).copy(),
+                       dist=np.zeros((len(R), 2)), points=np.asarray(points, np.float64))  # fmt: skip
+
+
+def _groups(active: np.ndarray, priors: Priors, config: RefineConfig) -> Intrinsics:
+    n = len(active)
+    per_view = np.where(active, np.arange(n), -1)
+    shared = np.where(active, 0, -1)
+    lens = shared if priors.shared_focal else per_view
+    if priors.shared_focal:
+        focal = np.full(n, -1) if np.any(priors.known_focal) else shared
+    else:
+        focal = np.where(priors.known_focal, -1, per_view)
+    num_dist = {"none": 0, "k1": 1, "k1k2": 2}[config.distortion]
+    return Intrinsics(
+        focal_group=_compact(focal),
+        pp_group=_compact(lens if config.optimize_pp else np.full(n, -1)),
+        dist_group=_compact(lens if num_dist else np.full(n, -1)),
+        num_dist=num_dist,
+    )
+
+
+def _compact(groups: np.ndarray) -> np.ndarray:
+    """Renumber the non-negative group ids as ``0..G-1``."""
+    out = np.full(len(groups), -1)
+    used = groups >= 0
+    if used.any():
+        out[used] = np.unique(groups[used], return_inverse=True)[1]
+    return out
+
+
+def _gauge(active: np.ndarray, start: BundleState, priors: Priors):
+    """``(free_views, scale_pair)``: views whose pose is solved, and the pair whose distance fixes the scale."""
+    fixed = active & priors.known_pose
+    if not fixed.any():
+        fixed = np.zeros_like(active)
+        fixed[np.flatnonzero(active)[0]] = True
+    free = active & ~fixed
+    scale_pair = None
+    if fixed.sum() < 2 and free.any():
+        ref = int(np.flatnonzero(fixed)[0])
+        far = int(max(np.flatnonzero(free), key=lambda v: np.linalg.norm(start.C[v] - start.C[ref])))
+        if np.linalg.norm(start.C[far] - start.C[ref]) > 0:
+            scale_pair = (ref, far)
+    return free, scale_pair
+
+
+def _prior_weights(problem: BundleProblem, tracks: TrackSet, weight_px: float) -> np.ndarray:
+    """``(n_camera_params,)`` weights of the camera prior (see ``_PRIOR_SIGMA``)."""
+    st = problem.start
+    obs = tracks.obs
+    depth = float(np.median(np.linalg.norm(tracks.points[obs.point] - st.C[obs.view], axis=1)))
+    long_side = float(np.median(2.0 * np.max(st.K[:, :2, 2], axis=1)))
+    sigma = np.zeros(problem.n_camera_params)
+    poses = sigma[: problem.focal_col0].reshape(-1, 6)
+    poses[:, :3] = np.radians(_PRIOR_SIGMA["rotation_deg"])
+    poses[:, 3:] = _PRIOR_SIGMA["position"] * max(depth, 1e-9)
+    sigma[problem.focal_col0 : problem.pp_col0] = _PRIOR_SIGMA["focal"]
+    sigma[problem.pp_col0 : problem.dist_col0] = _PRIOR_SIGMA["pp"] * long_side
+    sigma[problem.dist_col0 : problem.point_col0] = _PRIOR_SIGMA["dist"]
+    return weight_px / sigma
+
+
+def _view_rms(view: np.ndarray, residuals: np.ndarray, n: int) -> np.ndarray:
+    sq = np.bincount(view, weights=np.sum(residuals**2, axis=1), minlength=n)
+    count = np.bincount(view, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.sqrt(sq / np.maximum(count, 1)), np.nan)
+
+
+def _bundle(start, tracks, active, priors, config):
+    """One solve with outlier rejection between rounds: returns ``(problem, x, tracks)``."""
+    free, scale_pair = _gauge(active, start, priors)
+    intr = _groups(active, priors, config)
+    x = None
+    for round_index in range(config.rounds):
+        begin = BundleState(start.R, start.C, start.K, start.dist, tracks.points)
+        problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair)
+        if config.prior_weight_px > 0:
+            weights = _prior_weights(problem, tracks, config.prior_weight_px)
+            problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
+        last = round_index == config.rounds - 1
+        x = problem.solve(
+            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15
+        ).x
+        if round_index == config.rounds - 1:
+            break
+        err = np.linalg.norm(problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2), axis=1)
+        sigma = 1.4826 * np.median(err)
+        keep = err <= max((4.0 if round_index == 0 else 3.0) * sigma, 0.1 * config.loss_scale_px)
+        logger.debug("round %d: rejected %d of %d observations", round_index, int(np.sum(~keep)), len(err))
+        counts = np.bincount(tracks.obs.point[keep], minlength=tracks.num_tracks)
+        points = x[problem.point_col0 :].reshape(-1, 3)[counts >= 2]
+        x = np.concatenate([x[: problem.point_col0], points.ravel()])
+        tracks = tracks.select(keep)
+    return problem, x, tracks
+
+
+def solve_views(
+    world_from_cam: np.ndarray, K: np.ndarray, tracks: TrackSet, priors: Priors, config: RefineConfig
+) -> SolveOutcome:
+    """Refine the cameras on the tracks, keeping views that the refinement cannot help as aligned.
+
+    Args:
+        world_from_cam: ``(N, 4, 4)`` aligned cameras; K: ``(N, 3, 3)`` their intrinsics (refinement images).
+        tracks: observations in refinement-image pixels, aligned start points.
+        priors: shared focal, known focals and poses.
+        config: loss, rounds, thresholds.
+    """
+    n = len(world_from_cam)
+    start = start_state(world_from_cam, K, tracks.points)
+    notes = [REFINED] * n
+    counts = np.bincount(tracks.obs.view, minlength=n)
+    active = counts >= config.min_matches
+    for v in np.flatnonzero(~active):
+        notes[v] = f"kept as aligned: too few correspondences ({counts[v]}, needs {config.min_matches})"
+    all_tracks = tracks
+    for _ in range(_MAX_RETRIES + 1):
+        if active.sum() < 2:
+            for v in np.flatnonzero(active):
+                notes[v] = "kept as aligned: no other view to refine it with"
+            active[:] = False
+            break
+        kept = all_tracks.select(active[all_tracks.obs.view])
+        problem, x, kept = _bundle(start, kept, active, priors, config)
+        failed = _check(problem, x, kept, start, active, priors, config, notes)
+        if not failed.any():
+            break
+        active &= ~failed
+    if not active.any():
+        return _unrefined(start, all_tracks, notes)
+    state = problem.state(x)
+    residuals = problem.residuals(x)[: 2 * len(kept.obs.view)].reshape(-1, 2)
+    solve_error = _view_rms(kept.obs.view, residuals, n)
+    kept_views = ~active & (np.bincount(all_tracks.obs.view, minlength=n) > 0)
+    if kept_views.any():  # views kept as aligned: the error of their correspondences with the aligned cameras
+        solve_error[kept_views] = _aligned_rms(start, all_tracks, n)[kept_views]
+    final = BundleState(
+        R=np.where(active[:, None, None], state.R, start.R),
+        C=np.where(active[:, None], state.C, start.C),
+        K=np.where(active[:, None, None], state.K, start.K),
+        dist=np.where(active[:, None], state.dist, start.dist),
+        points=state.points,
+    )
+    return SolveOutcome(
+        final, kept.with_points(state.points), active.copy(), tuple(notes), solve_error, residuals
+    )
+
+
+def _check(problem, x, tracks, start, active, priors, config, notes) -> np.ndarray:
+    """``(N,)`` bool: active views the refinement did not help (their note is set)."""
+    n = len(active)
+    failed = np.zeros(n, dtype=bool)
+    state = problem.state(x)
+    residuals = problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2)
+    after = _view_rms(tracks.obs.view, residuals, n)
+    before = _aligned_rms(start, tracks, n)
+    counts = np.bincount(tracks.obs.view, minlength=n)
+    for v in np.flatnonzero(active):
+        rot = rotation_angle_deg(state.R[v] @ start.R[v].T)
+        focal_change = abs(state.K[v, 0, 0] / start.K[v, 0, 0] - 1.0)
+        if counts[v] < config.min_matches:
+            notes[v] = f"kept as aligned: too few correspondences after outlier rejection ({counts[v]})"
+        elif not np.isfinite(after[v]) or rot > config.max_rotation_deg or focal_change > _MAX_FOCAL_CHANGE:
+            notes[v] = (
+                f"kept as aligned: the solve diverged (rotation moved {rot:.1f} deg, focal {100 * focal_change:.0f} %)"
+            )
+        elif after[v] >= before[v]:
+            notes[v] = (
+                f"kept as aligned: refinement did not lower its error ({after[v]:.2f} px vs {before[v]:.2f} px)"
+            )
+        else:
+            continue
+        failed[v] = True
+    return failed
+
+
+def _aligned_rms(start: BundleState, tracks: TrackSet, n: int) -> np.ndarray:
+    """Per view RMS error of the tracks with the ALIGNED cameras (points re-triangulated for them)."""
+    none = np.full(n, -1)
+    problem = BundleProblem(
+        BundleState(start.R, start.C, start.K, start.dist, tracks.points), tracks.obs,
+        np.zeros(n, dtype=bool), Intrinsics(none, none, none, 0), None,
+    )  # fmt: skip
+    x = problem.solve(problem.x0(), "soft_l1", 1.0, 6).x  # points only: a few Gauss-Newton steps
+    return _view_rms(tracks.obs.view, problem.residuals(x).reshape(-1, 2), n)
+
+
+def _unrefined(start: BundleState, tracks: TrackSet, notes) -> SolveOutcome:
+    n = len(start.R)
+    empty = TrackSet(Observations(np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2))), np.zeros((0, 3)),
+                     np.zeros(0, int))  # fmt: skip
+    return SolveOutcome(
+        start, empty, np.zeros(n, dtype=bool), tuple(notes), np.full(n, np.nan), np.zeros((0, 2))
+    )
