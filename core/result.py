@@ -134,8 +134,11 @@ class Reconstruction:
 
     @property
     def solve_error_rms_px(self) -> float | None:
-        """The RMS of the views' solve errors (pixels of the original photos) over the refined views, or
-        None when no view was refined (all NaN)."""
+        """The run's solve error in pixels of the original photos: :attr:`solve_error_total_px` (all kept
+        correspondences together) when recorded, else the RMS of the refined views' errors (results that
+        hold only those); None when no view was refined."""
+        if np.isfinite(self.solve_error_total_px):
+            return float(self.solve_error_total_px)
         e = self.solve_error_px[np.isfinite(self.solve_error_px)]
         return float(np.sqrt(np.mean(e * e))) if e.size else None
 

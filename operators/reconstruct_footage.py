@@ -80,11 +80,9 @@ class FootageJobRequest(TaskRequest):
 
     def work(self, progress, cancel, _log_line):
         def reconstruct(*args, **kwargs):
-            from ..core.footage import (
-                reconstruct_footage,
-            )  # imports torch lazily: an ImportError is explained
+            from ..core import footage  # imports torch lazily: an ImportError is explained
 
-            return reconstruct_footage(*args, **kwargs)
+            return footage.reconstruct_footage(*args, **kwargs)
 
         return run_pipeline(
             reconstruct, self.source.path, self.checkpoint, self.config, progress=progress, cancel=cancel

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
-from ..core.config import DEVICES, PRECISIONS, AlignConfig, InferenceConfig, ReconstructConfig
+from ..core.config import DEVICES, PRECISIONS, AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from .build_options import BuildOptions
 
 _INFERENCE = InferenceConfig()
@@ -49,6 +49,11 @@ FOCAL_PRIOR_ITEMS = (
     ("none", "Estimate", "Estimate each photo's focal length"),
     ("exif", "From EXIF", "Use the 35 mm-equivalent focal length stored in the photos where present"),
     ("mm", "Fixed", "One known focal length for all photos: the lens of a 36 mm film back on the long side"),
+)
+DISTORTION_ITEMS = (
+    ("none", "None", "A pinhole lens: no distortion estimated"),
+    ("k1", "k1", "Estimate radial distortion k1 (one for all photos with Same Camera, else per photo)"),
+    ("k1k2", "k1, k2", "Estimate radial distortion k1 and k2 (wide or strongly distorting lenses)"),
 )
 ALIGN_METHOD_ITEMS = (
     ("fast", "Fast", "Our fast global alignment"),
@@ -149,6 +154,20 @@ def settings_properties(options: set[str], estimate_changed=None) -> dict[str, o
             min=0.0,
             options=options,
         ),
+        "refine": BoolProperty(
+            name="Refine Cameras",
+            description="After the alignment, refine the cameras to sub-pixel accuracy on the photos "
+            "(correspondences and a bundle adjustment) and report the solve error in pixels; takes several "
+            "times as long as the alignment",
+            default=_RECONSTRUCT.refine.enabled,
+            options=options,
+        ),
+        "distortion": EnumProperty(
+            name="Lens Distortion",
+            items=DISTORTION_ITEMS,
+            default=_RECONSTRUCT.refine.distortion,
+            options=options,
+        ),
         "clean_depth": BoolProperty(
             name="Clean Up",
             description="Drop points that other views see as occluded",
@@ -226,6 +245,10 @@ def make_config(props, device: str, precision: str = "auto") -> ReconstructConfi
         focal_prior=props.focal_prior,
         focal_mm=float(props.focal_mm) if props.focal_prior == "mm" else None,
         clean_depth=bool(props.clean_depth),
+        # the distortion is estimated by the refinement: without it there is none to estimate
+        refine=RefineConfig(
+            enabled=bool(props.refine), distortion=props.distortion if props.refine else "none"
+        ),
     )
 
 

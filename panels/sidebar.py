@@ -60,6 +60,9 @@ class DUST3R_PT_reconstruct(bpy.types.Panel):
         if settings.focal_prior == "mm":
             col.prop(settings, "focal_mm")
         col.prop(settings, "shared_focal")
+        col.prop(settings, "refine")
+        if settings.refine:
+            col.prop(settings, "distortion")
         col = layout.column(heading="Alignment")
         col.prop(settings, "align_method")
         if settings.align_method == "paper":

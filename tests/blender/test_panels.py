@@ -138,8 +138,12 @@ def test_idle_panel_draws_settings_and_the_button(addon) -> None:
     bpy.context.scene.dust3r.focal_prior = "mm"
     bpy.context.scene.dust3r.scene_graph = "swin"
     bpy.context.scene.dust3r.align_method = "paper"
+    assert ("prop", "refine") in calls and ("prop", "distortion") not in calls
+    bpy.context.scene.dust3r.refine = True
     calls = _draw(_panel_class(), bpy.context)
-    assert {("prop", "focal_mm"), ("prop", "graph_window"), ("prop", "niter")} <= set(calls)
+    assert {("prop", "focal_mm"), ("prop", "graph_window"), ("prop", "niter"), ("prop", "distortion")} <= set(
+        calls
+    )
 
 
 def test_running_job_shows_progress_and_cancel(addon) -> None:
