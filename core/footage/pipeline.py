@@ -153,7 +153,7 @@ def _reconstruct_keys(
         from ..align.cleanup import clean_pointcloud
 
         progress("Cleaning point cloud", _STAGES["align"][1])
-        conf = clean_pointcloud(aligned)
+        conf = clean_pointcloud(aligned, cancel=cancel, pairs=pairs)  # the views the temporal graph paired
     log.info("footage: %d reconstructed frames, %d pairs (%d loop-closing)", n, len(pairs), len(loops))
     return KeyReconstruction(keys=keys, aligned=aligned, conf=conf, refinement=refined, loop_pairs=loops)
 
