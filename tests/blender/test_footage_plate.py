@@ -143,8 +143,10 @@ def test_blenders_movie_distortion_moves_points_where_our_model_does(addon, foot
     error = blender - ours
     # Blender 5.0's compositor translates the distorted image as a whole (by about a pixel, even with no
     # distortion at all: measured); the distortion itself is the residual once that shift is taken out.
-    shift = error.mean(axis=0) if bpy.app.version >= (5, 0, 0) else np.zeros(2)
-    assert np.abs(error - shift).max() < 0.08, error
+    # Its resampling also moves the dots' centroids a little more (0.080 px measured in CI against below
+    # 0.08 on 4.2); the negative control below shows what a wrong model gives (pixels).
+    shift, tolerance = (error.mean(axis=0), 0.12) if bpy.app.version >= (5, 0, 0) else (np.zeros(2), 0.08)
+    assert np.abs(error - shift).max() < tolerance, error
 
 
 def test_the_distortion_check_sees_a_flipped_principal_point(addon, footage_result, tmp_path) -> None:
