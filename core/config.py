@@ -152,7 +152,7 @@ class RefineConfig:
     distortion: str = "none"
     optimize_pp: bool = False
     working_size: int = 1600
-    max_points: int = 1500
+    max_points: int = 600
     max_partners: int = 8
     min_overlap: float = 0.05
     window: int = 9
