@@ -13,6 +13,7 @@ Examples::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --out refine.md
     OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --sizes 256x192 --scenes room --dist-scenes ''
+    OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --sizes 256x192 --set prior_weight_px=0
 
 Cases are generated on the fly (not timed). Torch uses ``--threads`` threads (1 by default).
 """
@@ -91,7 +92,7 @@ def bench_case(sg, args, scene: str, size: str, k1k2: tuple[float, float] | None
     name = scene + (f" k1 {k1k2[0]:g} k2 {k1k2[1]:g}" if k1k2 else "")
     key = {"case": name, "size": size, "N": n}
     aligned = global_align(preds, AlignConfig(shared_focal=footage))
-    config = RefineConfig(distortion="k1k2" if k1k2 else "none")
+    config = RefineConfig(distortion="k1k2" if k1k2 else "none", **args.overrides)
     priors = Priors(shared_focal=footage, known_focal=np.zeros(n, bool), known_pose=np.zeros(n, bool))
     start = time.perf_counter()
     refinement = refine_alignment(aligned, list(case["images"]), config, priors=priors)
@@ -116,6 +117,15 @@ def warm_up(sg) -> None:
     refine_alignment(aligned, list(case["images"]), RefineConfig(), priors=priors)
 
 
+def _override(item: str) -> tuple[str, object]:
+    """``FIELD=VALUE`` -> ``(field, value)`` typed like the field's default in :class:`RefineConfig`."""
+    name, _, text = item.partition("=")
+    default = getattr(RefineConfig(), name)
+    if isinstance(default, bool):
+        return name, text.lower() in ("1", "true", "yes")
+    return name, type(default)(text)
+
+
 def fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
@@ -130,7 +140,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenes", nargs="+", default=["orbit", "room", "shot", "arc"])
+    parser.add_argument("--scenes", nargs="*", default=["orbit", "room", "shot", "arc"])
     parser.add_argument("--sizes", nargs="+", default=["128x96", "256x192"])
     parser.add_argument("--n", type=int, default=8, help="views of a photo set")
     parser.add_argument("--footage-n", type=int, default=24, help="frames of a footage case")
@@ -140,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k2", type=float, default=0.03)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="RefineConfig fields to override, e.g. prior_weight_px=0")  # fmt: skip
     parser.add_argument("--out", default=None, help="write the results as a markdown table here")
     args = parser.parse_args(argv)
+    args.overrides = dict(_override(item) for item in args.set)
 
     import torch
 

@@ -142,14 +142,17 @@ class RefineConfig:
         max_rotation_deg: a view whose rotation moves more than this is kept as aligned (a diverged solve).
         prior_weight_px: weight of a prior that keeps the cameras near the alignment where the images do not
             determine them: moving by one prior sigma (1 degree, 2 % of the scene depth, 2 % of the focal)
-            costs as much as this many pixels of reprojection error (0: no prior).
+            costs as much as this many pixels of reprojection error (0: no prior). It holds in the rounds
+            that reject outliers.
+        final_prior_weight_px: the same prior's weight in the last round (with more than one round), on the
+            kept observations: weaker, so that it holds only what the images barely determine.
     """
 
     enabled: bool = False
     distortion: str = "none"
     optimize_pp: bool = False
     working_size: int = 1600
-    max_points: int = 1500
+    max_points: int = 600
     max_partners: int = 8
     min_overlap: float = 0.05
     window: int = 9
@@ -159,6 +162,7 @@ class RefineConfig:
     rounds: int = 3
     max_rotation_deg: float = 30.0
     prior_weight_px: float = 0.3
+    final_prior_weight_px: float = 0.0
 
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTION_MODELS:
@@ -178,8 +182,11 @@ class RefineConfig:
                 )
         if not 0.0 <= self.min_overlap < 1.0:
             raise ConfigError(f"the minimum overlap must be in [0, 1), got {self.min_overlap}")
-        if not self.prior_weight_px >= 0:
-            raise ConfigError(f"the camera prior's weight cannot be negative, got {self.prior_weight_px}")
+        if not (self.prior_weight_px >= 0 and self.final_prior_weight_px >= 0):
+            raise ConfigError(
+                f"the camera prior's weights cannot be negative, got {self.prior_weight_px} and "
+                f"{self.final_prior_weight_px}"
+            )
         if not self.loss_scale_px > 0 or not self.max_rotation_deg > 0:
             raise ConfigError("the loss scale and the largest rotation change must be positive")
 

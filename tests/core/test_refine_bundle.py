@@ -92,6 +92,27 @@ def test_exact_observations_give_back_the_cameras() -> None:
     np.testing.assert_allclose(state.C, truth.C, atol=1e-7)
 
 
+def test_the_solve_with_its_default_prior_gives_back_the_cameras_from_exact_observations() -> None:
+    # the prior holds the cameras only while outliers are rejected: the last round does not pull them back
+    truth, obs = _scene(n_points=200)
+    start = _perturbed(truth)
+    start.R[0], start.K[0] = truth.R[0], truth.K[0]  # the gauge: view 0 and the scale pair are exact
+    n = len(truth.R)
+    world_from_cam = np.tile(np.eye(4), (n, 1, 1))
+    world_from_cam[:, :3, :3] = np.swapaxes(start.R, 1, 2)
+    world_from_cam[:, :3, 3] = truth.C
+    tracks = TrackSet(obs, start.points, np.zeros(len(start.points), dtype=int))
+    priors = Priors(False, np.zeros(n, bool), np.zeros(n, bool))
+    config = RefineConfig()
+    assert config.prior_weight_px > 0
+    out = solve_views(world_from_cam, start.K, tracks, priors, config)
+    assert out.refined.all()
+    assert _rotation_errors_deg(out.state.R, truth.R).max() < 1e-5
+    np.testing.assert_allclose(out.state.K, truth.K, rtol=1e-7)
+    np.testing.assert_allclose(out.state.C, truth.C, atol=1e-6)
+    assert np.abs(out.residuals).max() < 1e-5
+
+
 def _rotation_errors_deg(R, R_true) -> np.ndarray:
     cos = (np.trace(R @ np.swapaxes(R_true, 1, 2), axis1=1, axis2=2) - 1) / 2
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
