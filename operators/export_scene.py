@@ -16,6 +16,7 @@ import bpy
 import numpy as np
 
 from ..addon import Role
+from ..core.color import srgb_from_linear
 from ..core.geometry.blender_camera import (
     OPENCV_WORLD_FROM_BLENDER_WORLD,
     BlenderCameraParams,
@@ -59,13 +60,6 @@ def camera_params(cam_obj: bpy.types.Object) -> BlenderCameraParams:
         resolution=tuple(int(v) for v in cam_obj["dust3r_resolution"]),
         pixel_aspect=tuple(float(v) for v in cam_obj["dust3r_pixel_aspect"]),
     )
-
-
-def linear_to_srgb8(rgb_linear: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` linear (scene-referred) colours in ``[0, 1]`` -> sRGB-encoded uint8 (IEC 61966-2-1)."""
-    c = np.clip(np.asarray(rgb_linear, dtype=np.float64), 0.0, 1.0)
-    srgb = np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-    return np.round(srgb * 255.0).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -206,4 +200,9 @@ def _confident_points(root, min_conf: float | None, view_of_index: dict[int, int
     for index, v in view_of_index.items():
         lookup[index] = v
     views = lookup[source_view]  # a point of a view whose camera was deleted: no known pixel
-    return pts, linear_to_srgb8(cloud.colors[keep, :3]), cloud.confidence[keep], views
+    return (
+        pts,
+        np.round(srgb_from_linear(cloud.colors[keep, :3]) * 255.0).astype(np.uint8),
+        cloud.confidence[keep],
+        views,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..color import srgb_from_linear
 from ..errors import DependencyError
 
 AV_PIN = "av==18.1.0"
@@ -34,15 +35,6 @@ def import_av():
             f"from the command line install it with: pip install {AV_PIN}"
         ) from exc
     return av
-
-
-def srgb_from_linear(linear: np.ndarray) -> np.ndarray:
-    """Scene-linear values (any float array) -> sRGB-encoded values in ``[0, 1]`` (float32, same shape).
-
-    Non-finite values become 0; values are clipped to ``[0, 1]`` first (as a viewer without a look does).
-    """
-    x = np.clip(np.nan_to_num(np.asarray(linear, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0, 1)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
 
 
 def rgb8_from_float(linear_rgb: np.ndarray) -> np.ndarray:

@@ -9,9 +9,10 @@ import threading
 import numpy as np
 import pytest
 
+from core.color import srgb_from_linear
 from core.errors import Cancelled, ConfigError, DependencyError
 from core.footage import ArraySource, open_footage, read_footage_info
-from core.footage.av_support import rgb8_from_float, srgb_from_linear
+from core.footage.av_support import rgb8_from_float
 from core.footage.errors import FootageError
 from core.footage.selection import select_frames, spread
 from core.footage.sequence import format_ranges, parse_numbered
