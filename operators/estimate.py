@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import bpy
 
 from ..addon import preferences
-from ..core.errors import Dust3rError, ImageError, ResourceError
+from ..core.errors import Dust3rError, ResourceError
+from .photos import folder_photos
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,24 @@ def estimate_photos(paths: list[str], config, device: str) -> SidebarEstimate:
 
 
 def refresh_estimate(settings, context: bpy.types.Context) -> None:
-    """Update callback: recompute ``settings.estimate_text`` / ``estimate_problem`` (``scene.dust3r``)
-    from its photo folder, its settings and the preferences' device and precision."""
-    estimate = SidebarEstimate()
+    """Update callback (Blender passes exactly these two): recompute the estimate of ``settings``
+    (``scene.dust3r``) from the photos its folder holds now (:func:`show_estimate`)."""
     folder = bpy.path.abspath(settings.photo_folder) if settings.photo_folder else ""
-    if folder:
+    show_estimate(settings, context, folder_photos(folder)[0] if folder else [])
+
+
+def show_estimate(settings, context: bpy.types.Context, photos: list[str] | None) -> None:
+    """Write ``settings.estimate_text`` / ``estimate_problem`` for ``photos`` (the folder's, as the caller
+    has just listed them; None when Pillow is missing), the settings and the preferences' device and
+    precision."""
+    estimate = SidebarEstimate()
+    if photos:
         try:
-            estimate = _estimate_folder(folder, settings, context)
-        except ImportError as exc:  # Pillow or NumPy missing: the photo count already says so
+            estimate = _estimate(photos, settings, context)
+        except ImportError as exc:  # NumPy missing: the run will explain it
             log.info("no estimate: %s", exc)
-        except (Dust3rError, ValueError, OSError) as exc:  # a bad setting or folder: the run will say it
-            log.info("no estimate for %s: %s", folder, exc)
+        except (Dust3rError, ValueError, OSError) as exc:  # a bad setting or photo: the run will say it
+            log.info("no estimate for %d photos: %s", len(photos), exc)
     settings.estimate_text, settings.estimate_problem = estimate.text, estimate.problem
 
 
@@ -99,14 +107,9 @@ def refresh_scene_estimates(_prefs, context: bpy.types.Context) -> None:
             refresh_estimate(scene.dust3r, context)
 
 
-def _estimate_folder(folder: str, settings, context: bpy.types.Context) -> SidebarEstimate:
-    from ..core.inference.images import list_photos
+def _estimate(photos: list[str], settings, context: bpy.types.Context) -> SidebarEstimate:
     from .settings import make_config
 
-    try:
-        photos = [str(p) for p in list_photos(folder).photos]
-    except ImageError:
-        return SidebarEstimate()
     prefs = preferences(context)
     device = prefs.device if prefs is not None else "auto"
     precision = prefs.precision if prefs is not None else "auto"

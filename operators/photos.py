@@ -48,16 +48,17 @@ def resolve_photos(directory: str, file_names: Sequence[str]) -> tuple[list[str]
     return [str(p) for p in listing.photos], warnings
 
 
-def count_photos(directory: str) -> tuple[int, int]:
-    """``(photos, skipped files)`` of ``directory`` for the sidebar; ``(0, 0)`` when it is not a folder and
-    ``(-1, 0)`` when Pillow is missing (the photo formats cannot be recognised)."""
+def folder_photos(directory: str) -> tuple[list[str] | None, int]:
+    """``(photos, skipped files)`` of ``directory`` for the sidebar (the photos' paths in reconstruction
+    order); ``([], 0)`` when it is not a folder and ``(None, 0)`` when Pillow is missing (the photo formats
+    cannot be recognised)."""
     try:
         from ..core.errors import ImageError
         from ..core.inference.images import list_photos
     except ImportError:
-        return -1, 0
+        return None, 0
     try:
         listing = list_photos(directory)
     except ImageError:
-        return 0, 0
-    return len(listing.photos), len(listing.skipped)
+        return [], 0
+    return [str(p) for p in listing.photos], len(listing.skipped)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ..operators.estimate import refresh_estimate
-from ..operators.photos import count_photos
+from ..operators.estimate import refresh_estimate, show_estimate
+from ..operators.photos import folder_photos
 from ..operators.settings import settings_properties
 from .footage_properties import DUST3R_PG_footage
 
@@ -20,8 +20,9 @@ def _photo_folder_changed(settings, context) -> None:
     """Count the photos of the new folder once, and estimate the run, so that the sidebar's draw() only
     reads the results."""
     folder = bpy.path.abspath(settings.photo_folder) if settings.photo_folder else ""
-    settings.photo_count, settings.photo_skipped = count_photos(folder) if folder else (0, 0)
-    refresh_estimate(settings, context)
+    photos, settings.photo_skipped = folder_photos(folder) if folder else ([], 0)
+    settings.photo_count = -1 if photos is None else len(photos)  # -1: Pillow is missing
+    show_estimate(settings, context, photos)
 
 
 class ReconstructSettings:
