@@ -103,6 +103,37 @@ def load_photo(record, path: str) -> tuple[bpy.types.Image | None, str | None]:
         return None, f"Photo {name} cannot be shown ({exc}): its camera has no background photo."
 
 
+def set_lens(cam: bpy.types.Camera, params: BlenderCameraParams, display_size: float) -> None:
+    """Lens, film back and shift of ``params`` (``core.geometry.blender_camera``) on camera data, its
+    viewport size (Blender units) and a clipping range that follows it."""
+    cam.lens_unit = "MILLIMETERS"
+    cam.sensor_fit = params.sensor_fit
+    cam.sensor_width = params.sensor_width
+    cam.sensor_height = params.sensor_height
+    cam.lens = params.lens
+    cam.shift_x = params.shift_x
+    cam.shift_y = params.shift_y
+    cam.display_size = display_size
+    # DUSt3R's scale is arbitrary: keep near points of a small reconstruction inside the clipping range.
+    cam.clip_start = min(cam.clip_start, 0.1 * display_size)
+    cam.clip_end = max(cam.clip_end, 1000.0 * display_size)
+
+
+def add_background(cam: bpy.types.Camera, image=None, clip=None) -> None:
+    """The photo (an Image) or the plate (a MovieClip) behind everything the camera shows, fitted to the
+    frame, opaque."""
+    bg = cam.background_images.new()
+    if clip is not None:
+        bg.source = "MOVIE_CLIP"
+        bg.clip = clip
+    else:
+        bg.image = image
+    bg.frame_method = "FIT"
+    bg.alpha = 1.0
+    bg.display_depth = "BACK"
+    cam.show_background_images = True
+
+
 def create_camera(
     record,
     name: str,
@@ -124,27 +155,12 @@ def create_camera(
         warnings: gets a line for the artist when the photo cannot be shown.
     """
     cam = record.new("cameras", name)
-    cam.lens_unit = "MILLIMETERS"
-    cam.sensor_fit = params.sensor_fit
-    cam.sensor_width = params.sensor_width
-    cam.sensor_height = params.sensor_height
-    cam.lens = params.lens
-    cam.shift_x = params.shift_x
-    cam.shift_y = params.shift_y
-    cam.display_size = display_size
-    # DUSt3R's scale is arbitrary: keep near points of a small reconstruction inside the clipping range.
-    cam.clip_start = min(cam.clip_start, 0.1 * display_size)
-    cam.clip_end = max(cam.clip_end, 1000.0 * display_size)
+    set_lens(cam, params, display_size)
     image, warning = load_photo(record, photo_path)
     if warning is not None and warnings is not None:
         warnings.append(warning)
     if image is not None:
-        bg = cam.background_images.new()
-        bg.image = image
-        bg.frame_method = "FIT"
-        bg.alpha = 1.0
-        bg.display_depth = "BACK"
-        cam.show_background_images = True
+        add_background(cam, image=image)
 
     obj = record.new("objects", name, cam)
     obj.matrix_world = Matrix(np.asarray(params.matrix_world, dtype=np.float64).tolist())

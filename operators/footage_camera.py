@@ -23,7 +23,7 @@ from ..addon import ROLE_KEY, Role
 from ..core.footage.trajectory import continuous_quaternions
 from ..core.geometry.blender_camera import BlenderCameraParams
 from .animation import key_channels
-from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY
+from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY, add_background, set_lens
 from .footage_build import FootageBuild
 from .footage_lens import (
     TrackingCamera,
@@ -75,7 +75,7 @@ def build_footage_camera(
     ]
     name = f"{base} Camera"
     cam = record.new("cameras", name)
-    _set_lens(cam, params[0], display_size)
+    set_lens(cam, params[0], display_size)
     if lens_changes(recon.K_photo):
         values = [(p.lens, p.shift_x, p.shift_y) for p in params]
         key_channels(record, cam, f"{name} Lens", LENS, frames, np.array(values))
@@ -91,27 +91,8 @@ def build_footage_camera(
 
     clip = _clip(record, footage, warnings)
     if clip is not None:
-        bg = cam.background_images.new()
-        bg.source = "MOVIE_CLIP"
-        bg.clip = clip
-        bg.frame_method = "FIT"
-        bg.alpha = 1.0
-        bg.display_depth = "BACK"
-        cam.show_background_images = True
+        add_background(cam, clip=clip)
     return FootageCamera(obj, clip, params, tracking_camera(params[0], recon.K_photo[0], recon.dist[0]))
-
-
-def _set_lens(cam: bpy.types.Camera, p: BlenderCameraParams, display_size: float) -> None:
-    cam.lens_unit = "MILLIMETERS"
-    cam.sensor_fit = p.sensor_fit
-    cam.sensor_width = p.sensor_width
-    cam.sensor_height = p.sensor_height
-    cam.lens = p.lens
-    cam.shift_x = p.shift_x
-    cam.shift_y = p.shift_y
-    cam.display_size = display_size
-    cam.clip_start = min(cam.clip_start, 0.1 * display_size)
-    cam.clip_end = max(cam.clip_end, 1000.0 * display_size)
 
 
 def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraParams) -> None:
