@@ -19,7 +19,6 @@ it has a small floor even for a perfect estimate.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 import tracemalloc
@@ -28,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYNTHGEN = REPO_ROOT.parent / "shared" / "tools" / "synthgen.py"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from synthgen_loader import load_synthgen  # noqa: E402
 
 from core.align import global_align  # noqa: E402
 from core.config import AlignConfig  # noqa: E402
@@ -38,14 +38,6 @@ from core.predictions import predictions_from_pairwise  # noqa: E402
 
 COLUMNS = ("scene", "size", "N", "noise", "seed", "method", "seconds", "ATE %", "focal %", "RRA15", "RTA15",
            "Chamfer %", "speed-up")  # fmt: skip
-
-
-def load_synthgen():
-    spec = importlib.util.spec_from_file_location("synthgen", SYNTHGEN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthgen"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_method(sg, case, preds, config: AlignConfig) -> dict:

@@ -19,7 +19,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 from unittest import mock
@@ -27,9 +26,10 @@ from unittest import mock
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYNTHGEN = REPO_ROOT.parent / "shared" / "tools" / "synthgen.py"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from synthgen_loader import load_synthgen  # noqa: E402
 
 from core.align import global_align, init  # noqa: E402
 from core.config import AlignConfig  # noqa: E402
@@ -37,14 +37,6 @@ from core.predictions import predictions_from_pairwise  # noqa: E402
 
 METRICS = (("focal %", "focal_err_mean", 100), ("ATE %", "ate", 100), ("rot deg", "rot_err_mean", 1),
            ("depth absrel %", "depth_absrel_sim3", 100), ("Chamfer %", "chamfer", 100))  # fmt: skip
-
-
-def load_synthgen():
-    spec = importlib.util.spec_from_file_location("synthgen", SYNTHGEN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthgen"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def rounded_exif(true_focals: np.ndarray, f35: float, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,6 @@ at an assumed sustained throughput).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -44,9 +43,10 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYNTHGEN = REPO_ROOT.parent / "shared" / "tools" / "synthgen.py"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from synthgen_loader import SYNTHGEN, load_synthgen  # noqa: E402
 
 from core.align import global_align  # noqa: E402
 from core.config import AlignConfig  # noqa: E402
@@ -70,11 +70,7 @@ GPU_SUSTAINED_TFLOPS = {"a GPU sustaining 100 TFLOP/s (bf16)": 100.0, "H200 at ~
 
 def load_generator(name: str):
     if name == "synthgen" and SYNTHGEN.is_file():
-        spec = importlib.util.spec_from_file_location("synthgen", SYNTHGEN)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["synthgen"] = module
-        spec.loader.exec_module(module)
-        return module
+        return load_synthgen()
     import tests.synthetic as module
 
     return module

@@ -20,7 +20,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 from precision_common import agreement, relative_differences  # noqa: E402
+from synthgen_loader import SYNTHGEN, load_synthgen  # noqa: E402
 
 from core.align import global_align  # noqa: E402
 from core.align.store import PairStore  # noqa: E402
@@ -143,14 +143,6 @@ def network_agreement(full: bool, lines: list[str]) -> np.ndarray:
     return samples
 
 
-def _load_synthgen():
-    spec = importlib.util.spec_from_file_location("synthgen", SHARED / "tools" / "synthgen.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthgen"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _perturbed(preds, samples: np.ndarray, seed: int) -> list[PairPrediction]:
     rng = np.random.default_rng(seed)
     out = []
@@ -175,10 +167,10 @@ def _metrics(sg, case, source) -> dict:
 
 def alignment_effect(samples: np.ndarray, lines: list[str]) -> None:
     """Part 2."""
-    if not (SHARED / "tools" / "synthgen.py").is_file():
+    if not SYNTHGEN.is_file():
         lines.append("\n(synthgen not found: alignment part skipped)")
         return
-    sg = _load_synthgen()
+    sg = load_synthgen()
     lines += ["", "## Effect on the alignment (synthgen, 8 views 128x96; bf16-like = perturbed by the measured "
               "bf16 errors)", "", "| scene | noise | predictions | " + " | ".join(METRICS) + " |",
               "|---|---|---|" + "---|" * len(METRICS)]  # fmt: skip

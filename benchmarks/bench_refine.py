@@ -21,7 +21,6 @@ Cases are generated on the fly (not timed). Torch uses ``--threads`` threads (1 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -29,9 +28,10 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYNTHGEN = REPO_ROOT.parent / "shared" / "tools" / "synthgen.py"
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from synthgen_loader import load_synthgen  # noqa: E402
 
 from core.align import global_align  # noqa: E402
 from core.config import AlignConfig, RefineConfig  # noqa: E402
@@ -41,14 +41,6 @@ from core.refine import Priors, refine_alignment  # noqa: E402
 FOOTAGE = ("shot", "arc")
 COLUMNS = ("case", "size", "N", "stage", "reproj med px", "reproj p95 px", "focal %", "ATE %", "jitter",
            "rot step deg", "|k1 err|", "solve px", "align s", "refine s", "refine/align")  # fmt: skip
-
-
-def load_synthgen():
-    spec = importlib.util.spec_from_file_location("synthgen", SYNTHGEN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthgen"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _estimate(alignment, dist=None) -> dict:

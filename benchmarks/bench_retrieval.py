@@ -30,7 +30,6 @@ favours the complete graph; the switch point measured here is therefore a conser
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -42,6 +41,8 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from synthgen_loader import SYNTHGEN, load_synthgen  # noqa: E402
+
 from core.align import global_align  # noqa: E402
 from core.align.graph import connected_components  # noqa: E402
 from core.config import AlignConfig, InferenceConfig  # noqa: E402
@@ -52,16 +53,7 @@ from core.model.configs import get_config  # noqa: E402
 from core.model.dust3r import build_model  # noqa: E402
 from core.predictions import PairPrediction  # noqa: E402
 
-SYNTHGEN = REPO_ROOT.parent / "shared" / "tools" / "synthgen.py"
 OVERLAP, STRONG = 0.10, 0.50
-
-
-def load_synthgen():
-    spec = importlib.util.spec_from_file_location("synthgen", SYNTHGEN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["synthgen"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def overlap_matrix(sg, case) -> np.ndarray:
