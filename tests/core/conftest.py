@@ -17,3 +17,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """The tiny random-weight 224 model (tests/pipeline_support.TINY_CHECKPOINT), loaded once per module."""
+    from core.model.checkpoint import load_model
+    from tests.pipeline_support import TINY_CHECKPOINT
+
+    return load_model(TINY_CHECKPOINT)

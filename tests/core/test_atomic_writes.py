@@ -19,10 +19,9 @@ import pytest
 from core.io.atomic import atomic_write, save_npz
 from core.result import Reconstruction
 from tests.exact_pairs import exact_predictions
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
 
 # argv: STOP_AT_CALL, then the command line of `python -m core`.
 LAUNCHER = """

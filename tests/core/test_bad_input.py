@@ -20,10 +20,9 @@ from core.cli import main as cli_main
 from core.config import AlignConfig, InferenceConfig, ReconstructConfig
 from core.errors import AlignmentError, Cancelled, ConfigError, ImageError
 from core.inference.images import GIF_REASON, MIN_PHOTO_SIDE, list_photos, load_image
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
 
 
 def _core(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -42,13 +41,6 @@ def _reconstruct(tmp_path: Path, *extra: str, images=None, checkpoint=TINY_CHECK
     images = [str(p) for p in (images or PHOTOS[:2])]
     return _core("reconstruct", "--checkpoint", str(checkpoint), "--device", "cpu", "--images", *images,
                  "--out", str(tmp_path / "r.npz"), *extra)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    from core.model.checkpoint import load_model
-
-    return load_model(TINY_CHECKPOINT)
 
 
 # --- numbers -----------------------------------------------------------------------------------------------

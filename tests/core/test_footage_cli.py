@@ -30,13 +30,6 @@ def frames() -> np.ndarray:
     return shot_frames(n=9, size=(128, 96))
 
 
-@pytest.fixture(scope="module")
-def tiny_model():
-    from core.model.checkpoint import load_model
-
-    return load_model(TINY)
-
-
 def test_cli_video_result_has_frame_numbers_fps_and_the_video_path(tmp_path, frames, capsys) -> None:
     video = write_video(tmp_path / "plate.mp4", frames, codec="libx264", rate=fractions.Fraction(24))
     out = tmp_path / "result.npz"

@@ -15,10 +15,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.io.output_paths import check_output_file, check_output_folder
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
 
 
 def _core(*argv: str) -> subprocess.CompletedProcess:

@@ -12,18 +12,10 @@ from core.cli import main as cli_main
 from core.config import InferenceConfig, ReconstructConfig
 from core.errors import Cancelled, ConfigError, ImageError
 from core.geometry.photo import PhotoCrop, focal_35mm_from_net
+from tests.pipeline_support import FAST_CONFIG as CONFIG
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
-CONFIG = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu", precision="fp32"))
-
-
-@pytest.fixture(scope="module")
-def tiny_model():
-    from core.model.checkpoint import load_model
-
-    return load_model(TINY_CHECKPOINT)
 
 
 @pytest.fixture(scope="module")

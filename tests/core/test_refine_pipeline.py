@@ -17,11 +17,10 @@ from core.footage.align import align_shot, refine_shot, shot_align_config
 from core.geometry.photo import PhotoCrop
 from core.pipeline_refine import refine_on_photos, with_refinement
 from core.predictions import predictions_from_pairwise
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 from tests.synthetic import evaluate, make_case
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CHECKPOINT = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-PHOTOS = sorted((REPO_ROOT / "examples" / "photos").glob("*.jpg"))
 
 
 def _estimate(alignment, dist=None) -> dict:
