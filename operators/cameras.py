@@ -17,6 +17,7 @@ from mathutils import Matrix
 
 from ..addon import ROLE_KEY, Role, role_of, user_dir
 from ..core.geometry.blender_camera import BlenderCameraParams
+from ..core.geometry.photo import PhotoCrop
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,9 @@ EXIF_ORIENTATION_TAG = 0x0112
 # coordinates (core.geometry.distortion) on the camera DATA, only when it was estimated.
 SOLVE_ERROR_KEY = "dust3r_solve_error_px"
 DISTORTION_KEY = "dust3r_distortion"
+# How the photo became the network image: [W1, H1, ox, oy, W2, H2] (PhotoCrop's resized size, crop offset and
+# network size; the photo size is "dust3r_resolution"). The depth and glTF surface exports read it.
+CROP_KEY = "dust3r_crop"
 
 
 def _pillow_errors() -> tuple[type[BaseException], ...]:
@@ -170,6 +174,30 @@ def create_camera(
     obj["dust3r_resolution"] = [int(v) for v in params.resolution]
     obj["dust3r_pixel_aspect"] = [float(v) for v in params.pixel_aspect]
     return obj
+
+
+def set_crop(cam_obj: bpy.types.Object, crop: PhotoCrop) -> None:
+    """Store ``crop`` (all but the photo size) as ``cam_obj[CROP_KEY]``."""
+    cam_obj[CROP_KEY] = [float(v) for v in (*crop.resized_size, *crop.crop_offset, *crop.net_size)]
+
+
+def crop_of(cam_obj: bpy.types.Object) -> PhotoCrop | None:
+    """The crop stored by :func:`set_crop` with the camera's ``dust3r_resolution``; None when the camera has
+    none (built by a version before it was stored)."""
+    values = cam_obj.get(CROP_KEY)
+    if values is None or len(values) != 6:
+        return None
+    w1, h1, ox, oy, w2, h2 = (float(v) for v in values)
+
+    def tidy(v: float):
+        return int(v) if v.is_integer() else v
+
+    return PhotoCrop(
+        photo_size=tuple(int(v) for v in cam_obj["dust3r_resolution"]),
+        resized_size=(tidy(w1), tidy(h1)),
+        crop_offset=(tidy(ox), tidy(oy)),
+        net_size=(int(w2), int(h2)),
+    )
 
 
 def set_refinement_properties(cam_obj: bpy.types.Object, dist, solve_error_px: float) -> None:

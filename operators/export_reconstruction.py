@@ -1,5 +1,9 @@
-"""``dust3r.export_reconstruction``: the selected reconstruction, as it is in the scene, -> COLMAP, nerfstudio
-or PLY (the core's writers, INTERFACES.md ``python -m core export``).
+"""``dust3r.export_reconstruction``: the selected reconstruction, as it is in the scene, -> COLMAP, nerfstudio,
+PLY, glTF binary or depth maps (the core's writers, INTERFACES.md ``python -m core export``).
+
+glTF: the scene as it stands (after Level / Set Scale), in glTF's +Y-up world as Blender's own glTF exporter
+maps Blender's Z-up world (``core.geometry.gltf_frames``), written as ``scene.glb`` in the chosen folder.
+Depth: the depth of each view as the scene has it (Z in the scene's units after Level / Set Scale).
 
 The cameras and points are gathered on the main thread (:mod:`.export_scene`); the files are written by a
 background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
@@ -27,7 +31,10 @@ FORMAT_ITEMS = (
     ),
     ("nerfstudio", "nerfstudio", "transforms.json, points3D.ply and the photos"),
     ("ply", "PLY Points", "points3D.ply: the confident points with colours and confidence"),
+    ("glb", "glTF Binary (.glb)", "scene.glb: the points (or each view's surface) and the cameras, +Y up"),
+    ("depth", "Depth Maps (OpenEXR)", "per photo or frame an EXR with Z and confidence, and depth.json"),
 )
+GRID_FORMATS = ("depth",)  # formats that need each view's pixel grid (and glb with Mesh)
 NO_RECONSTRUCTION = "Select an object of a DUSt3R reconstruction (its points, a camera or its parent empty)."
 
 
@@ -37,6 +44,8 @@ class ExportRequest(TaskRequest):
     fmt: str
     out: str
     overwrite: bool
+    mesh: bool = False
+    cameras: bool = True
 
     label = "export"
 
@@ -44,18 +53,19 @@ class ExportRequest(TaskRequest):
         from ..core.io.export import export_scene
 
         progress(f"Writing {self.fmt}", 0.0)
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite)
+        glb = {"mesh": self.mesh, "cameras": self.cameras} if self.fmt == "glb" else {}
+        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite, **glb)
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         report = status.result
         messages = [("WARNING", w) for w in report.warnings]
-        messages.append(
-            (
-                "INFO",
-                f"DUSt3R: exported {report.num_images} images and {report.num_points:,} points as "
-                f"{report.format} to {report.out}",
-            )
-        )
+        if report.format == "depth":
+            done = f"{report.num_images} depth maps"
+        elif report.format == "glb":
+            done = f"{report.num_cameras} cameras and {'surfaces' if self.mesh else f'{report.num_points:,} points'}"
+        else:
+            done = f"{report.num_images} images and {report.num_points:,} points"
+        messages.append(("INFO", f"DUSt3R: exported {done} as {report.format} to {report.out}"))
         return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
 
 
@@ -81,6 +91,11 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     overwrite: BoolProperty(
         name="Overwrite", description="Write into a folder that is not empty (replacing the export's files)"
     )
+    mesh: BoolProperty(
+        name="Surfaces",
+        description="glTF: each view's surface as triangles with vertex colours instead of the points",
+    )
+    cameras: BoolProperty(name="Cameras", description="glTF: write the cameras", default=True)
 
     run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
@@ -111,12 +126,16 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
             raise ConfigError(NO_RECONSTRUCTION)
         if not self.directory:
             raise ConfigError("Choose the folder to export into.")
+        grids = self.format in GRID_FORMATS or (self.format == "glb" and self.mesh)
         try:
-            scene = export_scene_from_blender(root, None if self.use_display_threshold else self.min_conf)
+            scene = export_scene_from_blender(
+                root, None if self.use_display_threshold else self.min_conf, grids=grids
+            )
         except NothingToExport as exc:
             raise ConfigError(str(exc)) from exc
         scene = scene.subsampled(self.max_points or None)
-        return ExportRequest(scene, self.format, bpy.path.abspath(self.directory), self.overwrite)
+        out = bpy.path.abspath(self.directory)
+        return ExportRequest(scene, self.format, out, self.overwrite, self.mesh, self.cameras)
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -126,4 +145,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
         row.enabled = not self.use_display_threshold
         row.prop(self, "min_conf")
         layout.prop(self, "max_points")
+        if self.format == "glb":
+            layout.prop(self, "mesh")
+            layout.prop(self, "cameras")
         layout.prop(self, "overwrite")

@@ -5,6 +5,7 @@ reconstruction's parent empty) and mapped back to the OpenCV world of the core t
 module (``core.geometry.blender_camera``): with the parent untouched, the export equals the export of the
 ``RESULT.npz`` the scene was built from; after a similarity of the parent it differs by that similarity.
 A footage camera (one animated camera) exports one view per keyed frame, evaluated at that frame.
+For the depth maps and the glTF surfaces, each view's pixel grid is rebuilt from its points (:func:`view_grids`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..core.geometry.blender_camera import (
 from ..core.geometry.distortion import project_distorted
 from ..core.geometry.transforms import invert_rigid
 from . import geonodes, points
-from .cameras import DISTORTION_KEY
+from .cameras import DISTORTION_KEY, crop_of
 from .reconstruction_objects import camera_objects, children_with_role, points_object
 
 
@@ -129,7 +130,10 @@ def _footage_views(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> _Views:
 
 
 def export_scene_from_blender(
-    root: bpy.types.Object, min_conf: float | None = None, scene: bpy.types.Scene | None = None
+    root: bpy.types.Object,
+    min_conf: float | None = None,
+    scene: bpy.types.Scene | None = None,
+    grids: bool = False,
 ):
     """The cameras and confident points of the reconstruction under ``root``, in the core's OpenCV world.
 
@@ -138,6 +142,8 @@ def export_scene_from_blender(
         min_conf: keep points whose confidence is above this (as ``python -m core export --min-conf``);
             None: the points the viewport shows (confidence at or above the live display threshold).
         scene: the scene whose frames a footage camera is evaluated at (default: the context's).
+        grids: also rebuild each view's pixel grid (``ExportScene.grids``, for the depth and glTF surface
+            exports) from ALL its points as they stand (:func:`view_grids`).
 
     Returns:
         ``core.io.export.ExportScene``; each point's photo pixel is its projection through the camera of
@@ -146,7 +152,8 @@ def export_scene_from_blender(
         A footage camera gives one view per keyed frame (``is_footage``, its frame numbers).
 
     Raises:
-        NothingToExport: no camera.
+        NothingToExport: no camera; or (``grids``) no point cloud, a camera without its crop, a view whose
+            points were edited.
     """
     from ..core.io.export import ExportScene
 
@@ -154,11 +161,14 @@ def export_scene_from_blender(
     cams = camera_objects(root)
     if footage:
         views = _footage_views(scene or bpy.context.scene, footage[0])
+        crops = [crop_of(footage[0])] * len(views.image_paths)
     elif cams:
         views = _photo_views(cams)
+        crops = [crop_of(c) for c in cams]
     else:
         raise NothingToExport(f"'{root.name}' has no DUSt3R camera to export.")
     pts, colors, conf, view = _confident_points(root, min_conf, views.view_of_index)
+    view_grids_ = view_grids(root, views, crops, min_conf) if grids else None
     uv = np.full((len(pts), 2), np.nan)
     for v in range(len(views.image_paths)):
         mine = view == v
@@ -178,7 +188,76 @@ def export_scene_from_blender(
         confidence=conf,
         point_view=view,
         point_uv=uv,
+        grids=view_grids_,
     )
+
+
+def _kept(obj: bpy.types.Object, cloud, min_conf: float | None) -> np.ndarray:
+    """``(M,)`` bool: the points above ``min_conf`` (None: those the viewport shows)."""
+    if min_conf is not None:
+        return cloud.confidence > min_conf
+    if geonodes.MODIFIER_NAME in obj.modifiers:
+        return cloud.confidence >= geonodes.points_filter(obj)[0]  # what the modifier keeps
+    return np.ones(len(cloud), dtype=bool)
+
+
+def _opencv_world(obj: bpy.types.Object, positions: np.ndarray) -> np.ndarray:
+    """``(M, 3)`` local positions of the point object -> float64 points in the core's OpenCV world (through
+    the object's ``matrix_world``: Level, Set Scale and moves of the parent included)."""
+    opencv_from_local = OPENCV_WORLD_FROM_BLENDER_WORLD @ _matrix(obj.matrix_world)
+    return positions.astype(np.float64) @ opencv_from_local[:3, :3].T + opencv_from_local[:3, 3]
+
+
+def view_grids(root: bpy.types.Object, views: _Views, crops: list, min_conf: float | None):
+    """Each exported view's pixel grid (``core.io.export.ViewGrid``) rebuilt from the point cloud as it stands.
+
+    The builder stores each view's network pixels in order (row-major, view by view, INTERFACES.md section 3
+    and :mod:`.points`), so a view's points ARE its grid; depth is each point's z in its camera as the scene
+    has it now (after Level / Set Scale: the scene's units), confidence and colour are the points' own,
+    ``confident`` is the threshold of the exported points.
+
+    Raises:
+        NothingToExport: no point cloud; a camera without its crop (built by an older version); a view whose
+            number of points is not its grid's (points deleted in Edit Mode, or non-finite points left out).
+    """
+    from ..core.io.export import ViewGrid
+    from ..core.io.export.source import srgb8
+
+    obj = points_object(root)
+    if obj is None:
+        raise NothingToExport(f"'{root.name}' has no point cloud: depth maps and surfaces are made of it.")
+    cloud = points.read_points(obj.data)
+    kept = _kept(obj, cloud, min_conf)
+    index_of_view = {v: index for index, v in views.view_of_index.items()}
+    grids = []
+    for v, crop in enumerate(crops):
+        name = Path(views.image_paths[v]).name
+        if crop is None:
+            raise NothingToExport(
+                f"The camera of {name} was built by an older version of the add-on, which did not record the "
+                "network's crop: import the RESULT.npz again, or export from the command line."
+            )
+        w2, h2 = (int(x) for x in crop.net_size)
+        mine = np.flatnonzero(cloud.view == index_of_view[v])
+        if len(mine) != w2 * h2:
+            raise NothingToExport(
+                f"The point cloud holds {len(mine)} points of {name}, not its {w2} x {h2} network pixels "
+                "(points were deleted or left out): import the RESULT.npz again, or export from the command line."
+            )
+        pts = _opencv_world(obj, cloud.positions[mine])
+        cam_from_world = invert_rigid(views.world_from_cam[v])
+        depth = pts @ cam_from_world[2, :3] + cam_from_world[2, 3]
+        grids.append(
+            ViewGrid(
+                pts3d=pts.reshape(h2, w2, 3),
+                depth=depth.reshape(h2, w2),
+                conf=cloud.confidence[mine].reshape(h2, w2),
+                colors=srgb8(srgb_from_linear(cloud.colors[mine, :3])).reshape(h2, w2, 3),
+                confident=kept[mine].reshape(h2, w2),
+                crop=crop,
+            )
+        )
+    return tuple(grids)
 
 
 def _confident_points(root, min_conf: float | None, view_of_index: dict[int, int]):
@@ -187,22 +266,13 @@ def _confident_points(root, min_conf: float | None, view_of_index: dict[int, int
     if obj is None:
         return np.zeros((0, 3)), np.zeros((0, 3), np.uint8), np.zeros(0, np.float32), np.zeros(0, np.int64)
     cloud = points.read_points(obj.data)
-    if min_conf is not None:
-        keep = cloud.confidence > min_conf
-    elif geonodes.MODIFIER_NAME in obj.modifiers:
-        keep = cloud.confidence >= geonodes.points_filter(obj)[0]  # what the modifier keeps
-    else:
-        keep = np.ones(len(cloud), dtype=bool)
-    opencv_from_local = OPENCV_WORLD_FROM_BLENDER_WORLD @ _matrix(obj.matrix_world)
-    pts = cloud.positions[keep].astype(np.float64) @ opencv_from_local[:3, :3].T + opencv_from_local[:3, 3]
+    keep = _kept(obj, cloud, min_conf)
+    pts = _opencv_world(obj, cloud.positions[keep])
     source_view = cloud.view[keep].astype(np.int64)
     lookup = np.full(max(int(source_view.max(initial=0)), max(view_of_index, default=0)) + 1, -1, np.int64)
     for index, v in view_of_index.items():
         lookup[index] = v
     views = lookup[source_view]  # a point of a view whose camera was deleted: no known pixel
-    return (
-        pts,
-        np.round(srgb_from_linear(cloud.colors[keep, :3]) * 255.0).astype(np.uint8),
-        cloud.confidence[keep],
-        views,
-    )
+    from ..core.io.export.source import srgb8
+
+    return pts, srgb8(srgb_from_linear(cloud.colors[keep, :3])), cloud.confidence[keep], views

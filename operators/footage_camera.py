@@ -23,7 +23,7 @@ from ..addon import ROLE_KEY, Role
 from ..core.footage.trajectory import continuous_quaternions
 from ..core.geometry.blender_camera import BlenderCameraParams
 from .animation import key_channels
-from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY, add_background, set_lens
+from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY, add_background, set_crop, set_lens
 from .footage_build import FootageBuild
 from .footage_lens import (
     TrackingCamera,
@@ -108,6 +108,7 @@ def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraPa
     obj["dust3r_fps"] = float(recon.fps)
     obj["dust3r_resolution"] = [int(v) for v in p.resolution]
     obj["dust3r_pixel_aspect"] = [float(v) for v in p.pixel_aspect]
+    set_crop(obj, recon.crops[0])  # one plate size: every frame was cropped alike
     obj["dust3r_sensor_width_mm"] = float(footage.sensor_width_mm)
     obj["dust3r_sensor_width_assumed"] = bool(footage.sensor_width_assumed)
     error = recon.solve_error_rms_px

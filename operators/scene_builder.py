@@ -26,6 +26,7 @@ import numpy as np
 
 from ..addon import ROLE_KEY, Role
 from ..core.geometry.blender_camera import blender_camera_from_opencv
+from ..core.geometry.surface import surface_quads
 from . import cameras, footage_camera, geonodes, points, surfaces
 from .build_options import BuildOptions
 from .datablocks import BuildRecord
@@ -245,6 +246,7 @@ def _build_photo_cameras(record, recon, params, base, display_size, collection, 
             record, f"{base} {k:03d} {stem}", p, recon.image_paths[k], k, display_size, warnings
         )
         cameras.set_refinement_properties(obj, recon.dist[k], recon.solve_error_px[k])
+        cameras.set_crop(obj, recon.crops[k])
         _adopt(obj, collection, root)
         objects.append(obj)
     return objects
@@ -264,7 +266,7 @@ def _build_surfaces(record, recon, options: BuildOptions, base, parent, root, wa
     for k in range(recon.num_views):
         pts = np.asarray(recon.pts3d[k])
         valid = (np.asarray(recon.conf[k]) >= options.conf_threshold) & np.isfinite(pts).all(axis=-1)
-        quads = surfaces.surface_quads(valid, recon.depth[k])
+        quads = surface_quads(valid, recon.depth[k])
         stem = Path(recon.image_paths[k]).stem
         if len(quads) == 0:
             warnings.append(

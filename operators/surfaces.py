@@ -1,8 +1,8 @@
 """Optional per-view surfaces: each view's pointmap as a mesh over its pixel grid, textured by its photo.
 
 A quad joins four neighbouring network pixels when all four are confident and their depths agree (no quad
-across a depth discontinuity). UVs map each vertex to the photo pixel it came from (CONVENTIONS.md
-section 3), so the texture is the full-resolution original photo, not the 512-pixel network image.
+across a depth discontinuity: :func:`core.geometry.surface.surface_quads`, the rule the glTF export shares).
+UVs map each vertex to the photo pixel it came from (CONVENTIONS.md section 3), so the texture is the full-resolution original photo, not the 512-pixel network image.
 """
 
 from __future__ import annotations
@@ -14,36 +14,7 @@ from ..core.geometry.blender_camera import blender_uv_from_photo_pixels, blender
 from ..core.geometry.photo import PhotoCrop, photo_from_net_pixels
 from .geonodes import unlit_material
 
-DEPTH_JUMP = 0.05  # a quad is dropped when max/min depth of its corners exceeds 1 + DEPTH_JUMP
 UV_MAP_NAME = "Photo"
-
-
-def surface_quads(valid: np.ndarray, depth: np.ndarray, max_jump: float = DEPTH_JUMP) -> np.ndarray:
-    """Quads over a pixel grid, as ``(F, 4)`` int64 row-major pixel indices, counter-clockwise seen from the camera.
-
-    Args:
-        valid: ``(H, W)`` bool, pixels that may be used.
-        depth: ``(H, W)`` positive depths (camera z).
-        max_jump: relative depth jump beyond which neighbours are not joined.
-    """
-    valid = np.asarray(valid, dtype=bool)
-    depth = np.asarray(depth, dtype=np.float64)
-    if valid.shape != depth.shape or valid.ndim != 2:
-        raise ValueError(f"valid and depth must be the same (H, W), got {valid.shape} and {depth.shape}")
-    h, w = depth.shape
-    idx = np.arange(h * w).reshape(h, w)
-    # Corners of each cell (j, i): top-left, bottom-left, bottom-right, top-right. Image y points down, so this
-    # order is counter-clockwise as the camera sees it: Blender's front side faces the camera.
-    corners = [idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]]
-    flat_valid = valid.ravel()
-    flat_depth = np.where(valid, depth, np.nan).ravel()
-    ok = np.ones((h - 1, w - 1), dtype=bool)
-    for c in corners:
-        ok &= flat_valid[c]
-    d = np.stack([flat_depth[c] for c in corners], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ok &= (d.min(-1) > 0) & (d.max(-1) <= d.min(-1) * (1.0 + max_jump))
-    return np.stack([c[ok] for c in corners], axis=-1)
 
 
 def create_surface_mesh(

@@ -12,7 +12,9 @@ import numpy as np
 from ...errors import ConfigError
 from ...result import Reconstruction
 from . import colmap
+from .depth import write_depth
 from .files import ExportError, prepare_file, prepare_folder, write_text_atomic
+from .gltf import write_glb
 from .nerfstudio import transforms_json
 from .photos import plan_images, write_images
 from .ply import write_ply
@@ -21,8 +23,9 @@ from .source import DEFAULT_MIN_CONF, scene_from_reconstruction
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("colmap", "colmap-bin", "nerfstudio", "ply")
+FORMATS = ("colmap", "colmap-bin", "nerfstudio", "ply", "glb", "depth")
 PLY_NAME = "points3D.ply"
+GLB_NAME = "scene.glb"
 IMAGES_DIR = "images"
 # COLMAP folders may also hold the rig files of COLMAP >= 3.12; a stale model of the other encoding would be
 # read instead of ours, so an overwrite removes it.
@@ -61,6 +64,8 @@ def export_scene(
     overwrite: bool = False,
     images_dir: str | Path | None = None,
     link_photos: bool = False,
+    mesh: bool = False,
+    cameras: bool = True,
 ) -> ExportReport:
     """Write ``scene`` in format ``fmt`` to ``out``.
 
@@ -70,22 +75,34 @@ def export_scene(
         fmt: ``colmap`` / ``colmap-bin``: ``out/cameras``, ``images``, ``points3D`` (``.txt`` / ``.bin``) and
             the images in ``images_dir`` (default ``out/images``); ``nerfstudio``: ``out/transforms.json``,
             ``out/points3D.ply`` and ``out/images/``; ``ply``: a PLY file (``out`` ending in ``.ply``) or
-            ``out/points3D.ply``.
+            ``out/points3D.ply``; ``glb``: a binary glTF file (``out`` ending in ``.glb``) or
+            ``out/scene.glb`` (:mod:`.gltf`); ``depth``: one OpenEXR file per view and ``depth.json`` in
+            the folder ``out`` (:mod:`.depth`; needs ``scene.grids``).
         out: a folder that is new or empty (or a ``.ply`` file that does not exist) unless ``overwrite``.
         overwrite: write into a non-empty folder, replacing the files of the export (others are kept).
         images_dir: where the COLMAP formats put the images (e.g. ``scene/images`` with ``out =
             scene/sparse/0``, the layout Gaussian-splat trainers read).
         link_photos: hard-link photos instead of copying them, where the file system allows.
+        mesh: ``glb`` only: per-view triangle meshes instead of the points (needs ``scene.grids``).
+        cameras: ``glb`` only: write the cameras (False: ``--no-cameras``).
 
     Raises:
-        ConfigError: unknown format, or ``images_dir`` with a format that has no choice of image folder.
-        ExportError: the output cannot be written, or (``ply``) there is no point to write.
-        ImageError, DependencyError: a photo is missing; a video needs PyAV.
+        ConfigError: unknown format, or an option of another format (``images_dir``, ``mesh``, ``cameras``).
+        ExportError: the output cannot be written, or (``ply``, ``glb``) there is nothing to write.
+        ImageError, DependencyError: a photo is missing; a video needs PyAV; depth maps need OpenEXR.
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if images_dir is not None and fmt not in _STALE:
         raise ConfigError("--images-dir applies to the colmap and colmap-bin formats only")
+    if (mesh or not cameras) and fmt != "glb":
+        raise ConfigError("--mesh and --no-cameras apply to --format glb only")
+    if fmt == "glb":
+        return _export_glb(scene, Path(out), overwrite, mesh, cameras)
+    if fmt == "depth":
+        folder = prepare_folder(Path(out), overwrite)
+        files = write_depth(folder, scene)
+        return _report(fmt, out, files, scene.num_views, len(files) - 1, scene, [])
     warnings = []
     if scene.num_points == 0:
         if fmt == "ply":
@@ -115,6 +132,18 @@ def export_scene(
         num_cameras = len(model.cameras)
     images = write_images(plans, image_folder, scene, link=link_photos)
     return _report(fmt, out, files + images, num_cameras, len(images), scene, warnings)
+
+
+def _export_glb(scene: ExportScene, out: Path, overwrite: bool, mesh: bool, cameras: bool) -> ExportReport:
+    if mesh and scene.grids is None:
+        raise ExportError("this export source has no per-view pixel grids: --mesh needs them")
+    path = (
+        prepare_file(out, overwrite)
+        if out.suffix.lower() == ".glb"
+        else prepare_folder(out, overwrite) / GLB_NAME
+    )
+    path, warnings = write_glb(path, scene, mesh=mesh, cameras=cameras)
+    return _report("glb", path, [path], scene.num_views if cameras else 0, 0, scene, warnings)
 
 
 def _write_nerfstudio(out: Path, scene: ExportScene, names: list[str]) -> list[Path]:
@@ -156,12 +185,23 @@ def export_reconstruction(
     overwrite: bool = False,
     images_dir: str | Path | None = None,
     link_photos: bool = False,
+    mesh: bool = False,
+    cameras: bool = True,
 ) -> ExportReport:
     """:func:`scene_from_reconstruction` then :func:`export_scene` (the arguments of both)."""
     scene = scene_from_reconstruction(rec, min_conf, max_points, new_from_world)
-    if scene.num_points == 0 and fmt == "ply":
+    if scene.num_points == 0 and (fmt == "ply" or (fmt == "glb" and not cameras)):
         best = max((float(np.nanmax(c)) for c in rec.conf if np.size(c)), default=float("nan"))
         raise ExportError(
             f"no point has a confidence above {min_conf:g} (the highest is {best:.3g}): lower --min-conf"
         )
-    return export_scene(scene, fmt, out, overwrite=overwrite, images_dir=images_dir, link_photos=link_photos)
+    return export_scene(
+        scene,
+        fmt,
+        out,
+        overwrite=overwrite,
+        images_dir=images_dir,
+        link_photos=link_photos,
+        mesh=mesh,
+        cameras=cameras,
+    )

@@ -1,7 +1,9 @@
-"""What an export writes: cameras of the original photos and points, in one world frame (OpenCV axes).
+"""What an export writes: cameras of the original photos and points (and, for the per-view formats, each
+view's pixel grid), in one world frame (OpenCV axes).
 
 :class:`ExportScene` is the seam between the sources (a ``RESULT.npz``, or the cameras and points as they
-are in a Blender scene) and the format writers (COLMAP, nerfstudio, PLY), which read nothing else.
+are in a Blender scene) and the format writers (COLMAP, nerfstudio, PLY, glTF, depth maps), which read
+nothing else.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ...errors import ConfigError
+from ...geometry.photo import PhotoCrop
 
 # A similarity's rotation block divided by its scale must be orthonormal to this tolerance.
 _SIMILARITY_TOL = 1e-6
@@ -24,6 +27,49 @@ def subsample_indices(total: int, max_points: int | None) -> np.ndarray | slice:
         return slice(None)
     rng = np.random.default_rng(SUBSAMPLE_SEED)
     return np.sort(rng.choice(total, size=max_points, replace=False))
+
+
+@dataclass(frozen=True)
+class ViewGrid:
+    """One view's pixel grid as the network saw it: what the per-view surfaces (glTF ``--mesh``) and the depth
+    maps are made of.
+
+    Attributes:
+        pts3d: ``(H2, W2, 3)`` float32 world points (the scene's world frame); NaN where the view has none.
+        depth: ``(H2, W2)`` float32 distance along the camera's optical axis (camera z), world units; NaN
+            where unknown.
+        conf: ``(H2, W2)`` float32 network confidence; NaN where unknown.
+        colors: ``(H2, W2, 3)`` uint8 sRGB colours.
+        confident: ``(H2, W2)`` bool, the pixels above the export's confidence threshold (the exported points).
+        crop: how the photo became the network image (``crop.net_size == (W2, H2)``).
+    """
+
+    pts3d: np.ndarray
+    depth: np.ndarray
+    conf: np.ndarray
+    colors: np.ndarray
+    confident: np.ndarray
+    crop: PhotoCrop
+
+    def __post_init__(self) -> None:
+        w2, h2 = (int(v) for v in self.crop.net_size)
+        arrays = {
+            "pts3d": (np.float32, (h2, w2, 3)),
+            "depth": (np.float32, (h2, w2)),
+            "conf": (np.float32, (h2, w2)),
+            "colors": (np.uint8, (h2, w2, 3)),
+            "confident": (bool, (h2, w2)),
+        }
+        for name, (dtype, shape) in arrays.items():
+            value = np.asarray(getattr(self, name), dtype=dtype)
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+            object.__setattr__(self, name, value)
+
+    def transformed(self, s: float, R: np.ndarray, t: np.ndarray) -> ViewGrid:
+        """The grid in the world ``x_new = s R x + t``: points moved, depths scaled by ``s``."""
+        pts = (s * self.pts3d.reshape(-1, 3).astype(np.float64) @ R.T + t).reshape(self.pts3d.shape)
+        return replace(self, pts3d=pts.astype(np.float32), depth=self.depth * np.float32(s))
 
 
 @dataclass(frozen=True)
@@ -46,6 +92,8 @@ class ExportScene:
         point_view: ``(P,)`` int64, the view each point was seen in, ``-1`` where unknown.
         point_uv: ``(P, 2)`` float64, the photo pixel (continuous coordinates) each point was seen at in
             ``point_view``; NaN where unknown. ``point_view`` and ``point_uv`` default to "unknown".
+        grids: N :class:`ViewGrid`, each view's pixel grid (needed by the glTF ``--mesh`` and the depth
+            exports only); None when the source did not provide them.
     """
 
     image_paths: tuple[str, ...]
@@ -60,11 +108,16 @@ class ExportScene:
     confidence: np.ndarray
     point_view: np.ndarray | None = field(default=None)
     point_uv: np.ndarray | None = field(default=None)
+    grids: tuple[ViewGrid, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.image_paths)
         if n == 0:
             raise ConfigError("nothing to export: the reconstruction has no views")
+        if self.grids is not None:
+            object.__setattr__(self, "grids", tuple(self.grids))
+            if len(self.grids) != n:
+                raise ValueError(f"grids must hold {n} entries, got {len(self.grids)}")
         arrays = {
             "frame_numbers": (np.int64, (n,)),
             "world_from_cam": (np.float64, (n, 4, 4)),
@@ -133,7 +186,8 @@ class ExportScene:
         world_from_cam = self.world_from_cam.copy()
         world_from_cam[:, :3, :3] = R @ self.world_from_cam[:, :3, :3]
         world_from_cam[:, :3, 3] = s * self.world_from_cam[:, :3, 3] @ R.T + t
-        return replace(self, world_from_cam=world_from_cam, points=s * self.points @ R.T + t)
+        grids = None if self.grids is None else tuple(g.transformed(s, R, t) for g in self.grids)
+        return replace(self, world_from_cam=world_from_cam, points=s * self.points @ R.T + t, grids=grids)
 
 
 def split_similarity(new_from_world: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from ...geometry.cameras import pixel_grid
 from ...geometry.photo import photo_from_net_pixels
 from ...result import Reconstruction
 from .files import ExportError
-from .scene import ExportScene, subsample_indices
+from .scene import ExportScene, ViewGrid, subsample_indices
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ def load_result(path: str | Path) -> Reconstruction:
         raise ExportError(f"{path} is not a valid RESULT.npz: {exc}") from exc
 
 
+def srgb8(colors: np.ndarray) -> np.ndarray:
+    """sRGB colours as float in ``[0, 1]`` (any shape ``(..., 3)``) -> uint8 (rounded, clipped)."""
+    return np.clip(np.round(np.asarray(colors) * 255.0), 0, 255).astype(np.uint8)
+
+
 def check_point_options(min_conf: float, max_points: int | None) -> None:
     """Raises ConfigError for a non-finite ``min_conf`` or a ``max_points`` below 1."""
     if not np.isfinite(min_conf):
@@ -84,18 +89,22 @@ def scene_from_reconstruction(
         ConfigError: bad ``min_conf``/``max_points``, or ``new_from_world`` is not a similarity.
     """
     check_point_options(min_conf, max_points)
-    points, colors, confidence, views, uvs = [], [], [], [], []
+    points, colors, confidence, views, uvs, grids = [], [], [], [], [], []
     for k in range(rec.num_views):
         conf = np.asarray(rec.conf[k])
         pts = np.asarray(rec.pts3d[k])
-        keep = (conf > min_conf) & np.isfinite(pts).all(axis=-1)
+        finite = np.isfinite(pts).all(axis=-1)
+        keep = (conf > min_conf) & finite
         h2, w2 = conf.shape
         uv_net = pixel_grid(h2, w2)[keep]  # (M, 2) index coordinates of the kept network pixels
+        rgb = srgb8(rec.colors[k])
         points.append(pts[keep].astype(np.float64))
-        colors.append(np.clip(np.round(np.asarray(rec.colors[k])[keep] * 255.0), 0, 255).astype(np.uint8))
+        colors.append(rgb[keep])
         confidence.append(conf[keep].astype(np.float32))
         views.append(np.full(int(keep.sum()), k, dtype=np.int64))
         uvs.append(photo_from_net_pixels(uv_net, rec.crops[k]))
+        depth = np.where(finite, np.asarray(rec.depth[k], dtype=np.float32), np.float32(np.nan))
+        grids.append(ViewGrid(pts, depth, np.where(finite, conf, np.nan), rgb, keep, rec.crops[k]))
     total = sum(len(v) for v in views)
     chosen = subsample_indices(total, max_points)
     scene = ExportScene(
@@ -111,6 +120,7 @@ def scene_from_reconstruction(
         confidence=np.concatenate(confidence)[chosen],
         point_view=np.concatenate(views)[chosen],
         point_uv=np.concatenate(uvs)[chosen],
+        grids=tuple(grids),
     )
     logger.info("export: %d of %d confident points (conf > %g)", scene.num_points, total, min_conf)
     return scene if new_from_world is None else scene.transformed(new_from_world)
