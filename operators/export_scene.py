@@ -218,7 +218,8 @@ def view_grids(root: bpy.types.Object, views: _Views, crops: list, min_conf: flo
 
     Raises:
         NothingToExport: no point cloud; a camera without its crop (built by an older version); a view whose
-            number of points is not its grid's (points deleted in Edit Mode, or non-finite points left out).
+            number of points is neither its grid's nor 0 (points deleted in Edit Mode, or non-finite points
+            left out).
     """
     from ..core.io.export import ViewGrid
     from ..core.io.export.source import srgb8
@@ -239,6 +240,9 @@ def view_grids(root: bpy.types.Object, views: _Views, crops: list, min_conf: flo
             )
         w2, h2 = (int(x) for x in crop.net_size)
         mine = np.flatnonzero(cloud.view == index_of_view[v])
+        if len(mine) == 0:  # a frame without points (interpolated, flagged): nothing seen
+            grids.append(_unseen_grid(crop))
+            continue
         if len(mine) != w2 * h2:
             raise NothingToExport(
                 f"The point cloud holds {len(mine)} points of {name}, not its {w2} x {h2} network pixels "
@@ -258,6 +262,16 @@ def view_grids(root: bpy.types.Object, views: _Views, crops: list, min_conf: flo
             )
         )
     return tuple(grids)
+
+
+def _unseen_grid(crop):
+    from ..core.io.export import ViewGrid
+
+    w2, h2 = (int(x) for x in crop.net_size)
+    nan = np.full((h2, w2), np.nan, np.float32)
+    return ViewGrid(
+        np.full((h2, w2, 3), np.nan, np.float32), nan, nan, np.zeros((h2, w2, 3), np.uint8), nan > 0, crop
+    )
 
 
 def _confident_points(root, min_conf: float | None, view_of_index: dict[int, int]):
