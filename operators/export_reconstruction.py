@@ -5,22 +5,20 @@ glTF: the scene as it stands (after Level / Set Scale), in glTF's +Y-up world as
 maps Blender's Z-up world (``core.geometry.gltf_frames``), written as ``scene.glb`` in the chosen folder.
 Depth: the depth of each view as the scene has it (Z in the scene's units after Level / Set Scale).
 
-The cameras and points are gathered on the main thread (:mod:`.export_scene`); the files are written by a
-background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
+The cameras and points are gathered on the main thread (:mod:`~..scene.read_back`); the files are written
+by a background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
 like a reconstruction. Nothing in the scene changes, so there is no undo step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import tasks
-from .export_scene import NothingToExport, export_scene_from_blender
-from .reconstruction_objects import context_root
-from .task_operator import PollOutcome, TaskOperator, TaskRequest
+from ..jobs.export import ExportRequest
+from ..jobs.task_operator import TaskOperator
+from ..scene.objects import context_root
+from ..scene.read_back import NothingToExport, export_scene_from_blender
 
 FORMAT_ITEMS = (
     ("colmap-bin", "COLMAP (binary)", "cameras.bin, images.bin, points3D.bin and the photos"),
@@ -36,37 +34,6 @@ FORMAT_ITEMS = (
 )
 GRID_FORMATS = ("depth",)  # formats that need each view's pixel grid (and glb with Mesh)
 NO_RECONSTRUCTION = "Select an object of a DUSt3R reconstruction (its points, a camera or its parent empty)."
-
-
-@dataclass(frozen=True)
-class ExportRequest(TaskRequest):
-    scene: object  # core.io.export.ExportScene
-    fmt: str
-    out: str
-    overwrite: bool
-    mesh: bool = False
-    cameras: bool = True
-
-    label = "export"
-
-    def work(self, progress, cancel, _log_line):
-        from ..core.io.export import export_scene
-
-        progress(f"Writing {self.fmt}", 0.0)
-        glb = {"mesh": self.mesh, "cameras": self.cameras} if self.fmt == "glb" else {}
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite, **glb)
-
-    def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
-        report = status.result
-        messages = [("WARNING", w) for w in report.warnings]
-        if report.format == "depth":
-            done = f"{report.num_images} depth maps"
-        elif report.format == "glb":
-            done = f"{report.num_cameras} cameras and {'surfaces' if self.mesh else f'{report.num_points:,} points'}"
-        else:
-            done = f"{report.num_images} images and {report.num_points:,} points"
-        messages.append(("INFO", f"DUSt3R: exported {done} as {report.format} to {report.out}"))
-        return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
 
 
 class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):

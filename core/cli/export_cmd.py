@@ -1,7 +1,7 @@
 """``python -m core export``: RESULT.npz -> COLMAP, nerfstudio, PLY, glTF binary or depth maps (INTERFACES.md,
 the exports entries).
 
-Thin layer over :func:`core.io.export.export_reconstruction`; see that package for the file layouts.
+Thin layer over :func:`core.export.export_reconstruction`; see that package for the file layouts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..io.export import DEFAULT_MIN_CONF, FORMATS
+from ..export import DEFAULT_MIN_CONF, FORMATS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_reconstruction, load_result
+    from ..export import export_reconstruction, load_result
 
     rec = load_result(args.input)
     report = export_reconstruction(

@@ -52,7 +52,7 @@ def test_glb_is_the_scene_as_blenders_exporter_maps_it(addon, levelled_room, tmp
     ) == {"FINISHED"}
     gltf, accessor = read_glb(out / "scene.glb")
     points_obj = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
-    cloud = addon.submodule("operators.points").read_points(points_obj.data)
+    cloud = addon.submodule("scene.points").read_points(points_obj.data)
     M = _matrix(points_obj.matrix_world)
     blender_world = cloud.positions.astype(np.float64) @ M[:3, :3].T + M[:3, 3]
     (prim,) = gltf.meshes[0].primitives
@@ -77,7 +77,7 @@ def test_glb_surfaces_match_the_cores(addon, levelled_room, tmp_path) -> None:
     assert bpy.ops.dust3r.export_reconstruction(
         directory=str(out), format="glb", mesh=True, cameras=False, use_display_threshold=False, min_conf=3.0
     ) == {"FINISHED"}
-    export = addon.submodule("core.io.export")
+    export = addon.submodule("core.export")
     export.export_reconstruction(
         export.load_result(path), "glb", tmp_path / "core.glb", mesh=True, cameras=False
     )
@@ -97,7 +97,7 @@ def test_depth_is_the_cores_times_the_scale_set_in_blender(addon, levelled_room,
     recon, path, scale = levelled_room
     out = tmp_path / "depth"
     assert bpy.ops.dust3r.export_reconstruction(directory=str(out), format="depth") == {"FINISHED"}
-    export = addon.submodule("core.io.export")
+    export = addon.submodule("core.export")
     export.export_reconstruction(export.load_result(path), "depth", tmp_path / "core")
     meta = json.loads((out / "depth.json").read_text())
     assert [v["file"] for v in meta["views"]] == ["view0.exr", "view1.exr", "view2.exr"]
@@ -139,7 +139,7 @@ def test_footage_depth_is_a_frame_numbered_sequence(addon, footage_result, tmp_p
     assert frames[0] == 1001 and frames == sorted(frames)
     assert all(name.endswith(f".{frame:04d}.exr") for name, frame in zip(names, frames, strict=True))
     assert len({name.rsplit(".", 2)[0] for name in names}) == 1  # one sequence
-    export = addon.submodule("core.io.export")
+    export = addon.submodule("core.export")
     export.export_reconstruction(export.load_result(path), "depth", tmp_path / "core")
     for name in names:
         np.testing.assert_allclose(

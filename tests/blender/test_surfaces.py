@@ -20,7 +20,7 @@ def test_crop_is_recovered_from_the_two_intrinsics(addon, make_reconstruction) -
 
 def test_surfaces_map_each_vertex_to_its_photo_pixel_and_face_the_camera(addon, make_reconstruction) -> None:
     recon, crops = make_reconstruction(SIZES, seed=12, smooth=True)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     photo = addon.submodule("core.geometry.photo")
     report = builder.build_reconstruction(
         bpy.context.scene, recon, builder.BuildOptions(conf_threshold=0.0, surfaces=True)

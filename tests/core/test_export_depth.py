@@ -15,9 +15,9 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from core.cli import main
+from core.export import export_reconstruction, export_scene, scene_from_reconstruction
+from core.export.depth import depth_file_names
 from core.geometry.photo import PhotoCrop
-from core.io.export import export_reconstruction, export_scene, scene_from_reconstruction
-from core.io.export.depth import depth_file_names
 from tests.core.test_export_scenes import make_result
 
 # Scale 3 (odd): photo pixel 3 i + 1 is centred on network pixel i. View 1 has a vertical crop of 4 resized rows

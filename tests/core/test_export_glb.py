@@ -18,16 +18,16 @@ from pygltflib.validator import validate
 
 from core.cli import main
 from core.color import linear_from_srgb
-from core.geometry.blender_camera import BLENDER_WORLD_FROM_OPENCV_WORLD
-from core.geometry.gltf_frames import GLTF_WORLD_FROM_BLENDER_WORLD, GLTF_WORLD_FROM_OPENCV_WORLD
-from core.geometry.transforms import invert_rigid
-from core.io.export import (
+from core.export import (
     ExportError,
     ExportScene,
     export_reconstruction,
     export_scene,
     scene_from_reconstruction,
 )
+from core.geometry.blender_camera import BLENDER_WORLD_FROM_OPENCV_WORLD
+from core.geometry.gltf_frames import GLTF_WORLD_FROM_BLENDER_WORLD, GLTF_WORLD_FROM_OPENCV_WORLD
+from core.geometry.transforms import invert_rigid
 from tests.conftest import REPO_ROOT
 from tests.core.test_export_scenes import look_at, make_result
 
