@@ -145,3 +145,42 @@ def test_footage_depth_is_a_frame_numbered_sequence(addon, footage_result, tmp_p
         np.testing.assert_allclose(
             read_exr(out / name)["Z"], read_exr(tmp_path / "core" / name)["Z"], rtol=1e-5
         )
+
+
+def test_blenders_own_gltf_importer_puts_it_back_where_it_stands(addon, levelled_room, tmp_path) -> None:
+    # Blender's glTF importer (the inverse of its exporter's axis mapping) reads our file back: the cameras land
+    # on our cameras (without Set Scale's object scale) with the photo's vertical field of view, the points
+    # on our points.
+    import addon_utils
+
+    out = tmp_path / "glb"
+    assert bpy.ops.dust3r.export_reconstruction(
+        directory=str(out), format="glb", use_display_threshold=False, min_conf=3.0
+    ) == {"FINISHED"}
+    points_obj = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
+    cloud = addon.submodule("scene.points").read_points(points_obj.data)
+    M = _matrix(points_obj.matrix_world)
+    ours = cloud.positions.astype(np.float64) @ M[:3, :3].T + M[:3, 3]
+    cams = _cameras()
+    before = set(bpy.data.objects)
+    addon_utils.enable("io_scene_gltf2", default_set=True)
+    try:
+        assert bpy.ops.import_scene.gltf(filepath=str(out / "scene.glb")) == {"FINISHED"}
+    finally:
+        addon_utils.disable("io_scene_gltf2", default_set=True)
+    imported = [o for o in bpy.data.objects if o not in before]
+    imported_cams = sorted((o for o in imported if o.type == "CAMERA"), key=lambda o: o.name)
+    assert len(imported_cams) == len(cams) == 3
+    for theirs, cam in zip(imported_cams, cams, strict=True):
+        world = _matrix(cam.matrix_world)
+        world[:3, :3] /= np.linalg.norm(world[:3, :3], axis=0)
+        np.testing.assert_allclose(_matrix(theirs.matrix_world), world, atol=1e-5)
+        w, h = cam["dust3r_resolution"]
+        params = addon.submodule("scene.read_back").camera_params(cam)
+        K, _ = addon.submodule("core.geometry.blender_camera").opencv_from_blender_camera(params)
+        assert theirs.data.angle_y == pytest.approx(2 * np.arctan(h / (2 * K[1, 1])), rel=1e-5)
+    (mesh,) = (o for o in imported if o.type == "MESH")
+    local = np.empty(len(mesh.data.vertices) * 3, np.float32)
+    mesh.data.vertices.foreach_get("co", local)
+    M = _matrix(mesh.matrix_world)
+    np.testing.assert_allclose(local.reshape(-1, 3) @ M[:3, :3].T + M[:3, 3], ours, atol=1e-5)
