@@ -1,6 +1,6 @@
 """``dust3r.export_reconstruction`` to glTF binary and depth maps, from the scene as it stands after Level and
 Set Scale: the .glb is the scene mapped from Blender's Z-up world as Blender's own glTF exporter maps it
-(``(x, y, z) -> (x, z, -y)``), read back by pygltflib; the depth maps are the core's depth maps of the RESULT
+(``(x, y, z) -> (x, z, -y)``), read back by pygltflib and by Blender's own glTF importer; the depth maps are the core's depth maps of the RESULT
 times the scale the artist set; a footage camera writes a frame-numbered sequence."""
 
 from __future__ import annotations
