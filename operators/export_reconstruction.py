@@ -38,7 +38,7 @@ NO_RECONSTRUCTION = "Select an object of a DUSt3R reconstruction (its points, a 
 
 class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     """Export the selected DUSt3R reconstruction (cameras of the original photos and confident points) as
-    a COLMAP model, a nerfstudio dataset or a PLY, where it stands in the scene now"""
+    a COLMAP model, a nerfstudio dataset, a PLY, a glTF binary or depth maps, where it stands in the scene now"""
 
     bl_idname = "dust3r.export_reconstruction"
     bl_label = "Export DUSt3R Reconstruction"

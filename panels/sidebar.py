@@ -195,7 +195,9 @@ class DUST3R_PT_orientation(bpy.types.Panel):
         op.mode, op.distance = "POINTS", settings.known_distance
         layout.separator()
         layout.operator(
-            "dust3r.export_reconstruction", text="Export (COLMAP, nerfstudio, PLY)...", icon="EXPORT"
+            "dust3r.export_reconstruction",
+            text="Export (COLMAP, nerfstudio, PLY, glTF, depth)...",
+            icon="EXPORT",
         )
 
 
