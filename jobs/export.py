@@ -25,8 +25,10 @@ class ExportRequest(TaskRequest):
         from ..core.export import export_scene
 
         progress(f"Writing {self.fmt}", 0.0)
-        glb = {"mesh": self.mesh, "cameras": self.cameras} if self.fmt == "glb" else {}
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite, **glb)
+        options = {"mesh": self.mesh, "cameras": self.cameras} if self.fmt == "glb" else {}
+        if self.fmt == "depth":
+            options = {"progress": progress, "cancel": cancel}
+        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite, **options)
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         report = status.result

@@ -22,7 +22,7 @@ Blender runs on; bundled with the extension), ZIP compression (lossless; every E
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import DependencyError
 from ..footage.read.sequence import parse_numbered
 from ..geometry.photo_resample import resample_to_photo
+from ..progress import ProgressFn, check_cancel
 from .files import ExportError, atomic_write, write_text_atomic
 from .photos import is_video_source
 from .scene import ExportScene
@@ -127,14 +128,18 @@ def write_exr(path: Path, channels: dict[str, np.ndarray]) -> Path:
 
 
 def write_depth(
-    folder: Path, scene: ExportScene, progress: Callable[[int, int], None] | None = None
+    folder: Path,
+    scene: ExportScene,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> list[Path]:
     """Write every view's depth map and ``depth.json`` into ``folder`` (which must exist); returns the files,
-    ``depth.json`` first.
+    ``depth.json`` first. ``progress(stage, fraction)`` after each map; ``cancel`` is checked before each.
 
     Raises:
         ExportError: the scene has no per-view grids, or a file cannot be written.
         DependencyError: the OpenEXR package is missing.
+        Cancelled: ``cancel`` was set (the maps written so far stay, ``depth.json`` is not written).
     """
     if scene.grids is None:
         raise ExportError("this source has no per-view pixel grids: a depth export needs them")
@@ -142,10 +147,11 @@ def write_depth(
     names = depth_file_names(scene)
     files = []
     for k, name in enumerate(names):
+        check_cancel(cancel)
         z, conf = depth_maps(scene, k)
         files.append(write_exr(folder / name, {DEPTH_CHANNEL: z, CONFIDENCE_CHANNEL: conf}))
         if progress is not None:
-            progress(k + 1, len(names))
+            progress(f"Depth maps ({k + 1}/{len(names)})", (k + 1) / len(names))
     meta = folder / META_NAME  # last: its presence says the maps are complete
     write_text_atomic(meta, json.dumps(depth_meta(scene, names), indent=2) + "\n")
     return [meta, *files]

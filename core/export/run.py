@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..progress import ProgressFn
 from ..result import Reconstruction
 from . import colmap
 from .depth import write_depth
@@ -66,6 +68,8 @@ def export_scene(
     link_photos: bool = False,
     mesh: bool = False,
     cameras: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> ExportReport:
     """Write ``scene`` in format ``fmt`` to ``out``.
 
@@ -85,11 +89,13 @@ def export_scene(
         link_photos: hard-link photos instead of copying them, where the file system allows.
         mesh: ``glb`` only: per-view triangle meshes instead of the points (needs ``scene.grids``).
         cameras: ``glb`` only: write the cameras (False: ``--no-cameras``).
+        progress, cancel: ``depth`` only (seconds a 4K view): reported and checked between the maps.
 
     Raises:
         ConfigError: unknown format, or an option of another format (``images_dir``, ``mesh``, ``cameras``).
         ExportError: the output cannot be written, or (``ply``, ``glb``) there is nothing to write.
         ImageError, DependencyError: a photo is missing; a video needs PyAV; depth maps need OpenEXR.
+        Cancelled: ``cancel`` was set (``depth``).
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
@@ -101,7 +107,7 @@ def export_scene(
         return _export_glb(scene, Path(out), overwrite, mesh, cameras)
     if fmt == "depth":
         folder = prepare_folder(Path(out), overwrite)
-        files = write_depth(folder, scene)
+        files = write_depth(folder, scene, progress, cancel)
         return _report(fmt, out, files, scene.num_views, len(files) - 1, scene, [])
     warnings = []
     if scene.num_points == 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
+import threading
 
 import numpy as np
 import OpenEXR
@@ -15,6 +16,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from core.cli import main
+from core.errors import Cancelled, ConfigError
 from core.export import export_reconstruction, export_scene, scene_from_reconstruction
 from core.export.depth import depth_file_names
 from core.geometry.photo import PhotoCrop
@@ -230,3 +232,20 @@ def test_bad_outputs_are_one_line_errors(rec, tmp_path, capsys) -> None:
         == 2
     )
     assert "not found" in _one_line_error(capsys)
+
+
+def test_progress_after_each_map_and_cancel_between_them(rec, tmp_path) -> None:
+    scene = scene_from_reconstruction(rec)
+    seen = []
+    export_scene(scene, "depth", tmp_path / "a", progress=lambda stage, f: seen.append((stage, f)))
+    assert seen == [("Depth maps (1/3)", 1 / 3), ("Depth maps (2/3)", 2 / 3), ("Depth maps (3/3)", 1.0)]
+    cancel = threading.Event()
+
+    def stop_after_first(stage, fraction):
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        export_scene(scene, "depth", tmp_path / "b", progress=stop_after_first, cancel=cancel)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["photo_0.exr"]  # no depth.json: incomplete
+    with pytest.raises(ConfigError, match="glb only"):
+        export_scene(scene, "depth", tmp_path / "c", mesh=True)
