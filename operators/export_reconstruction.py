@@ -1,22 +1,24 @@
-"""``dust3r.export_reconstruction``: the selected reconstruction, as it is in the scene, -> COLMAP, nerfstudio
-or PLY (the core's writers, INTERFACES.md ``python -m core export``).
+"""``dust3r.export_reconstruction``: the selected reconstruction, as it is in the scene, -> COLMAP, nerfstudio,
+PLY, glTF binary or depth maps (the core's writers, INTERFACES.md ``python -m core export``).
 
-The cameras and points are gathered on the main thread (:mod:`.export_scene`); the files are written by a
-background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
+glTF: the scene as it stands (after Level / Set Scale), in glTF's +Y-up world as Blender's own glTF exporter
+maps Blender's Z-up world (``core.geometry.gltf_frames``), written as ``scene.glb`` in the chosen folder.
+Depth: the depth of each view as the scene has it (Z in the scene's units after Level / Set Scale).
+
+The cameras and points are gathered on the main thread (:mod:`~..scene.read_back`); the files are written
+by a background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
 like a reconstruction. Nothing in the scene changes, so there is no undo step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import tasks
-from .export_scene import NothingToExport, export_scene_from_blender
-from .reconstruction_objects import context_root
-from .task_operator import PollOutcome, TaskOperator, TaskRequest
+from ..jobs.export import ExportRequest
+from ..jobs.task_operator import TaskOperator
+from ..scene.objects import context_root
+from ..scene.read_back import NothingToExport, export_scene_from_blender
 
 FORMAT_ITEMS = (
     ("colmap-bin", "COLMAP (binary)", "cameras.bin, images.bin, points3D.bin and the photos"),
@@ -27,41 +29,16 @@ FORMAT_ITEMS = (
     ),
     ("nerfstudio", "nerfstudio", "transforms.json, points3D.ply and the photos"),
     ("ply", "PLY Points", "points3D.ply: the confident points with colours and confidence"),
+    ("glb", "glTF Binary (.glb)", "scene.glb: the points (or each view's surface) and the cameras, +Y up"),
+    ("depth", "Depth Maps (OpenEXR)", "per photo or frame an EXR with Z and confidence, and depth.json"),
 )
+GRID_FORMATS = ("depth",)  # formats that need each view's pixel grid (and glb with Mesh)
 NO_RECONSTRUCTION = "Select an object of a DUSt3R reconstruction (its points, a camera or its parent empty)."
-
-
-@dataclass(frozen=True)
-class ExportRequest(TaskRequest):
-    scene: object  # core.io.export.ExportScene
-    fmt: str
-    out: str
-    overwrite: bool
-
-    label = "export"
-
-    def work(self, progress, cancel, _log_line):
-        from ..core.io.export import export_scene
-
-        progress(f"Writing {self.fmt}", 0.0)
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite)
-
-    def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
-        report = status.result
-        messages = [("WARNING", w) for w in report.warnings]
-        messages.append(
-            (
-                "INFO",
-                f"DUSt3R: exported {report.num_images} images and {report.num_points:,} points as "
-                f"{report.format} to {report.out}",
-            )
-        )
-        return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
 
 
 class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     """Export the selected DUSt3R reconstruction (cameras of the original photos and confident points) as
-    a COLMAP model, a nerfstudio dataset or a PLY, where it stands in the scene now"""
+    a COLMAP model, a nerfstudio dataset, a PLY, a glTF binary or depth maps, where it stands in the scene now"""
 
     bl_idname = "dust3r.export_reconstruction"
     bl_label = "Export DUSt3R Reconstruction"
@@ -81,6 +58,11 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     overwrite: BoolProperty(
         name="Overwrite", description="Write into a folder that is not empty (replacing the export's files)"
     )
+    mesh: BoolProperty(
+        name="Surfaces",
+        description="glTF: each view's surface as triangles with vertex colours instead of the points",
+    )
+    cameras: BoolProperty(name="Cameras", description="glTF: write the cameras", default=True)
 
     run_in_background: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
@@ -111,12 +93,16 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
             raise ConfigError(NO_RECONSTRUCTION)
         if not self.directory:
             raise ConfigError("Choose the folder to export into.")
+        grids = self.format in GRID_FORMATS or (self.format == "glb" and self.mesh)
         try:
-            scene = export_scene_from_blender(root, None if self.use_display_threshold else self.min_conf)
+            scene = export_scene_from_blender(
+                root, None if self.use_display_threshold else self.min_conf, grids=grids
+            )
         except NothingToExport as exc:
             raise ConfigError(str(exc)) from exc
         scene = scene.subsampled(self.max_points or None)
-        return ExportRequest(scene, self.format, bpy.path.abspath(self.directory), self.overwrite)
+        out = bpy.path.abspath(self.directory)
+        return ExportRequest(scene, self.format, out, self.overwrite, self.mesh, self.cameras)
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -126,4 +112,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
         row.enabled = not self.use_display_threshold
         row.prop(self, "min_conf")
         layout.prop(self, "max_points")
+        if self.format == "glb":
+            layout.prop(self, "mesh")
+            layout.prop(self, "cameras")
         layout.prop(self, "overwrite")

@@ -11,7 +11,7 @@ def draw_import_entry(self, _context: bpy.types.Context) -> None:
 
 def draw_export_entry(self, _context: bpy.types.Context) -> None:
     self.layout.operator(
-        "dust3r.export_reconstruction", text="DUSt3R Reconstruction (COLMAP, nerfstudio, PLY)"
+        "dust3r.export_reconstruction", text="DUSt3R Reconstruction (COLMAP, nerfstudio, PLY, glTF, depth)"
     )
 
 

@@ -44,7 +44,7 @@ FORBIDDEN_PREFIXES = (
     "pyproject.toml",
     "wheels/build_wheels.py",
 )
-BUNDLED = ("scipy", "pillow", "safetensors", "av")
+BUNDLED = ("scipy", "pillow", "safetensors", "av", "openexr")
 REQUIRED_FILES = ("__init__.py", "blender_manifest.toml", "LICENSE")
 SETUP_HINT = "run `bash scripts/build.sh`, which sets up .venv and the wheels, then builds"
 

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PHOTOS = ROOT / "examples" / "photos"
 TINY_MODEL = ROOT / "tests" / "data" / "tiny_linear_224"
-BUNDLED_MODULES = ("scipy", "PIL", "safetensors")
+BUNDLED_MODULES = ("scipy", "PIL", "safetensors", "OpenEXR")
 
 
 class CheckFailed(Exception):

@@ -36,9 +36,10 @@ REQUIREMENTS = ROOT / "tests" / "requirements.txt"
 SUMS = WHEELS_DIR / "SHA256SUMS"
 
 # Imported by the core (scipy: align/matching; pillow: images; safetensors: checkpoints; av: footage, the
-# FFmpeg decoders of video files and EXR/DPX sequences). Blender ships numpy; torch is installed on demand.
+# FFmpeg decoders of video files and EXR/DPX sequences; openexr: the depth-map export's float32 Z and
+# confidence channels). Blender ships numpy; torch is installed on demand.
 # Optional extras (pillow-heif for HEIC photos) are not bundled.
-BUNDLED = ("scipy", "pillow", "safetensors", "av")
+BUNDLED = ("scipy", "pillow", "safetensors", "av", "openexr")
 PYTHON_VERSION = "3.11"  # Blender 4.2 LTS to 5.0
 # Blender platform id -> the pip platform tags accepted for it. pip does not widen an explicit --platform
 # to older glibc / macOS versions, so every accepted version is listed. Floors: glibc 2.28 (Blender 4.2's

@@ -1,6 +1,7 @@
-"""``python -m core export``: RESULT.npz -> COLMAP, nerfstudio or PLY (INTERFACES.md, the exports entry).
+"""``python -m core export``: RESULT.npz -> COLMAP, nerfstudio, PLY, glTF binary or depth maps (INTERFACES.md,
+the exports entries).
 
-Thin layer over :func:`core.io.export.export_reconstruction`; see that package for the file layouts.
+Thin layer over :func:`core.export.export_reconstruction`; see that package for the file layouts.
 """
 
 from __future__ import annotations
@@ -9,23 +10,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..io.export import DEFAULT_MIN_CONF, FORMATS
+from ..export import DEFAULT_MIN_CONF, FORMATS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
-        help="write a RESULT.npz as a COLMAP model, nerfstudio transforms.json or PLY point cloud",
+        help="write a RESULT.npz as a COLMAP model, nerfstudio transforms.json, PLY, .glb or depth maps",
         description=(
             "Export the cameras of the original photos and the confident points of RESULT.npz. colmap / "
             "colmap-bin: PATH/cameras, images, points3D (.txt / .bin) and the photos in PATH/images (or "
             "--images-dir); nerfstudio: PATH/transforms.json, PATH/points3D.ply, PATH/images/; ply: PATH as a "
-            ".ply file, or PATH/points3D.ply."
+            ".ply file, or PATH/points3D.ply; glb: PATH as a .glb file (binary glTF 2.0, +Y up: the points, or "
+            "with --mesh each view's surface, and the cameras), or PATH/scene.glb; depth: per view an OpenEXR "
+            "file (float32 channels Z and confidence at the photo's resolution) and PATH/depth.json."
         ),
     )
     parser.add_argument("--input", required=True, type=Path, metavar="RESULT.npz")
     parser.add_argument("--format", required=True, choices=FORMATS)
-    parser.add_argument("--out", required=True, type=Path, metavar="PATH", help="a new or empty folder")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="PATH", help="a new or empty folder (ply, glb: or a file)"
+    )
     parser.add_argument(
         "--min-conf",
         type=float,
@@ -52,11 +57,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="hard-link the photos instead of copying them, where possible",
     )
+    parser.add_argument(
+        "--mesh",
+        action="store_true",
+        help="glb: each view's surface as triangles with vertex colours, instead of the points",
+    )
+    parser.add_argument(
+        "--no-cameras", dest="cameras", action="store_false", help="glb: leave the cameras out"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_reconstruction, load_result
+    from ..export import export_reconstruction, load_result
 
     rec = load_result(args.input)
     report = export_reconstruction(
@@ -68,11 +81,17 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         images_dir=args.images_dir,
         link_photos=args.link_photos,
+        mesh=args.mesh,
+        cameras=args.cameras,
     )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(
-        f"wrote {report.out} ({report.format}): {report.num_images} images, {report.num_cameras} cameras, "
-        f"{report.num_points} points"
-    )
+    if report.format == "depth":
+        print(f"wrote {report.out} (depth): {report.num_images} depth maps and depth.json")
+    else:
+        what = "view surfaces" if args.mesh else f"{report.num_points} points"
+        print(
+            f"wrote {report.out} ({report.format}): {report.num_images} images, {report.num_cameras} cameras, "
+            f"{what}"
+        )
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-import pytest
 
 SIZES = [(640, 480), (480, 640), (1001, 667), (300, 200)]
 
@@ -19,23 +18,9 @@ def test_crop_is_recovered_from_the_two_intrinsics(addon, make_reconstruction) -
         assert got == crop
 
 
-def test_quads_skip_invalid_pixels_and_depth_jumps(addon) -> None:
-    surfaces = addon.submodule("operators.surfaces")
-    depth = np.full((4, 5), 2.0)
-    valid = np.ones((4, 5), dtype=bool)
-    assert surfaces.surface_quads(valid, depth).shape == (3 * 4, 4)
-    valid[0, 0] = False  # removes the one cell touching it
-    depth[3, 4] = 3.0  # a 50 % jump: removes the one cell touching it
-    quads = surfaces.surface_quads(valid, depth)
-    assert quads.shape == (3 * 4 - 2, 4)
-    assert 0 not in quads and 19 not in quads
-    with pytest.raises(ValueError, match="same"):
-        surfaces.surface_quads(valid[:, :2], depth)
-
-
 def test_surfaces_map_each_vertex_to_its_photo_pixel_and_face_the_camera(addon, make_reconstruction) -> None:
     recon, crops = make_reconstruction(SIZES, seed=12, smooth=True)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     photo = addon.submodule("core.geometry.photo")
     report = builder.build_reconstruction(
         bpy.context.scene, recon, builder.BuildOptions(conf_threshold=0.0, surfaces=True)

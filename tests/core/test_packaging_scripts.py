@@ -128,3 +128,12 @@ def test_readme_install_step_uses_the_build_script() -> None:
         timeout=60,
     )
     assert proc.returncode == 1 and "bash scripts/build.sh" in proc.stderr, proc.stderr
+
+
+def test_the_depth_exports_writer_is_bundled_at_the_pinned_version(build_wheels) -> None:
+    # core.export.depth names the pin in its "install it with" message; the extension must ship that version
+    from core.export.depth import OPENEXR_PIN
+
+    name, version = OPENEXR_PIN.split("==")
+    assert name in build_wheels.BUNDLED
+    assert build_wheels.read_pins(REPO_ROOT / "tests" / "requirements.txt", (name,)) == {name: version}
