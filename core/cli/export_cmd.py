@@ -6,7 +6,6 @@ Thin layer over :func:`core.io.export.export_reconstruction`; see that package f
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..io.export import DEFAULT_MIN_CONF, FORMATS
@@ -69,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
         images_dir=args.images_dir,
         link_photos=args.link_photos,
     )
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    # report.warnings were logged once, as the export found them (core.io.export.run)
     print(
         f"wrote {report.out} ({report.format}): {report.num_images} images, {report.num_cameras} cameras, "
         f"{report.num_points} points"

@@ -134,11 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if is_footage(args):
         print("\n".join(report_lines(run_footage(args, config, out), out)))
         return 0
-
-    def report(stage: str, fraction: float) -> None:
-        logger.info("%5.1f%% %s", 100.0 * fraction, stage)
-
-    result = reconstruct(args.images, args.checkpoint, config, progress=report)
+    result = reconstruct(args.images, args.checkpoint, config, progress=args.progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
@@ -148,6 +144,5 @@ def run(args: argparse.Namespace) -> int:
         solve = result.solve_error_total_px
         error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
         print(f"refined {refined} of {result.num_views} cameras: {error}")
-        for line in result.refine_warnings:
-            print(f"warning: {line}")
+        # its warnings were logged once, as the refinement found them (core.pipeline_refine)
     return 0

@@ -84,9 +84,12 @@ def _free_vram() -> int | None:
         return None
 
 
-def guard_run(estimate: RunEstimate, enabled: bool = True) -> RunEstimate:
-    """Log ``estimate`` and refuse it (:class:`~core.errors.ResourceError`) when it does not fit."""
-    logger.info("estimate: %s (peak in %s: %s)", estimate.explanation, estimate.phase, estimate.breakdown())
+def guard_run(estimate: RunEstimate, enabled: bool = True, level: int = logging.INFO) -> RunEstimate:
+    """Log ``estimate`` (at ``level``) and refuse it (:class:`~core.errors.ResourceError`) when it does not
+    fit."""
+    logger.log(
+        level, "estimate: %s (peak in %s: %s)", estimate.explanation, estimate.phase, estimate.breakdown()
+    )
     if enabled:
         check_fits(estimate)
     return estimate
@@ -115,9 +118,16 @@ class RunGuard:
         self.sizes, self.config, self.device = list(sizes), config, device
         self.options = dict(keep_model=keep_model, with_result=with_result, align_method=align_method,
                             fast_pixels=fast_pixels, sequence=sequence)  # fmt: skip
+        self._told = False  # the estimate is logged once (INFO), at the first check that knows the model
 
     def check(self, model_config: ModelConfig | None = None, pairs=None) -> RunEstimate:
         """Estimate (the heaviest model of the size when ``model_config`` is None; the graph's pair count
-        when ``pairs`` is None) and refuse the run when it does not fit."""
+        when ``pairs`` is None) and refuse the run when it does not fit.
+
+        The estimate is logged at INFO once, at the first check that knows the model (an estimate with the
+        heaviest model of the size would mislead: "3.6 GB, 81 s" for a run of 278 MB); the others at DEBUG.
+        A refusal states its own estimate, whichever check refuses."""
         estimate = plan_run(self.sizes, self.config, model_config, pairs, self.device, **self.options)
-        return guard_run(estimate, self.config.check_memory)
+        tell = model_config is not None and not self._told
+        self._told = self._told or tell
+        return guard_run(estimate, self.config.check_memory, logging.INFO if tell else logging.DEBUG)
