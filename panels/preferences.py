@@ -6,6 +6,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..addon import ADDON_PACKAGE
+from ..operators.download_checkpoint import LICENSE_NOTICE
 from ..operators.estimate import refresh_scene_estimates
 from ..operators.settings import DEVICE_ITEMS, PRECISION_ITEMS
 from ..operators.setup import DUST3R_OT_cancel_setup
@@ -45,6 +46,7 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         for idname, text, icon in SETUP_OPERATORS:
             row.operator(idname, text=text, icon=icon)
+        layout.label(text=LICENSE_NOTICE, icon="INFO")  # beside Download: the weights' licence
         draw_setup_status(layout.box(), context)
 
 

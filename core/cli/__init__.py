@@ -1,4 +1,4 @@
-"""Command line of the core: ``python -m core {infer,align,reconstruct,export} ...``.
+"""Command line of the core: ``python -m core {infer,align,reconstruct,export,download} ...``.
 
 Each sub-command lives in its own module exposing ``add_parser(subparsers)``, which registers the command
 and sets ``func`` (``args -> int``) as its handler. ``-v``/``-q`` are accepted before or after the
@@ -14,11 +14,11 @@ import argparse
 import sys
 
 from ..errors import Dust3rError
-from . import align_cmd, export_cmd, infer_cmd, reconstruct_cmd
+from . import align_cmd, download_cmd, export_cmd, infer_cmd, reconstruct_cmd
 from .console import console_session
 
 EXIT_USER_ERROR = 2
-COMMAND_MODULES = (infer_cmd, align_cmd, reconstruct_cmd, export_cmd)
+COMMAND_MODULES = (infer_cmd, align_cmd, reconstruct_cmd, export_cmd, download_cmd)
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
