@@ -12,7 +12,7 @@ import logging
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..addon import preferences
+from ..addon import PATH_OPTIONS, preferences
 from ..core.io.checkpoints import LICENSE_NOTICE, OFFICIAL_CHECKPOINTS
 from . import setup
 
@@ -52,7 +52,7 @@ class DUST3R_OT_download_checkpoint(setup.SetupOperator, bpy.types.Operator):
         name="Folder",
         description="Where to store it (default: the extension's user folder)",
         subtype="DIR_PATH",
-        options={"SKIP_SAVE"},
+        options={"SKIP_SAVE", *PATH_OPTIONS},
     )
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:

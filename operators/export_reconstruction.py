@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..addon import PATH_OPTIONS
 from . import tasks
 from .export_scene import NothingToExport, export_scene_from_blender
 from .reconstruction_objects import context_root
@@ -67,7 +68,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     bl_label = "Export DUSt3R Reconstruction"
     bl_options = {"REGISTER"}
 
-    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE"})
+    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE", *PATH_OPTIONS})
     format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="colmap-bin")
     use_display_threshold: BoolProperty(
         name="Threshold as Shown",

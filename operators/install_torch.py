@@ -14,7 +14,7 @@ import os
 import bpy
 from bpy.props import StringProperty
 
-from ..addon import ADDON_PACKAGE
+from ..addon import ADDON_PACKAGE, PATH_OPTIONS
 from . import setup
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
         name="Target Folder",
         description="Where to install (default: the extension's user folder)",
         subtype="DIR_PATH",
-        options={"SKIP_SAVE"},
+        options={"SKIP_SAVE", *PATH_OPTIONS},
     )
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..addon import ADDON_PACKAGE
+from ..addon import ADDON_PACKAGE, PATH_OPTIONS
 from ..operators.download_checkpoint import LICENSE_NOTICE
 from ..operators.estimate import refresh_scene_estimates
 from ..operators.settings import DEVICE_ITEMS, PRECISION_ITEMS
@@ -27,6 +27,7 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         name="Checkpoint",
         description="DUSt3R model: an official .pth file, a Hugging Face folder or its model.safetensors",
         subtype="FILE_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
         default="",
     )
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", update=refresh_scene_estimates)
