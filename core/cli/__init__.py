@@ -11,14 +11,23 @@ with status 2; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from ..errors import Dust3rError
-from . import align_cmd, download_cmd, export_cmd, infer_cmd, reconstruct_cmd
+from ..errors import DependencyError, Dust3rError
 from .console import console_session
 
 EXIT_USER_ERROR = 2
-COMMAND_MODULES = (infer_cmd, align_cmd, reconstruct_cmd, export_cmd, download_cmd)
+# In --help order. Imported when the parser is built; a command whose module needs a package this Python
+# lacks (NumPy, Pillow, ...) is still listed and says what to install: `download` needs only the standard
+# library, so a bare Python can fetch the weights.
+COMMANDS = {
+    "infer": "infer_cmd",
+    "align": "align_cmd",
+    "reconstruct": "reconstruct_cmd",
+    "export": "export_cmd",
+    "download": "download_cmd",
+}
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default) -> None:
@@ -34,16 +43,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="DUSt3R reconstruction from photos.")
     _add_verbosity(parser, False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
+    for command, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f".{module_name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] == __name__.split(".")[0]:
+                raise  # one of ours: a bug, keep the traceback
+            _add_unavailable(subparsers, command, exc.name)
+            continue
         module.add_parser(subparsers)
     for subparser in subparsers.choices.values():
-        _add_verbosity(subparser, argparse.SUPPRESS)
+        if subparser.prefix_chars == "-":  # not the stand-in of a command that cannot run here
+            _add_verbosity(subparser, argparse.SUPPRESS)
     return parser
+
+
+def _add_unavailable(subparsers: argparse._SubParsersAction, command: str, missing: str) -> None:
+    """``command`` listed, but running it says which package this Python lacks (exit 2, one line)."""
+    # Every argument is taken as it comes (no option prefix), whatever the command would have accepted.
+    parser = subparsers.add_parser(
+        command, help=f"(needs {missing}, not installed in this Python)", prefix_chars="\x00", add_help=False
+    )
+    parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+
+    def run(_args: argparse.Namespace) -> int:
+        raise DependencyError(
+            f"python -m core {command} needs the package {missing!r}, which this Python does not have: install "
+            "the core's requirements (tests/requirements.txt lists them), or use Blender's Python"
+        )
+
+    parser.set_defaults(func=run)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose, args.quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     if args.verbose and args.quiet:
         print("error: -v and -q contradict each other: give one", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -124,3 +124,27 @@ def test_the_model_table_is_the_registry() -> None:
     assert [entry.key for entry in OFFICIAL_CHECKPOINTS.values()] == ["512_dpt", "512_linear", "224_linear"]
     assert all(checkpoint_by_key(entry.name) is entry for entry in OFFICIAL_CHECKPOINTS.values())
     assert "CC BY-NC-SA 4.0" in LICENSE_NOTICE and "non-commercial" in LICENSE_NOTICE
+
+
+_BARE_PYTHON = """
+import sys
+for name in ("numpy", "PIL", "scipy", "torch", "safetensors", "av"):  # a Python with the standard library only
+    sys.modules[name] = None
+from core.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_download_needs_only_the_standard_library(tmp_path) -> None:
+    """A bare Python (no NumPy, Pillow, torch) can fetch the weights; the commands that need more say what
+    is missing, in one line."""
+    with loopback_server(_files()) as (base, _):
+        proc = subprocess.run([sys.executable, "-c", _BARE_PYTHON, *_argv(tmp_path, base, "--accept-license")],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / NAME / "model.safetensors").read_bytes() == PAYLOAD
+    proc = subprocess.run([sys.executable, "-c", _BARE_PYTHON, "export", "--input", "r.npz", "--format", "ply"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: python -m core export needs the package"), lines
