@@ -14,7 +14,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..addon import PATH_OPTIONS, preferences
 from ..core.io.checkpoints import LICENSE_NOTICE, OFFICIAL_CHECKPOINTS
-from . import setup
+from ..jobs import setup
 
 log = logging.getLogger(__name__)
 

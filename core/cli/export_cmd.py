@@ -1,6 +1,6 @@
 """``python -m core export``: RESULT.npz -> COLMAP, nerfstudio or PLY (INTERFACES.md, the exports entry).
 
-Thin layer over :func:`core.io.export.export_reconstruction`; see that package for the file layouts.
+Thin layer over :func:`core.export.export_reconstruction`; see that package for the file layouts.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..io.export import DEFAULT_MIN_CONF, FORMATS
+from ..export import DEFAULT_MIN_CONF, FORMATS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -55,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_reconstruction, load_result
+    from ..export import export_reconstruction, load_result
 
     rec = load_result(args.input)
     report = export_reconstruction(
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         images_dir=args.images_dir,
         link_photos=args.link_photos,
     )
-    # report.warnings were logged once, as the export found them (core.io.export.run)
+    # report.warnings were logged once, as the export found them (core.export.run)
     print(
         f"wrote {report.out} ({report.format}): {report.num_images} images, {report.num_cameras} cameras, "
         f"{report.num_points} points"

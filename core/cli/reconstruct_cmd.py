@@ -127,7 +127,7 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import reconstruct
+    from ..jobs.photos import reconstruct
 
     config = config_from_args(args)
     out = check_output_file(args.out)
@@ -144,5 +144,5 @@ def run(args: argparse.Namespace) -> int:
         solve = result.solve_error_total_px
         error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
         print(f"refined {refined} of {result.num_views} cameras: {error}")
-        # its warnings were logged once, as the refinement found them (core.pipeline_refine)
+        # its warnings were logged once, as the refinement found them (core.jobs.refine)
     return 0
