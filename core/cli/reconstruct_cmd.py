@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.cli.footage`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -22,8 +22,8 @@ from ..config import (
     RefineConfig,
 )
 from ..errors import ConfigError
-from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
+from .footage import add_footage_arguments, is_footage, report_lines, run_footage
 from .infer_cmd import add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
