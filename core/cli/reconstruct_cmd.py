@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import (
     DISTORTION_MODELS,
+    IMAGE_SIZES,
     PAIR_STORAGES,
     AlignConfig,
     InferenceConfig,
@@ -51,7 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="result file: a .npz name, used exactly as given, checked before any work, replaced atomically",
     )
     parser.add_argument(
-        "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
+        "--size",
+        type=int,
+        choices=IMAGE_SIZES,
+        default=None,
+        help="network image size (default: the model's)",
     )
     add_network_options(parser, _DEFAULT_INFERENCE)
     parser.add_argument("--pair-storage", choices=PAIR_STORAGES, default=_DEFAULT_INFERENCE.pair_storage,
