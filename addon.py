@@ -14,6 +14,10 @@ import bpy
 ADDON_PACKAGE = __package__
 
 ROLE_KEY = "dust3r_role"
+# Options of every StringProperty holding a file or folder path (resolved with bpy.path.abspath): Blender 4.5+
+# is told that it takes the blend-file-relative "//" prefix (5.0 warns about such a value otherwise); 4.2
+# does not know the flag.
+PATH_OPTIONS = frozenset({"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else ())
 
 
 class Role:

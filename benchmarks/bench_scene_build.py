@@ -15,11 +15,17 @@ resident memory added by the build and by the evaluation. At ``--render-millions
 renders a 1280x720 Workbench image through a camera, with the Solid shading the add-on sets (Attribute
 colour, flat light), and says whether it shows colours (mean chroma of the covered pixels).
 
+With ``--baseline REV`` a third display, ``baseline``, is the add-on's ``triangles`` build as it was at git
+revision REV (extracted with ``git archive`` into a temporary folder and imported from there), so a change
+to the builder is measured against its predecessor in the same run (ratios triangles / baseline).
+
 Target: 5 M points built in under 2 s and shown in colour in every mode.
 
 Example::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scene_build.py --millions 1 5 20
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_scene_build.py --millions 1 5 20 \
+        --displays triangles baseline --baseline HEAD~1 --render-millions
 """
 
 from __future__ import annotations
@@ -38,14 +44,15 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="dust3r-bench-"))
-DISPLAYS = ("pointcloud", "triangles")
+DISPLAYS = ("pointcloud", "triangles", "baseline")
+ADDON_ROOT = [REPO_ROOT]  # the child of a ``baseline`` measurement imports the add-on from elsewhere
 
 
 def import_addon(name: str):
-    """Import one module of the add-on as a package named ``dust3r`` (a symlink to the repository root)."""
+    """Import one module of the add-on as a package named ``dust3r`` (a symlink to the add-on's root)."""
     if "dust3r" not in sys.modules:
         tmp = Path(tempfile.mkdtemp(prefix="dust3r-bench-pkg-"))
-        (tmp / "dust3r").symlink_to(REPO_ROOT, target_is_directory=True)
+        (tmp / "dust3r").symlink_to(ADDON_ROOT[0], target_is_directory=True)
         sys.path.insert(0, str(tmp))
     return importlib.import_module(f"dust3r.{name}")
 
@@ -214,7 +221,7 @@ def run_one(display: str, millions: float, cameras: int, render: bool) -> dict:
     radius = builder.default_point_radius(recon)
     rss0 = rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    if display == "triangles":
+    if display in ("triangles", "baseline"):
         report = builder.build_reconstruction(
             bpy.context.scene, recon, builder.BuildOptions(point_radius=radius)
         )
@@ -255,12 +262,21 @@ def main() -> int:
     parser.add_argument("--millions", type=float, nargs="+", default=[1, 5, 20])
     parser.add_argument("--cameras", type=int, default=50)
     parser.add_argument("--render-millions", type=float, nargs="*", default=[5], help="sizes also rendered")
-    parser.add_argument("--displays", nargs="+", default=list(DISPLAYS), choices=DISPLAYS)
+    parser.add_argument("--displays", nargs="+", default=None, choices=DISPLAYS,
+                        help="default: pointcloud triangles (and baseline with --baseline)")  # fmt: skip
+    parser.add_argument("--baseline", metavar="REV", help="also build with the add-on at this git revision")
     parser.add_argument("--one", nargs=2, metavar=("DISPLAY", "MILLIONS"), help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--render", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.displays is None:
+        args.displays = ["pointcloud", "triangles"] + (["baseline"] if args.baseline else [])
+    if "baseline" in args.displays and not (args.baseline or args.root):
+        parser.error("the baseline display needs --baseline REV")
 
     if args.one:  # a child process: one measurement, as a JSON line
+        if args.root is not None:
+            ADDON_ROOT[0] = args.root
         result = run_one(args.one[0], float(args.one[1]), args.cameras, args.render)
         print("RESULT " + json.dumps(result))
         sys.stdout.flush()
@@ -268,6 +284,16 @@ def main() -> int:
 
     import bpy
 
+    baseline_root = None
+    if args.baseline:
+        baseline_root = Path(tempfile.mkdtemp(prefix="dust3r-bench-baseline-"))
+        archive = subprocess.run(
+            ["git", "archive", args.baseline], cwd=REPO_ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(baseline_root)], input=archive.stdout, check=True)
+        rev = subprocess.run(["git", "rev-parse", "--short", args.baseline], cwd=REPO_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        print(f"baseline: the add-on at {args.baseline} ({rev})")
     print(f"bpy {bpy.app.version_string}, numpy {np.__version__}, {os.cpu_count()} CPUs")
     print(f"load average before: {os.getloadavg()[0]:.1f} (other processes on this machine slow the timings)")
     header = (
@@ -282,6 +308,8 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--one", display, str(millions), "--cameras", str(args.cameras)]
             if millions in args.render_millions:
                 cmd.append("--render")
+            if display == "baseline":
+                cmd += ["--root", str(baseline_root)]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
@@ -296,9 +324,19 @@ def main() -> int:
                 f"{r['threshold_s']:>8.2f} {r['build_mb']:>8.0f} {r['eval_mb']:>8.0f} {render}",
                 flush=True,
             )
-    print("ratios triangles / pointcloud (same run):")
-    for millions in args.millions:
-        t, p = rows.get(("triangles", millions)), rows.get(("pointcloud", millions))
+    for reference in ("pointcloud", "baseline"):
+        _print_ratios(rows, args.millions, reference)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def _print_ratios(rows: dict, millions_list, reference: str) -> None:
+    if not any(key[0] == reference for key in rows):
+        return
+    print(f"ratios triangles / {reference} (same run):")
+    for millions in millions_list:
+        t, p = rows.get(("triangles", millions)), rows.get((reference, millions))
         if t and p:
             keys = [
                 "build_s",
@@ -313,9 +351,6 @@ def main() -> int:
             keys += ["render_s"] if "render_s" in t else []
             ratios = ", ".join(f"{k} {t[k] / p[k]:.2f}x" for k in keys if p[k] > 0)
             print(f"  {millions:g} M: {ratios}")
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
-    sys.stdout.flush()
-    os._exit(0)
 
 
 if __name__ == "__main__":

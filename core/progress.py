@@ -44,3 +44,47 @@ def sub_progress(progress: ProgressFn | None, start: float, end: float) -> Progr
         progress(stage, start + span * min(max(fraction, 0.0), 1.0))
 
     return report
+
+
+class ProgressClock:
+    """Elapsed and remaining time of one operation, from its ``progress(stage, fraction)`` reports.
+
+    The remaining time is ``elapsed * (1 - f) / f``: the rate so far, extrapolated. It is unknown (None)
+    until a little of the work is done (``fraction`` of at least ``min_fraction`` after ``min_seconds``),
+    because the first stages (loading a model) say little about the rest.
+
+    Args:
+        clock: a monotonic time source in seconds (``time.monotonic``; tests pass their own).
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] | None = None, min_fraction: float = 0.02, min_seconds: float = 1.0
+    ) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self.start = self._clock()
+        self.min_fraction, self.min_seconds = min_fraction, min_seconds
+
+    def elapsed(self) -> float:
+        """Seconds since the operation started."""
+        return self._clock() - self.start
+
+    def remaining(self, fraction: float) -> float | None:
+        """Estimated seconds left at ``fraction`` done, or None while unknown."""
+        elapsed = self.elapsed()
+        if fraction >= 1.0:
+            return 0.0
+        if fraction < self.min_fraction or elapsed < self.min_seconds:
+            return None
+        return elapsed * (1.0 - fraction) / fraction
+
+
+def format_duration(seconds: float | None) -> str:
+    """``seconds`` as ``m:ss`` (``h:mm:ss`` from an hour on); ``--:--`` when unknown (None)."""
+    if seconds is None:
+        return "--:--"
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

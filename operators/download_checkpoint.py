@@ -12,18 +12,18 @@ import logging
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..addon import preferences
+from ..addon import PATH_OPTIONS, preferences
+from ..core.io.checkpoints import LICENSE_NOTICE, OFFICIAL_CHECKPOINTS
 from ..jobs import setup
 
 log = logging.getLogger(__name__)
 
 CHECKPOINTS_SUBDIR = "checkpoints"
-# Mirrors core.io.checkpoints.OFFICIAL_CHECKPOINTS (the operator module must not import the core at load
-# time); tests/blender/test_install_ops.py checks that the two lists agree.
-CHECKPOINT_ITEMS = (
-    ("DUSt3R_ViTLarge_BaseDecoder_512_dpt", "512 DPT", "512 px, DPT head: best quality (2.3 GB)"),
-    ("DUSt3R_ViTLarge_BaseDecoder_512_linear", "512 Linear", "512 px, linear head (2.1 GB)"),
-    ("DUSt3R_ViTLarge_BaseDecoder_224_linear", "224 Linear", "224 px, linear head: fastest (2.1 GB)"),
+# One table and one licence text (core.io.checkpoints: torch-free, cheap to import), shared with the command
+# line's ``python -m core download``.
+CHECKPOINT_ITEMS = tuple(
+    (entry.name, entry.label, f"{entry.description} ({entry.approx_bytes / 1e9:.1f} GB)")
+    for entry in OFFICIAL_CHECKPOINTS.values()
 )
 SOURCE_ITEMS = (
     ("huggingface", "Hugging Face", "model.safetensors (or pytorch_model.bin) + config.json, naver/<name>"),
@@ -52,7 +52,7 @@ class DUST3R_OT_download_checkpoint(setup.SetupOperator, bpy.types.Operator):
         name="Folder",
         description="Where to store it (default: the extension's user folder)",
         subtype="DIR_PATH",
-        options={"SKIP_SAVE"},
+        options={"SKIP_SAVE", *PATH_OPTIONS},
     )
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
@@ -66,6 +66,7 @@ class DUST3R_OT_download_checkpoint(setup.SetupOperator, bpy.types.Operator):
         layout.prop(self, "checkpoint_name")
         layout.prop(self, "source")
         layout.label(text="About 2.2 GB; an interrupted download resumes.", icon="INFO")
+        layout.label(text=LICENSE_NOTICE, icon="ERROR")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         if setup.refused_offline(self):

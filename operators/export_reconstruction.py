@@ -15,6 +15,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..addon import PATH_OPTIONS
+from ..core.config import DEFAULT_MIN_CONF
 from ..jobs.export import ExportRequest
 from ..jobs.task_operator import TaskOperator
 from ..scene.objects import context_root
@@ -44,7 +46,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
     bl_label = "Export DUSt3R Reconstruction"
     bl_options = {"REGISTER"}
 
-    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE"})
+    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE", *PATH_OPTIONS})
     format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="colmap-bin")
     use_display_threshold: BoolProperty(
         name="Threshold as Shown",
@@ -52,7 +54,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
         default=True,
     )
     min_conf: FloatProperty(
-        name="Min Confidence", description="Export points above this", default=3.0, min=0.0
+        name="Min Confidence", description="Export points above this", default=DEFAULT_MIN_CONF, min=0.0
     )
     max_points: IntProperty(name="Max Points", description="0: all", default=0, min=0)
     overwrite: BoolProperty(

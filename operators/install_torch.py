@@ -13,6 +13,7 @@ import logging
 import bpy
 from bpy.props import StringProperty
 
+from ..addon import PATH_OPTIONS
 from ..jobs import setup
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
         name="Target Folder",
         description="Where to install (default: the extension's user folder)",
         subtype="DIR_PATH",
-        options={"SKIP_SAVE"},
+        options={"SKIP_SAVE", *PATH_OPTIONS},
     )
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:

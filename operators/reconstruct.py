@@ -8,7 +8,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import CollectionProperty, EnumProperty, StringProperty
 
-from ..addon import preferences
+from ..addon import PATH_OPTIONS, preferences
 from ..jobs.photos import resolve_photos
 from ..jobs.reconstruct import JobRequest, checkpoint_path
 from ..jobs.task_operator import TaskOperator
@@ -29,13 +29,13 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
     bl_label = "Reconstruct from Photos"
     bl_options = {"REGISTER", "UNDO"}
 
-    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE"})
+    directory: StringProperty(name="Folder", subtype="DIR_PATH", options={"SKIP_SAVE", *PATH_OPTIONS})
     files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
     checkpoint: StringProperty(
         name="Checkpoint",
         description="Overrides the add-on preference",
         subtype="FILE_PATH",
-        options={"SKIP_SAVE"},
+        options={"SKIP_SAVE", *PATH_OPTIONS},
     )
     device: EnumProperty(
         name="Device", description="Overrides the add-on preference", items=DEVICE_ITEMS, default="auto",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..addon import preferences
+from ..addon import PATH_OPTIONS, preferences
 from ..jobs.footage import FootageJobRequest, resolve_source
 from ..jobs.reconstruct import checkpoint_path
 from ..jobs.task_operator import TaskOperator
@@ -66,8 +66,10 @@ class DUST3R_OT_reconstruct_footage(TaskOperator, bpy.types.Operator):
     __annotations__ = {
         **_OPERATOR_SETTINGS,
         **footage_properties({"SKIP_SAVE"}),
-        "filepath": StringProperty(name="Video", subtype="FILE_PATH", options={"SKIP_SAVE"}),
-        "directory": StringProperty(name="Image Sequence", subtype="DIR_PATH", options={"SKIP_SAVE"}),
+        "filepath": StringProperty(name="Video", subtype="FILE_PATH", options={"SKIP_SAVE", *PATH_OPTIONS}),
+        "directory": StringProperty(
+            name="Image Sequence", subtype="DIR_PATH", options={"SKIP_SAVE", *PATH_OPTIONS}
+        ),
         "clip": StringProperty(
             name="Movie Clip", description="A MovieClip of this file", options={"SKIP_SAVE"}
         ),
@@ -75,7 +77,7 @@ class DUST3R_OT_reconstruct_footage(TaskOperator, bpy.types.Operator):
             name="Checkpoint",
             description="Overrides the add-on preference",
             subtype="FILE_PATH",
-            options={"SKIP_SAVE"},
+            options={"SKIP_SAVE", *PATH_OPTIONS},
         ),
         "device": EnumProperty(
             name="Device",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
+from ..addon import PATH_OPTIONS
 from ..properties.footage_settings import (
     SOURCE_ITEMS,
     chosen_footage_path,
@@ -53,12 +54,14 @@ class DUST3R_PG_footage(bpy.types.PropertyGroup):
         name="Video",
         description="A video file, or one frame of an image sequence",
         subtype="FILE_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
         update=_source_changed,
     )
     directory: StringProperty(
         name="Sequence",
         description="A folder holding one numbered image sequence",
         subtype="DIR_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
         update=_source_changed,
     )
     clip: StringProperty(name="Clip", description="A movie clip of this file", update=_source_changed)

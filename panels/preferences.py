@@ -5,10 +5,11 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..addon import ADDON_PACKAGE
+from ..addon import ADDON_PACKAGE, PATH_OPTIONS
 from ..jobs.estimate import refresh_scene_estimates
 from ..jobs.torch_status import torch_summary
 from ..operators.cancel_setup import DUST3R_OT_cancel_setup
+from ..operators.download_checkpoint import LICENSE_NOTICE
 from ..properties.settings import DEVICE_ITEMS, PRECISION_ITEMS
 
 LOG_LINES = 8
@@ -26,6 +27,7 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         name="Checkpoint",
         description="DUSt3R model: an official .pth file, a Hugging Face folder or its model.safetensors",
         subtype="FILE_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
         default="",
     )
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto", update=refresh_scene_estimates)
@@ -45,6 +47,7 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         row = layout.row()
         for idname, text, icon in SETUP_OPERATORS:
             row.operator(idname, text=text, icon=icon)
+        layout.label(text=LICENSE_NOTICE, icon="INFO")  # beside Download: the weights' licence
         draw_setup_status(layout.box(), context)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ..addon import PATH_OPTIONS
 from ..jobs.estimate import refresh_estimate, show_estimate
 from ..jobs.photos import folder_photos
 from ..properties.settings import settings_properties
@@ -44,6 +45,7 @@ class DUST3R_PG_settings(ReconstructSettings, bpy.types.PropertyGroup):
         name="Photos",
         description="Folder of photos to reconstruct",
         subtype="DIR_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
         default="",
         update=_photo_folder_changed,
     )

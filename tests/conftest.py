@@ -82,6 +82,45 @@ def pytest_make_collect_report(collector):
         )
 
 
+_GOLDEN_IDS = pytest.StashKey[set]()
+
+
+def _compares_with_the_reference(item) -> bool:
+    """A golden case: a test whose module holds the reference fixtures (``REF = reference()``)."""
+    from tests.reference_data import Reference
+
+    module = getattr(item, "module", None)
+    return module is not None and any(isinstance(value, Reference) for value in vars(module).values())
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    config.stash[_GOLDEN_IDS] = {item.nodeid for item in items if _compares_with_the_reference(item)}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say which reference fixtures the run used and how many golden cases ran: a clone without ../shared
+    uses the vendored subset, where some cases are not collected (they need files only the full set has)."""
+    from tests.reference_data import reference
+
+    golden = config.stash.get(_GOLDEN_IDS, set())
+    ran = {
+        report.nodeid
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", "call") == "call" and report.nodeid in golden
+    }
+    ref = reference()
+    terminalreporter.write_sep("-", "reference fixtures")
+    terminalreporter.write_line(f"reference fixtures: {ref.label}")
+    terminalreporter.write_line(
+        f"golden cases (tests against the reference fixtures): {len(ran)} ran of {len(golden)} collected"
+    )
+    if not ref.full:
+        terminalreporter.write_line(
+            "the full reference (../shared/reference beside the clone) adds the cases that need its other files"
+        )
+
+
 def pytest_unconfigure(config) -> None:
     tempfile.tempdir = _PREVIOUS_TEMPDIR
     for name, value in _PREVIOUS_ENV.items():

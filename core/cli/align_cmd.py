@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DISTORTION_MODELS, AlignConfig, RefineConfig
+from ..config import DEFAULT_MIN_CONF, DISTORTION_MODELS, AlignConfig, RefineConfig
 from ..errors import AlignmentError, ConfigError
 from ..io.atomic import save_npz
 from ..io.output_paths import check_output_file
@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default="weiszfeld")
     parser.add_argument("--method", choices=("fast", "paper"), default="fast")
     parser.add_argument(
-        "--min-conf", type=float, default=3.0, help="ignore pixels with a confidence at or below"
+        "--min-conf", type=float, default=DEFAULT_MIN_CONF, help="ignore pixels with a confidence at or below"
     )
     parser.add_argument("--shared-focal", action="store_true", help="all views share one focal length")
     parser.add_argument(
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--distortion is estimated by the refinement: add --refine")
     output = check_output_file(args.output, "--output")
     preds = load_case_predictions(args.input)
-    result = global_align(preds, config, progress=_log_progress)
+    result = global_align(preds, config, progress=args.progress)
     sizes = {d.shape for d in result.depth}
     if len(sizes) != 1:
         raise AlignmentError(f"views have different sizes {sorted(sizes)}: EST.npz needs one size")
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.refine:
         images = load_case_images(args.input, result.num_views, next(iter(sizes)))
         print(f"aligned {result.num_views} views in {result.seconds:.2f} s")
-        refinement = _refine(result, images, refine_config, args.shared_focal)
+        refinement = _refine(result, images, refine_config, args.shared_focal, args.progress)
         refined = refinement.alignment
         estimate.update(
             cam2world=refined.world_from_cam,
@@ -162,19 +162,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refine(aligned, images: np.ndarray, config: RefineConfig, shared_focal: bool):
+def _refine(aligned, images: np.ndarray, config: RefineConfig, shared_focal: bool, progress):
     from ..refine import Priors, refine_alignment
 
     n = aligned.num_views
     priors = Priors(shared_focal=shared_focal, known_focal=np.zeros(n, bool), known_pose=np.zeros(n, bool))
-    refinement = refine_alignment(aligned, list(images), config, priors=priors, progress=_log_progress)
+    refinement = refine_alignment(aligned, list(images), config, priors=priors, progress=progress)
     print(
         f"refined {int(refinement.refined.sum())} of {n} views in {refinement.seconds:.2f} s: solve error "
         f"{refinement.solve_error_total_px:.3f} px ({refinement.num_observations} observations of "
         f"{refinement.num_tracks} tracks)"
     )
     for line in refinement.warnings:
-        print(f"warning: {line}")
+        logger.warning("refinement: %s", line)
     return refinement
 
 
@@ -186,7 +186,3 @@ def _refinement_arrays(refinement) -> dict[str, np.ndarray]:
         "refine_status": np.array(refinement.notes, dtype=str),
         "refine_seconds": np.float64(refinement.seconds),
     }
-
-
-def _log_progress(stage: str, fraction: float) -> None:
-    logger.info("%s (%.0f%%)", stage, 100 * fraction)

@@ -7,7 +7,6 @@ Thin layer over :func:`core.export.export_reconstruction`; see that package for 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..export import DEFAULT_MIN_CONF, FORMATS
@@ -84,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
         mesh=args.mesh,
         cameras=args.cameras,
     )
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    # report.warnings were logged once, as the export found them (core.export.run)
     if report.format == "depth":
         print(f"wrote {report.out} (depth): {report.num_images} depth maps and depth.json")
     else:

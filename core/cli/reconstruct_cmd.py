@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.cli.footage`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import (
     DISTORTION_MODELS,
+    IMAGE_SIZES,
     PAIR_STORAGES,
     AlignConfig,
     InferenceConfig,
@@ -22,8 +23,8 @@ from ..config import (
     RefineConfig,
 )
 from ..errors import ConfigError
-from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
+from .footage import add_footage_arguments, is_footage, report_lines, run_footage
 from .infer_cmd import add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="result file: a .npz name, used exactly as given, checked before any work, replaced atomically",
     )
     parser.add_argument(
-        "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
+        "--size",
+        type=int,
+        choices=IMAGE_SIZES,
+        default=None,
+        help="network image size (default: the model's)",
     )
     add_network_options(parser, _DEFAULT_INFERENCE)
     parser.add_argument("--pair-storage", choices=PAIR_STORAGES, default=_DEFAULT_INFERENCE.pair_storage,
@@ -134,11 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if is_footage(args):
         print("\n".join(report_lines(run_footage(args, config, out), out)))
         return 0
-
-    def report(stage: str, fraction: float) -> None:
-        logger.info("%5.1f%% %s", 100.0 * fraction, stage)
-
-    result = reconstruct(args.images, args.checkpoint, config, progress=report)
+    result = reconstruct(args.images, args.checkpoint, config, progress=args.progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
@@ -148,6 +149,5 @@ def run(args: argparse.Namespace) -> int:
         solve = result.solve_error_total_px
         error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
         print(f"refined {refined} of {result.num_views} cameras: {error}")
-        for line in result.refine_warnings:
-            print(f"warning: {line}")
+        # its warnings were logged once, as the refinement found them (core.jobs.refine)
     return 0

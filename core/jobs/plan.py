@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from ..config import InferenceConfig
+from ..config import AlignConfig, InferenceConfig
 from ..model.configs import ModelConfig
 from ..resources.guard import check_fits
-from ..resources.memory import RunEstimate, estimate_run
+from ..resources.memory import Machine, RunEstimate, estimate_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,23 +37,23 @@ def photo_sizes(paths: Sequence[str | Path]) -> list[tuple[int, int]]:
 def plan_run(
     sizes: Sequence[tuple[int, int]],
     config: InferenceConfig,
+    align: AlignConfig | None = None,
     model_config: ModelConfig | None = None,
     pairs: Sequence[tuple[int, int]] | None = None,
     device: str = "cpu",
     keep_model: bool = False,
     with_result: bool = True,
-    align_method: str = "fast",
-    fast_pixels: int = 1024,
     sequence: bool = False,
 ) -> RunEstimate:
     """The :class:`RunEstimate` of a run over photos of ``sizes`` (``(W0, H0)``) with ``config``.
 
     Args:
+        align: the alignment settings (defaults when None: ``infer`` aligns nothing).
         pairs: the chosen pairs when known; else the graph's count (an upper bound for retrieval).
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
-        keep_model, with_result, align_method, fast_pixels: see :func:`~core.resources.memory.estimate_run`.
+        keep_model, with_result: see :func:`~core.resources.memory.estimate_run`.
     """
-    from ..inference.pairs import count_pairs
+    from ..graphs.photos import count_pairs
 
     num_pairs = list(pairs) if pairs is not None else count_pairs(len(sizes), config.scene_graph, sequence)
     vram = None
@@ -62,16 +63,12 @@ def plan_run(
         sizes,
         num_pairs,
         model_config,
-        config.precision,
+        config if model_config is None else replace(config, image_size=None),  # a model knows its size
+        align,
         device,
-        image_size=config.image_size if model_config is None else None,
-        batch_size=config.batch_size,
-        storage=config.pair_storage,
-        align_method=align_method,
-        fast_pixels=fast_pixels,
         keep_model=keep_model,
         with_result=with_result,
-        available_vram_bytes=vram,
+        machine=Machine(available_vram_bytes=vram),
     )
 
 
@@ -84,9 +81,12 @@ def _free_vram() -> int | None:
         return None
 
 
-def guard_run(estimate: RunEstimate, enabled: bool = True) -> RunEstimate:
-    """Log ``estimate`` and refuse it (:class:`~core.errors.ResourceError`) when it does not fit."""
-    logger.info("estimate: %s (peak in %s: %s)", estimate.explanation, estimate.phase, estimate.breakdown())
+def guard_run(estimate: RunEstimate, enabled: bool = True, level: int = logging.INFO) -> RunEstimate:
+    """Log ``estimate`` (at ``level``) and refuse it (:class:`~core.errors.ResourceError`) when it does not
+    fit."""
+    logger.log(
+        level, "estimate: %s (peak in %s: %s)", estimate.explanation, estimate.phase, estimate.breakdown()
+    )
     if enabled:
         check_fits(estimate)
     return estimate
@@ -106,18 +106,25 @@ class RunGuard:
         sizes: Sequence[tuple[int, int]],
         config: InferenceConfig,
         device: str,
+        align: AlignConfig | None = None,
         keep_model: bool = False,
         with_result: bool = True,
-        align_method: str = "fast",
-        fast_pixels: int = 1024,
         sequence: bool = False,
     ) -> None:
-        self.sizes, self.config, self.device = list(sizes), config, device
-        self.options = dict(keep_model=keep_model, with_result=with_result, align_method=align_method,
-                            fast_pixels=fast_pixels, sequence=sequence)  # fmt: skip
+        self.sizes, self.config, self.device, self.align = list(sizes), config, device, align
+        self.options = dict(keep_model=keep_model, with_result=with_result, sequence=sequence)
+        self._told = False  # the estimate is logged once (INFO), at the first check that knows the model
 
     def check(self, model_config: ModelConfig | None = None, pairs=None) -> RunEstimate:
         """Estimate (the heaviest model of the size when ``model_config`` is None; the graph's pair count
-        when ``pairs`` is None) and refuse the run when it does not fit."""
-        estimate = plan_run(self.sizes, self.config, model_config, pairs, self.device, **self.options)
-        return guard_run(estimate, self.config.check_memory)
+        when ``pairs`` is None) and refuse the run when it does not fit.
+
+        The estimate is logged at INFO once, at the first check that knows the model (an estimate with the
+        heaviest model of the size would mislead: "3.6 GB, 81 s" for a run of 278 MB); the others at DEBUG.
+        A refusal states its own estimate, whichever check refuses."""
+        estimate = plan_run(
+            self.sizes, self.config, self.align, model_config, pairs, self.device, **self.options
+        )
+        tell = model_config is not None and not self._told
+        self._told = self._told or tell
+        return guard_run(estimate, self.config.check_memory, logging.INFO if tell else logging.DEBUG)

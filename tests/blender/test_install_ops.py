@@ -63,6 +63,7 @@ def test_checkpoint_list_matches_the_core_registry(addon) -> None:
     registry = addon.submodule("core.io.checkpoints").OFFICIAL_CHECKPOINTS
     items = addon.submodule("operators.download_checkpoint").CHECKPOINT_ITEMS
     assert [item[0] for item in items] == list(registry)
+    assert [item[1] for item in items] == [entry.label for entry in registry.values()]  # derived, not copied
 
 
 def test_download_checkpoint_sets_the_preference(addon, online, tmp_path: Path, monkeypatch) -> None:

@@ -193,6 +193,9 @@ def test_preferences_draw(addon) -> None:
     # The packaging operators are drawn when they are registered.
     assert ("operator", "dust3r.install_torch") in calls
     assert ("operator", "dust3r.download_checkpoint") in calls
+    # The weights' licence beside Download: the one text the command line's `download` prints too.
+    notice = addon.submodule("core.io.checkpoints").LICENSE_NOTICE
+    assert "CC BY-NC-SA 4.0" in notice and ("label", notice) in calls
     # The PyTorch status line of the set-up box (torch is installed in the test environment).
     assert any(c[0] == "label" and c[1].startswith("PyTorch") for c in calls)
 

@@ -149,3 +149,24 @@ def test_built_zip_excludes_dev_files(tmp_path) -> None:
     for prefix in (*dev_files, "wheels/build_wheels.py"):
         assert not any(n.startswith(prefix) for n in names), prefix
     assert not any("__pycache__" in n for n in names)
+
+
+def test_every_path_property_takes_the_blend_relative_prefix(addon) -> None:
+    """Blender 4.5+ (CI runs 5.0.1 too) warns about a "//" value in a path property that does not say it
+    accepts one; every file or folder path of ours is resolved with bpy.path.abspath, so all say so."""
+    rna_types = [getattr(bpy.ops.dust3r, name).get_rna_type() for name in dir(bpy.ops.dust3r)]
+    rna_types += [
+        bpy.types.PropertyGroup.bl_rna_get_subclass_py(name).bl_rna
+        for name in ("DUST3R_PG_settings", "DUST3R_PG_footage")
+    ]
+    prefs = bpy.context.preferences.addons[addon.module_name].preferences
+    rna_types.append(prefs.bl_rna)
+    paths = [
+        (rna.identifier, prop.identifier, getattr(prop, "is_path_supports_blend_relative", False))
+        for rna in rna_types
+        for prop in rna.properties
+        if prop.type == "STRING" and prop.subtype in ("FILE_PATH", "DIR_PATH")
+    ]
+    assert ("DUST3R_OT_reconstruct_footage", "filepath", bpy.app.version >= (4, 5, 0)) in paths
+    assert len(paths) >= 10
+    assert all(supports == (bpy.app.version >= (4, 5, 0)) for _, _, supports in paths), paths

@@ -18,6 +18,7 @@ import pytest
 
 from core.io.atomic import atomic_write, save_npz
 from core.result import Reconstruction
+from tests.cli_support import message_lines
 from tests.exact_pairs import exact_predictions
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
@@ -105,7 +106,7 @@ def test_ctrl_c_while_writing_result_keeps_the_previous_file_and_cleans_up(
     proc = _run_until_stopped(5, *_reconstruct_args(out))
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and err.strip().splitlines() == ["error: interrupted"]
+    assert proc.returncode == 130 and message_lines(err) == ["error: interrupted"]
     assert out.read_bytes() == previous_result[1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULT.npz"]  # no temporary file left
 

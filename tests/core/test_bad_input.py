@@ -20,6 +20,7 @@ from core.cli import main as cli_main
 from core.config import AlignConfig, InferenceConfig, ReconstructConfig
 from core.errors import AlignmentError, Cancelled, ConfigError, ImageError
 from core.inference.images import GIF_REASON, MIN_PHOTO_SIDE, list_photos, load_image
+from tests.cli_support import message_lines
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def _core(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
+    lines = message_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     return lines[0]
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
+from tests.cli_support import message_lines
 from tests.reference_data import reference, subsample, vendored
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def _tiny_linear() -> Path:
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
+    err = message_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
 
@@ -182,4 +183,4 @@ def test_module_entry_point_reports_one_line(tmp_path: Path) -> None:
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: photo not found: {tmp_path / 'none.jpg'}"]
+    assert message_lines(proc.stderr) == [f"error: photo not found: {tmp_path / 'none.jpg'}"]

@@ -16,6 +16,7 @@ from core.errors import Cancelled
 from core.footage import FLAGGED, RECONSTRUCTED, read_frame_status
 from core.jobs.footage import reconstruct_footage
 from core.result import Reconstruction
+from tests.cli_support import message_lines
 from tests.footage_support import shot_frames, write_sequence, write_video
 
 pytest.importorskip("av")
@@ -154,7 +155,7 @@ def test_cli_footage_errors_are_one_line_with_exit_code_2(tmp_path, frames, caps
     for args, message in cases:
         assert cli_main(args) == 2
         err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1, err
+        assert message in err and len(message_lines(err)) == 1, err
     assert not Path(out).exists()
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.io.output_paths import check_output_file, check_output_folder
+from tests.cli_support import message_lines
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def _core(*argv: str) -> subprocess.CompletedProcess:
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
+    lines = message_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     return lines[0]
 

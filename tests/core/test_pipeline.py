@@ -12,6 +12,7 @@ from core.cli import main as cli_main
 from core.config import InferenceConfig, ReconstructConfig
 from core.errors import Cancelled, ConfigError, ImageError
 from core.geometry.photo import PhotoCrop, focal_35mm_from_net
+from tests.cli_support import message_lines
 from tests.pipeline_support import FAST_CONFIG as CONFIG
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
@@ -127,7 +128,7 @@ def test_cli_reconstruct_user_errors_exit_2(tmp_path, capsys) -> None:
         str(tmp_path / "r.npz"),
     ]
     assert cli_main([*args, "--images", str(tmp_path / "missing.jpg")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = message_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("error:") and "missing.jpg" in err[0]
     bad_ckpt = tmp_path / "bad.pth"
     bad_ckpt.write_bytes(b"not a checkpoint")

@@ -9,6 +9,7 @@ from core.cli import EXIT_USER_ERROR, main
 from core.cli.reconstruct_cmd import config_from_args
 from core.config import ReconstructConfig, RefineConfig
 from core.errors import ConfigError
+from tests.cli_support import message_lines
 from tests.synthetic import evaluate, make_case, save_case
 
 
@@ -48,7 +49,7 @@ def test_align_refine_user_errors_exit_2_with_one_line(case_file, tmp_path, caps
     out = tmp_path / "est.npz"
     assert main(["align", "--input", str(no_images), "--output", str(out), "--refine"]) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
-    assert "images" in err and len(err.splitlines()) == 1
+    assert "images" in err and len(message_lines(err)) == 1
     assert (
         main(["align", "--input", str(path), "--output", str(out), "--distortion", "k1"]) == EXIT_USER_ERROR
     )

@@ -15,6 +15,7 @@ from core.config import AlignConfig, InferenceConfig, ReconstructConfig
 from core.errors import ResourceError
 from core.resources import guard
 from core.resources.hardware import MemoryInfo
+from tests.cli_support import message_lines
 from tests.pipeline_support import FAST_CONFIG as CONFIG
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
@@ -28,7 +29,7 @@ def little_memory(monkeypatch):
 
 
 def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
+    err = message_lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import FILL_MODES, FootageConfig, ReconstructConfig
 from ..errors import ConfigError
-from .result import FootageResult
+from ..footage.result import FootageResult
 
 logger = logging.getLogger(__name__)
 _FOOTAGE_ONLY = ("every", "max_frames", "start", "end", "sensor_width", "fps", "allow_gaps")
@@ -92,11 +92,7 @@ def run_footage(args: argparse.Namespace, base: ReconstructConfig, out: Path) ->
         raise ConfigError("--focal-exif is for photos; for footage give --focal-mm and --sensor-width")
     config = footage_config(args, base)
     source = args.video if args.video else args.images
-
-    def report(stage: str, fraction: float) -> None:
-        logger.info("%5.1f%% %s", 100.0 * fraction, stage)
-
-    result = reconstruct_footage(source, args.checkpoint, config, progress=report)
+    result = reconstruct_footage(source, args.checkpoint, config, progress=getattr(args, "progress", None))
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
     return result
