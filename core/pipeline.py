@@ -132,7 +132,8 @@ def reconstruct(
 
     device = resolve_device(config.inference.device)
     guard = RunGuard(photo_sizes(paths), config.inference, device.type, keep_model=model is not None,
-                     align_method=config.align.method, fast_pixels=config.align.fast_pixels)  # fmt: skip
+                     align_method=config.align.method, fast_pixels=config.align.fast_pixels,
+                     align_memory=config.align.memory, anchor_pixels=config.align.anchor_pixels)  # fmt: skip
     loaded_here = model is None
     if loaded_here:
         guard.check()  # with the heaviest model of the size: before any work
@@ -152,6 +153,7 @@ def reconstruct(
         crops = [img.crop for img in images]
         known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
         align_config = replace(config.align, known_focals=known) if known is not None else config.align
+        align_config = replace(align_config, memory=store.align_memory)  # the guard's choice (auto resolved)
         refine = config.refine.enabled and len(images) > 1
         align_end = _REFINE_FROM if refine else _STAGES["align"][1]
         with memory_errors("aligning the views"):
@@ -203,11 +205,13 @@ class _StoreSink:
     def __init__(self, guard, model_config) -> None:
         self.guard, self.model_config = guard, model_config
         self.store = None
+        self.align_memory = "auto"
 
     def prepare(self, pairs) -> None:
         from .align.store import PairStore
 
         estimate = self.guard.check(self.model_config, pairs)
+        self.align_memory = estimate.align_memory
         self.store = PairStore(on_disk=estimate.storage == "disk", expected_bytes=estimate.disk_bytes)
 
     def __call__(self, pred) -> None:

@@ -44,13 +44,16 @@ def plan_run(
     align_method: str = "fast",
     fast_pixels: int = 1024,
     sequence: bool = False,
+    align_memory: str = "auto",
+    anchor_pixels: int = 256,
 ) -> RunEstimate:
     """The :class:`RunEstimate` of a run over photos of ``sizes`` (``(W0, H0)``) with ``config``.
 
     Args:
         pairs: the chosen pairs when known; else the graph's count (an upper bound for retrieval).
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
-        keep_model, with_result, align_method, fast_pixels: see :func:`~.memory.estimate_run`.
+        keep_model, with_result, align_method, fast_pixels, align_memory, anchor_pixels: see
+            :func:`~.memory.estimate_run`.
     """
     from ..inference.pairs import count_pairs
 
@@ -69,6 +72,8 @@ def plan_run(
         storage=config.pair_storage,
         align_method=align_method,
         fast_pixels=fast_pixels,
+        align_memory=align_memory,
+        anchor_pixels=anchor_pixels,
         keep_model=keep_model,
         with_result=with_result,
         available_vram_bytes=vram,
@@ -111,10 +116,13 @@ class RunGuard:
         align_method: str = "fast",
         fast_pixels: int = 1024,
         sequence: bool = False,
+        align_memory: str = "auto",
+        anchor_pixels: int = 256,
     ) -> None:
         self.sizes, self.config, self.device = list(sizes), config, device
         self.options = dict(keep_model=keep_model, with_result=with_result, align_method=align_method,
-                            fast_pixels=fast_pixels, sequence=sequence)  # fmt: skip
+                            fast_pixels=fast_pixels, sequence=sequence, align_memory=align_memory,
+                            anchor_pixels=anchor_pixels)  # fmt: skip
 
     def check(self, model_config: ModelConfig | None = None, pairs=None) -> RunEstimate:
         """Estimate (the heaviest model of the size when ``model_config`` is None; the graph's pair count
