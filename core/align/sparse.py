@@ -6,7 +6,7 @@ subsample of ``fast_pixels`` per view taken from every pair, and the depth stage
 pairs at once. The sparse path keeps the same objective and the same solver, and changes only what it holds:
 
 1. **anchors**: per view, a fixed budget of ``anchor_pixels`` pixels: the image is cut into about that many
-   cells and each cell gives its most confident pixel in the view's own pointmap (the pair of the
+   cells (of the image's aspect) and each cell gives its most confident pixel in the view's own pointmap (the pair of the
    spanning-tree initialisation in which the view is first); cells with no confident pixel give none. All
    pairs that contain the view are sampled at the same anchors, so the solver's per-pixel fusion of the
    pairs' predictions works as before. Choosing the most confident pixel of each cell spends the budget on
@@ -30,7 +30,6 @@ borders, while the anchors already bring the solve to a few kilobytes per pair.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,6 +38,7 @@ from ..config import AlignConfig
 from ..geometry import invert_rigid
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, sub_progress
+from ..resources.memory import anchor_grid
 from .camera_fit import Cameras
 from .dense import dense_depths, map_rows
 from .graph import PairGraph, confidence_weights
@@ -53,25 +53,23 @@ DEPTH_BLOCK_BYTES = 32 * 2**20
 
 
 def anchor_pixels(conf: np.ndarray, budget: int, min_conf: float) -> np.ndarray:
-    """Flat indices ``(K,)`` int64 (``K <= budget``, row-major order) of the anchors of one view.
+    """Flat indices ``(K,)`` int64 (ascending) of the anchors of one view.
 
     Args:
         conf: ``(H, W)`` confidences of the view's own pointmap.
-        budget: about this many cells: the most confident pixel of each cell whose best confidence is above
-            ``min_conf``.
+        budget: the image is cut into about this many cells (:func:`~core.resources.memory.anchor_grid`);
+            each cell whose best confidence is above ``min_conf`` gives its most confident pixel (the
+            first one in row-major order on ties), so ``K <= budget``.
     """
     H, W = conf.shape
-    side = max(1, math.ceil(math.sqrt(H * W / budget)))
-    rows, cols = -(-H // side), -(-W // side)
-    padded = np.full((rows * side, cols * side), -np.inf, np.float32)
-    padded[:H, :W] = conf
-    cells = padded.reshape(rows, side, cols, side).transpose(0, 2, 1, 3).reshape(rows, cols, side * side)
-    best = np.argmax(cells, axis=-1)
-    best_conf = np.take_along_axis(cells, best[..., None], axis=-1)[..., 0]
-    r = np.arange(rows)[:, None] * side + best // side
-    c = np.arange(cols)[None, :] * side + best % side
-    keep = best_conf > min_conf
-    return (r * W + c)[keep].astype(np.int64)
+    rows, cols = anchor_grid(H, W, budget)
+    cell = ((np.arange(H) * rows // H)[:, None] * cols + (np.arange(W) * cols // W)[None, :]).reshape(-1)
+    flat = conf.reshape(-1)
+    order = np.lexsort((-flat, cell))  # by cell, then by falling confidence (stable: row-major on ties)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = cell[order[1:]] != cell[order[:-1]]
+    best = order[first]
+    return np.sort(best[flat[best] > min_conf]).astype(np.int64)
 
 
 def gather_anchor_samples(

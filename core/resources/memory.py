@@ -230,12 +230,20 @@ def _store_bytes(run: _Run) -> int:
     return int(STORE_BYTES_PER_PIXEL * mean_pixels * run.num_pairs)
 
 
+def anchor_grid(height: int, width: int, budget: int) -> tuple[int, int]:
+    """``(rows, cols)`` of the sparse path's anchor cells: about ``budget`` cells of the image's aspect (at
+    most one per pixel); each cell gives at most one anchor (``core.align.sparse.anchor_pixels``)."""
+    rows = min(height, max(1, round(math.sqrt(budget * height / width))))
+    cols = min(width, max(1, round(budget / rows)))
+    return rows, cols
+
+
 def solve_samples(height: int, width: int, pixels: int, sparse: bool) -> int:
     """Pixels per view the solve works on: the regular subsample of ``fast_pixels`` (dense, as
     ``core.align.solver.sample_predictions`` takes it) or the anchor cells of ``anchor_pixels`` (sparse)."""
     if sparse:
-        side = max(1, math.ceil(math.sqrt(height * width / pixels)))
-        return -(-height // side) * -(-width // side)
+        rows, cols = anchor_grid(height, width, pixels)
+        return rows * cols
     stride = max(1, round(math.sqrt(height * width / pixels)))
     return len(range(stride // 2, height, stride)) * len(range(stride // 2, width, stride))
 
@@ -269,8 +277,9 @@ def alignment_bytes(
         samples = num_pairs * 2 * per_view * (3 + 1) * 8
         solver = int(SOLVER_COPIES * samples) + SLOT_BYTES * num_pairs
     if sparse and method != "paper":
-        widest = max(w for _, w in sizes)
-        block = max(SPARSE_DEPTH_BLOCK_BYTES, DENSE_ARRAYS * 4 * max_slots * widest)
+        whole_view = DENSE_ARRAYS * 4 * max_slots * max_pixels
+        one_row = DENSE_ARRAYS * 4 * max_slots * max(w for _, w in sizes)
+        block = max(min(SPARSE_DEPTH_BLOCK_BYTES, whole_view), one_row)
         return {"alignment": solver, "depth maps": block + outputs}
     return {"alignment": solver, "depth maps": DENSE_ARRAYS * 4 * max_slots * max_pixels + outputs}
 
