@@ -13,7 +13,7 @@ reset (``/proc/self/clear_refs``, Linux) before each:
 * ``sparse``: ``global_align`` on the disk store, ``AlignConfig(memory="sparse")``;
 * ``dense``: the predictions copied into a RAM store (the path a run takes today when it fits), then
   ``global_align(..., memory="dense")``; only where the memory model's estimate of it fits in
-  ``--dense-share`` of the free RAM (else reported as skipped).
+  ``--dense-share`` of the free RAM and N is at most ``--dense-up-to`` (else reported as skipped).
 
 Reported per N and path: pairs, peak RSS of the process (``VmHWM``) and its rise above the RSS at the reset,
 the memory model's estimate of that rise (:func:`core.resources.memory.alignment_bytes`, plus the RAM store
@@ -85,7 +85,8 @@ def _accuracy(case, result) -> dict:
     return {"ate": ate / float(case["scene_scale"]), "focal_err": focal}
 
 
-def child(n: int, size: tuple[int, int], k: int, dense_share: float, seed: int) -> list[dict]:
+def child(n: int, size: tuple[int, int], k: int, dense_share: float, seed: int, dense_up_to) -> None:
+    """Generate the case of ``n`` views and align it both ways; prints one ``ROW {json}`` line per path."""
     from core.align import global_align
     from core.align.store import PairStore
     from core.config import AlignConfig
@@ -115,7 +116,6 @@ def child(n: int, size: tuple[int, int], k: int, dense_share: float, seed: int) 
     W, H = size
     sizes = [(H, W)] * n
     degree = int(np.bincount(np.array(pairs).reshape(-1)).max())
-    rows = []
     for memory in ("sparse", "dense"):
         parts = alignment_bytes(sizes, len(pairs), degree, "fast", memory == "sparse")
         store_ram = disk.nbytes if memory == "dense" else 0
@@ -127,7 +127,10 @@ def child(n: int, size: tuple[int, int], k: int, dense_share: float, seed: int) 
             row["skipped"] = (
                 f"estimate {estimate / 1e9:.1f} GB > {dense_share:.0%} of {free / 1e9:.1f} GB free"
             )
-            rows.append(row)
+        elif memory == "dense" and dense_up_to is not None and n > dense_up_to:
+            row["skipped"] = f"--dense-up-to {dense_up_to} (time on this shared machine)"
+        if "skipped" in row:
+            print("ROW " + json.dumps(row), flush=True)
             continue
         base = _reset_peak()
         preds = disk
@@ -146,9 +149,8 @@ def child(n: int, size: tuple[int, int], k: int, dense_share: float, seed: int) 
             preds.close()
         del preds
         gc.collect()
-        rows.append(row)
+        print("ROW " + json.dumps(row), flush=True)
     disk.close()
-    return rows
 
 
 def _table(rows: list[dict]) -> str:
@@ -190,24 +192,27 @@ def main() -> int:
     parser.add_argument(
         "--dense-share", type=float, default=0.6, help="run dense when its estimate fits this"
     )
+    parser.add_argument("--dense-up-to", type=int, default=None, help="run dense only up to this many views")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        rows = child(args.child, tuple(args.size), args.k, args.dense_share, args.seed)
-        print("RESULT " + json.dumps(rows))
+        child(args.child, tuple(args.size), args.k, args.dense_share, args.seed, args.dense_up_to)
         return 0
     rows = []
     for n in args.n:
         cmd = [sys.executable, __file__, "--child", str(n), "--size", *map(str, args.size), "--k", str(args.k),
                "--dense-share", str(args.dense_share), "--seed", str(args.seed)]  # fmt: skip
-        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-        if out.returncode != 0 or not line:
-            print(out.stderr[-3000:], file=sys.stderr)
+        if args.dense_up_to is not None:
+            cmd += ["--dense-up-to", str(args.dense_up_to)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as proc:
+            for line in proc.stdout:  # each row as it comes: a long run shows its progress
+                if line.startswith("ROW "):
+                    rows.append(json.loads(line[len("ROW ") :]))
+                    print(_table(rows[-1:]).splitlines()[-1], flush=True)
+        if proc.returncode != 0:
             return 1
-        rows += json.loads(line[0][len("RESULT ") :])
-        print(_table([r for r in rows if r["n"] == n]).splitlines()[-1], flush=True)
     print(f"\nCPU: {_cpu()}, {os.cpu_count()} cores; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     print(f"synthetic orbit, noise 1, {args.size[0]}x{args.size[1]}, k = {args.k}\n")
     print(_table(rows))
