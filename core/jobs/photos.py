@@ -122,9 +122,9 @@ def reconstruct(
     from .plan import RunGuard, photo_sizes
 
     device = resolve_device(config.inference.device)
-    guard = RunGuard(photo_sizes(paths), config.inference, device.type, keep_model=model is not None,
-                     align_method=config.align.method, fast_pixels=config.align.fast_pixels,
-                     align_memory=config.align.memory, anchor_pixels=config.align.anchor_pixels)  # fmt: skip
+    guard = RunGuard(
+        photo_sizes(paths), config.inference, device.type, config.align, keep_model=model is not None
+    )
     loaded_here = model is None
     if loaded_here:
         guard.check()  # with the heaviest model of the size: before any work
@@ -223,10 +223,11 @@ class _StoreSink:
 
 
 def _run_network(model, images, inference, store: _StoreSink, progress: ProgressFn, cancel) -> None:
+    from ..inference.backend import make_backend
     from ..inference.scene import infer_scene
 
     infer_scene(
-        model,
+        make_backend("local", config=inference, model=model),
         images,
         inference.scene_graph,
         inference,

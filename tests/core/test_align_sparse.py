@@ -16,11 +16,17 @@ from core.align.solver import fast_align
 from core.align.sparse import anchor_pixels
 from core.align.store import PairStore
 from core.cli import EXIT_USER_ERROR, main
-from core.config import AlignConfig
+from core.config import AlignConfig, InferenceConfig
 from core.errors import ConfigError
 from core.predictions import predictions_from_pairwise
 from core.progress import no_progress
-from core.resources.memory import ALLOCATOR_OVERHEAD, alignment_bytes, choose_alignment, estimate_run
+from core.resources.memory import (
+    ALLOCATOR_OVERHEAD,
+    Machine,
+    alignment_bytes,
+    choose_alignment,
+    estimate_run,
+)
 from tests import synthetic
 
 
@@ -157,8 +163,9 @@ def test_memory_model_estimates_the_sparse_path(sparse_peaks):
 
 def test_guard_chooses_and_estimates_the_sparse_path():
     photos, pairs = [(640, 480)] * 1000, 10_000  # 224x224 network images
-    dense = estimate_run(photos, pairs, image_size=224, align_memory="dense", storage="disk")
-    sparse = estimate_run(photos, pairs, image_size=224, align_memory="sparse", storage="disk")
+    on_disk = InferenceConfig(image_size=224, pair_storage="disk")
+    dense = estimate_run(photos, pairs, inference=on_disk, align=AlignConfig(memory="dense"))
+    sparse = estimate_run(photos, pairs, inference=on_disk, align=AlignConfig(memory="sparse"))
     assert (dense.align_memory, sparse.align_memory) == ("dense", "sparse")
     saved = (
         alignment_bytes([(224, 224)] * 1000, pairs, 30, sparse=False)["alignment"]
@@ -169,7 +176,8 @@ def test_guard_chooses_and_estimates_the_sparse_path():
     assert sparse.phase_bytes["depth maps"] < dense.phase_bytes["depth maps"]
     choices = {}
     for free_gb in (32, 12, 8):
-        estimate = estimate_run(photos, pairs, image_size=224, available_ram_bytes=free_gb * 10**9)
+        machine = Machine(available_ram_bytes=free_gb * 10**9)
+        estimate = estimate_run(photos, pairs, inference=InferenceConfig(image_size=224), machine=machine)
         choices[free_gb] = (estimate.align_memory, estimate.storage)
         assert estimate.peak_ram_bytes <= free_gb * 10**9
     assert choices == {32: ("dense", "ram"), 12: ("dense", "disk"), 8: ("sparse", "disk")}
