@@ -14,6 +14,7 @@ from .geometry.photo import FILM_LONG_SIDE_MM
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PAIR_STORAGES = ("auto", "ram", "disk")
+ALIGN_MEMORIES = ("auto", "dense", "sparse")
 IMAGE_SIZES = (512, 224)  # the network image sizes of the official checkpoints (long side / square)
 DEFAULT_MIN_CONF = 3.0  # confidence threshold: alignment, exports, the points shown in Blender
 FOCAL_PRIORS = ("none", "exif", "mm")
@@ -88,6 +89,13 @@ class AlignConfig:
         known_focals: per view, a focal in NETWORK pixels to keep fixed, or None to estimate it.
         known_poses: per view, a 4x4 ``world_from_cam`` (OpenCV) to keep fixed, or None.
         optimize_pp: also estimate principal points (default: the network image centre).
+        memory: how the ``fast`` method holds the predictions: ``dense`` (the solve's pixel subsample of every
+            pair at once, depth maps from all of a view's pairs at full resolution), ``sparse`` (a fixed budget
+            of confident anchor pixels per view and pair, depth maps streamed in row blocks: memory linear in
+            the pairs and independent of the image size but for the output, :mod:`core.align.sparse`) or
+            ``auto`` (sparse when the memory model says that dense would not fit in the free RAM).
+        anchor_pixels: anchor pixels per view of the ``sparse`` path (the most confident pixel of each cell
+            of a grid with about this many cells).
     """
 
     method: str = "fast"
@@ -101,10 +109,18 @@ class AlignConfig:
     known_focals: tuple[float | None, ...] | None = None
     known_poses: tuple[object | None, ...] | None = None
     optimize_pp: bool = False
+    memory: str = "auto"
+    anchor_pixels: int = 256
 
     def __post_init__(self) -> None:
         if self.method not in ("fast", "paper"):
             raise ConfigError(f"alignment method must be 'fast' or 'paper', got {self.method!r}")
+        if self.memory not in ALIGN_MEMORIES:
+            raise ConfigError(f"alignment memory must be one of {ALIGN_MEMORIES}, got {self.memory!r}")
+        if self.anchor_pixels < 16:
+            raise ConfigError(
+                f"the sparse alignment needs at least 16 anchor pixels per view, got {self.anchor_pixels}"
+            )
         if self.focal_mode not in ("weiszfeld", "median"):
             raise ConfigError(f"focal mode must be 'weiszfeld' or 'median', got {self.focal_mode!r}")
         if self.niter < 0 or self.fast_niter < 0:

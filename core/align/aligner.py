@@ -35,7 +35,9 @@ def global_align(
     Args:
         preds: ordered pair predictions; views are numbered ``0..N-1`` by their ``i``/``j``. Every view must
             be the first image of at least one pair (the network runs on symmetrized pairs).
-        config: method (``fast``: ours, ``paper``: the reference's Adam loop), priors and thresholds.
+        config: method (``fast``: ours, ``paper``: the reference's Adam loop), priors and thresholds;
+            ``memory`` (``dense``, ``sparse`` or ``auto``: :func:`alignment_memory`) picks how the ``fast``
+            method holds the predictions (:mod:`.sparse`).
             ``known_focals`` / ``known_poses``, when given, have one entry per view (None = unknown).
         progress: ``progress(stage, fraction)``, called at least once per iteration.
         cancel: checked once per iteration; setting it raises :class:`~core.errors.Cancelled`.
@@ -63,10 +65,15 @@ def global_align(
     graph = build_pair_graph(preds, config.min_conf, view_names)
     _check_priors(config, graph)
     init = initialize_mst(preds, graph, config)
+    memory = alignment_memory(config, graph) if config.method == "fast" else "dense"
     if config.method == "paper":
         from .paper_mode import paper_align
 
         result = paper_align(preds, graph, init, config, sub_progress(progress, 0.02, 1.0), cancel)
+    elif memory == "sparse":
+        from .sparse import sparse_align
+
+        result = sparse_align(preds, graph, init, config, sub_progress(progress, 0.02, 1.0), cancel)
     else:
         cams, sims, history, delta = fast_align(
             preds, graph, init, config, sub_progress(progress, 0.02, 0.8), cancel
@@ -75,11 +82,29 @@ def global_align(
             preds, graph, cams, sims, config.min_conf, delta, sub_progress(progress, 0.8, 1.0), cancel
         )
         result = result_from_cameras(cams, depths, confs, history)
-    result = to_output_frame(result, config)
+    if memory != "sparse":  # the sparse path solves its depth maps in the output frame already
+        result = to_output_frame(result, config)
     progress("Aligning: done", 1.0)
     seconds = time.perf_counter() - start
-    logger.info("global alignment (%s) of %d views in %.2f s", config.method, graph.num_views, seconds)
+    logger.info(
+        "global alignment (%s, %s) of %d views in %.2f s", config.method, memory, graph.num_views, seconds
+    )
     return AlignmentResult(**{**result.__dict__, "seconds": seconds, "warnings": warnings})
+
+
+def alignment_memory(config: AlignConfig, graph) -> str:
+    """``dense`` or ``sparse``: ``config.memory``, with ``auto`` resolved by the memory model on this
+    machine's free RAM (:func:`core.resources.memory.choose_alignment`; the predictions are already held)."""
+    if config.memory != "auto":
+        return config.memory
+    from ..resources.hardware import available_memory
+    from ..resources.memory import choose_alignment
+
+    degree = np.bincount(graph.edges.reshape(-1), minlength=graph.num_views)
+    return choose_alignment(
+        graph.sizes, len(graph.edges), int(degree.max()), available_memory().available_bytes,
+        config.fast_pixels, config.anchor_pixels,
+    )  # fmt: skip
 
 
 def _check_priors(config: AlignConfig, graph) -> None:

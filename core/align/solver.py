@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from ..config import AlignConfig
 from ..geometry.procrustes import batched_umeyama
@@ -49,7 +50,8 @@ class Samples:
         pts: ``(E, 2, P, 3)`` float64 pointmaps ``X^{i,e}``, ``X^{j,e}`` at the samples (pair frame).
         base_weight: ``(E, 2, P)`` float64 confidence weights (0 on padding and unconfident pixels).
         slot_view: ``(E, 2)`` int64 view of each pointmap (the edges).
-        incidence: ``(N, 2E)`` float64, 1 where a pointmap belongs to a view (sums slots into views).
+        incidence: ``(N, 2E)`` sparse (CSR) float64, 1 where a pointmap belongs to a view (sums slots into
+            views; ``2E`` non-zeros, so it stays linear in the number of pairs).
     """
 
     uv: np.ndarray
@@ -57,7 +59,7 @@ class Samples:
     pts: np.ndarray
     base_weight: np.ndarray
     slot_view: np.ndarray
-    incidence: np.ndarray
+    incidence: sparse.csr_array
 
 
 @dataclass
@@ -98,9 +100,16 @@ def sample_predictions(preds: Sequence[PairPrediction], graph: PairGraph, config
             ix = index[graph.edges[e, side]]
             pts[e, side, : len(ix)] = X.reshape(-1, 3)[ix]
             base_weight[e, side, : len(ix)] = confidence_weights(C.reshape(-1)[ix], config.min_conf)
-    incidence = np.zeros((n, 2 * num_edges))
-    incidence[graph.edges.reshape(-1), np.arange(2 * num_edges)] = 1.0
-    return Samples(uv, index, pts, base_weight, graph.edges.copy(), incidence)
+    return Samples(uv, index, pts, base_weight, graph.edges.copy(), slot_incidence(graph))
+
+
+def slot_incidence(graph: PairGraph) -> sparse.csr_array:
+    """``(N, 2E)`` sparse float64 matrix summing the pointmap slots ``(e, side)`` (flattened) into views."""
+    num_slots = 2 * len(graph.edges)
+    ones = np.ones(num_slots)
+    return sparse.csr_array(
+        (ones, (graph.edges.reshape(-1), np.arange(num_slots))), (graph.num_views, num_slots)
+    )
 
 
 def _initial_state(init: InitialAlignment, samples: Samples, preds) -> tuple[Cameras, np.ndarray]:
@@ -148,20 +157,26 @@ def fast_align(
     config: AlignConfig,
     progress: ProgressFn,
     cancel=None,
+    samples: Samples | None = None,
 ) -> tuple[Cameras, PairSimilarities, list[float], float]:
     """Optimise cameras and pair similarities on the pixel subsample (see the module docstring).
+
+    Args:
+        samples: the pixels to solve on (default: :func:`sample_predictions`, a regular subsample of
+            ``config.fast_pixels`` per view; the sparse path passes its anchors, :mod:`.sparse`).
 
     Returns:
         ``(cameras, pair similarities, loss history, delta)``; the loss is the weighted mean distance divided
         by the scene's median depth; ``delta`` is the robust loss's delta in final world units.
     """
-    samples = sample_predictions(preds, graph, config)
+    if samples is None:
+        samples = sample_predictions(preds, graph, config)
     cams, depth = _initial_state(init, samples, preds)
     fixed_pose, fixed_focal = fixed_flags(config, graph.num_views)
     layout, size = parameter_layout(
         graph.num_views, fixed_pose, fixed_focal, config.shared_focal, config.optimize_pp
     )
-    valid = samples.incidence @ (samples.base_weight.reshape(2 * len(graph.edges), -1) > 0)
+    valid = samples.incidence @ (samples.base_weight.reshape(2 * len(graph.edges), -1) > 0).astype(np.float64)
     depth_scale = float(np.median(depth[valid > 0]))
     delta = RELATIVE_DELTA * depth_scale
     weight = samples.base_weight

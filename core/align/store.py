@@ -106,6 +106,10 @@ class StoredPair:
         """``(H_j, W_j)`` float32."""
         return self._store.read_map(self._index, 3)
 
+    def read_rows(self, which: int, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of map ``which`` (0: pts3d_i, 1: conf_i, 2: pts3d_j, 3: conf_j) as float32."""
+        return self._store.read_map(self._index, which, (start, stop))
+
     def to_prediction(self) -> PairPrediction:
         """A float32 :class:`PairPrediction` copy."""
         return PairPrediction(self.i, self.j, self.pts3d_i, self.conf_i, self.pts3d_j, self.conf_j)
@@ -187,15 +191,21 @@ class PairStore(Sequence):
         self._disk_end += stored.nbytes
         return offset
 
-    def read_map(self, index: int, which: int) -> np.ndarray:
-        """Map ``which`` (0: pts3d_i, 1: conf_i, 2: pts3d_j, 3: conf_j) of pair ``index`` as float32."""
+    def read_map(self, index: int, which: int, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """Map ``which`` (0: pts3d_i, 1: conf_i, 2: pts3d_j, 3: conf_j) of pair ``index`` as float32.
+
+        Args:
+            rows: ``(start, stop)`` to read only those rows (a contiguous part of the map, also on disk).
+        """
         record = self._records[index]
         shape, scale = record.shapes[which], record.scales[which]
+        start, stop = (0, shape[0]) if rows is None else (max(rows[0], 0), min(rows[1], shape[0]))
         if self._file is None:
-            return decode_float16(self._arrays[index][which], scale)
-        stored = np.empty(shape, dtype=np.float16)
+            return decode_float16(self._arrays[index][which][start:stop], scale)
+        stored = np.empty((max(stop - start, 0),) + tuple(shape[1:]), dtype=np.float16)
+        row_bytes = 2 * math.prod(shape[1:])
         with self._lock:
-            self._file.seek(record.offsets[which])
+            self._file.seek(record.offsets[which] + start * row_bytes)
             self._file.readinto(memoryview(stored).cast("B"))
         return decode_float16(stored, scale)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DEFAULT_MIN_CONF, DISTORTION_MODELS, AlignConfig, RefineConfig
+from ..config import ALIGN_MEMORIES, DEFAULT_MIN_CONF, DISTORTION_MODELS, AlignConfig, RefineConfig
 from ..errors import AlignmentError, ConfigError
 from ..io.atomic import save_npz
 from ..io.output_paths import check_output_file
@@ -56,6 +56,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--min-conf", type=float, default=DEFAULT_MIN_CONF, help="ignore pixels with a confidence at or below"
     )
     parser.add_argument("--shared-focal", action="store_true", help="all views share one focal length")
+    parser.add_argument(
+        "--align-memory",
+        choices=ALIGN_MEMORIES,
+        default=AlignConfig().memory,
+        help="how the alignment holds the predictions: dense, sparse (a fixed budget of anchor pixels per view "
+        "and streamed depth maps: memory linear in the pairs, for thousands of views) or auto: sparse when "
+        "dense would not fit in the free RAM (default: %(default)s)",
+    )
     parser.add_argument(
         "--refine",
         action="store_true",
@@ -119,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         focal_mode=args.focal_mode,
         min_conf=args.min_conf,
         shared_focal=args.shared_focal,
+        memory=args.align_memory,
         **iterations,
     )
     refine_config = RefineConfig(enabled=args.refine, distortion=args.distortion)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import (
+    ALIGN_MEMORIES,
     DISTORTION_MODELS,
     IMAGE_SIZES,
     PAIR_STORAGES,
@@ -67,6 +68,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default=_DEFAULT_ALIGN.focal_mode)
     parser.add_argument("--min-conf", type=float, default=_DEFAULT_ALIGN.min_conf)
     parser.add_argument("--shared-focal", action="store_true", help="all photos share one focal length")
+    parser.add_argument(
+        "--align-memory",
+        choices=ALIGN_MEMORIES,
+        default=_DEFAULT_ALIGN.memory,
+        help="how the alignment holds the predictions: dense, sparse (a fixed budget of anchor pixels per view "
+        "and streamed depth maps: memory linear in the pairs, for thousands of views) or auto: sparse when "
+        "dense would not fit in the free RAM (default: %(default)s)",
+    )
     focal = parser.add_mutually_exclusive_group()
     focal.add_argument(
         "--focal-mm",
@@ -110,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
         "focal_mode": args.focal_mode,
         "min_conf": args.min_conf,
         "shared_focal": args.shared_focal,
+        "memory": args.align_memory,
     }
     if args.niter is not None:
         align_kwargs["niter" if args.method == "paper" else "fast_niter"] = args.niter

@@ -144,6 +144,7 @@ def reconstruct(
         crops = [img.crop for img in images]
         known = focal_priors(crops, [img.exif_focal_35mm for img in images], config)
         align_config = replace(config.align, known_focals=known) if known is not None else config.align
+        align_config = replace(align_config, memory=store.align_memory)  # the guard's choice (auto resolved)
         refine = config.refine.enabled and len(images) > 1
         align_end = _REFINE_FROM if refine else _STAGES["align"][1]
         with memory_errors("aligning the views"):
@@ -195,11 +196,13 @@ class _StoreSink:
     def __init__(self, guard, model_config) -> None:
         self.guard, self.model_config = guard, model_config
         self.store = None
+        self.align_memory = "auto"
 
     def prepare(self, pairs) -> None:
         from ..align.store import PairStore
 
         estimate = self.guard.check(self.model_config, pairs)
+        self.align_memory = estimate.align_memory
         self.store = PairStore(on_disk=estimate.storage == "disk", expected_bytes=estimate.disk_bytes)
 
     def __call__(self, pred) -> None:

@@ -11,10 +11,14 @@ The model follows the pipeline's phases and takes the largest (bytes; ``HW`` a v
 * inference: the weights (float32, 4 bytes per parameter), the encoder cache (one token map per photo), one
   batch's activations (:func:`~.network_cost.decode_activation_bytes`) and the pair store (float16,
   ``16 (HW_i + HW_j)`` per pair, zero in RAM when it is on disk);
-* alignment: the pair store, the camera solve's pixel subsample (float64, per pair ``2 P (3 + 1)`` values
-  for ``P = fast_pixels`` samples per view, times the working copies of an iteration), the dense stage's
-  arrays for the view with most pairs, the depth maps so far; ``paper`` alignment holds every pair at full
-  resolution in float32 plus Adam's state;
+* alignment (``dense``): the pair store, the camera solve's pixel subsample (float64, per pair ``2 P (3 + 1)``
+  values for the ``P`` samples per view that ``fast_pixels`` gives, times the working copies of an
+  iteration), the dense stage's arrays for the view with most pairs, the depth maps so far; ``paper``
+  alignment holds every pair at full resolution in float32 plus Adam's state;
+* alignment (``sparse``, :mod:`core.align.sparse`): the same solve on ``anchor_pixels`` anchors per view, one
+  block of the depth stage (:data:`SPARSE_DEPTH_BLOCK_BYTES`), the depth maps so far; the pair store is on
+  disk unless the user keeps it in RAM. ``auto`` takes dense when it fits (:func:`choose_alignment`), else
+  sparse;
 * result: the aligned views (depth, world points, confidence), their copy in the output frame, the clean-up's
   confidences and the reconstruction (``~60 HW`` per photo in all).
 
@@ -56,6 +60,8 @@ IMAGE_BYTES_PER_PIXEL = 15 + 12  # uint8 RGB + float32 (1,3,H,W) tensor, and flo
 STORE_BYTES_PER_PIXEL = 16  # per pair and pixel: two views x (xyz + confidence) x float16
 SOLVER_COPIES = 8.0  # measured: working arrays of one fast-solver iteration, in units of the samples
 DENSE_ARRAYS = 6  # float32 (pairs of the view, HW) arrays of the dense stage (along, perp, weight, irls...)
+SLOT_BYTES = 2 * (8 + 8 + 8)  # per pair: the two slots' incidence entries (value, column, row pointer share)
+SPARSE_DEPTH_BLOCK_BYTES = 32 * 2**20  # the sparse path's depth stage works in blocks of rows of this size
 RESULT_BYTES_PER_PIXEL = 60  # measured: aligned views + output-frame copy + clean-up + reconstruction
 PAPER_BYTES_PER_PAIR_PIXEL = 2 * (3 + 1) * 4 * 4  # float32 pts + weights, forward, backward, Adam
 # Time, scaled by this CPU's numpy float32 matmul speed (cpu_matmul_gflops) against REF_MATMUL_GFLOPS, the
@@ -72,6 +78,7 @@ REF_PIXELS = 384 * 512
 FAST_BF16_SPEEDUP = 2.5
 SLOW_BF16_SPEEDUP = 1 / 12
 GPU_DEFAULT_TFLOPS = 30.0  # effective, when the caller does not say (a mid-range GPU in fp16/bf16)
+AUTO_FIT = 0.75  # `auto` choices (pair storage, alignment memory) keep the peak under this share of free RAM
 
 
 def format_bytes(n: float) -> str:
@@ -106,6 +113,8 @@ class RunEstimate:
         available_vram_bytes: free GPU memory the caller reported (None when unknown or on the CPU).
         resident_bytes: the part of the peak this process already holds when the estimate is made (the
             runtime once torch is imported, a model the caller keeps): the guard needs only the rest.
+        align_memory: the alignment path the estimate assumes (``dense`` or ``sparse``, see
+            ``AlignConfig.memory``); the pipeline runs that one.
     """
 
     peak_ram_bytes: int
@@ -124,6 +133,7 @@ class RunEstimate:
     advice: str = ""
     available_vram_bytes: int | None = None
     resident_bytes: int = 0
+    align_memory: str = "dense"
 
     def breakdown(self) -> str:
         """The peak phase's main parts, largest first: ``"model 2.3 GB, pair predictions 1.2 GB, ..."``."""
@@ -199,6 +209,7 @@ class _Run:
     fast_pixels: int
     align_method: str
     keep_model: bool
+    anchor_pixels: int = 256
 
 
 def _degrees(num_photos: int, pairs) -> tuple[int, int]:
@@ -220,10 +231,84 @@ def _store_bytes(run: _Run) -> int:
     return int(STORE_BYTES_PER_PIXEL * mean_pixels * run.num_pairs)
 
 
-def _phases(run: _Run, store_in_ram: bool, with_result: bool) -> dict[str, dict[str, int]]:
-    """Bytes of each phase's parts (see the module docstring)."""
-    pixels = [h * w for h, w in run.sizes]
+def anchor_grid(height: int, width: int, budget: int) -> tuple[int, int]:
+    """``(rows, cols)`` of the sparse path's anchor cells: about ``budget`` cells of the image's aspect (at
+    most one per pixel); each cell gives at most one anchor (``core.align.sparse.anchor_pixels``)."""
+    rows = min(height, max(1, round(math.sqrt(budget * height / width))))
+    cols = min(width, max(1, round(budget / rows)))
+    return rows, cols
+
+
+def solve_samples(height: int, width: int, pixels: int, sparse: bool) -> int:
+    """Pixels per view the solve works on: the regular subsample of ``fast_pixels`` (dense, as
+    ``core.align.solver.sample_predictions`` takes it) or the anchor cells of ``anchor_pixels`` (sparse)."""
+    if sparse:
+        rows, cols = anchor_grid(height, width, pixels)
+        return rows * cols
+    stride = max(1, round(math.sqrt(height * width / pixels)))
+    return len(range(stride // 2, height, stride)) * len(range(stride // 2, width, stride))
+
+
+def alignment_bytes(
+    sizes: Sequence[tuple[int, int]],
+    num_pairs: int,
+    max_slots: int,
+    method: str = "fast",
+    sparse: bool = False,
+    fast_pixels: int = 1024,
+    anchor_pixels: int = 256,
+) -> dict[str, int]:
+    """The alignment's own bytes (without the pair store and the runtime) in its two phases.
+
+    Args:
+        sizes: ``(H, W)`` network pixels of each view; num_pairs: ordered pairs; max_slots: most pointmaps of
+            one view (pairs containing it); method, sparse, fast_pixels, anchor_pixels: ``AlignConfig``.
+
+    Returns:
+        ``{"alignment": camera solve, "depth maps": depth stage + the depth and confidence maps}``.
+    """
+    pixels = [h * w for h, w in sizes]
     n_pixels, max_pixels = sum(pixels), max(pixels)
+    outputs = 8 * n_pixels  # float32 depth and confidence of every view
+    if method == "paper":
+        solver = PAPER_BYTES_PER_PAIR_PIXEL * 2 * max_pixels * num_pairs
+    else:
+        budget = anchor_pixels if sparse else fast_pixels
+        per_view = max(solve_samples(h, w, budget, sparse) for h, w in sizes)
+        samples = num_pairs * 2 * per_view * (3 + 1) * 8
+        solver = int(SOLVER_COPIES * samples) + SLOT_BYTES * num_pairs
+    if sparse and method != "paper":
+        whole_view = DENSE_ARRAYS * 4 * max_slots * max_pixels
+        one_row = DENSE_ARRAYS * 4 * max_slots * max(w for _, w in sizes)
+        block = max(min(SPARSE_DEPTH_BLOCK_BYTES, whole_view), one_row)
+        return {"alignment": solver, "depth maps": block + outputs}
+    return {"alignment": solver, "depth maps": DENSE_ARRAYS * 4 * max_slots * max_pixels + outputs}
+
+
+def choose_alignment(
+    sizes: Sequence[tuple[int, int]],
+    num_pairs: int,
+    max_slots: int,
+    available_bytes: int | None,
+    fast_pixels: int = 1024,
+    anchor_pixels: int = 256,
+) -> str:
+    """``dense`` when the dense alignment's own bytes (:func:`alignment_bytes`, with the allocator's slack)
+    fit in :data:`AUTO_FIT` of ``available_bytes`` (None: unknown, dense), else ``sparse``.
+
+    This is the choice of ``AlignConfig(memory="auto")`` when the aligner is called on predictions that are
+    already in memory (``python -m core align``); a whole run chooses in :func:`estimate_run` instead."""
+    if available_bytes is None:
+        return "dense"
+    dense = alignment_bytes(sizes, num_pairs, max_slots, "fast", False, fast_pixels, anchor_pixels)
+    return "dense" if ALLOCATOR_OVERHEAD * max(dense.values()) <= AUTO_FIT * available_bytes else "sparse"
+
+
+def _phases(
+    run: _Run, store_in_ram: bool, with_result: bool, sparse: bool = False
+) -> dict[str, dict[str, int]]:
+    """Bytes of each phase's parts (see the module docstring)."""
+    n_pixels = sum(h * w for h, w in run.sizes)
     act = 4 if run.precision == "fp32" else 2
     weights = 4 * parameter_count(run.config)
     images = IMAGE_BYTES_PER_PIXEL * n_pixels
@@ -241,14 +326,10 @@ def _phases(run: _Run, store_in_ram: bool, with_result: bool) -> dict[str, dict[
     if not with_result:
         return phases
     kept_store = {"pair predictions": store} if store_in_ram else {}
-    if run.align_method == "paper":
-        solver = PAPER_BYTES_PER_PAIR_PIXEL * 2 * max_pixels * run.num_pairs
-    else:
-        samples = run.num_pairs * 2 * run.fast_pixels * (3 + 1) * 8
-        solver = int(SOLVER_COPIES * samples) + len(run.sizes) * 2 * run.num_pairs * 8 * 2
-    phases["alignment"] = {**common, **kept_model, **kept_store, "alignment": solver}
-    dense = DENSE_ARRAYS * 4 * run.max_slots * max_pixels + 8 * n_pixels
-    phases["depth maps"] = {**common, **kept_model, **kept_store, "depth maps": dense}
+    parts = alignment_bytes(run.sizes, run.num_pairs, run.max_slots, run.align_method, sparse,
+                            run.fast_pixels, run.anchor_pixels)  # fmt: skip
+    phases["alignment"] = {**common, **kept_model, **kept_store, "alignment": parts["alignment"]}
+    phases["depth maps"] = {**common, **kept_model, **kept_store, "depth maps": parts["depth maps"]}
     phases["result"] = {**common, **kept_model, "result": RESULT_BYTES_PER_PIXEL * n_pixels}
     return phases
 
@@ -289,7 +370,7 @@ class Machine:
     None: found out (free RAM from :func:`~.hardware.available_memory`, the CPU's matmul speed measured once
     in about 30 ms, no GPU figures)."""
 
-    available_ram_bytes: int | None = None  # for the ``auto`` storage decision
+    available_ram_bytes: int | None = None  # for the ``auto`` decisions (pair storage, alignment memory)
     available_vram_bytes: int | None = None
     gpu_tflops: float | None = None  # the GPU's effective speed
     matmul_gflops: float | None = None  # this CPU's float32 matmul speed
@@ -317,7 +398,10 @@ def estimate_run(
             (``auto``, ``fp32``, ``bf16``, ``fp16``), ``image_size`` (512 or 224; None: the model's),
             ``batch_size`` (pairs per decode; None: 4, on a GPU the predictor fits it to the free memory) and
             ``pair_storage`` (``ram``, ``disk`` or ``auto``: disk when the RAM store would not fit).
-        align: the run's :class:`~core.config.AlignConfig` (``method``, ``fast_pixels``; defaults when None).
+        align: the run's :class:`~core.config.AlignConfig` (``method``, ``fast_pixels``, ``memory``,
+            ``anchor_pixels``; defaults when None). With ``auto`` pair storage and alignment memory the first
+            that fits :data:`AUTO_FIT` of the free RAM of: RAM store and dense, disk store and dense, disk
+            store and sparse (:func:`_choose_layout`); :attr:`RunEstimate.align_memory` says which.
         device: ``cpu``, ``cuda`` or ``mps`` (``auto`` is taken as the CPU: the caller knows better when a GPU
             is there).
         keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
@@ -336,9 +420,11 @@ def estimate_run(
     sizes = [net_size(s, size) for s in photo_sizes]
     count, max_slots = _degrees(len(sizes), num_pairs)
     run = _Run(sizes, count, max_slots, config, resolve_precision_name(inference.precision, device), device,
-               inference.batch_size or 4, align.fast_pixels, align.method, keep_model)  # fmt: skip
-    in_ram = _choose_storage(run, inference.pair_storage, with_result, machine.available_ram_bytes)
-    phases = _phases(run, in_ram, with_result)
+               inference.batch_size or 4, align.fast_pixels, align.method, keep_model,
+               align.anchor_pixels)  # fmt: skip
+    in_ram, sparse = _choose_layout(run, inference.pair_storage, align.memory, with_result,
+                                    machine.available_ram_bytes)  # fmt: skip
+    phases = _phases(run, in_ram, with_result, sparse)
     phase, parts = max(phases.items(), key=lambda kv: sum(kv[1].values()))
     peak = RUNTIME_BYTES + ALLOCATOR_OVERHEAD * (sum(parts.values()) - RUNTIME_BYTES)
     disk = 0 if in_ram or not with_result else _store_bytes(run)
@@ -356,6 +442,7 @@ def estimate_run(
         precision=run.precision,
         device=device,
         storage="ram" if in_ram else "disk",
+        align_memory="sparse" if sparse else "dense",
         disk_bytes=int(disk),
         phase=phase,
         components=dict(parts),
@@ -372,16 +459,28 @@ def _resident(run: _Run) -> int:
     return runtime + (4 * parameter_count(run.config) if run.keep_model and run.device == "cpu" else 0)
 
 
-def _choose_storage(run: _Run, storage: str, with_result: bool, available: int | None) -> bool:
-    """True to keep the pair store in RAM."""
-    if storage != "auto" or not with_result:
-        return storage != "disk"
+def _choose_layout(
+    run: _Run, storage: str, align_memory: str, with_result: bool, available: int | None
+) -> tuple[bool, bool]:
+    """``(pair store in RAM, sparse alignment)``: the given choices, ``auto`` ones resolved by what fits."""
+    if not with_result:  # `infer` writes every pair as it comes: the store is what the user chose
+        return storage != "disk", False
+    stores = [True, False] if storage == "auto" else [storage != "disk"]
+    if run.align_method == "paper":
+        aligns = [False]
+    else:
+        aligns = [False, True] if align_memory == "auto" else [align_memory == "sparse"]
+    options = [(in_ram, sparse) for sparse in aligns for in_ram in stores]
+    if len(options) == 1:
+        return options[0]
     if available is None:
         available = available_memory().available_bytes
     if available is None:
-        return True
-    with_ram = max(sum(p.values()) for p in _phases(run, True, True).values())
-    return with_ram <= 0.75 * available
+        return options[0]
+    for in_ram, sparse in options:
+        if max(sum(p.values()) for p in _phases(run, in_ram, True, sparse).values()) <= AUTO_FIT * available:
+            return in_ram, sparse
+    return options[-1]
 
 
 def _advice(num_photos: int, num_pairs: int) -> str:
