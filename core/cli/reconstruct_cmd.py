@@ -165,7 +165,7 @@ def _pair_files(args: argparse.Namespace, out: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import reconstruct
+    from ..jobs.photos import reconstruct
 
     config = config_from_args(args)
     out = check_output_file(args.out)

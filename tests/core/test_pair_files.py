@@ -22,7 +22,7 @@ from core.errors import Cancelled
 from core.inference.pair_files import PairOrigin, checkpoint_identity, pair_file_name
 from core.inference.pairs import make_pairs
 from core.inference.shards import parse_shard, shard_pairs, split_pairs
-from core.pipeline import reconstruct
+from core.jobs.photos import reconstruct
 from tests.pipeline_support import FAST_CONFIG, PHOTOS, TINY_CHECKPOINT
 
 CONFIG = replace(FAST_CONFIG, refine=replace(FAST_CONFIG.refine, enabled=False))  # as --no-refine
