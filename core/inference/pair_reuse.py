@@ -171,10 +171,12 @@ class PairFiles:
         Returns:
             the pairs, in the order ``sink`` received them; ``reused`` and ``computed`` count them.
         """
+        origin = self.origin(photo_paths, images, config)
+        if pairs is None and sink is not None and self._nothing_to_reuse():
+            return self._stream(model, images, config, origin, sink, before_compute, progress, cancel)
         if pairs is None:
             pairs = scene_pairs(model, images, config.scene_graph, config, cancel=cancel)
         pairs = list(pairs)
-        origin = self.origin(photo_paths, images, config)
         files = find_valid(origin, [*self.sources, self.scratch], pairs)
         missing = [p for p in pairs if p not in files]
         self.reused, self.computed = len(files), len(missing)
@@ -194,3 +196,26 @@ class PairFiles:
         if sink is not None:
             feed(pairs, files, sink)
         return pairs
+
+    def _nothing_to_reuse(self) -> bool:
+        """A local run with no pair file anywhere: the plain, streaming path applies."""
+        if self.make_computer is not LocalComputer or self.sources:
+            return False
+        return not (self.scratch.is_dir() and any(self.scratch.glob("pair_*_*.npz")))
+
+    def _stream(self, model, images, config, origin: PairOrigin, sink, before_compute, progress, cancel):
+        """The plain run (:func:`~core.inference.scene.infer_scene`: each image encoded once, the pairs
+        chosen and decoded in emission order) with every prediction also kept in the scratch folder."""
+        from .scene import infer_scene
+
+        stamped = origin.with_precision(LocalComputer(model, config).precision)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+
+        def keep(pred: PairPrediction) -> None:
+            stamped.save(self.scratch / pair_file_name(pred.i, pred.j), pred)
+            sink(pred)
+
+        done = infer_scene(model, images, config.scene_graph, config, keep, progress=progress, cancel=cancel,
+                           before_decode=before_compute)  # fmt: skip
+        self.reused, self.computed = 0, len(done.pairs)
+        return list(done.pairs)

@@ -8,6 +8,7 @@ a wrong token and a failing job are one error each, with the scene untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -174,4 +175,47 @@ def test_a_failure_is_one_error_and_nothing_built(failure, cluster_prefs, photo_
                 "job fails": "failed: error:"}[failure]  # fmt: skip
     assert expected in message, message
     assert _data_counts() == before
+    assert not list((tmp_path / "results").glob("*.npz"))
+
+
+def test_cancel_stops_the_cluster_job_and_builds_nothing(
+    addon, cluster_prefs, photo_folder, tmp_path
+) -> None:
+    reconstruct = addon.submodule("jobs.reconstruct")
+    cluster_job = addon.submodule("jobs.cluster_job")
+    settings = addon.submodule("properties.settings")
+    bpy.context.scene.dust3r.image_size = "224"
+    base = reconstruct.JobRequest(
+        image_paths=tuple(str(p) for p in sorted(photo_folder.glob("*.png"))),
+        checkpoint=str(CHECKPOINT_224),
+        config=settings.make_config(bpy.context.scene.dust3r, "cpu", "fp32"),
+        build=addon.submodule("properties.build_options").BuildOptions(),
+        scene_name=bpy.context.scene.name,
+    )
+    request = cluster_job.cluster_request(base, cluster_prefs)
+    before = _data_counts()
+    job = reconstruct.start_job(request)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the cluster runs the job, then press Cancel
+        job.poll()
+        if job.status.stage.startswith(("Loading", "Pairs", "Cluster job running")):
+            break
+        time.sleep(0.2)
+    assert job.status.stage, "the job never started on the cluster"
+    job.cancel()
+    assert job.join(60)
+    outcome = reconstruct.poll_job(bpy.context)
+    assert not outcome.finished_ok and job.status.cancelled
+    assert _data_counts() == before
+    url, token = cluster_prefs.ray_address, cluster_prefs.ray_token
+    listing = urllib.request.Request(url + "/api/jobs/", headers={"Authorization": f"Bearer {token}"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(listing, timeout=10) as response:
+            jobs = json.loads(response.read())
+        last = max(jobs, key=lambda j: j.get("start_time") or 0)
+        if last["status"] in ("STOPPED", "FAILED", "SUCCEEDED"):
+            break
+        time.sleep(0.5)
+    assert last["status"] == "STOPPED", last["status"]
     assert not list((tmp_path / "results").glob("*.npz"))
