@@ -170,11 +170,10 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     out = check_output_file(args.out)
     if is_footage(args):
-        if args.pairs is not None or args.resume or args.backend != "local":
-            raise ConfigError(
-                "--pairs, --resume and --backend ray are for photos (--images); footage runs locally"
-            )
-        print("\n".join(report_lines(run_footage(args, config, out), out)))
+        if args.pairs is not None or args.resume:
+            raise ConfigError("--pairs and --resume are for photos (--images), not for footage")
+        make_computer = computer_factory(args, transport="float32")
+        print("\n".join(report_lines(run_footage(args, config, out, make_computer), out)))
         return 0
 
     def report(stage: str, fraction: float) -> None:

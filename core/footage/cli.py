@@ -83,9 +83,12 @@ def footage_config(args: argparse.Namespace, base: ReconstructConfig) -> Footage
     )
 
 
-def run_footage(args: argparse.Namespace, base: ReconstructConfig, out: Path) -> FootageResult:
+def run_footage(
+    args: argparse.Namespace, base: ReconstructConfig, out: Path, make_computer=None
+) -> FootageResult:
     """Reconstruct the footage and write RESULT.npz at ``out`` (checked by the caller before any work), with
-    ``frame_numbers``, ``fps`` and the frame status."""
+    ``frame_numbers``, ``fps`` and the frame status; ``make_computer`` runs the frames' pairs elsewhere
+    (``--backend ray``)."""
     from ..jobs.footage import reconstruct_footage
 
     if args.focal_exif:
@@ -96,7 +99,9 @@ def run_footage(args: argparse.Namespace, base: ReconstructConfig, out: Path) ->
     def report(stage: str, fraction: float) -> None:
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
 
-    result = reconstruct_footage(source, args.checkpoint, config, progress=report)
+    result = reconstruct_footage(
+        source, args.checkpoint, config, progress=report, make_computer=make_computer
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
     return result

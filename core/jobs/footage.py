@@ -54,6 +54,7 @@ def reconstruct_footage(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     model=None,
+    make_computer=None,
 ) -> FootageResult:
     """Reconstruct a shot with one camera: a pose per frame, one lens, the point cloud of the frames.
 
@@ -64,6 +65,9 @@ def reconstruct_footage(
         config: frame selection, fill, lens, network and alignment settings.
         progress: ``progress(stage, fraction_of_whole_job)``; cancel: checked between frames and batches.
         model: an already loaded ``Dust3rModel``.
+        make_computer: ``make_computer(model, inference_config)`` -> a
+            :class:`~core.inference.pair_reuse.PairComputer` (e.g. Ray workers) that decodes the reconstructed
+            frames' pairs instead of this process (same predictions); the localised frames stay local.
 
     Raises:
         Dust3rError subclasses (FootageError, ConfigError, DependencyError, DeviceError, Cancelled, ...).
@@ -92,7 +96,7 @@ def reconstruct_footage(
     from ..footage.network import FrameNetwork
 
     network = FrameNetwork(model, config.reconstruct.inference)
-    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel)
+    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel, make_computer)
     fills = [n for n in plan.fills if n not in frames.checks] if config.fill == "localise" else []
     min_conf = config.reconstruct.align.min_conf
     localised = _localise(
@@ -115,12 +119,14 @@ def _load_model(model, checkpoint, config: FootageConfig, progress: ProgressFn):
 
 
 def _reconstruct_keys(
-    network, keys: list[int], frames: DecodedFrames, lens: ShotLens, config: FootageConfig, progress, cancel
-) -> KeyReconstruction:
+    network, keys: list[int], frames: DecodedFrames, lens: ShotLens, config: FootageConfig, progress, cancel,
+    make_computer=None,
+) -> KeyReconstruction:  # fmt: skip
     """Encode the reconstructed frames once, choose the pairs, decode them, align, refine, clean."""
     lo, hi = _STAGES["network"]
     n = len(keys)
     tensors = [normalize_rgb8(frames.rgb[k]) for k in keys]
+    computer_images = tensors if make_computer is not None else None
     network.encode(
         range(n),
         tensors,
@@ -135,13 +141,18 @@ def _reconstruct_keys(
         else []
     )
     pairs = footage_pairs(n, offsets, loops)
-    preds = network.decode(
-        pairs,
-        after_batch=lambda d: progress(
-            f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
-        ),
-        cancel=cancel,
-    )
+    if make_computer is None:
+        preds = network.decode(
+            pairs,
+            after_batch=lambda d: progress(
+                f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
+            ),
+            cancel=cancel,
+        )
+    else:
+        preds = _decode_elsewhere(make_computer, network, computer_images, pairs,
+                                  sub_progress(progress, lo + (hi - lo) * 0.3, hi), cancel)  # fmt: skip
+    del computer_images
     known = lens.known_focal_net(frames.crop)
     aligned = align_shot(
         preds, n, config.reconstruct.align, known, sub_progress(progress, *_STAGES["align"]), cancel
@@ -162,6 +173,20 @@ def _reconstruct_keys(
         conf = clean_pointcloud(aligned, cancel=cancel, pairs=pairs)  # the views the temporal graph paired
     log.info("footage: %d reconstructed frames, %d pairs (%d loop-closing)", n, len(pairs), len(loops))
     return KeyReconstruction(keys=keys, aligned=aligned, conf=conf, refinement=refined, loop_pairs=loops)
+
+
+def _decode_elsewhere(make_computer, network, images, pairs, progress, cancel) -> list:
+    """The predictions of ``pairs`` (in that order) from another :class:`PairComputer` (the Ray workers)."""
+    got = {}
+    computer = make_computer(network.model, network.config)
+    try:
+        computer.run(images, pairs, lambda pred: got.__setitem__((pred.i, pred.j), pred), progress, cancel)
+    finally:
+        close = getattr(computer, "close", None)
+        if close is not None:
+            close()
+    check_cancel(cancel)
+    return [got[(int(i), int(j))] for i, j in pairs]
 
 
 class _RGB:

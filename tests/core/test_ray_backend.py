@@ -103,6 +103,18 @@ def test_ray_pair_files_and_result_equal_local(
     assert ray.is_initialized()  # a session the caller started is left running
 
 
+def test_footage_on_ray_equals_local(ray_session, tmp_path) -> None:
+    from tests.footage_support import shot_frames, write_sequence
+
+    paths = write_sequence(tmp_path / "plate", shot_frames(n=8, size=(128, 96)), first=1001)
+    base = ["reconstruct", *NET, "--images", *map(str, paths), "--sequence", "--fps", "24", "--every", "2",
+            "--fill", "localise", "--no-refine"]  # fmt: skip
+    local, remote = tmp_path / "local.npz", tmp_path / "ray.npz"
+    _cli(*base, "--out", str(local))
+    _cli(*base, *RAY, "--out", str(remote))
+    _same_npz(remote, local)
+
+
 def _local_predictions(photos) -> dict:
     images = load_images(photos, 224)
     pairs = make_pairs(len(images), "complete")
