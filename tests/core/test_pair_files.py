@@ -259,3 +259,21 @@ def test_backend_ray_without_ray_exits_2_with_the_install_line(tmp_path) -> None
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1, (proc.returncode, proc.stderr)
         assert "pip install 'ray[default]'" in lines[0], lines
+
+
+def test_ray_address_auto_starts_a_local_ray_when_none_runs(photos, tmp_path) -> None:
+    """No Ray running, none given: ``--ray-address auto`` starts one on 127.0.0.1, uses it and shuts it down."""
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    _infer(photos[:2], local)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(
+        OMP_NUM_THREADS="1", RAY_AUTH_MODE="disabled"
+    )  # loopback only; no token file in the home folder
+    proc = subprocess.run([sys.executable, "-m", "core", "infer", *NET, "--images", *photos[:2], "--out",
+                           str(remote), "--backend", "ray", "--ray-workers", "1"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 computed" in proc.stdout
+    for path in local.iterdir():
+        with np.load(path) as a, np.load(remote / path.name) as b:
+            assert all(np.array_equal(a[k], b[k]) for k in a.files)
