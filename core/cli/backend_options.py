@@ -20,8 +20,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ray-gpus", type=float, default=0.0, metavar="N",
                         help="with --backend ray: GPUs per worker (0: CPU workers) (default: %(default)s)")  # fmt: skip
     parser.add_argument("--ray-workers", type=int, default=None, metavar="N",
-                        help="with --backend ray: number of workers (default: as many as the cluster's "
-                        "resources allow)")  # fmt: skip
+                        help="with --backend ray: number of workers, each holding the model once (default: one per "
+                        "--ray-gpus GPUs, or on CPUs one per 8 CPUs of the cluster)")  # fmt: skip
 
 
 def computer_factory(args: argparse.Namespace, transport: str = "float32") -> Callable | None:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 RAY_INSTALL = "pip install 'ray[default]'"
 CHUNKS_PER_WORKER = 3  # smaller chunks balance the load and lose less work to a dead worker
 MAX_CHUNK_TRIES = 3
+CPU_WORKER_THREADS = 8  # a CPU worker's threads when neither workers nor CPUs per worker are given
 POLL_SECONDS = 0.2  # how often the driver checks the cancel event while chunks run
 TRANSPORTS = ("float32", "float16")
 _MAPS = ("pts3d_i", "conf_i", "pts3d_j", "conf_j")
@@ -63,19 +64,21 @@ class RaySettings:
         address: ``auto`` (a running cluster if one is found, else a local one on 127.0.0.1), ``local`` (always
             a new local one), or a cluster address (``host:port``, ``ray://host:port``).
         gpus_per_worker: GPUs each worker reserves (0: CPU workers).
-        cpus_per_worker: CPUs each worker reserves (its torch threads).
+        cpus_per_worker: CPUs each worker reserves (its torch threads); None: 1 for GPU workers, else the
+            cluster's CPUs shared by ``workers``, or :data:`CPU_WORKER_THREADS` per worker when ``workers`` is
+            None too (every worker holds a copy of the model: one per CPU would not fit in memory).
         workers: number of workers; None: as many as the cluster's free CPUs (or GPUs) allow.
         local_cpus: CPUs of a local cluster started here (None: all of this machine's).
     """
 
     address: str = "auto"
     gpus_per_worker: float = 0.0
-    cpus_per_worker: int = 1
+    cpus_per_worker: int | None = None
     workers: int | None = None
     local_cpus: int | None = None
 
     def __post_init__(self) -> None:
-        if self.gpus_per_worker < 0 or self.cpus_per_worker < 1:
+        if self.gpus_per_worker < 0 or (self.cpus_per_worker is not None and self.cpus_per_worker < 1):
             raise ConfigError("--ray-gpus must be 0 or more, and a worker needs at least one CPU")
         if self.workers is not None and self.workers < 1:
             raise ConfigError("--ray-workers must be at least 1")
@@ -108,14 +111,18 @@ def connect(settings: RaySettings):
     return ray, True
 
 
-def worker_count(ray, settings: RaySettings) -> int:
-    """``settings.workers``, or what the cluster's resources hold (at least one)."""
-    if settings.workers is not None:
-        return settings.workers
+def worker_shape(ray, settings: RaySettings) -> tuple[int, int]:
+    """``(workers, CPUs per worker)`` for the cluster's resources and ``settings`` (at least one of each)."""
     resources = ray.cluster_resources()
+    cpus = max(1, int(resources.get("CPU", 1)))
     if settings.gpus_per_worker > 0:
-        return max(1, int(resources.get("GPU", 0) // settings.gpus_per_worker))
-    return max(1, int(resources.get("CPU", 1) // settings.cpus_per_worker))
+        per = settings.cpus_per_worker or 1
+        workers = settings.workers or max(1, int(resources.get("GPU", 0) // settings.gpus_per_worker))
+        return workers, per
+    if settings.workers is not None:
+        return settings.workers, settings.cpus_per_worker or max(1, cpus // settings.workers)
+    per = settings.cpus_per_worker or min(cpus, CPU_WORKER_THREADS)
+    return max(1, cpus // per), per
 
 
 class PairWorker:
@@ -197,8 +204,8 @@ def _unpack(packed: tuple, transport: str) -> PairPrediction:
     return PairPrediction(int(i), int(j), *(np.array(m, dtype=np.float32) for m in maps))
 
 
-def _actor_class(ray, settings: RaySettings):
-    return ray.remote(num_cpus=settings.cpus_per_worker, num_gpus=settings.gpus_per_worker,
+def _actor_class(ray, settings: RaySettings, cpus: int):
+    return ray.remote(num_cpus=cpus, num_gpus=settings.gpus_per_worker,
                       max_restarts=MAX_CHUNK_TRIES)(PairWorker)  # fmt: skip
 
 
@@ -224,11 +231,9 @@ class RayComputer:
         self._shipped = None
         self.workers: list = []
         try:
-            actor = _actor_class(self.ray, settings)
-            threads = settings.cpus_per_worker
-            self.workers = [
-                actor.remote(self.config, threads) for _ in range(worker_count(self.ray, settings))
-            ]
+            count, threads = worker_shape(self.ray, settings)
+            actor = _actor_class(self.ray, settings, threads)
+            self.workers = [actor.remote(self.config, threads) for _ in range(count)]
             self.precision = self._load_all()
         except BaseException:
             self.close()
