@@ -90,10 +90,10 @@ def main() -> None:
     import torch
 
     from core.config import InferenceConfig
+    from core.graphs.photos import make_pairs
     from core.inference.images import load_images
-    from core.inference.pairs import make_pairs
     from core.inference.predictor import predict_pairs
-    from core.inference.ray_backend import RayComputer, RaySettings
+    from core.inference.ray_backend import RayBackend, RaySettings
     from core.model.checkpoint import load_model
 
     torch.set_num_threads(args.threads)
@@ -119,11 +119,11 @@ def main() -> None:
             for workers in (1, 2):
                 settings = RaySettings(workers=workers, cpus_per_worker=args.threads)
                 start = time.perf_counter()
-                with RayComputer(checkpoint, config, settings) as computer:
+                with RayBackend(checkpoint, config, settings) as computer:
                     ready = time.perf_counter() - start
                     got = {}
                     start = time.perf_counter()
-                    computer.run(images, pairs, _collect(got))
+                    computer.run_pairs(images, pairs, _collect(got))
                     seconds = time.perf_counter() - start
                 same = all(
                     np.array_equal(getattr(got[k], m), getattr(v, m))

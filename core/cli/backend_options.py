@@ -24,8 +24,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
                         "--ray-gpus GPUs, or on CPUs one per 8 CPUs of the cluster)")  # fmt: skip
 
 
-def computer_factory(args: argparse.Namespace, transport: str = "float32") -> Callable | None:
-    """``make_computer(model, config)`` for :class:`~core.inference.pair_reuse.PairFiles`, or None for the
+def backend_factory(args: argparse.Namespace, transport: str = "float32") -> Callable | None:
+    """``make_backend(model, config)`` for :class:`~core.inference.pair_reuse.PairFiles`, or None for the
     local backend. ``--backend ray`` checks that Ray imports before anything else happens; ``transport`` is
     how the workers return predictions (``float32`` for pair files, ``float16`` to feed a pair store)."""
     if args.backend == "local":
@@ -37,8 +37,10 @@ def computer_factory(args: argparse.Namespace, transport: str = "float32") -> Ca
     checkpoint = args.checkpoint
 
     def make(model, config):
-        from ..inference.ray_backend import RayComputer
+        from ..inference.backend import make_backend
 
-        return RayComputer(checkpoint, config, settings, transport)
+        return make_backend(
+            "ray", config=config, checkpoint=checkpoint, settings=settings, transport=transport
+        )
 
     return make

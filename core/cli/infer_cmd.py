@@ -23,7 +23,7 @@ from pathlib import Path
 from ..config import DEVICES, IMAGE_SIZES, PRECISIONS, InferenceConfig
 from ..errors import ConfigError
 from ..io.output_paths import check_output_folder
-from .backend_options import add_backend_options, computer_factory
+from .backend_options import add_backend_options, backend_factory
 
 log = logging.getLogger(__name__)
 # Our pair files, and the temporary files of an interrupted atomic write of one (core.io.atomic).
@@ -112,9 +112,9 @@ def _log_progress(stage: str, fraction: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..graphs.photos import count_pairs
     from ..inference.images import load_images
     from ..inference.pair_reuse import PairFiles, scene_pairs
-    from ..inference.pairs import count_pairs
     from ..inference.predictor import choose_image_size, resolve_device
     from ..inference.shards import parse_shard, shard_pairs
     from ..jobs.plan import RunGuard, photo_sizes
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                              precision=precision_from_args(args, InferenceConfig.precision),
                              batch_size=args.batch_size, check_memory=not args.no_memory_check)  # fmt: skip
     count_pairs(len(args.images), args.graph)  # validates the graph name
-    make_computer = computer_factory(args, transport="float32")
+    make_backend_for = backend_factory(args, transport="float32")
     device = resolve_device(args.device)
     guard = RunGuard(photo_sizes(args.images), config, device.type, with_result=False)
     guard.check()
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = scene_pairs(model, images, args.graph, config)
     if shard is not None:
         pairs = shard_pairs(pairs, len(images), *shard)
-    files = PairFiles(args.checkpoint, scratch=out, make_computer=make_computer)
+    files = PairFiles(args.checkpoint, scratch=out, make_backend=make_backend_for)
     files.run(model, args.images, images, config, None, pairs=pairs, progress=_log_progress,
               before_compute=lambda chosen: guard.check(model.config, chosen))  # fmt: skip
     note = ""

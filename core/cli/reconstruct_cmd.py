@@ -24,7 +24,7 @@ from ..config import (
 from ..errors import ConfigError
 from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
-from .backend_options import computer_factory
+from .backend_options import backend_factory
 from .infer_cmd import PAIR_FILE_RE, add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
@@ -156,12 +156,12 @@ def _pair_files(args: argparse.Namespace, out: Path):
 
     if args.pairs is not None and not args.pairs.is_dir():
         raise ConfigError(f"--pairs {args.pairs}: no such folder")
-    make_computer = computer_factory(args, transport="float16")
+    make_backend_for = backend_factory(args, transport="float16")
     scratch = resume_folder(out)
     if not args.resume:
         clear_pair_files(scratch)
     sources = [args.pairs] if args.pairs is not None else []
-    return PairFiles(args.checkpoint, scratch, sources, make_computer)
+    return PairFiles(args.checkpoint, scratch, sources, make_backend_for)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
     if is_footage(args):
         if args.pairs is not None or args.resume:
             raise ConfigError("--pairs and --resume are for photos (--images), not for footage")
-        make_computer = computer_factory(args, transport="float32")
-        print("\n".join(report_lines(run_footage(args, config, out, make_computer), out)))
+        make_backend_for = backend_factory(args, transport="float32")
+        print("\n".join(report_lines(run_footage(args, config, out, make_backend_for), out)))
         return 0
 
     def report(stage: str, fraction: float) -> None:

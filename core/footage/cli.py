@@ -84,10 +84,10 @@ def footage_config(args: argparse.Namespace, base: ReconstructConfig) -> Footage
 
 
 def run_footage(
-    args: argparse.Namespace, base: ReconstructConfig, out: Path, make_computer=None
+    args: argparse.Namespace, base: ReconstructConfig, out: Path, make_backend_for=None
 ) -> FootageResult:
     """Reconstruct the footage and write RESULT.npz at ``out`` (checked by the caller before any work), with
-    ``frame_numbers``, ``fps`` and the frame status; ``make_computer`` runs the frames' pairs elsewhere
+    ``frame_numbers``, ``fps`` and the frame status; ``make_backend_for`` runs the frames' pairs elsewhere
     (``--backend ray``)."""
     from ..jobs.footage import reconstruct_footage
 
@@ -100,7 +100,7 @@ def run_footage(
         logger.info("%5.1f%% %s", 100.0 * fraction, stage)
 
     result = reconstruct_footage(
-        source, args.checkpoint, config, progress=report, make_computer=make_computer
+        source, args.checkpoint, config, progress=report, make_backend_for=make_backend_for
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)

@@ -21,7 +21,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress
@@ -32,15 +31,17 @@ log = logging.getLogger(__name__)
 Pair = tuple[int, int]
 
 
-class PairComputer(Protocol):
-    """Runs ordered pairs of a list of images: ``precision`` is the precision it runs in (``fp32``, ``bf16``,
-    ``fp16``); ``run`` hands every prediction to ``sink`` (in any order), reports ``progress(stage, fraction
-    of the call)`` and stops with :class:`~core.errors.Cancelled` when ``cancel`` is set."""
+def backend_precision(backend) -> str:
+    """The precision a :class:`~.backend.PairBackend` runs in (``fp32``, ``bf16``, ``fp16``)."""
+    named = getattr(backend, "precision_name", None)
+    return named if named is not None else backend.runner.precision.name
 
-    precision: str
 
-    def run(self, images: Sequence, pairs: Sequence[Pair], sink: Callable[[PairPrediction], None],
-            progress: ProgressFn, cancel: threading.Event | None) -> None: ...  # fmt: skip
+def local_backend(model, config):
+    """The default of :class:`PairFiles`: this process, with the already loaded ``model``."""
+    from .backend import LocalBackend
+
+    return LocalBackend(config, model=model)
 
 
 def scene_pairs(model, images: Sequence, graph: str, config, progress: ProgressFn | None = None,
@@ -49,7 +50,7 @@ def scene_pairs(model, images: Sequence, graph: str, config, progress: ProgressF
 
     ``model`` is only used for retrieval graphs (it may be None otherwise).
     """
-    from .pairs import make_pairs, needs_similarity, resolve_graph
+    from ..graphs.photos import make_pairs, needs_similarity, resolve_graph
     from .predictor import batch_order, image_tensor
 
     tensors = [image_tensor(im) for im in images]
@@ -63,8 +64,8 @@ def scene_pairs(model, images: Sequence, graph: str, config, progress: ProgressF
 
 
 def _similarity(model, tensors, config, progress, cancel):
+    from ..graphs.retrieval import global_descriptors, similarity_matrix
     from .predictor import PairRunner, Reporter
-    from .retrieval import global_descriptors, similarity_matrix
 
     runner = PairRunner(model, config)
     cache = runner.encode(tensors, Reporter(progress, len(tensors), 0, 0.0), cancel)
@@ -87,24 +88,24 @@ def find_valid(origin: PairOrigin, folders: Iterable[Path], pairs: Sequence[Pair
     return found
 
 
-def compute_missing(computer: PairComputer, images: Sequence, missing: Sequence[Pair], origin: PairOrigin,
+def compute_missing(backend, images: Sequence, missing: Sequence[Pair], origin: PairOrigin,
                     scratch: Path, progress: ProgressFn | None = None,
                     cancel: threading.Event | None = None) -> dict[Pair, Path]:  # fmt: skip
-    """Run ``missing`` on ``computer``; each prediction goes to ``scratch`` as a pair file with its origin
-    (written when it arrives). Returns ``pair -> file`` of the written pairs."""
+    """Run ``missing`` on ``backend`` (a :class:`~.backend.PairBackend`); each prediction goes to ``scratch``
+    as a pair file with its origin (written when it arrives). Returns ``pair -> file`` of the written pairs."""
     progress = progress or no_progress
     written: dict[Pair, Path] = {}
     if not missing:
         return written
     scratch.mkdir(parents=True, exist_ok=True)
-    stamped = origin.with_precision(computer.precision)
+    stamped = origin.with_precision(backend_precision(backend))
 
     def save(pred: PairPrediction) -> None:
         path = scratch / pair_file_name(pred.i, pred.j)
         stamped.save(path, pred)
         written[(pred.i, pred.j)] = path
 
-    computer.run(images, list(missing), save, progress, cancel)
+    backend.run_pairs(images, list(missing), save, progress, cancel)
     check_cancel(cancel)
     return written
 
@@ -118,21 +119,6 @@ def feed(pairs: Sequence[Pair], files: dict[Pair, Path], sink: Callable[[PairPre
             sink(PairPrediction.from_npz_dict(data))
 
 
-class LocalComputer:
-    """The network on this machine (:func:`~core.inference.predictor.predict_pairs`, encode-once)."""
-
-    def __init__(self, model, config) -> None:
-        from .predictor import PairRunner
-
-        self.model, self.config = model, config
-        self.precision = PairRunner(model, config).precision.name
-
-    def run(self, images, pairs, sink, progress, cancel) -> None:
-        from .predictor import predict_pairs
-
-        predict_pairs(self.model, images, pairs, self.config, progress=progress, cancel=cancel, sink=sink)
-
-
 class PairFiles:
     """Where a run finds finished pairs and keeps the ones it computes.
 
@@ -141,14 +127,14 @@ class PairFiles:
         scratch: folder that receives every computed pair (``reconstruct``'s resume folder, ``infer --out``);
             its valid files are reused too.
         sources: more folders whose valid files are used (``reconstruct --pairs DIR``); never written.
-        make_computer: ``make_computer(model, config) -> PairComputer`` (default: :class:`LocalComputer`).
+        make_backend: ``make_backend(model, config) -> PairBackend`` (default: :func:`local_backend`).
     """
 
     def __init__(self, checkpoint: str | Path, scratch: Path, sources: Sequence[Path] = (),
-                 make_computer: Callable | None = None) -> None:  # fmt: skip
+                 make_backend: Callable | None = None) -> None:  # fmt: skip
         self.checkpoint, self.scratch = checkpoint, Path(scratch)
         self.sources = tuple(Path(s) for s in sources)
-        self.make_computer = make_computer or LocalComputer
+        self.make_backend = make_backend or local_backend
         self.reused = 0
         self.computed = 0
 
@@ -184,22 +170,20 @@ class PairFiles:
         if before_compute is not None:
             before_compute(pairs)
         if missing:
-            computer = self.make_computer(model, config)
+            backend = self.make_backend(model, config)
             try:
                 files.update(
-                    compute_missing(computer, images, missing, origin, self.scratch, progress, cancel)
+                    compute_missing(backend, images, missing, origin, self.scratch, progress, cancel)
                 )
             finally:
-                close = getattr(computer, "close", None)  # a cluster backend releases its workers
-                if close is not None:
-                    close()
+                backend.close()  # a cluster backend releases its workers
         if sink is not None:
             feed(pairs, files, sink)
         return pairs
 
     def _nothing_to_reuse(self) -> bool:
         """A local run with no pair file anywhere: the plain, streaming path applies."""
-        if self.make_computer is not LocalComputer or self.sources:
+        if self.make_backend is not local_backend or self.sources:
             return False
         return not (self.scratch.is_dir() and any(self.scratch.glob("pair_*_*.npz")))
 
@@ -208,14 +192,15 @@ class PairFiles:
         chosen and decoded in emission order) with every prediction also kept in the scratch folder."""
         from .scene import infer_scene
 
-        stamped = origin.with_precision(LocalComputer(model, config).precision)
+        backend = local_backend(model, config)
+        stamped = origin.with_precision(backend_precision(backend))
         self.scratch.mkdir(parents=True, exist_ok=True)
 
         def keep(pred: PairPrediction) -> None:
             stamped.save(self.scratch / pair_file_name(pred.i, pred.j), pred)
             sink(pred)
 
-        done = infer_scene(model, images, config.scene_graph, config, keep, progress=progress, cancel=cancel,
+        done = infer_scene(backend, images, config.scene_graph, config, keep, progress=progress, cancel=cancel,
                            before_decode=before_compute)  # fmt: skip
         self.reused, self.computed = 0, len(done.pairs)
         return list(done.pairs)

@@ -209,8 +209,8 @@ def _actor_class(ray, settings: RaySettings, cpus: int):
                       max_restarts=MAX_CHUNK_TRIES)(PairWorker)  # fmt: skip
 
 
-class RayComputer:
-    """A :class:`~core.inference.pair_reuse.PairComputer` on Ray workers.
+class RayBackend:
+    """The ``ray`` :class:`~core.inference.backend.PairBackend`: the pairs on Ray workers.
 
     Args:
         checkpoint: the checkpoint path (read by the workers, or shipped when their node lacks it).
@@ -222,23 +222,29 @@ class RayComputer:
     Use as a context manager, or call :meth:`close`: the workers are killed and a Ray started here is shut down.
     """
 
-    def __init__(self, checkpoint, config, settings: RaySettings, transport: str = "float32") -> None:
+    name = "ray"
+
+    def __init__(
+        self, checkpoint, config, settings: RaySettings | None = None, transport: str = "float32"
+    ) -> None:
         if transport not in TRANSPORTS:
             raise ConfigError(f"transport must be one of {TRANSPORTS}")
+        settings = settings or RaySettings()
         self.checkpoint, self.settings, self.transport = str(checkpoint), settings, transport
-        self.config = asdict(config)
+        self.config = config
+        self._config_fields = asdict(config)
         self.ray, self._started = connect(settings)
         self._shipped = None
         self.workers: list = []
         try:
             count, threads = worker_shape(self.ray, settings)
             actor = _actor_class(self.ray, settings, threads)
-            self.workers = [actor.remote(self.config, threads) for _ in range(count)]
-            self.precision = self._load_all()
+            self.workers = [actor.remote(self._config_fields, threads) for _ in range(count)]
+            self.precision_name = self._load_all()
         except BaseException:
             self.close()
             raise
-        log.info("%d Ray workers ready (%s)", len(self.workers), self.precision)
+        log.info("%d Ray workers ready (%s)", len(self.workers), self.precision_name)
 
     def _load_all(self) -> str:
         """Load the model on every worker; ships the checkpoint once if some worker cannot read the path."""
@@ -260,7 +266,7 @@ class RayComputer:
         """The process ids of the workers (for tests and diagnostics)."""
         return self.ray.get([w.pid.remote() for w in self.workers])
 
-    def run(self, images, pairs, sink, progress=None, cancel: threading.Event | None = None) -> None:
+    def run_pairs(self, images, pairs, sink, progress=None, cancel: threading.Event | None = None) -> None:
         """Run ``pairs`` over ``images`` on the workers; every prediction goes to ``sink`` as its chunk ends."""
         from .predictor import image_tensor
         from .shards import split_pairs
@@ -340,7 +346,7 @@ class RayComputer:
             self.ray.shutdown()
             self._started = False
 
-    def __enter__(self) -> RayComputer:
+    def __enter__(self) -> RayBackend:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -19,7 +19,6 @@ from ..config import FootageConfig
 from ..footage.align import align_shot, refine_shot, shot_align_config
 from ..footage.assemble import KeyReconstruction, assemble_result
 from ..footage.errors import FootageError
-from ..footage.graph import footage_pairs, loop_closure_pairs
 from ..footage.lens import ShotLens
 from ..footage.localise import (
     Correspondences,
@@ -31,6 +30,7 @@ from ..footage.localise import (
 from ..footage.plan import DecodedFrames, decode_frames, plan_frames
 from ..footage.read.source import FootageSource, open_footage
 from ..footage.result import FootageResult
+from ..graphs.temporal import footage_pairs, loop_closure_pairs
 from ..inference.images import normalize_rgb8
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from ..torch_setup import require_torch
@@ -54,7 +54,7 @@ def reconstruct_footage(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     model=None,
-    make_computer=None,
+    make_backend_for=None,
 ) -> FootageResult:
     """Reconstruct a shot with one camera: a pose per frame, one lens, the point cloud of the frames.
 
@@ -65,8 +65,8 @@ def reconstruct_footage(
         config: frame selection, fill, lens, network and alignment settings.
         progress: ``progress(stage, fraction_of_whole_job)``; cancel: checked between frames and batches.
         model: an already loaded ``Dust3rModel``.
-        make_computer: ``make_computer(model, inference_config)`` -> a
-            :class:`~core.inference.pair_reuse.PairComputer` (e.g. Ray workers) that decodes the reconstructed
+        make_backend_for: ``make_backend_for(model, inference_config)`` -> a
+            :class:`~core.inference.backend.PairBackend` (e.g. Ray workers) that decodes the reconstructed
             frames' pairs instead of this process (same predictions); the localised frames stay local.
 
     Raises:
@@ -93,10 +93,11 @@ def reconstruct_footage(
             "(all black, blank or duplicated): choose another range"
         )
     lens = ShotLens.from_config(config)
-    from ..footage.network import FrameNetwork
+    from ..inference.backend import make_backend
 
-    network = FrameNetwork(model, config.reconstruct.inference)
-    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel, make_computer)
+    # the one network runner; its features stay cached by slot between the key frames and the localised ones
+    network = make_backend("local", config=config.reconstruct.inference, model=model).runner
+    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel, make_backend_for)
     fills = [n for n in plan.fills if n not in frames.checks] if config.fill == "localise" else []
     min_conf = config.reconstruct.align.min_conf
     localised = _localise(
@@ -120,14 +121,14 @@ def _load_model(model, checkpoint, config: FootageConfig, progress: ProgressFn):
 
 def _reconstruct_keys(
     network, keys: list[int], frames: DecodedFrames, lens: ShotLens, config: FootageConfig, progress, cancel,
-    make_computer=None,
+    make_backend_for=None,
 ) -> KeyReconstruction:  # fmt: skip
     """Encode the reconstructed frames once, choose the pairs, decode them, align, refine, clean."""
     lo, hi = _STAGES["network"]
     n = len(keys)
     tensors = [normalize_rgb8(frames.rgb[k]) for k in keys]
-    computer_images = tensors if make_computer is not None else None
-    network.encode(
+    computer_images = tensors if make_backend_for is not None else None
+    network.encode_slots(
         range(n),
         tensors,
         after_batch=lambda d: progress(f"Encoding {d}/{n}", lo + (hi - lo) * 0.3 * d / n),
@@ -141,8 +142,8 @@ def _reconstruct_keys(
         else []
     )
     pairs = footage_pairs(n, offsets, loops)
-    if make_computer is None:
-        preds = network.decode(
+    if make_backend_for is None:
+        preds = network.decode_slots(
             pairs,
             after_batch=lambda d: progress(
                 f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
@@ -150,7 +151,7 @@ def _reconstruct_keys(
             cancel=cancel,
         )
     else:
-        preds = _decode_elsewhere(make_computer, network, computer_images, pairs,
+        preds = _decode_elsewhere(make_backend_for, network, computer_images, pairs,
                                   sub_progress(progress, lo + (hi - lo) * 0.3, hi), cancel)  # fmt: skip
     del computer_images
     known = lens.known_focal_net(frames.crop)
@@ -175,16 +176,16 @@ def _reconstruct_keys(
     return KeyReconstruction(keys=keys, aligned=aligned, conf=conf, refinement=refined, loop_pairs=loops)
 
 
-def _decode_elsewhere(make_computer, network, images, pairs, progress, cancel) -> list:
-    """The predictions of ``pairs`` (in that order) from another :class:`PairComputer` (the Ray workers)."""
+def _decode_elsewhere(make_backend_for, network, images, pairs, progress, cancel) -> list:
+    """The predictions of ``pairs`` (in that order) from another backend (the Ray workers)."""
     got = {}
-    computer = make_computer(network.model, network.config)
+    backend = make_backend_for(network.model, network.config)
     try:
-        computer.run(images, pairs, lambda pred: got.__setitem__((pred.i, pred.j), pred), progress, cancel)
+        backend.run_pairs(
+            images, pairs, lambda pred: got.__setitem__((pred.i, pred.j), pred), progress, cancel
+        )
     finally:
-        close = getattr(computer, "close", None)
-        if close is not None:
-            close()
+        backend.close()
     check_cancel(cancel)
     return [got[(int(i), int(j))] for i, j in pairs]
 
@@ -214,14 +215,14 @@ def _localise(
     inlier_px = default_inlier_px(frames.crop.net_size)
     first_slot = len(key.keys)
     out: dict[int, Localisation | None] = {}
-    batch = network.batch_size
+    batch = network.batch_size()
     for start in range(0, len(fills), batch):
         check_cancel(cancel)
         chunk = fills[start : start + batch]
         slots = [first_slot + start + k for k in range(len(chunk))]
-        network.encode(slots, [normalize_rgb8(frames.rgb[q]) for q in chunk], cancel=cancel)
+        network.encode_slots(slots, [normalize_rgb8(frames.rgb[q]) for q in chunk], cancel=cancel)
         refs = {slot: key.nearest(q, LOCALISE_REFERENCES) for slot, q in zip(slots, chunk, strict=True)}
-        preds = network.decode([(slot, r) for slot in slots for r in refs[slot]], cancel=cancel)
+        preds = network.decode_slots([(slot, r) for slot in slots for r in refs[slot]], cancel=cancel)
         for slot, q in zip(slots, chunk, strict=True):
             parts = [
                 pair_correspondences(p, aligned.pts3d[p.j], key.conf[p.j], pp, min_conf)

@@ -19,8 +19,8 @@ from PIL import Image
 from core.cli import main as cli_main
 from core.cli.reconstruct_cmd import resume_folder
 from core.errors import Cancelled
+from core.graphs.photos import make_pairs
 from core.inference.pair_files import PairOrigin, checkpoint_identity, pair_file_name
-from core.inference.pairs import make_pairs
 from core.inference.shards import parse_shard, shard_pairs, split_pairs
 from core.jobs.photos import reconstruct
 from tests.pipeline_support import FAST_CONFIG, PHOTOS, TINY_CHECKPOINT

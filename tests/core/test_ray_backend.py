@@ -25,10 +25,10 @@ from core.cli import main as cli_main
 from core.cli.reconstruct_cmd import resume_folder
 from core.config import InferenceConfig
 from core.errors import Cancelled
+from core.graphs.photos import make_pairs
 from core.inference.images import load_images
-from core.inference.pairs import make_pairs
 from core.inference.predictor import predict_pairs
-from core.inference.ray_backend import RayComputer, RaySettings
+from core.inference.ray_backend import RayBackend, RaySettings
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def test_a_worker_killed_mid_run_changes_nothing(ray_session, photos) -> None:
     expected, images, pairs = _local_predictions(photos)
     got = {}
     killed = []
-    with RayComputer(TINY_CHECKPOINT, CONFIG, RaySettings(workers=2)) as computer:
+    with RayBackend(TINY_CHECKPOINT, CONFIG, RaySettings(workers=2)) as computer:
         pids = computer.worker_pids()
 
         def sink(pred) -> None:
@@ -141,7 +141,7 @@ def test_a_worker_killed_mid_run_changes_nothing(ray_session, photos) -> None:
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
 
-        computer.run(images, pairs, sink)
+        computer.run_pairs(images, pairs, sink)
         assert killed and killed[0] not in computer.worker_pids()  # Ray restarted the killed worker
     assert sorted(got) == sorted(expected)
     for key, pred in expected.items():
@@ -152,7 +152,7 @@ def test_a_worker_killed_mid_run_changes_nothing(ray_session, photos) -> None:
 def test_cancel_stops_the_cluster_work(ray_session, photos) -> None:
     images = load_images(photos, 224)
     cancel = threading.Event()
-    computer = RayComputer(TINY_CHECKPOINT, CONFIG, RaySettings(workers=2))
+    computer = RayBackend(TINY_CHECKPOINT, CONFIG, RaySettings(workers=2))
     pids = computer.worker_pids()
     seen = []
 
@@ -161,7 +161,7 @@ def test_cancel_stops_the_cluster_work(ray_session, photos) -> None:
         cancel.set()
 
     with pytest.raises(Cancelled), computer:
-        computer.run(images, make_pairs(len(images), "complete"), sink, cancel=cancel)
+        computer.run_pairs(images, make_pairs(len(images), "complete"), sink, cancel=cancel)
     assert 0 < len(seen) < 12
     deadline = time.monotonic() + 30
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
