@@ -26,6 +26,7 @@ from core.cli.reconstruct_cmd import resume_folder
 from core.config import InferenceConfig
 from core.errors import Cancelled
 from core.graphs.photos import make_pairs
+from core.inference.backend import PairBackend, make_backend
 from core.inference.images import load_images
 from core.inference.predictor import predict_pairs
 from core.inference.ray_backend import RayBackend, RaySettings
@@ -152,7 +153,8 @@ def test_a_worker_killed_mid_run_changes_nothing(ray_session, photos) -> None:
 def test_cancel_stops_the_cluster_work(ray_session, photos) -> None:
     images = load_images(photos, 224)
     cancel = threading.Event()
-    computer = RayBackend(TINY_CHECKPOINT, CONFIG, RaySettings(workers=2))
+    computer = make_backend("ray", config=CONFIG, checkpoint=TINY_CHECKPOINT, settings=RaySettings(workers=2))
+    assert isinstance(computer, PairBackend) and computer.name == "ray"  # the registry's ray backend
     pids = computer.worker_pids()
     seen = []
 
