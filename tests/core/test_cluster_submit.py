@@ -88,3 +88,18 @@ def test_dashboard_addresses(given: str, url: str) -> None:
 def test_a_bad_address_is_a_clear_error(bad: str) -> None:
     with pytest.raises(ClusterError, match="address"):
         RayJobsClient(bad)
+
+
+def test_ray_is_never_bundled_in_the_extension() -> None:
+    """Ray is an optional dependency of the command line: neither a bundled wheel nor a manifest entry."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    manifest = tomllib.loads((root / "blender_manifest.toml").read_text())
+    assert manifest["wheels"] and not [
+        w for w in manifest["wheels"] if Path(w).name.lower().startswith("ray")
+    ]
+    build = (root / "wheels" / "build_wheels.py").read_text()
+    bundled = build[build.index("BUNDLED = ") :].splitlines()[0]
+    assert "scipy" in bundled and "ray" not in bundled
