@@ -301,16 +301,18 @@ class RayBackend:
             ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS)
             for ref in ready:
                 c, worker = running.pop(ref)
-                idle.append(worker)  # a dead actor is restarted by Ray; its next call reloads nothing here
                 try:
                     packed = ray.get(ref)
                 except ray.exceptions.RayActorError as exc:
-                    self._retry(c, tries, pending, exc, worker)
+                    self._retry(c, tries, pending, exc, worker)  # Ray restarts the actor; it loads again
+                    if worker in self.workers:
+                        idle.append(worker)
                     continue
                 except ray.exceptions.RayTaskError as exc:
                     raise DeviceError(
                         f"a Ray worker failed on pairs {queue[c][:3]}...: {_first_line(exc)}"
                     ) from exc
+                idle.append(worker)
                 for item in packed:
                     sink(_unpack(item, self.transport))
                 done += len(packed)
@@ -332,7 +334,7 @@ class RayBackend:
             self.ray.get(worker.load.remote(self.checkpoint, self._shipped))
         except self.ray.exceptions.RayError:
             if worker in self.workers and len(self.workers) > 1:
-                self.workers.remove(worker)
+                self.workers.remove(worker)  # gone for good: the others take its chunks
 
     def close(self) -> None:
         """Kill the workers (stops any work still running); shut Ray down if this object started it."""

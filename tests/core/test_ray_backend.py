@@ -142,8 +142,12 @@ def test_a_worker_killed_mid_run_changes_nothing(ray_session, photos) -> None:
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
 
-        computer.run_pairs(images, pairs, sink)
+        reports = []
+        computer.run_pairs(images, pairs, sink, progress=lambda stage, f: reports.append((stage, f)))
         assert killed and killed[0] not in computer.worker_pids()  # Ray restarted the killed worker
+    fractions = [f for _, f in reports]
+    assert fractions == sorted(fractions) and reports[-1] == (f"Pairs {len(pairs)}/{len(pairs)}", 1.0)
+    assert len(reports) > 2  # the pairs of every worker counted as they come back
     assert sorted(got) == sorted(expected)
     for key, pred in expected.items():
         for name in ("pts3d_i", "conf_i", "pts3d_j", "conf_j"):
