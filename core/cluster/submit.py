@@ -157,13 +157,12 @@ def _last_error_line(client: RayJobsClient, job: str) -> str:
 
 
 def _read_result(out: Path, job: str):
-
-    from ..result import Reconstruction
+    from ..result import ResultFileError, read_result
 
     try:
-        return Reconstruction.load_npz(out)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        return read_result(out)
+    except ResultFileError as exc:
         raise ClusterError(
-            f"The cluster job {job} finished, but its result {out} cannot be read on this computer ({exc}): the "
+            f"The cluster job {job} finished, but its result cannot be read on this computer ({exc}): the "
             "cluster and this computer must see the same folder at the same path."
         ) from exc

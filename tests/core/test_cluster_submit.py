@@ -103,3 +103,14 @@ def test_ray_is_never_bundled_in_the_extension() -> None:
     build = (root / "wheels" / "build_wheels.py").read_text()
     bundled = build[build.index("BUNDLED = ") :].splitlines()[0]
     assert "scipy" in bundled and "ray" not in bundled
+
+
+@pytest.mark.parametrize("content", [None, b"not a zip", b"PK\x03\x04 truncated"])
+def test_a_result_this_computer_cannot_read_is_one_clear_error(content, tmp_path) -> None:
+    from core.cluster.submit import _read_result
+
+    out = tmp_path / "RESULT.npz"
+    if content is not None:
+        out.write_bytes(content)
+    with pytest.raises(ClusterError, match="cannot be read on this computer.*same folder at the same path"):
+        _read_result(out, "raysubmit_1")
