@@ -128,7 +128,7 @@ def _reconstruct_keys(
     lo, hi = _STAGES["network"]
     n = len(keys)
     tensors = [normalize_rgb8(frames.rgb[k]) for k in keys]
-    computer_images = tensors if make_backend_for is not None else None
+    elsewhere_images = tensors if make_backend_for is not None else None
     network.encode_slots(
         range(n),
         tensors,
@@ -152,9 +152,9 @@ def _reconstruct_keys(
             cancel=cancel,
         )
     else:
-        preds = _decode_elsewhere(make_backend_for, network, computer_images, pairs,
+        preds = _decode_elsewhere(make_backend_for, network, elsewhere_images, pairs,
                                   sub_progress(progress, lo + (hi - lo) * 0.3, hi), cancel)  # fmt: skip
-    del computer_images
+    del elsewhere_images
     known = lens.known_focal_net(frames.crop)
     aligned = align_shot(
         preds, n, config.reconstruct.align, known, sub_progress(progress, *_STAGES["align"]), cancel
