@@ -55,3 +55,7 @@ class Cancelled(Dust3rError):
 
     def __init__(self, message: str = "Cancelled by the user.") -> None:
         super().__init__(message)
+
+
+class ClusterError(Dust3rError):
+    """A Ray cluster cannot be reached, refuses the token, or its job failed (the message says which)."""

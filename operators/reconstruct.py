@@ -61,7 +61,7 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
         paths, warnings = resolve_photos(
             bpy.path.abspath(directory) if directory else "", [f.name for f in self.files]
         )
-        return JobRequest(
+        request = JobRequest(
             image_paths=tuple(paths),
             checkpoint=checkpoint,
             config=make_config(self, self.device, self.precision),
@@ -69,6 +69,11 @@ class DUST3R_OT_reconstruct(TaskOperator, ReconstructOperatorSettings, bpy.types
             scene_name=context.scene.name,
             warnings=tuple(warnings),
         )
+        if prefs is not None and prefs.compute == "RAY":
+            from ..jobs.cluster_job import cluster_request
+
+            return cluster_request(request, prefs)
+        return request
 
     def draw(self, context: bpy.types.Context) -> None:
         # The "Adjust Last Operation" panel would re-run the whole reconstruction synchronously for any

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from ..addon import ADDON_PACKAGE, PATH_OPTIONS
+from ..jobs.cluster_job import COMPUTE_ITEMS
 from ..jobs.estimate import refresh_scene_estimates
 from ..jobs.torch_status import torch_summary
 from ..operators.cancel_setup import DUST3R_OT_cancel_setup
@@ -38,12 +39,56 @@ class DUST3R_AP_preferences(bpy.types.AddonPreferences):
         default="auto",
         update=refresh_scene_estimates,
     )
+    compute: EnumProperty(name="Compute", items=COMPUTE_ITEMS, default="LOCAL")
+    ray_address: StringProperty(
+        name="Cluster Address",
+        description="The Ray cluster's dashboard address (the Jobs API), e.g. http://head-node:8265",
+        default="http://127.0.0.1:8265",
+    )
+    ray_token: StringProperty(
+        name="Token",
+        description="The cluster's authentication token (Ray 2.60 and later enable token authentication by "
+        "default: run 'ray get-auth-token' on the head node); empty when the cluster has it turned off",
+        subtype="PASSWORD",
+        default="",
+    )
+    ray_result_folder: StringProperty(
+        name="Result Folder",
+        description="Where the cluster writes RESULT.npz: a folder the cluster and this computer both see at this "
+        "path (empty: the photos' folder)",
+        subtype="DIR_PATH",
+        options={"ANIMATABLE", *PATH_OPTIONS},
+        default="",
+    )
+    ray_distribute: BoolProperty(
+        name="Spread Pairs over Workers",
+        description="Run the image pairs on all of the cluster's workers (--backend ray), not on one node",
+        default=True,
+    )
+    ray_gpus: FloatProperty(name="GPUs per Worker", min=0.0, max=8.0, default=0.0)
+    ray_python: StringProperty(
+        name="Cluster Python",
+        description="The Python command on the cluster that has PyTorch (and Ray) installed",
+        default="python",
+    )
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "checkpoint")
         layout.prop(self, "device")
         layout.prop(self, "precision")
+        layout.prop(self, "compute", expand=True)
+        if self.compute == "RAY":
+            box = layout.box()
+            for name in (
+                "ray_address",
+                "ray_token",
+                "ray_result_folder",
+                "ray_distribute",
+                "ray_gpus",
+                "ray_python",
+            ):
+                box.prop(self, name)
         row = layout.row()
         for idname, text, icon in SETUP_OPERATORS:
             row.operator(idname, text=text, icon=icon)

@@ -83,16 +83,21 @@ def footage_config(args: argparse.Namespace, base: ReconstructConfig) -> Footage
     )
 
 
-def run_footage(args: argparse.Namespace, base: ReconstructConfig, out: Path) -> FootageResult:
+def run_footage(
+    args: argparse.Namespace, base: ReconstructConfig, out: Path, make_backend_for=None
+) -> FootageResult:
     """Reconstruct the footage and write RESULT.npz at ``out`` (checked by the caller before any work), with
-    ``frame_numbers``, ``fps`` and the frame status."""
+    ``frame_numbers``, ``fps`` and the frame status; ``make_backend_for`` runs the frames' pairs elsewhere
+    (``--backend ray``)."""
     from ..jobs.footage import reconstruct_footage
 
     if args.focal_exif:
         raise ConfigError("--focal-exif is for photos; for footage give --focal-mm and --sensor-width")
     config = footage_config(args, base)
     source = args.video if args.video else args.images
-    result = reconstruct_footage(source, args.checkpoint, config, progress=getattr(args, "progress", None))
+    result = reconstruct_footage(
+        source, args.checkpoint, config, progress=getattr(args, "progress", None), make_backend_for=make_backend_for
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
     return result

@@ -2,9 +2,13 @@
 
 Writes ``DIR/pair_<i>_<j>.npz`` per ordered pair with the array names of ``shared/reference/outputs/*.npz``
 (``pair``, ``true_shape1``, ``true_shape2``, ``pred1_pts3d``, ``pred1_conf``, ``pred2_pts3d_in_other_view``,
-``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`. Each file is replaced atomically. Once
-all are written, the ``pair_<i>_<j>.npz`` files of an EARLIER run that this run did not write (other photos,
-another graph) are removed, so the folder holds exactly this run's pairs; no other file is touched.
+``pred2_conf``), see :meth:`core.predictions.PairPrediction.save`, plus ``origin``: what the pair was made
+from (:mod:`core.inference.pair_files`). Each file is written atomically; a valid file of the same pair
+already in DIR is kept, not recomputed. Once all are written, the ``pair_<i>_<j>.npz`` files of an EARLIER
+run that this run did not write (other photos, another graph) are removed, so the folder holds exactly this
+run's pairs; no other file is touched. With ``--shard K/N`` only shard K of the pairs
+(:mod:`core.inference.shards`) is made sure to be in DIR, and nothing is removed (the other shards' files
+stay).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from ..config import DEVICES, IMAGE_SIZES, PRECISIONS, InferenceConfig
 from ..errors import ConfigError
 from ..io.output_paths import check_output_folder
+from .backend_options import add_backend_options, backend_factory
 
 log = logging.getLogger(__name__)
 # Our pair files, and the temporary files of an interrupted atomic write of one (core.io.atomic).
@@ -41,8 +46,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="network image size; must be the model's (default: the model's)")  # fmt: skip
     add_network_options(parser, defaults)
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder (created if needed); pair_<i>_<j>.npz files of an earlier run "
-                        "that this run does not write are removed, nothing else is touched")  # fmt: skip
+                        help="output folder (created if needed); valid pair files already there are kept; "
+                        "without --shard, pair_<i>_<j>.npz files of an earlier run that this run does not "
+                        "write are removed, nothing else is touched")  # fmt: skip
+    parser.add_argument("--shard", metavar="K/N", default=None,
+                        help="write only shard K of N of the pairs (for a render farm: N tasks, then reconstruct "
+                        "--pairs DIR); other files in DIR are never removed")  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -63,6 +72,7 @@ def add_network_options(parser: argparse.ArgumentParser, defaults: InferenceConf
                         help="pairs decoded together (default: 4 on the CPU, as many as fit on a GPU)")  # fmt: skip
     parser.add_argument("--no-memory-check", action="store_true",
                         help="run even when the estimated peak memory exceeds the free memory")  # fmt: skip
+    add_backend_options(parser)
 
 
 def precision_from_args(args: argparse.Namespace, default: str) -> str:
@@ -99,20 +109,22 @@ def remove_stale_pairs(folder: Path, written: set[str]) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from ..graphs.photos import count_pairs
-    from ..inference.backend import make_backend
     from ..inference.images import load_images
+    from ..inference.pair_reuse import PairFiles, scene_pairs
     from ..inference.predictor import choose_image_size, resolve_device
-    from ..inference.scene import infer_scene
+    from ..inference.shards import parse_shard, shard_pairs
     from ..jobs.plan import RunGuard, photo_sizes
     from ..model.checkpoint import load_model
     from ..resources.guard import memory_errors
 
     # Everything that can be checked without the (slow) model load comes first.
+    shard = parse_shard(args.shard) if args.shard is not None else None
     out = _check_inputs(args)
     config = InferenceConfig(image_size=args.size, scene_graph=args.graph, device=args.device,
                              precision=precision_from_args(args, InferenceConfig.precision),
                              batch_size=args.batch_size, check_memory=not args.no_memory_check)  # fmt: skip
     count_pairs(len(args.images), args.graph)  # validates the graph name
+    make_backend_for = backend_factory(args, transport="float32")
     device = resolve_device(args.device)
     guard = RunGuard(photo_sizes(args.images), config, device.type, with_result=False)
     guard.check()
@@ -125,17 +137,18 @@ def run(args: argparse.Namespace) -> int:
     images = load_images(args.images, size)
     out.mkdir(parents=True, exist_ok=True)
 
-    written: set[str] = set()
-
-    def save(pred) -> None:  # each pair is written as soon as it is computed
-        name = f"pair_{pred.i}_{pred.j}.npz"
-        pred.save(out / name)
-        written.add(name)
-
-    done = infer_scene(make_backend("local", config=config, model=model), images, args.graph, config, save, progress=args.progress,
-                       before_decode=lambda pairs: guard.check(model.config, pairs))  # fmt: skip
-    stale = remove_stale_pairs(out, written)
-    note = f"; removed {len(stale)} pair files of an earlier run" if stale else ""
+    pairs = scene_pairs(model, images, args.graph, config)
+    if shard is not None:
+        pairs = shard_pairs(pairs, len(images), *shard)
+    files = PairFiles(args.checkpoint, scratch=out, make_backend=make_backend_for)
+    files.run(model, args.images, images, config, None, pairs=pairs, progress=args.progress,
+              before_compute=lambda chosen: guard.check(model.config, chosen))  # fmt: skip
+    note = ""
+    if shard is None:
+        stale = remove_stale_pairs(out, {f"pair_{i}_{j}.npz" for i, j in pairs})
+        note = f"; removed {len(stale)} pair files of an earlier run" if stale else ""
     seconds = time.perf_counter() - start
-    print(f"wrote {len(done.pairs)} pairs of {len(images)} photos to {out} in {seconds:.1f} s{note}")
+    part = f" (shard {shard[0]}/{shard[1]})" if shard is not None else ""
+    print(f"{len(pairs)} pairs{part} of {len(images)} photos in {out}: {files.computed} computed, "
+          f"{files.reused} valid files kept, in {seconds:.1f} s{note}")  # fmt: skip
     return 0

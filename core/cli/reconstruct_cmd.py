@@ -25,8 +25,9 @@ from ..config import (
 )
 from ..errors import ConfigError
 from ..io.output_paths import check_output_file
+from .backend_options import backend_factory
 from .footage import add_footage_arguments, is_footage, report_lines, run_footage
-from .infer_cmd import add_network_options, precision_from_args
+from .infer_cmd import PAIR_FILE_RE, add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
 _DEFAULT_INFERENCE = InferenceConfig()
@@ -106,6 +107,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="with --refine: also estimate radial distortion (one set with --shared-focal or footage, else per "
         "photo)",
     )
+    parser.add_argument("--pairs", type=Path, default=None, metavar="DIR",
+                        help="use the valid pair files in DIR (e.g. written by infer --shard K/N on a farm) and run "
+                        "the network only for the pairs missing there; the result is the same")  # fmt: skip
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the pairs that an interrupted run with the same --out finished (they wait in "
+                        "the hidden folder .<out name>.pairs beside --out) and compute only the others")  # fmt: skip
     add_footage_arguments(parser, sources)
     parser.set_defaults(func=run)
 
@@ -141,17 +148,55 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
     )
 
 
+def resume_folder(out: Path) -> Path:
+    """The scratch folder of ``--out``'s finished pairs: ``.<out name>.pairs`` beside it."""
+    return out.parent / f".{out.name}.pairs"
+
+
+def clear_pair_files(folder: Path) -> None:
+    """Remove our pair files (and interrupted writes of them) from ``folder``, then the folder if empty."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if PAIR_FILE_RE.match(path.name) and path.is_file():
+            path.unlink()
+    if not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _pair_files(args: argparse.Namespace, out: Path):
+    """The run's :class:`~core.inference.pair_reuse.PairFiles`: the resume folder (emptied first unless
+    ``--resume``), ``--pairs DIR`` if given, and the backend."""
+    from ..inference.pair_reuse import PairFiles
+
+    if args.pairs is not None and not args.pairs.is_dir():
+        raise ConfigError(f"--pairs {args.pairs}: no such folder")
+    make_backend_for = backend_factory(args, transport="float16")
+    scratch = resume_folder(out)
+    if not args.resume:
+        clear_pair_files(scratch)
+    sources = [args.pairs] if args.pairs is not None else []
+    return PairFiles(args.checkpoint, scratch, sources, make_backend_for)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..jobs.photos import reconstruct
 
     config = config_from_args(args)
     out = check_output_file(args.out)
     if is_footage(args):
-        print("\n".join(report_lines(run_footage(args, config, out), out)))
+        if args.pairs is not None or args.resume:
+            raise ConfigError("--pairs and --resume are for photos (--images), not for footage")
+        make_backend_for = backend_factory(args, transport="float32")
+        print("\n".join(report_lines(run_footage(args, config, out, make_backend_for), out)))
         return 0
-    result = reconstruct(args.images, args.checkpoint, config, progress=args.progress)
     out.parent.mkdir(parents=True, exist_ok=True)
+    files = _pair_files(args, out)
+    result = reconstruct(args.images, args.checkpoint, config, progress=args.progress, pair_files=files)
     result.save_npz(out)
+    clear_pair_files(files.scratch)
+    if files.reused:
+        print(f"{files.reused} pairs reused from pair files, {files.computed} computed")
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
     print(f"wrote {out}: {result.num_views} views, {points} points")
     if any(result.refine_status):

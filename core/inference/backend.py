@@ -141,9 +141,21 @@ class LocalBackend:
 
 BackendFactory = Callable[..., PairBackend]
 
+
+def _ray_backend(config: InferenceConfig, checkpoint=None, model=None, **options) -> PairBackend:
+    """Ray workers (:mod:`.ray_backend`, imported only now: Ray is optional); ``model`` is not used (the
+    workers load the checkpoint). Options: ``settings`` (``RaySettings``), ``transport``."""
+    from .ray_backend import RayBackend
+
+    if checkpoint is None:
+        raise ConfigError("the ray backend needs the checkpoint's path (its workers load the model)")
+    return RayBackend(checkpoint, config, **options)
+
+
 # name -> factory(config=InferenceConfig, checkpoint=path or None, model=network or None, **options).
 BACKENDS: dict[str, BackendFactory] = {
     "local": LocalBackend,
+    "ray": _ray_backend,
 }
 
 

@@ -55,6 +55,7 @@ def reconstruct_footage(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     model=None,
+    make_backend_for=None,
 ) -> FootageResult:
     """Reconstruct a shot with one camera: a pose per frame, one lens, the point cloud of the frames.
 
@@ -65,6 +66,9 @@ def reconstruct_footage(
         config: frame selection, fill, lens, network and alignment settings.
         progress: ``progress(stage, fraction_of_whole_job)``; cancel: checked between frames and batches.
         model: an already loaded ``Dust3rModel``.
+        make_backend_for: ``make_backend_for(model, inference_config)`` -> a
+            :class:`~core.inference.backend.PairBackend` (e.g. Ray workers) that decodes the reconstructed
+            frames' pairs instead of this process (same predictions); the localised frames stay local.
 
     Raises:
         Dust3rError subclasses (FootageError, ConfigError, DependencyError, DeviceError, Cancelled, ...).
@@ -94,7 +98,7 @@ def reconstruct_footage(
 
     # the one network runner; its features stay cached by slot between the key frames and the localised ones
     network = make_backend("local", config=config.reconstruct.inference, model=model).runner
-    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel)
+    key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel, make_backend_for)
     fills = [n for n in plan.fills if n not in frames.checks] if config.fill == "localise" else []
     min_conf = config.reconstruct.align.min_conf
     localised = _localise(
@@ -117,12 +121,14 @@ def _load_model(model, checkpoint, config: FootageConfig, progress: ProgressFn):
 
 
 def _reconstruct_keys(
-    network, keys: list[int], frames: DecodedFrames, lens: ShotLens, config: FootageConfig, progress, cancel
-) -> KeyReconstruction:
+    network, keys: list[int], frames: DecodedFrames, lens: ShotLens, config: FootageConfig, progress, cancel,
+    make_backend_for=None,
+) -> KeyReconstruction:  # fmt: skip
     """Encode the reconstructed frames once, choose the pairs, decode them, align, refine, clean."""
     lo, hi = _STAGES["network"]
     n = len(keys)
     tensors = [normalize_rgb8(frames.rgb[k]) for k in keys]
+    elsewhere_images = tensors if make_backend_for is not None else None
     network.encode_slots(
         range(n),
         tensors,
@@ -137,13 +143,18 @@ def _reconstruct_keys(
         else []
     )
     pairs = footage_pairs(n, offsets, loops)
-    preds = network.decode_slots(
-        pairs,
-        after_batch=lambda d: progress(
-            f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
-        ),
-        cancel=cancel,
-    )
+    if make_backend_for is None:
+        preds = network.decode_slots(
+            pairs,
+            after_batch=lambda d: progress(
+                f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
+            ),
+            cancel=cancel,
+        )
+    else:
+        preds = _decode_elsewhere(make_backend_for, network, elsewhere_images, pairs,
+                                  sub_progress(progress, lo + (hi - lo) * 0.3, hi), cancel)  # fmt: skip
+    del elsewhere_images
     known = lens.known_focal_net(frames.crop)
     aligned = align_shot(
         preds, n, config.reconstruct.align, known, sub_progress(progress, *_STAGES["align"]), cancel
@@ -164,6 +175,20 @@ def _reconstruct_keys(
         conf = clean_pointcloud(aligned, cancel=cancel, pairs=pairs)  # the views the temporal graph paired
     log.info("footage: %d reconstructed frames, %d pairs (%d loop-closing)", n, len(pairs), len(loops))
     return KeyReconstruction(keys=keys, aligned=aligned, conf=conf, refinement=refined, loop_pairs=loops)
+
+
+def _decode_elsewhere(make_backend_for, network, images, pairs, progress, cancel) -> list:
+    """The predictions of ``pairs`` (in that order) from another backend (the Ray workers)."""
+    got = {}
+    backend = make_backend_for(network.model, network.config)
+    try:
+        backend.run_pairs(
+            images, pairs, lambda pred: got.__setitem__((pred.i, pred.j), pred), progress, cancel
+        )
+    finally:
+        backend.close()
+    check_cancel(cancel)
+    return [got[(int(i), int(j))] for i, j in pairs]
 
 
 class _RGB:

@@ -87,6 +87,7 @@ def reconstruct(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     model=None,
+    pair_files=None,
 ) -> Reconstruction:
     """Reconstruct a scene from photos.
 
@@ -98,6 +99,8 @@ def reconstruct(
         progress: ``progress(stage, fraction_of_whole_job)``, called from this thread.
         cancel: set it to stop at the next batch or iteration (raises :class:`~core.errors.Cancelled`).
         model: an already loaded ``Dust3rModel`` (to reuse it across calls).
+        pair_files: a :class:`core.inference.pair_reuse.PairFiles`: pairs with a valid file there are read,
+            the others computed (by its backend) and written to its scratch folder; the result is the same.
 
     Returns:
         the :class:`Reconstruction`; its ``warnings`` say what was left out (pairs without confident pixels).
@@ -138,7 +141,12 @@ def reconstruct(
 
     inference = replace(config.inference, image_size=size)
     with _StoreSink(guard, getattr(model, "config", None)) as store:
-        _run_network(model, images, inference, store, sub_progress(progress, *_STAGES["pairs"]), cancel)
+        network_progress = sub_progress(progress, *_STAGES["pairs"])
+        if pair_files is None:
+            _run_network(model, images, inference, store, network_progress, cancel)
+        else:
+            pair_files.run(model, paths, images, inference, store, before_compute=store.prepare,
+                           progress=network_progress, cancel=cancel)  # fmt: skip
         if loaded_here:
             del model  # the weights are not needed for the alignment
         crops = [img.crop for img in images]
