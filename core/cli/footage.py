@@ -96,7 +96,11 @@ def run_footage(
     config = footage_config(args, base)
     source = args.video if args.video else args.images
     result = reconstruct_footage(
-        source, args.checkpoint, config, progress=getattr(args, "progress", None), make_backend_for=make_backend_for
+        source,
+        args.checkpoint,
+        config,
+        progress=getattr(args, "progress", None),
+        make_backend_for=make_backend_for,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     result.save_npz(out)
