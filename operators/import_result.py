@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import zipfile
-import zlib
 from pathlib import Path
 
 import bpy
-import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
@@ -30,59 +27,25 @@ from .settings import build_options
 log = logging.getLogger(__name__)
 
 RESULT_HINT = "a RESULT.npz written by 'python -m core reconstruct'"
-REQUIRED_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
 
 
 class ResultError(ValueError):
     """The file is not a RESULT.npz that can be imported (the message says why, for the artist)."""
 
 
-def _check_cameras(recon, name: str) -> None:
-    for k in range(recon.num_views):
-        K = np.asarray(recon.K_photo[k])
-        if not (np.isfinite(recon.world_from_cam[k]).all() and np.isfinite(K).all()):
-            raise ResultError(f"{name}: camera {k} has non-finite values; the file is damaged.")
-        if not (K[0, 0] > 0 and K[1, 1] > 0 and (np.asarray(recon.photo_size[k]) > 0).all()):
-            raise ResultError(f"{name}: camera {k} has no positive focal length or photo size.")
-
-
 def load_result(path: str):
-    """Read and check a RESULT.npz (``core.result.Reconstruction``).
+    """Read and check a RESULT.npz (``core.result.Reconstruction``) with the checks the command line uses
+    (:func:`core.io.result_file.read_result`: damaged, crafted or foreign files, bad numbers).
 
     Raises:
         ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
     """
-    from ..core.result import Reconstruction
+    from ..core.io.result_file import ResultFileError, read_result
 
-    file = Path(path)
-    if not file.is_file():
-        raise ResultError(f"{path} does not exist. Choose {RESULT_HINT}.")
-    if not zipfile.is_zipfile(file):
-        raise ResultError(
-            f"{file.name} is not a readable .npz file (not a zip archive). Choose {RESULT_HINT}."
-        )
     try:
-        with np.load(file, allow_pickle=False) as data:
-            missing = [name for name in REQUIRED_ARRAYS if name not in data.files]
-        if missing:
-            names = ", ".join(f"'{name}'" for name in missing)
-            noun = "array" if len(missing) == 1 else "arrays"
-            raise ResultError(
-                f"{file.name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
-            )
-        recon = Reconstruction.load_npz(file)
-    except ResultError:
-        raise
-    except KeyError as exc:  # a per-view array (depth_3, colors_0...) is missing
-        raise ResultError(f"{file.name} is not a complete DUSt3R result: {exc.args[0]}.") from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise ResultError(f"{file.name} is not a readable .npz file ({exc}). Choose {RESULT_HINT}.") from exc
-    except ValueError as exc:  # wrong shapes, object arrays (refused: no pickle), bad values
-        raise ResultError(f"{file.name} is not a valid DUSt3R result: {exc}") from exc
-    if recon.num_views == 0:
-        raise ResultError(f"{file.name} holds no view.")
-    _check_cameras(recon, file.name)
-    return recon
+        return read_result(path)
+    except ResultFileError as exc:
+        raise ResultError(f"{str(exc).rstrip('.')}. Choose {RESULT_HINT}.") from None
 
 
 def locate_photos(recon, result_path: str):

@@ -243,6 +243,36 @@ def check_photo(path: str | Path) -> tuple[int, int]:
         return img.size
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def verify_photo(path: str | Path, photo_size: Sequence[int]) -> None:
+    """Check that ``path`` IS the photo a result names: a still photo whose pixel data decodes and whose
+    upright size is ``photo_size`` ``(W0, H0)`` (whatever the path: a text file, a device, a photo that
+    was replaced are refused). JPEGs are decoded at 1/8 scale (every byte is still read and decoded).
+
+    Raises:
+        ImageError: the file is missing, not a photo, damaged or truncated, or of another size.
+    """
+    path = Path(path)
+    with _still_photo(path) as img:
+        orientation = 1
+        with contextlib.suppress(ValueError, TypeError, KeyError, OSError, SyntaxError):
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+        width, height = img.size
+        upright = (height, width) if orientation in _TRANSPOSING_ORIENTATIONS else (width, height)
+        expected = tuple(int(v) for v in photo_size)
+        if upright != expected:
+            raise ImageError(
+                f"{path} is {upright[0]}x{upright[1]} pixels, the result says {expected[0]}x{expected[1]}: "
+                "not the photo it was made from"
+            )
+        if img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        img.load()
+
+
 @contextlib.contextmanager
 def _still_photo(path: Path):
     """``Image.open(path)`` of a file that passed :func:`check_still_photo`; every failure while the block

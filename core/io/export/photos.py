@@ -25,12 +25,11 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ...errors import ImageError
-from ...inference.images import BASE_SUFFIXES, HEIF_SUFFIXES, open_photo
+from ...inference.images import BASE_SUFFIXES, EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, open_photo, verify_photo
 from .files import ExportError, atomic_write
 from .scene import ExportScene
 
 AS_IS_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-EXIF_ORIENTATION_TAG = 0x0112
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,9 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
     """The name and the way of making each view's image file (no file is written).
 
     Raises:
-        ImageError: a photo is missing or unreadable.
-        ExportError: a photo's size is not the one the reconstruction was made from.
+        ImageError: a photo is missing, not an image, damaged, or not of the size the reconstruction was
+            made from (the export refuses rather than skips it: a model naming a missing image breaks the
+            trainers that read it).
     """
     if is_video_source(scene):
         source = Path(scene.image_paths[0])
@@ -81,29 +81,23 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
 
 
 def _readable_as_is(path: Path, photo_size: tuple[int, int]) -> bool:
-    """Whether ``path`` can be copied as it is (8-bit RGB JPEG/PNG, no EXIF rotation); checks its size.
+    """Whether ``path`` can be copied as it is (8-bit RGB JPEG/PNG, no EXIF rotation), after checking that it
+    is the photo the result names (:func:`~core.inference.images.verify_photo`: decoded, of its size).
 
     Raises:
-        ImageError: the photo is missing or unreadable.
-        ExportError: its upright size is not ``photo_size``.
+        ImageError: the photo is missing, not an image, damaged, or not of ``photo_size``.
     """
     if not path.is_file():
         raise ImageError(f"photo not found: {path} (the export copies the photos next to the cameras)")
+    verify_photo(path, photo_size)
     if path.suffix.lower() in HEIF_SUFFIXES:
-        upright, as_is = open_photo(path)[0].size, False
-    else:
-        try:
-            with Image.open(path) as img:
-                orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-                upright = img.size[::-1] if orientation in (5, 6, 7, 8) else img.size
-                as_is = orientation == 1 and img.mode == "RGB" and img.format in ("JPEG", "PNG")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(f"{path}: not an image, or unreadable ({exc})") from exc
-    if tuple(upright) != tuple(photo_size):
-        raise ExportError(
-            f"{path} is {upright[0]}x{upright[1]} pixels but the reconstruction was made from a "
-            f"{photo_size[0]}x{photo_size[1]} photo: was the file replaced? Reconstruct again."
-        )
+        return False
+    try:
+        with Image.open(path) as img:
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+            as_is = orientation == 1 and img.mode == "RGB" and img.format in ("JPEG", "PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: not an image, or unreadable ({exc})") from exc
     return as_is and path.suffix.lower() in AS_IS_SUFFIXES
 
 
