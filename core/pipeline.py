@@ -19,6 +19,7 @@ import numpy as np
 from .config import AlignConfig, ReconstructConfig
 from .errors import DependencyError, ImageError
 from .geometry.photo import PhotoCrop, focal_net_from_35mm, focal_net_from_exif_35mm
+from .io.paths import resolve_path
 from .progress import ProgressFn, check_cancel, no_progress, sub_progress
 from .resources.guard import memory_errors
 from .result import Reconstruction, reconstruction_from_depth
@@ -117,7 +118,7 @@ def reconstruct(
     """
     config = config or ReconstructConfig()
     progress = progress or no_progress
-    paths = [str(Path(p).expanduser().resolve()) for p in image_paths]
+    paths = [str(resolve_path(p)) for p in image_paths]
     if not paths:
         raise ImageError("No photos were given: choose a folder with photos (JPEG, PNG, WebP, TIFF, BMP).")
     started = time.perf_counter()

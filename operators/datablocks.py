@@ -12,6 +12,16 @@ from __future__ import annotations
 import bpy
 
 
+def blender_text(text: str) -> str:
+    """``text`` as Blender can hold it (UTF-8): a file name that is not UTF-8 (``café`` written in Latin-1
+    reaches Python as ``caf\\udce9``) gets its bytes read as Latin-1, a readable guess, for display only."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("latin-1")
+    return text
+
+
 class BuildRecord:
     """Datablocks made by one build, in creation order."""
 
@@ -21,9 +31,10 @@ class BuildRecord:
     def __len__(self) -> int:
         return len(self._created)
 
-    def new(self, kind: str, *args, **kwargs) -> bpy.types.ID:
-        """``bpy.data.<kind>.new(*args, **kwargs)``, registered before it is returned."""
-        return self.register(getattr(bpy.data, kind).new(*args, **kwargs))
+    def new(self, kind: str, name: str, *args, **kwargs) -> bpy.types.ID:
+        """``bpy.data.<kind>.new(name, *args, **kwargs)``, registered before it is returned (``name`` made
+        valid UTF-8 first: :func:`blender_text`)."""
+        return self.register(getattr(bpy.data, kind).new(blender_text(name), *args, **kwargs))
 
     def load_image(self, path: str) -> bpy.types.Image:
         """``bpy.data.images.load(path, check_existing=True)``; registered only when it was not loaded yet.

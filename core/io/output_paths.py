@@ -70,9 +70,16 @@ def check_name(path: str | Path, option: str = "--out") -> Path:
     return path
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long to even ask about (ENAMETOOLONG): not there
+        return False
+
+
 def _nearest_existing(folder: Path) -> Path:
     existing = folder
-    while not existing.exists():
+    while not _exists(existing):
         if existing.parent == existing:
             break
         existing = existing.parent

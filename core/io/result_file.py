@@ -30,7 +30,7 @@ from ..errors import Dust3rError
 from ..result import Reconstruction
 
 RESULT_HINT = "write one with `python -m core reconstruct`"
-MIN_INFLATE_BUDGET = 4 << 30  # bytes: any result up to ~100 M points fits, whatever its compression
+MIN_INFLATE_BUDGET = 1 << 30  # bytes: any result up to ~30 M points fits, whatever its compression
 MAX_INFLATE_RATIO = 64  # declared/compressed: float arrays deflate by < 2, a zip bomb by ~1000
 PER_VIEW = ("depth", "pts3d", "conf", "colors")
 _REAL = "fiu"  # float, signed and unsigned integers (numpy dtype kinds); never complex, never objects
@@ -85,8 +85,16 @@ def inspect_npz(path: str | Path) -> dict[str, Member]:
     except ResultFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise ResultFileError(f"{path.name} is not a readable .npz file ({exc}): {RESULT_HINT}") from None
+        raise ResultFileError(
+            f"{path.name} is not a readable .npz file ({_first_line(exc)}): {RESULT_HINT}"
+        ) from None
     return members
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (numpy's header errors run over three lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_header(stream, info: zipfile.ZipInfo, file_name: str) -> Member:
@@ -225,8 +233,8 @@ def read_result(path: str | Path) -> Reconstruction:
     try:
         rec = Reconstruction.load_npz(path)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise ResultFileError(f"{path.name} is damaged ({exc}): {RESULT_HINT}") from None
+        raise ResultFileError(f"{path.name} is damaged ({_first_line(exc)}): {RESULT_HINT}") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise ResultFileError(f"{path.name} is not a valid RESULT.npz: {exc}") from None
+        raise ResultFileError(f"{path.name} is not a valid RESULT.npz: {_first_line(exc)}") from None
     check_values(rec, path.name)
     return rec

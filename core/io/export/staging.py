@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..atomic import FOLDER_MODE, temp_prefix
-from ..output_paths import check_output_folder
+from ..output_paths import check_name, check_output_folder
 from .files import ExportError, reason
 
 STAGE_SUFFIX = ".stage"
@@ -48,7 +48,8 @@ def check_target_folder(folder: str | Path, overwrite: bool, option: str = "--ou
         ExportError: ``folder`` is a file, or a non-empty folder and ``overwrite`` is False.
     """
     given = Path(folder)
-    if given.exists() and not given.is_dir():
+    path = check_name(given, option)
+    if path.exists() and not path.is_dir():
         raise ExportError(f"{given} is a file, not a folder: choose a folder for the export")
     path = check_output_folder(given, option)
     if path.is_dir() and not overwrite:
