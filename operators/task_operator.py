@@ -60,9 +60,18 @@ class TaskRequest:
 
 def start_task(request: TaskRequest) -> tasks.Task:
     """Start ``request`` in the reconstruction slot (refused with :class:`.tasks.Busy` if one runs)."""
-    from ..core.errors import Cancelled, Dust3rError
+    from ..core.errors import Cancelled, Dust3rError, user_os_error
 
-    task = tasks.Task(request.label, request.work, (Dust3rError,), Cancelled, request=request)
+    def work(*args, **kwargs):
+        try:
+            return request.work(*args, **kwargs)
+        except OSError as exc:  # a full disk, no permission...: reported as the user's, not as a bug
+            message = user_os_error(exc)
+            if message is None:
+                raise
+            raise Dust3rError(message) from exc
+
+    task = tasks.Task(request.label, work, (Dust3rError,), Cancelled, request=request)
     return tasks.start(tasks.RECONSTRUCT, task)
 
 

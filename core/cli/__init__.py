@@ -2,7 +2,9 @@
 
 Each sub-command lives in its own module exposing ``add_parser(subparsers)``, which registers the command
 and sets ``func`` (``args -> int``) as its handler. User mistakes (:class:`~core.errors.Dust3rError`) print
-one line on stderr and exit with status 2; anything else is a bug and keeps its traceback.
+one line on stderr and exit with status 2, and so do the OS errors that are the user's situation (a full
+disk, a name too long, no permission: :func:`core.errors.user_os_error`); anything else is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from ..errors import Dust3rError
+from ..errors import Dust3rError, user_os_error
 from . import align_cmd, export_cmd, infer_cmd, reconstruct_cmd
 
 EXIT_USER_ERROR = 2
@@ -36,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Dust3rError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a full disk, a read-only file system...: the user's situation, not a bug
+        message = user_os_error(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
