@@ -13,13 +13,10 @@ import bpy
 
 
 def blender_text(text: str) -> str:
-    """``text`` as Blender can hold it (UTF-8): a file name that is not UTF-8 (``café`` written in Latin-1
-    reaches Python as ``caf\\udce9``) gets its bytes read as Latin-1, a readable guess, for display only."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("latin-1")
-    return text
+    """``text`` as Blender can hold it (UTF-8): :func:`core.io.paths.utf8_text`."""
+    from ..core.io.paths import utf8_text
+
+    return utf8_text(text)
 
 
 class BuildRecord:

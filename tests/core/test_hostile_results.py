@@ -241,3 +241,23 @@ def test_exported_files_take_the_umask(good, tmp_path) -> None:
         os.umask(old)
     assert modes and all(m == (0o755 if (out / n).is_dir() else 0o644) for n, m in modes.items()), modes
     assert (out.stat().st_mode & 0o777) == 0o755
+
+
+def test_a_latin_1_photo_name_exports_in_every_format(good, tmp_path) -> None:
+    """A photo whose name is not UTF-8 (``café`` written in Latin-1): the export names its copy in UTF-8,
+    and the model names that copy."""
+    import json
+
+    rec, path = good
+    latin = Path(os.fsdecode(str(Path(rec.image_paths[0]).parent).encode() + b"/caf\xe9 0.png"))
+    Path(rec.image_paths[0]).rename(latin)
+    crafted = rewrite(
+        path, tmp_path / "latin.npz", {"image_paths": np.array([str(latin), *rec.image_paths[1:]])}
+    )
+    for fmt in ("colmap", "colmap-bin", "nerfstudio"):
+        out = tmp_path / fmt
+        assert main(["export", "--input", str(crafted), "--format", fmt, "--out", str(out)]) == 0
+        assert (out / "images" / "café_0.png").read_bytes() == latin.read_bytes()
+    assert "café_0.png" in (tmp_path / "colmap" / "images.txt").read_text(encoding="utf-8")
+    frames = json.loads((tmp_path / "nerfstudio" / "transforms.json").read_text(encoding="utf-8"))["frames"]
+    assert frames[0]["file_path"] == "images/café_0.png"

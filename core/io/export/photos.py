@@ -7,7 +7,10 @@ puts them in one folder (``images/``). Rules:
   when a trainer reads them as the network saw them: JPEG or PNG without an EXIF rotation. Others (EXIF
   rotated, HEIC, TIFF, WebP, BMP, 16-bit) are written as upright 8-bit RGB PNG, because most trainers ignore
   the EXIF orientation and our cameras are those of the upright photo.
-* Names are the photos' file names (whitespace replaced by ``_``, which COLMAP's text format cannot hold);
+* Names are the photos' file names (whitespace replaced by ``_``, which COLMAP's text format cannot hold),
+  made valid UTF-8 (:func:`core.io.paths.utf8_text`: a Latin-1 ``café.jpg`` is exported as ``café.jpg`` in
+  UTF-8): the model files are UTF-8 text and name the exported copy, which is named the same, so the
+  model and its images always agree, whatever the photo's bytes were;
   when two photos share a name, every name gets its view index as a prefix (``0003_IMG_0001.jpg``).
 * Footage is named by frame number: ``frame_001001.png``. A video's frames are decoded with PyAV (frame
   ``n`` is the ``n``-th decoded frame, counted from 0, the numbering of ``RESULT.npz``'s ``frame_numbers``)
@@ -26,6 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ...errors import ImageError
 from ...inference.images import BASE_SUFFIXES, EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, open_photo, verify_photo
+from ..paths import utf8_text
 from .files import ExportError, atomic_write
 from .scene import ExportScene
 
@@ -71,7 +75,9 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
         mode = "copy" if _readable_as_is(source, tuple(int(v) for v in scene.photo_size[k])) else "convert"
         suffix = source.suffix.lower() if mode == "copy" else ".png"
         stem = (
-            f"frame_{int(scene.frame_numbers[k]):06d}" if scene.is_footage else "_".join(source.stem.split())
+            f"frame_{int(scene.frame_numbers[k]):06d}"
+            if scene.is_footage
+            else "_".join(utf8_text(source.stem).split())
         )
         plans.append(ImagePlan(source, stem + suffix, mode))
     names = [p.name.casefold() for p in plans]
