@@ -261,3 +261,22 @@ def test_a_latin_1_photo_name_exports_in_every_format(good, tmp_path) -> None:
     assert "café_0.png" in (tmp_path / "colmap" / "images.txt").read_text(encoding="utf-8")
     frames = json.loads((tmp_path / "nerfstudio" / "transforms.json").read_text(encoding="utf-8"))["frames"]
     assert frames[0]["file_path"] == "images/café_0.png"
+
+
+@pytest.mark.parametrize("exif_mm", [65535.0, 6000.0, 0.5, 0.01])
+def test_an_absurd_exif_focal_is_ignored_with_a_warning(exif_mm, caplog) -> None:
+    """EXIF FocalLengthIn35mmFilm outside the range --focal-mm accepts (core.config.FOCAL_MM_RANGE) is not
+    trusted: that view's focal is estimated, and the log says so; a sane one beside it is kept."""
+    from core.config import FOCAL_MM_RANGE, ReconstructConfig
+    from core.geometry.photo import PhotoCrop
+    from core.pipeline import focal_priors
+
+    crop = PhotoCrop(
+        photo_size=(4000, 3000), resized_size=(512, 384), crop_offset=(0, 0), net_size=(512, 384)
+    )
+    config = ReconstructConfig(focal_prior="exif")
+    with caplog.at_level("WARNING"):
+        known = focal_priors([crop, crop], [exif_mm, 26.0], config)
+    assert not FOCAL_MM_RANGE[0] <= exif_mm <= FOCAL_MM_RANGE[1]
+    assert known[0] is None and known[1] is not None and 100 < known[1] < 2000
+    assert "ignoring the EXIF focal length" in caplog.text and f"{exif_mm:g}" in caplog.text
