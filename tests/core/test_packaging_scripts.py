@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tomllib
@@ -128,3 +129,21 @@ def test_readme_install_step_uses_the_build_script() -> None:
         timeout=60,
     )
     assert proc.returncode == 1 and "bash scripts/build.sh" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("preset", [True, False])
+def test_ci_install_check_leaves_no_user_folder_in_the_temp_directory(tmp_path, monkeypatch, preset) -> None:
+    """With BLENDER_USER_RESOURCES set (as .ci/run sets it) or not, no dust3r-ci-user-* folder is left."""
+    import tempfile
+
+    script = _load("scripts/ci_install_check.py")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen = []
+    monkeypatch.setattr(script, "check", lambda args: seen.append(os.environ["BLENDER_USER_RESOURCES"]) or 0)
+    if preset:
+        monkeypatch.setenv("BLENDER_USER_RESOURCES", str(tmp_path / "given"))
+    else:
+        monkeypatch.delenv("BLENDER_USER_RESOURCES", raising=False)
+    assert script.run(None) == 0
+    assert len(seen) == 1 and Path(seen[0]).name.startswith("given" if preset else "dust3r-ci-user-")
+    assert list(tmp_path.iterdir()) == []
