@@ -280,3 +280,25 @@ def test_an_absurd_exif_focal_is_ignored_with_a_warning(exif_mm, caplog) -> None
     assert not FOCAL_MM_RANGE[0] <= exif_mm <= FOCAL_MM_RANGE[1]
     assert known[0] is None and known[1] is not None and 100 < known[1] < 2000
     assert "ignoring the EXIF focal length" in caplog.text and f"{exif_mm:g}" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["frame_0001.jpg", "plate.1001.png", "still.JPEG"])
+def test_video_given_an_image_is_refused(tmp_path, capsys, name) -> None:
+    from PIL import Image
+
+    for k in (1, 2):  # a neighbour: the image would have been taken as a 2-frame sequence
+        Image.new("RGB", (64, 48)).save(tmp_path / name.replace("1", str(k), 1), format="PNG")
+    image = tmp_path / name
+    Image.new("RGB", (64, 48)).save(image, format="PNG")
+    argv = [
+        "reconstruct",
+        "--checkpoint",
+        "/nonexistent.pth",
+        "--video",
+        str(image),
+        "--out",
+        str(tmp_path / "r.npz"),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is an image, not a video" in err and "\n" not in err
