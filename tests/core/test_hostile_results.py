@@ -302,3 +302,74 @@ def test_video_given_an_image_is_refused(tmp_path, capsys, name) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "is an image, not a video" in err and "\n" not in err
+
+
+def _tiny_state_dict():
+    import torch
+
+    from tests.pipeline_support import TINY_CHECKPOINT
+
+    return torch.load(
+        Path(TINY_CHECKPOINT) / "tiny_linear_224.pth" if Path(TINY_CHECKPOINT).is_dir() else TINY_CHECKPOINT,
+        map_location="cpu",
+        weights_only=False,
+    )
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "complex64"])
+def test_a_checkpoint_with_non_float_weights_is_one_line(tmp_path, capsys, dtype) -> None:
+    import torch
+
+    checkpoint = _tiny_state_dict()
+    name = next(iter(checkpoint["model"]))
+    checkpoint["model"][name] = checkpoint["model"][name].to(getattr(torch, dtype))
+    path = tmp_path / "int.pth"
+    torch.save(checkpoint, path)
+    photos = [
+        str(p)
+        for p in sorted((Path(__file__).resolve().parents[2] / "examples" / "photos").glob("*.jpg"))[:2]
+    ]
+    assert (
+        main(
+            [
+                "infer",
+                "--checkpoint",
+                str(path),
+                "--device",
+                "cpu",
+                "--images",
+                *photos,
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert "must be floating-point numbers" in err and "\n" not in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_a_deeply_nested_config_json_is_one_line(tmp_path, capsys, depth) -> None:
+    import torch
+
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    torch.save(_tiny_state_dict()["model"], folder / "pytorch_model.pth")
+    (folder / "config.json").write_text("[" * depth + "]" * depth)
+    photos = [
+        str(p)
+        for p in sorted((Path(__file__).resolve().parents[2] / "examples" / "photos").glob("*.jpg"))[:2]
+    ]
+    argv = [
+        "infer",
+        "--checkpoint",
+        str(folder / "pytorch_model.pth"),
+        "--device",
+        "cpu",
+        "--images",
+        *photos,
+    ]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "config.json" in err and "Traceback" not in err, err
