@@ -139,7 +139,7 @@ def _png_header_claiming(path: Path, width: int, height: int) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)))
 
 
-def test_folders_that_are_traps_are_one_report(addon, tmp_path, data_state) -> None:
+def test_folders_that_are_traps_are_one_report(addon, tmp_path, data_state, capfd) -> None:
     photos = addon.submodule("operators.photos")
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop")
@@ -151,6 +151,7 @@ def test_folders_that_are_traps_are_one_report(addon, tmp_path, data_state) -> N
     assert listed is not None
     bpy.context.scene.dust3r.directory = str(loop)  # the update callback of the sidebar's folder field
     bpy.context.scene.dust3r.directory = str(bomb)
+    assert "Traceback" not in capfd.readouterr().err
     before = data_state()
     for folder in (loop, bomb):
         with pytest.raises(RuntimeError) as info:
@@ -182,3 +183,30 @@ def test_a_folder_with_a_latin_1_photo_name_reconstructs(addon, tmp_path) -> Non
     cams = _cameras()
     assert len(cams) == 2 and all("é" in c.name for c in cams)
     assert all(c.data.background_images[0].image is not None for c in cams)
+
+
+@pytest.mark.parametrize("problem", ["integer weights", "nested config.json"])
+def test_a_checkpoint_the_user_got_wrong_is_not_an_internal_error(
+    addon, tmp_path, data_state, problem
+) -> None:
+    import torch
+
+    checkpoint = torch.load(CHECKPOINT_224, map_location="cpu", weights_only=False)
+    if problem == "integer weights":
+        path = tmp_path / "int.pth"
+        checkpoint["model"] = {k: v.to(torch.int32) for k, v in checkpoint["model"].items()}
+        torch.save(checkpoint, path)
+    else:
+        path = tmp_path / "pytorch_model.pth"
+        torch.save(checkpoint["model"], path)
+        (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    photos = sorted((Path(__file__).resolve().parents[2] / "examples" / "photos").glob("*.jpg"))[:2]
+    before = data_state()
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.dust3r.reconstruct(
+            directory=str(photos[0].parent), files=[{"name": p.name} for p in photos], checkpoint=str(path),
+            image_size="224", device="cpu",
+        )  # fmt: skip
+    text = str(info.value)
+    assert "internal error" not in text and ("floating-point" in text or "config.json" in text), text
+    assert data_state() == before
