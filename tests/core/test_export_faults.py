@@ -250,6 +250,11 @@ def test_a_refused_export_leaves_no_folder(exports, tmp_path, capsys) -> None:
     assert main(["export", "--input", str(exports["result"]), "--format", "ply", "--out",
                  str(out / "cloud.ply"), "--min-conf", "1e9"]) == 2  # fmt: skip
     assert not (tmp_path / "new").exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")  # --images-dir below a file: refused before --out is made
+    assert main(["export", "--input", str(exports["result"]), "--format", "colmap", "--out", str(out),
+                 "--images-dir", str(blocker / "images")]) == 2  # fmt: skip
+    assert not (tmp_path / "new").exists()
     photos = exports["result"].parent / "photos"
     hidden = photos.with_name("photos-away")
     photos.rename(hidden)
