@@ -20,7 +20,9 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from . import viewport
+from .datablocks import blender_text
 from .footage_build import FootageBuild, locate_footage, status_lines
+from .reports import TextReports
 from .scene_builder import build_reconstruction
 from .settings import build_options
 
@@ -76,7 +78,7 @@ def locate_photos(recon, result_path: str):
     return dataclasses.replace(recon, image_paths=tuple(paths)), warnings
 
 
-class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
+class DUST3R_OT_import_result(TextReports, bpy.types.Operator, ImportHelper):
     """Build cameras and points from a RESULT.npz written by the command line (python -m core reconstruct)"""
 
     bl_idname = "dust3r.import_result"
@@ -91,20 +93,18 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         try:
             recon = load_result(path)
         except ResultError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.say({"ERROR"}, str(exc))
             return {"CANCELLED"}
         if recon.is_footage:
             return self._import_footage(context, recon, path)
         recon, warnings = locate_photos(recon, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r))
         for text in (*recon.warnings, *warnings, *report.warnings):  # the run's own notes first
-            self.report({"WARNING"}, text)
+            self.say({"WARNING"}, text)
         for level, text in viewport.after_build():
-            self.report({level}, text)
-        context.scene.dust3r.last_summary = (
-            f"{len(report.camera_objects)} photos, {report.num_points:,} points, from {Path(path).name}"
-        )
-        self.report(
+            self.say({level}, text)
+        context.scene.dust3r.last_summary = f"{len(report.camera_objects)} photos, {report.num_points:,} points, from {blender_text(Path(path).name)}"
+        self.say(
             {"INFO"},
             f"DUSt3R: {len(report.camera_objects)} cameras and {report.num_points:,} points in "
             f"'{report.collection.name}' from {Path(path).name}",
@@ -116,20 +116,20 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         try:
             footage = FootageBuild.from_npz(path, recon)
         except (OSError, ValueError) as exc:
-            self.report({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
+            self.say({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
             return {"CANCELLED"}
         recon, footage, warnings = locate_footage(recon, footage, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r), footage)
         for text in (*recon.warnings, *footage.messages, *warnings, *report.warnings):
-            self.report({"WARNING"}, text)
+            self.say({"WARNING"}, text)
         for text in status_lines(footage, recon.frame_numbers):
-            self.report({"INFO"}, text)
+            self.say({"INFO"}, text)
         for level, text in viewport.after_build():
-            self.report({level}, text)
+            self.say({level}, text)
         context.scene.dust3r.last_summary = (
-            f"{recon.num_views} frames, {report.num_points:,} points, from {Path(path).name}"
+            f"{recon.num_views} frames, {report.num_points:,} points, from {blender_text(Path(path).name)}"
         )
-        self.report(
+        self.say(
             {"INFO"},
             f"DUSt3R: an animated camera on {recon.num_views} frames and {report.num_points:,} points in "
             f"'{report.collection.name}' from {Path(path).name}",

@@ -210,3 +210,19 @@ def test_a_checkpoint_the_user_got_wrong_is_not_an_internal_error(
     text = str(info.value)
     assert "internal error" not in text and ("floating-point" in text or "config.json" in text), text
     assert data_state() == before
+
+
+def test_a_missing_latin_1_photo_is_reported_without_a_traceback(
+    addon, synthetic_result, tmp_path, capfd
+) -> None:
+    """The warnings name the photo: a name that is not UTF-8 must still reach the report."""
+    recon, _case, path = synthetic_result("room", n=2, size=(48, 36))
+    latin = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/gone/caf\xe9.png"))
+    result = rewrite(
+        path, tmp_path / "latin.npz", {"image_paths": np.array([str(latin), recon.image_paths[1]])}
+    )
+    capfd.readouterr()
+    assert bpy.ops.dust3r.import_result(filepath=str(result)) == {"FINISHED"}
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "café.png" in captured.out
+    assert len(_cameras()[0].data.background_images) == 0
