@@ -59,7 +59,7 @@ from core.footage.localise import (  # noqa: E402
     localise_frame,
     pair_correspondences,
 )
-from core.footage.source import open_footage  # noqa: E402
+from core.footage.read.source import open_footage  # noqa: E402
 from core.footage.trajectory import interpolate_poses  # noqa: E402
 from core.predictions import PairPrediction  # noqa: E402
 

@@ -29,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from core.io.export import export_scene, photos, scene_from_reconstruction  # noqa: E402
+from core.export import export_scene, photos, scene_from_reconstruction  # noqa: E402
 from core.io.result_file import read_result  # noqa: E402
 from core.result import Reconstruction  # noqa: E402
 

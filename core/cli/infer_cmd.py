@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.pairs import count_pairs
     from ..inference.predictor import choose_image_size, resolve_device
     from ..inference.scene import infer_scene
+    from ..jobs.plan import RunGuard, photo_sizes
     from ..model.checkpoint import load_model
     from ..resources.guard import memory_errors
-    from ..resources.plan import RunGuard, photo_sizes
 
     # Everything that can be checked without the (slow) model load comes first.
     out = _check_inputs(args)

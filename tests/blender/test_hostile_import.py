@@ -140,7 +140,7 @@ def _png_header_claiming(path: Path, width: int, height: int) -> None:
 
 
 def test_folders_that_are_traps_are_one_report(addon, tmp_path, data_state, capfd) -> None:
-    photos = addon.submodule("operators.photos")
+    photos = addon.submodule("jobs.photos")
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop")
     bomb = tmp_path / "bomb"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.io.export import staging
+from core.export import staging
 from tests.conftest import REPO_ROOT
 from tests.core.test_export_scenes import make_result
 
@@ -33,7 +33,7 @@ LAUNCHER = """
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored (nohup)
 import core.io.atomic as atomic
-import core.io.export.staging as staging
+import core.export.staging as staging
 
 moment = sys.argv[1]
 calls = 0

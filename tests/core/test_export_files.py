@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.io.export.files import ExportError, atomic_write
-from core.io.export.staging import check_target_folder
+from core.export.files import ExportError, atomic_write
+from core.export.staging import check_target_folder
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path) -> None:

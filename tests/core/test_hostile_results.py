@@ -269,7 +269,7 @@ def test_an_absurd_exif_focal_is_ignored_with_a_warning(exif_mm, caplog) -> None
     trusted: that view's focal is estimated, and the log says so; a sane one beside it is kept."""
     from core.config import FOCAL_MM_RANGE, ReconstructConfig
     from core.geometry.photo import PhotoCrop
-    from core.pipeline import focal_priors
+    from core.jobs.photos import focal_priors
 
     crop = PhotoCrop(
         photo_size=(4000, 3000), resized_size=(512, 384), crop_offset=(0, 0), net_size=(512, 384)
