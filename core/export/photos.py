@@ -88,14 +88,15 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
 
 def _readable_as_is(path: Path, photo_size: tuple[int, int]) -> bool:
     """Whether ``path`` can be copied as it is (8-bit RGB JPEG/PNG, no EXIF rotation), after checking that it
-    is the photo the result names (:func:`~core.inference.images.verify_photo`: decoded, of its size).
+    is the photo the result names (:func:`~core.inference.images.verify_photo`: complete, of its size; the
+    photos that are converted are decoded when written).
 
     Raises:
         ImageError: the photo is missing, not an image, damaged, or not of ``photo_size``.
     """
     if not path.is_file():
         raise ImageError(f"photo not found: {path} (the export copies the photos next to the cameras)")
-    verify_photo(path, photo_size)
+    verify_photo(path, photo_size, decode=False)  # copied byte for byte; converted ones decode
     if path.suffix.lower() in HEIF_SUFFIXES:
         return False
     try:

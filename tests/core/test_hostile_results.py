@@ -179,8 +179,11 @@ def test_a_result_naming_a_text_file_as_a_photo_is_not_exported(good, tmp_path, 
     )
 
 
-def test_a_truncated_photo_is_refused(good, tmp_path, capsys) -> None:
-    rec, path = good
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_truncated_photo_is_refused(tmp_path, capsys, suffix) -> None:
+    rec = make_result(tmp_path / "photos", suffix=suffix)
+    path = tmp_path / "RESULT.npz"
+    rec.save_npz(path)
     photo = Path(rec.image_paths[2])
     photo.write_bytes(photo.read_bytes()[: photo.stat().st_size // 2])
     assert "truncated" in _export(capsys, path, tmp_path / "out")
