@@ -376,3 +376,23 @@ def test_a_deeply_nested_config_json_is_one_line(tmp_path, capsys, depth) -> Non
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "config.json" in err and "Traceback" not in err, err
+
+
+def test_refine_warnings_are_printed_once(tmp_path) -> None:
+    """`reconstruct --refine` with the tiny model keeps every view as aligned (no correspondences): each view's
+    warning is shown once, not once by the pipeline's log and again by the command."""
+    import subprocess
+    import sys
+
+    from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
+
+    argv = [sys.executable, "-m", "core", "reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu",
+            "--no-clean", "--refine", "--images", *map(str, PHOTOS), "--out", str(tmp_path / "r.npz")]  # fmt: skip
+    proc = subprocess.run(
+        argv, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr
+    names = [Path(p).name for p in PHOTOS]
+    counts = {name: text.count(f"{name}: kept as aligned") for name in names}
+    assert counts == dict.fromkeys(names, 1), text
