@@ -37,12 +37,12 @@ class ResultError(ValueError):
 
 def load_result(path: str):
     """Read and check a RESULT.npz (``core.result.Reconstruction``) with the checks the command line uses
-    (:func:`core.io.result_file.read_result`: damaged, crafted or foreign files, bad numbers).
+    (:func:`core.result_file.read_result`: damaged, crafted or foreign files, bad numbers).
 
     Raises:
         ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
     """
-    from ..core.io.result_file import ResultFileError, read_result
+    from ..core.result_file import ResultFileError, read_result
 
     try:
         return read_result(path)

@@ -13,20 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import DEFAULT_MIN_CONF
 from ..errors import ConfigError
 from ..geometry.cameras import pixel_grid
 from ..geometry.photo import photo_from_net_pixels
-from ..io.result_file import read_result
 from ..result import Reconstruction
+from ..result_file import read_result
 from .scene import ExportScene, subsample_indices
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MIN_CONF = 3.0
-
 
 def load_result(path: str | Path) -> Reconstruction:
-    """Read a ``RESULT.npz`` for export, checked (:func:`core.io.result_file.read_result`).
+    """Read a ``RESULT.npz`` for export, checked (:func:`core.result_file.read_result`).
 
     Raises:
         ResultFileError: the file is missing, not an npz, damaged, crafted or not a RESULT.npz (one line).

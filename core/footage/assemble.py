@@ -17,7 +17,7 @@ from ..align import AlignmentResult
 from ..config import FootageConfig
 from ..geometry.photo import K_photo_from_K_net
 from ..result import Reconstruction
-from .align import Refinement
+from .align import ShotRefinement
 from .lens import ShotLens
 from .localise import Localisation
 from .plan import DecodedFrames, FramePlan
@@ -34,7 +34,7 @@ class KeyReconstruction:
     keys: list[int]
     aligned: AlignmentResult
     conf: list[np.ndarray]
-    refinement: Refinement
+    refinement: ShotRefinement
     loop_pairs: list[tuple[int, int]]
 
     def nearest(self, frame: int, count: int) -> list[int]:

@@ -16,10 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import FootageConfig
-from ..footage.align import align_shot, refine_shot, shot_align_config
+from ..footage.align import align_shot, shot_align_config
 from ..footage.assemble import KeyReconstruction, assemble_result
-from ..footage.errors import FootageError
-from ..footage.graph import footage_pairs, loop_closure_pairs
 from ..footage.lens import ShotLens
 from ..footage.localise import (
     Correspondences,
@@ -29,11 +27,14 @@ from ..footage.localise import (
     pair_correspondences,
 )
 from ..footage.plan import DecodedFrames, decode_frames, plan_frames
+from ..footage.read.errors import FootageError
 from ..footage.read.source import FootageSource, open_footage
 from ..footage.result import FootageResult
+from ..graphs.temporal import footage_pairs, loop_closure_pairs
 from ..inference.images import normalize_rgb8
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from ..torch_setup import require_torch
+from .refine import refine_shot
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,10 @@ def reconstruct_footage(
             "(all black, blank or duplicated): choose another range"
         )
     lens = ShotLens.from_config(config)
-    from ..footage.network import FrameNetwork
+    from ..inference.backend import make_backend
 
-    network = FrameNetwork(model, config.reconstruct.inference)
+    # the one network runner; its features stay cached by slot between the key frames and the localised ones
+    network = make_backend("local", config=config.reconstruct.inference, model=model).runner
     key = _reconstruct_keys(network, keys, frames, lens, config, progress, cancel)
     fills = [n for n in plan.fills if n not in frames.checks] if config.fill == "localise" else []
     min_conf = config.reconstruct.align.min_conf
@@ -121,7 +123,7 @@ def _reconstruct_keys(
     lo, hi = _STAGES["network"]
     n = len(keys)
     tensors = [normalize_rgb8(frames.rgb[k]) for k in keys]
-    network.encode(
+    network.encode_slots(
         range(n),
         tensors,
         after_batch=lambda d: progress(f"Encoding {d}/{n}", lo + (hi - lo) * 0.3 * d / n),
@@ -135,7 +137,7 @@ def _reconstruct_keys(
         else []
     )
     pairs = footage_pairs(n, offsets, loops)
-    preds = network.decode(
+    preds = network.decode_slots(
         pairs,
         after_batch=lambda d: progress(
             f"Pairs {d}/{len(pairs)}", lo + (hi - lo) * (0.3 + 0.7 * d / len(pairs))
@@ -189,14 +191,14 @@ def _localise(
     inlier_px = default_inlier_px(frames.crop.net_size)
     first_slot = len(key.keys)
     out: dict[int, Localisation | None] = {}
-    batch = network.batch_size
+    batch = network.batch_size()
     for start in range(0, len(fills), batch):
         check_cancel(cancel)
         chunk = fills[start : start + batch]
         slots = [first_slot + start + k for k in range(len(chunk))]
-        network.encode(slots, [normalize_rgb8(frames.rgb[q]) for q in chunk], cancel=cancel)
+        network.encode_slots(slots, [normalize_rgb8(frames.rgb[q]) for q in chunk], cancel=cancel)
         refs = {slot: key.nearest(q, LOCALISE_REFERENCES) for slot, q in zip(slots, chunk, strict=True)}
-        preds = network.decode([(slot, r) for slot in slots for r in refs[slot]], cancel=cancel)
+        preds = network.decode_slots([(slot, r) for slot in slots for r in refs[slot]], cancel=cancel)
         for slot, q in zip(slots, chunk, strict=True):
             parts = [
                 pair_correspondences(p, aligned.pts3d[p.j], key.conf[p.j], pp, min_conf)

@@ -227,10 +227,11 @@ class _StoreSink:
 
 
 def _run_network(model, images, inference, store: _StoreSink, progress: ProgressFn, cancel) -> None:
+    from ..inference.backend import make_backend
     from ..inference.scene import infer_scene
 
     infer_scene(
-        model,
+        make_backend("local", config=inference, model=model),
         images,
         inference.scene_graph,
         inference,

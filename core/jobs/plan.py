@@ -52,7 +52,7 @@ def plan_run(
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
         keep_model, with_result, align_method, fast_pixels: see :func:`~core.resources.memory.estimate_run`.
     """
-    from ..inference.pairs import count_pairs
+    from ..graphs.photos import count_pairs
 
     num_pairs = list(pairs) if pairs is not None else count_pairs(len(sizes), config.scene_graph, sequence)
     vram = None

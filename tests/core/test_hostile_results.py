@@ -1,7 +1,7 @@
 """Crafted and damaged RESULT.npz files, hostile photo paths and hostile output names (issue 20).
 
 Every case goes through the real command line (``core.cli.main``) and must end with ONE line on stderr and
-exit code 2, nothing written: a result is checked in one place (``core.io.result_file``) before anything
+exit code 2, nothing written: a result is checked in one place (``core.result_file``) before anything
 uses it, the photos it names are decoded and measured before they are copied, and an output name the file
 system cannot hold is refused before any work.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.io.result_file import MIN_INFLATE_BUDGET, ResultFileError, read_result
+from core.result_file import MIN_INFLATE_BUDGET, ResultFileError, read_result
 from tests.core.test_export_scenes import make_result
 from tests.hostile_npz import bad_crc, lying_header, rewrite, zip_bomb
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ...inference.images import BASE_SUFFIXES
 from ...io.paths import resolve_path
-from ..errors import FootageError
+from .errors import FootageError
 
 # Pillow reads the usual formats; OpenEXR goes through FFmpeg's decoder (see frames_io.py).
 EXR_SUFFIXES = frozenset({".exr"})

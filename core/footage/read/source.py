@@ -15,7 +15,7 @@ import numpy as np
 
 from ...io.paths import resolve_path
 from ...progress import ProgressFn, check_cancel, no_progress
-from ..errors import FootageError
+from .errors import FootageError
 from .image_files import read_frame_file
 from .info import FootageInfo
 from .sequence import (

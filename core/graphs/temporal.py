@@ -7,7 +7,8 @@ next to the first), and adds the long-range pairs whose frames look alike althou
 than the largest offset (the camera returned: loop closure).
 
 "Look alike" is measured cheaply, on what the network computes anyway: a global descriptor of each frame's
-encoder tokens (the mean of the unit-normalised tokens, centred on the shot's mean and normalised again),
+encoder tokens (:mod:`core.graphs.retrieval`: the mean of the unit-normalised tokens, centred on the
+shot's mean and normalised again),
 compared by cosine similarity. Frame ``j`` closes a loop with frame ``i`` when it is more similar to ``i``
 than the frames the graph already pairs with ``i`` at its largest offset are. Picks are spread out (no two
 loop pairs within half the largest offset of each other at both ends).
@@ -32,31 +33,6 @@ def temporal_pairs(num_frames: int, offsets: Sequence[int] = TEMPORAL_OFFSETS) -
     return sorted({(i, i + int(o)) for i in range(num_frames) for o in offsets if i + int(o) < num_frames})
 
 
-def pool_tokens(tokens: np.ndarray) -> np.ndarray:
-    """``(T, E)`` encoder tokens of one frame -> ``(E,)`` float64: the mean of the unit-normalised tokens."""
-    t = np.asarray(tokens, dtype=np.float64)
-    if t.ndim != 2:
-        raise ValueError(f"tokens must be (T, E), got {t.shape}")
-    return (t / np.maximum(np.linalg.norm(t, axis=-1, keepdims=True), 1e-12)).mean(axis=0)
-
-
-def descriptors_from_pooled(pooled: np.ndarray) -> np.ndarray:
-    """``(N, E)`` pooled tokens -> ``(N, E)`` unit descriptors: centred on the shot's mean (what all frames
-    of a shot share says nothing about where the camera is), then normalised."""
-    desc = np.asarray(pooled, dtype=np.float64)
-    if len(desc) > 1:
-        desc = desc - desc.mean(axis=0, keepdims=True)
-    return desc / np.maximum(np.linalg.norm(desc, axis=-1, keepdims=True), 1e-12)
-
-
-def frame_descriptors(tokens: np.ndarray) -> np.ndarray:
-    """``(N, T, E)`` encoder tokens of N frames -> ``(N, E)`` float64 unit global descriptors."""
-    tokens = np.asarray(tokens)
-    if tokens.ndim != 3:
-        raise ValueError(f"tokens must be (N, T, E), got {tokens.shape}")
-    return descriptors_from_pooled(np.stack([pool_tokens(t) for t in tokens]))
-
-
 def loop_closure_pairs(
     descriptors: np.ndarray,
     max_offset: int = TEMPORAL_OFFSETS[-1],
@@ -65,7 +41,7 @@ def loop_closure_pairs(
     """Long-range pairs ``(i, j)``, ``j - i > max_offset``, between frames that look alike (module docstring).
 
     Args:
-        descriptors: ``(N, E)`` unit descriptors (:func:`frame_descriptors`).
+        descriptors: ``(N, E)`` unit descriptors (:func:`core.graphs.retrieval.descriptors_from_pooled`).
         max_offset: the temporal graph's largest offset; only pairs further apart are candidates.
         max_pairs: at most this many pairs (default ``max(2, N // 16)``), the most similar first.
 

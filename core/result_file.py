@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Dust3rError
-from ..result import Reconstruction
+from .errors import Dust3rError
+from .result import Reconstruction
 
 RESULT_HINT = "write one with `python -m core reconstruct`"
 MIN_INFLATE_BUDGET = 1 << 30  # bytes: any result up to ~30 M points fits, whatever its compression

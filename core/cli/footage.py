@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..config import FILL_MODES, FootageConfig, ReconstructConfig
 from ..errors import ConfigError
-from .read.sequence import SEQUENCE_SUFFIXES
-from .result import FootageResult
+from ..footage.read.sequence import SEQUENCE_SUFFIXES
+from ..footage.result import FootageResult
 
 logger = logging.getLogger(__name__)
 _FOOTAGE_ONLY = ("every", "max_frames", "start", "end", "sensor_width", "fps", "allow_gaps")

@@ -11,7 +11,7 @@ Graph names (K, R are integers):
 * ``retrieval-K``: each image with its ``K`` most similar images by a global descriptor of its encoder
   features (symmetrised: a pair is kept when either image chose the other), plus the edges of the maximum
   spanning tree of the similarities, which keep the graph connected (``retrieval`` alone means
-  ``retrieval-10``). Needs the similarity matrix (:func:`core.inference.retrieval.similarity_matrix`),
+  ``retrieval-10``). Needs the similarity matrix (:func:`core.graphs.retrieval.similarity_matrix`),
   so the images are encoded before the pairs are chosen.
 * ``retrieval-K-M``: the same plus ``M`` more partners per image, spread evenly over the next similarity
   ranks up to ``3 (K + M)``: still similar images, but at wider baselines. The ``K`` nearest alone give
@@ -260,7 +260,7 @@ def make_pairs(
     elif similarity is None:
         raise ConfigError(
             f"scene graph {graph!r} chooses pairs by image similarity: encode the images first "
-            "(core.inference.retrieval.similarity_matrix) and pass the similarities"
+            "(core.graphs.retrieval.similarity_matrix) and pass the similarities"
         )
     else:
         if np.shape(similarity) != (num_images, num_images):
