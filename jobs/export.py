@@ -23,7 +23,9 @@ class ExportRequest(TaskRequest):
         from ..core.export import export_scene
 
         progress(f"Writing {self.fmt}", 0.0)
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite)
+        return export_scene(
+            self.scene, self.fmt, self.out, overwrite=self.overwrite, option="The export folder"
+        )
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         report = status.result

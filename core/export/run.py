@@ -66,6 +66,7 @@ def export_scene(
     overwrite: bool = False,
     images_dir: str | Path | None = None,
     link_photos: bool = False,
+    option: str = "--out",
 ) -> ExportReport:
     """Write ``scene`` in format ``fmt`` to ``out``.
 
@@ -81,6 +82,7 @@ def export_scene(
         images_dir: where the COLMAP formats put the images (e.g. ``scene/images`` with ``out =
             scene/sparse/0``, the layout Gaussian-splat trainers read).
         link_photos: hard-link photos instead of copying them, where the file system allows.
+        option: how messages name ``out`` (``--out`` on the command line, ``The export folder`` in Blender).
 
     Raises:
         ConfigError: unknown format, or ``images_dir`` with a format that has no choice of image folder.
@@ -97,8 +99,10 @@ def export_scene(
             raise ExportError("no point to write: every point is at or below the confidence threshold")
         warnings.append("no point is above the confidence threshold: the cameras are written without points")
     if fmt == "ply" and Path(out).suffix.lower() == ".ply":
-        return _report(fmt, Path(out), [_write_ply_file(Path(out), scene, overwrite)], 0, 0, scene, warnings)
-    target = check_target_folder(out, overwrite)
+        return _report(
+            fmt, Path(out), [_write_ply_file(Path(out), scene, overwrite, option)], 0, 0, scene, warnings
+        )
+    target = check_target_folder(out, overwrite, option)
     if fmt == "ply":
         with staged_folder(target) as stage:
             write_ply(stage / PLY_NAME, scene)
@@ -131,10 +135,10 @@ def export_scene(
     return _report(fmt, Path(out), files + images, num_cameras, len(images), scene, warnings)
 
 
-def _write_ply_file(path: Path, scene: ExportScene, overwrite: bool) -> Path:
+def _write_ply_file(path: Path, scene: ExportScene, overwrite: bool, option: str) -> Path:
     """A single ``.ply`` file: checked first, written atomically, no folder left behind on a failure."""
     given = path
-    path = check_output_file(path, "--out", ".ply")
+    path = check_output_file(path, option, ".ply")
     if path.exists() and not overwrite:
         raise ExportError(f"{given} exists: choose another name, or pass --overwrite")
     created = make_parents(path.parent)
