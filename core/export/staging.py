@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ..io.atomic import FOLDER_MODE, temp_prefix
 from ..io.output_paths import check_name, check_output_folder
+from ..io.paths import resolve_path
 from .files import ExportError, reason
 
 STAGE_SUFFIX = ".stage"
@@ -52,6 +53,8 @@ def check_target_folder(folder: str | Path, overwrite: bool, option: str = "--ou
     if path.exists() and not path.is_dir():
         raise ExportError(f"{given} is a file, not a folder: choose a folder for the export")
     path = check_output_folder(given, option)
+    if path.is_symlink():  # replace the folder it points to, not the link (the link stays where it is)
+        path = resolve_path(path)
     if path.is_dir() and not overwrite:
         try:
             empty = not any(path.iterdir())

@@ -265,3 +265,13 @@ def test_a_refused_export_leaves_no_folder(exports, tmp_path, capsys) -> None:
     finally:
         hidden.rename(photos)
     assert not (tmp_path / "new").exists()
+
+
+def test_an_overwrite_through_a_symbolic_link_replaces_the_folder_it_points_to(exports, tmp_path) -> None:
+    real = tmp_path / "real"
+    shutil.copytree(exports["old_folder"], real)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    assert main(_export_argv(exports["result"], link, 900)) == 0
+    assert link.is_symlink() and _tree(real) == exports["new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
