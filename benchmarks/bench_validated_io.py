@@ -5,7 +5,7 @@ The result is :func:`bench_export.make_result` (``--views`` photos of ``--photo-
 network pixels each; 20 x 500 x 500 = 5,000,000 points), saved as RESULT.npz. Measured in one run, each
 ``--repeat`` times (the best is kept), alternating the two sides:
 
-* import: ``Reconstruction.load_npz`` (no check) vs :func:`core.result_file.read_result` (zip members'
+* import: ``Reconstruction.load_npz`` (no check) vs :func:`core.result.read_result` (zip members'
   declared sizes, npy headers, layout, finite cameras) -- what the CLI export and Blender's import read;
 * export: read + select points + ``export_scene`` (``--format``, default nerfstudio; staged, photos
   copied), with ``verify_photo`` (each photo's header, size and completeness: ``decode=False``, as the
@@ -36,8 +36,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from core.export import export_scene, photos, scene_from_reconstruction  # noqa: E402
-from core.result import Reconstruction  # noqa: E402
-from core.result_file import check_layout, check_values, inspect_npz, read_result  # noqa: E402
+from core.result import Reconstruction, read_result  # noqa: E402
+from core.result_file import check_layout, check_values, inspect_npz  # noqa: E402
 
 
 def _bench_export_module():
@@ -89,8 +89,8 @@ def main() -> int:
 
         def checks_alone(k: int) -> None:  # what read_result adds to load_npz: headers, layout, values
             members = inspect_npz(result)
-            check_layout(members, result.name)
-            check_values(rec, result.name)
+            check_layout(members, result)
+            check_values(rec, result)
 
         def photo_checks(k: int) -> None:  # what the export adds: every photo decoded and measured
             for path, size in zip(rec.image_paths, rec.photo_size, strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,15 @@ from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
 from .io.atomic import save_npz
+from .result_file import (  # noqa: F401  (RESULT_ARRAYS, PER_VIEW_ARRAYS: the key list, read here)
+    PER_VIEW_ARRAYS,
+    RESULT_ARRAYS,
+    ResultFileError,
+    check_layout,
+    check_values,
+    first_line,
+    inspect_npz,
+)
 
 
 @dataclass(frozen=True)
@@ -224,6 +235,28 @@ class Reconstruction:
                 colors=tuple(data[f"colors_{k}"] for k in range(n)),
                 **optional,
             )
+
+
+def read_result(path: str | Path) -> Reconstruction:
+    """THE reader of a RESULT.npz (import, export, the footage build): checked (:mod:`core.result_file`:
+    declared sizes and npy headers before inflating, the layout, then the values), then
+    :meth:`Reconstruction.load_npz`.
+
+    Raises:
+        ResultFileError: the file is missing, not an npz, damaged or crafted (``unreadable``), lacks arrays
+            of :data:`RESULT_ARRAYS` or :data:`PER_VIEW_ARRAYS` (``arrays``), or holds arrays of the wrong
+            dtype, shape or values (``invalid``); no pickle is ever loaded.
+    """
+    path = Path(path)
+    check_layout(inspect_npz(path), path)
+    try:
+        rec = Reconstruction.load_npz(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a bad CRC, a truncated member
+        raise ResultFileError(path, "unreadable", f"damaged: {first_line(exc)}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ResultFileError(path, "invalid", first_line(exc)) from None
+    check_values(rec, path)
+    return rec
 
 
 def _tidy(value: float) -> int | float:

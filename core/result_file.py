@@ -1,4 +1,5 @@
-"""Reading a ``RESULT.npz`` that may come from anywhere: every check in ONE place, for the CLI and Blender.
+"""The checks of a ``RESULT.npz`` that may come from anywhere, in ONE place for the CLI and Blender (used by
+:func:`core.result.read_result`, THE reader), with its key list and its error.
 
 A result file is data from outside (a farm, a download, a colleague): it is checked before it is trusted.
 
@@ -12,8 +13,9 @@ A result file is data from outside (a farm, a download, a colleague): it is chec
    numbers real, never complex; the per-view arrays matching ``net_size``; the footage arrays too).
 3. **The values** (:func:`check_values`, after loading): cameras finite, focals and sizes positive.
 
-Any failure is one :class:`ResultFileError` whose message says what is wrong; a damaged member (bad CRC,
-truncated) is reported the same way.
+Any failure is one :class:`ResultFileError` whose ``problem`` says what kind (``missing``, ``unreadable``,
+``arrays``, ``invalid``) and whose ``detail`` says what is wrong, for the caller's own words; a damaged member
+(bad CRC, truncated) is ``unreadable``. This module does not import :mod:`core.result` (which imports it).
 """
 
 from __future__ import annotations
@@ -21,23 +23,34 @@ from __future__ import annotations
 import math
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import Dust3rError
-from .result import Reconstruction
+from .errors import ConfigError
 
-RESULT_HINT = "write one with `python -m core reconstruct`"
 MIN_INFLATE_BUDGET = 1 << 30  # bytes: any result up to ~30 M points fits, whatever its compression
 MAX_INFLATE_RATIO = 64  # declared/compressed: float arrays deflate by < 2, a zip bomb by ~1000
-PER_VIEW = ("depth", "pts3d", "conf", "colors")
+# THE key list of a RESULT.npz: the arrays every result has, and the per-view arrays ``<name>_<i>``.
+RESULT_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
+PER_VIEW_ARRAYS = ("depth", "pts3d", "conf", "colors")
 _REAL = "fiu"  # float, signed and unsigned integers (numpy dtype kinds); never complex, never objects
 
 
-class ResultFileError(Dust3rError):
-    """A file that is not a usable RESULT.npz (damaged, crafted, or another kind of file)."""
+class ResultFileError(ConfigError):
+    """A file that is not a usable RESULT.npz (damaged, crafted, or another kind of file). ``problem`` says
+    what, for the caller's own wording: ``missing`` (no such file), ``unreadable`` (not an npz, a damaged or
+    crafted archive; ``detail`` why), ``arrays`` (``missing_arrays`` names what it lacks, the required ones
+    first) or ``invalid`` (wrong dtypes, shapes or values; ``detail``)."""
+
+    def __init__(
+        self, path: Path, problem: str, detail: str = "", missing_arrays: Sequence[str] = ()
+    ) -> None:
+        self.path, self.problem, self.detail = Path(path), problem, detail
+        self.missing_arrays = tuple(missing_arrays)
+        super().__init__(f"{path}: not a readable RESULT.npz ({problem}{': ' + detail if detail else ''})")
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,9 @@ def inspect_npz(path: str | Path) -> dict[str, Member]:
     """
     path = Path(path)
     if not path.is_file():
-        raise ResultFileError(f"{path} not found: give a RESULT.npz ({RESULT_HINT})")
+        raise ResultFileError(path, "missing")
+    if not zipfile.is_zipfile(path):
+        raise ResultFileError(path, "unreadable", "not a zip archive")
     members: dict[str, Member] = {}
     try:
         with zipfile.ZipFile(path) as archive:
@@ -74,30 +89,32 @@ def inspect_npz(path: str | Path) -> dict[str, Member]:
             budget = inflate_budget(path)
             if declared > budget:
                 raise ResultFileError(
-                    f"{path.name} would inflate to {declared / 2**30:.1f} GiB, far more than a result of its "
-                    f"size holds ({budget / 2**30:.1f} GiB at most): refused as a damaged or crafted file"
+                    path,
+                    "unreadable",
+                    f"it would inflate to {declared / 2**30:.1f} GiB, far more than a result of its size holds "
+                    f"({budget / 2**30:.1f} GiB at most): refused as a damaged or crafted file",
                 )
             for info in infos:
                 if not info.filename.endswith(".npy"):
-                    raise ResultFileError(f"{path.name} holds {info.filename!r}, which is not an array")
+                    raise ResultFileError(
+                        path, "unreadable", f"it holds {info.filename!r}, which is not an array"
+                    )
                 with archive.open(info) as stream:
-                    members[info.filename[:-4]] = _read_header(stream, info, path.name)
+                    members[info.filename[:-4]] = _read_header(stream, info, path)
     except ResultFileError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise ResultFileError(
-            f"{path.name} is not a readable .npz file ({_first_line(exc)}): {RESULT_HINT}"
-        ) from None
+        raise ResultFileError(path, "unreadable", first_line(exc)) from None
     return members
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (numpy's header errors run over three lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read_header(stream, info: zipfile.ZipInfo, file_name: str) -> Member:
+def _read_header(stream, info: zipfile.ZipInfo, path: Path) -> Member:
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
@@ -108,18 +125,20 @@ def _read_header(stream, info: zipfile.ZipInfo, file_name: str) -> Member:
     del fortran
     name = info.filename[:-4]
     if dtype.hasobject:
-        raise ResultFileError(f"{file_name}: array {name!r} holds Python objects, which are never loaded")
+        raise ResultFileError(path, "invalid", f"array {name!r} holds Python objects, which are never loaded")
     size = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
     header = stream.tell() if stream.seekable() else None
     if size > info.file_size or (header is not None and header + size != info.file_size):
         raise ResultFileError(
-            f"{file_name}: array {name!r} claims {shape} {dtype} ({size:,} bytes) but its member holds "
-            f"{info.file_size:,} bytes: the file is damaged or crafted"
+            path,
+            "unreadable",
+            f"array {name!r} claims {shape} {dtype} ({size:,} bytes) but its member holds "
+            f"{info.file_size:,} bytes: the file is damaged or crafted",
         )
     return Member(tuple(int(v) for v in shape), dtype, size)
 
 
-def check_layout(members: dict[str, Member], file_name: str) -> int:
+def check_layout(members: dict[str, Member], path: Path) -> int:
     """Check the arrays' dtypes and shapes against the RESULT.npz layout; return the number of views.
 
     Raises:
@@ -128,15 +147,16 @@ def check_layout(members: dict[str, Member], file_name: str) -> int:
     """
 
     def fail(text: str) -> ResultFileError:
-        return ResultFileError(f"{file_name} is not a valid RESULT.npz: {text}")
+        return ResultFileError(path, "invalid", text)
 
-    required = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
-    missing = [name for name in required if name not in members]
+    missing = [name for name in RESULT_ARRAYS if name not in members]
+    paths = members.get("image_paths")
+    if paths is not None and len(paths.shape) == 1:  # the per-view arrays it lacks, after the required ones
+        missing += [
+            f"{k}_{i}" for i in range(paths.shape[0]) for k in PER_VIEW_ARRAYS if f"{k}_{i}" not in members
+        ]
     if missing:
-        raise ResultFileError(
-            f"{file_name} is not a RESULT.npz (it lacks {', '.join(missing)}): {RESULT_HINT}"
-        )
-    paths = members["image_paths"]
+        raise ResultFileError(path, "arrays", missing_arrays=missing)
     if paths.dtype.kind != "U" or len(paths.shape) != 1:
         raise fail(f"image_paths must be a 1-D array of text, got {paths.dtype} of shape {paths.shape}")
     n = paths.shape[0]
@@ -180,11 +200,9 @@ def check_layout(members: dict[str, Member], file_name: str) -> int:
         if shape is not None and member.shape != shape:
             raise fail(f"{name} must have shape {shape}, got {member.shape}")
     for k in range(n):
-        for name in PER_VIEW:
+        for name in PER_VIEW_ARRAYS:
             key = f"{name}_{k}"
-            member = members.get(key)
-            if member is None:
-                raise fail(f"it lacks {key} ({RESULT_HINT})")
+            member = members[key]
             if member.dtype.kind not in _REAL:
                 raise fail(f"{key} has dtype {member.dtype}, expected {_kind_words(_REAL)}")
     return n
@@ -195,15 +213,16 @@ def _kind_words(kinds: str) -> str:
     return " or ".join(dict.fromkeys(words[k] for k in kinds))
 
 
-def check_values(rec: Reconstruction, file_name: str) -> None:
-    """Cameras finite, focals, photo and network sizes positive, and per-view arrays of that size.
+def check_values(rec, path: Path) -> None:
+    """Cameras finite, focals, photo and network sizes positive (``rec``: a loaded
+    :class:`~core.result.Reconstruction`).
 
     Raises:
         ResultFileError: which view and what is wrong.
     """
 
     def fail(text: str) -> ResultFileError:
-        return ResultFileError(f"{file_name} is not a valid RESULT.npz: {text}; the file is damaged")
+        return ResultFileError(path, "invalid", f"{text}; the file is damaged")
 
     for name in ("world_from_cam", "K_photo", "K_net", "dist"):
         bad = ~np.isfinite(getattr(rec, name)).reshape(rec.num_views, -1).all(axis=1)
@@ -219,22 +238,3 @@ def check_values(rec: Reconstruction, file_name: str) -> None:
         bad = ~(np.asarray(getattr(rec, name)) > 0).all(axis=1)
         if bad.any():
             raise fail(f"{name} of view {int(np.argmax(bad))} is not a positive size (a view of no pixel)")
-
-
-def read_result(path: str | Path) -> Reconstruction:
-    """A checked :class:`~core.result.Reconstruction` from the ``RESULT.npz`` at ``path`` (see the module).
-
-    Raises:
-        ResultFileError: the file is missing, unreadable, damaged, crafted or not a RESULT.npz.
-    """
-    path = Path(path)
-    members = inspect_npz(path)
-    check_layout(members, path.name)
-    try:
-        rec = Reconstruction.load_npz(path)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise ResultFileError(f"{path.name} is damaged ({_first_line(exc)}): {RESULT_HINT}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ResultFileError(f"{path.name} is not a valid RESULT.npz: {_first_line(exc)}") from None
-    check_values(rec, path.name)
-    return rec

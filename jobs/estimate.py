@@ -62,13 +62,7 @@ def estimate_photos(paths: list[str], config, device: str) -> SidebarEstimate:
     from ..core.jobs.plan import photo_sizes, plan_run
     from ..core.resources.guard import check_fits
 
-    estimate = plan_run(
-        photo_sizes(paths),
-        config.inference,
-        device=device,
-        align_method=config.align.method,
-        fast_pixels=config.align.fast_pixels,
-    )
+    estimate = plan_run(photo_sizes(paths), config.inference, config.align, device=device)
     problem = ""
     if config.inference.check_memory:
         try:

@@ -19,6 +19,7 @@ import bpy
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ..core.result import RESULT_ARRAYS
 from ..jobs.reports import TextReports
 from ..properties.settings import build_options
 from ..scene import viewport
@@ -36,18 +37,35 @@ class ResultError(ValueError):
 
 
 def load_result(path: str):
-    """Read and check a RESULT.npz (``core.result.Reconstruction``) with the checks the command line uses
-    (:func:`core.result_file.read_result`: damaged, crafted or foreign files, bad numbers).
+    """Read and check a RESULT.npz (:func:`core.result.read_result`, the core's one reader: damaged, crafted
+    or foreign files, bad numbers are refused with the command line's checks).
 
     Raises:
         ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
     """
-    from ..core.result_file import ResultFileError, read_result
+    from ..core.result import ResultFileError, read_result
 
+    file = Path(path)
     try:
-        return read_result(path)
+        return read_result(file)
     except ResultFileError as exc:
-        raise ResultError(f"{str(exc).rstrip('.')}. Choose {RESULT_HINT}.") from None
+        raise ResultError(_message(exc, path, file.name)) from None
+
+
+def _message(exc, path: str, name: str) -> str:
+    """The artist's words for what :func:`core.result.read_result` refused."""
+    if exc.problem == "missing":
+        return f"{path} does not exist. Choose {RESULT_HINT}."
+    if exc.problem == "unreadable":
+        return f"{name} is not a readable .npz file ({exc.detail}). Choose {RESULT_HINT}."
+    if exc.problem == "arrays":
+        required = [a for a in exc.missing_arrays if a in RESULT_ARRAYS]
+        if not required:  # a per-view array (depth_3, colors_0...) is missing
+            return f"{name} is not a complete DUSt3R result: it has no '{exc.missing_arrays[0]}'."
+        names = ", ".join(f"'{a}'" for a in required)
+        noun = "array" if len(required) == 1 else "arrays"
+        return f"{name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
+    return f"{name} is not a valid DUSt3R result: {exc.detail}"
 
 
 def locate_photos(recon, result_path: str):

@@ -17,20 +17,36 @@ from ..config import DEFAULT_MIN_CONF
 from ..errors import ConfigError
 from ..geometry.cameras import pixel_grid
 from ..geometry.photo import photo_from_net_pixels
-from ..result import Reconstruction
-from ..result_file import read_result
+from ..result import Reconstruction, ResultFileError, read_result
+from .files import ExportError
 from .scene import ExportScene, subsample_indices
 
 logger = logging.getLogger(__name__)
 
 
 def load_result(path: str | Path) -> Reconstruction:
-    """Read a ``RESULT.npz`` for export, checked (:func:`core.result_file.read_result`).
+    """Read a ``RESULT.npz`` for export (:func:`core.result.read_result`).
 
     Raises:
-        ResultFileError: the file is missing, not an npz, damaged, crafted or not a RESULT.npz (one line).
+        ExportError: the file is missing, not an npz, or not a RESULT.npz (one line that says which arrays
+            are missing and how to make one).
     """
-    return read_result(path)
+    try:
+        return read_result(path)
+    except ResultFileError as exc:
+        if exc.problem == "missing":
+            raise ExportError(
+                f"{path} not found: give the RESULT.npz written by `python -m core reconstruct`"
+            ) from exc
+        if exc.problem == "unreadable":
+            raise ExportError(f"{path} is not a readable .npz file ({exc.detail})") from exc
+        if exc.problem == "arrays":
+            missing = exc.missing_arrays
+            shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+            raise ExportError(
+                f"{path} is not a RESULT.npz (it lacks {shown}): write one with `python -m core reconstruct`"
+            ) from exc
+        raise ExportError(f"{path} is not a valid RESULT.npz: {exc.detail}") from exc
 
 
 def check_point_options(min_conf: float, max_points: int | None) -> None:

@@ -160,9 +160,9 @@ def _write_with_pickle(path: Path) -> None:  # every array there, but one needs 
     [
         (lambda p: p.write_bytes(b"\x00" * 100), "not a readable .npz"),
         (_write_zip_garbage, "not a readable .npz"),
-        (_write_foreign, r"not a RESULT.npz \(it lacks image_paths, cam2world"),
-        (_write_synthgen_case, "not a RESULT.npz"),
-        (_write_with_pickle, "holds Python objects, which are never loaded"),
+        (_write_foreign, "not a DUSt3R result: it has no 'image_paths', 'cam2world'"),
+        (_write_synthgen_case, "not a DUSt3R result"),
+        (_write_with_pickle, "not a valid DUSt3R result: array 'image_paths' holds Python objects"),
     ],
     ids=["zeros", "broken zip", "foreign npz", "case file", "pickled arrays"],
 )
@@ -195,7 +195,7 @@ def test_a_damaged_result_is_refused(addon, synthetic_result, tmp_path, data_sta
     type(recon)(**{**recon.__dict__, "world_from_cam": recon.world_from_cam * np.nan}).save_npz(nan_pose)
     with pytest.raises(RuntimeError, match="NaN or infinite"):
         bpy.ops.dust3r.import_result(filepath=str(nan_pose))
-    with pytest.raises(RuntimeError, match="not found"):
+    with pytest.raises(RuntimeError, match="does not exist"):
         bpy.ops.dust3r.import_result(filepath=str(tmp_path / "nowhere.npz"))
     assert data_state() == before
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.result_file import MIN_INFLATE_BUDGET, ResultFileError, read_result
+from core.result import ResultFileError, read_result
+from core.result_file import MIN_INFLATE_BUDGET
 from tests.core.test_export_scenes import make_result
 from tests.hostile_npz import bad_crc, lying_header, rewrite, zip_bomb
 
