@@ -108,7 +108,7 @@ def test_damaged_results_are_one_report_and_nothing_built(
     else:
         rewrite(path, bad, {"image_paths": np.array([], dtype=str)})
     before = data_state()
-    with pytest.raises(RuntimeError, match="RESULT.npz|readable|damaged"):
+    with pytest.raises(RuntimeError, match="RESULT.npz|readable|damaged|not a valid DUSt3R result"):
         bpy.ops.dust3r.import_result(filepath=str(bad))
     assert data_state() == before
 
