@@ -8,6 +8,8 @@ message; anything that is not a ``Dust3rError`` is a bug and is reported with it
 
 from __future__ import annotations
 
+import errno
+
 
 class Dust3rError(Exception):
     """Base class of all expected, user-facing failures."""
@@ -59,3 +61,23 @@ class Cancelled(Dust3rError):
 
 class ClusterError(Dust3rError):
     """A Ray cluster cannot be reached, refuses the token, or its job failed (the message says which)."""
+
+
+# OS errors that are the user's situation, not a bug: a full disk or quota, a file too large for the file
+# system, a name too long, a symbolic-link loop, a read-only file system, no permission. The command line
+# turns them into one line and exit 2 (:func:`user_os_error`); any other OSError keeps its traceback.
+USER_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "ENAMETOOLONG", "ELOOP", "EROFS", "EACCES", "EPERM")
+    if hasattr(errno, name)
+)
+
+
+def user_os_error(exc: BaseException) -> str | None:
+    """One line for an :class:`OSError` in :data:`USER_ERRNOS` (``No space left on device: /x/RESULT.npz``),
+    None for anything else."""
+    if not isinstance(exc, OSError) or exc.errno not in USER_ERRNOS:
+        return None
+    where = exc.filename if exc.filename is not None else ""
+    text = exc.strerror or str(exc)
+    return f"{text}: {where}" if where else text

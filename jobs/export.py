@@ -28,7 +28,9 @@ class ExportRequest(TaskRequest):
         options = {"mesh": self.mesh, "cameras": self.cameras} if self.fmt == "glb" else {}
         if self.fmt == "depth":
             options = {"progress": progress, "cancel": cancel}
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite, **options)
+        return export_scene(
+            self.scene, self.fmt, self.out, overwrite=self.overwrite, option="The export folder", **options
+        )
 
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         report = status.result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,7 @@ def resolve_photos(directory: str, file_names: Sequence[str]) -> tuple[list[str]
 
     try:
         from ..core.inference.images import list_photos, natural_key
+        from ..core.io.paths import resolve_path
     except ImportError as exc:
         raise DependencyError(
             f"A Python package the add-on needs is missing ({exc.name}). Reinstall the DUSt3R extension."
@@ -32,7 +32,7 @@ def resolve_photos(directory: str, file_names: Sequence[str]) -> tuple[list[str]
     names = [n for n in file_names if n]
     if not directory:
         raise ImageError("Choose a folder of photos first (the 'Photos' field of the DUSt3R panel).")
-    folder = Path(directory).resolve()
+    folder = resolve_path(directory)
     if names:
         paths = [folder / n for n in sorted(names, key=natural_key)]
         missing = [p.name for p in paths if not p.is_file()]
@@ -53,12 +53,13 @@ def folder_photos(directory: str) -> tuple[list[str] | None, int]:
     order); ``([], 0)`` when it is not a folder and ``(None, 0)`` when Pillow is missing (the photo formats
     cannot be recognised)."""
     try:
-        from ..core.errors import ImageError
+        from ..core.errors import Dust3rError
         from ..core.inference.images import list_photos
     except ImportError:
         return None, 0
     try:
         listing = list_photos(directory)
-    except ImageError:
+    except (Dust3rError, OSError) as exc:  # not a folder, a symbolic-link loop, no permission
+        log.info("no photos listed in %s: %s", directory, exc)
         return [], 0
     return [str(p) for p in listing.photos], len(listing.skipped)

@@ -24,6 +24,7 @@ import bpy
 
 from ..addon import tag_redraw
 from . import tasks
+from .reports import TextReports
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,18 @@ class TaskRequest:
 
 def start_task(request: TaskRequest) -> tasks.Task:
     """Start ``request`` in the reconstruction slot (refused with :class:`.tasks.Busy` if one runs)."""
-    from ..core.errors import Cancelled, Dust3rError
+    from ..core.errors import Cancelled, Dust3rError, user_os_error
 
-    task = tasks.Task(request.label, request.work, (Dust3rError,), Cancelled, request=request)
+    def work(*args, **kwargs):
+        try:
+            return request.work(*args, **kwargs)
+        except OSError as exc:  # a full disk, no permission...: reported as the user's, not as a bug
+            message = user_os_error(exc)
+            if message is None:
+                raise
+            raise Dust3rError(message) from exc
+
+    task = tasks.Task(request.label, work, (Dust3rError,), Cancelled, request=request)
     return tasks.start(tasks.RECONSTRUCT, task)
 
 
@@ -124,7 +134,7 @@ def modal_step(
     return ModalStep({"FINISHED"} if outcome.finished_ok else {"CANCELLED"}, True, outcome)
 
 
-class TaskOperator:
+class TaskOperator(TextReports):
     """Mixin for a ``bpy.types.Operator`` that runs one :class:`TaskRequest` (see the module docstring).
 
     Subclasses implement ``make_request(context) -> TaskRequest``, raising the core's ``Dust3rError`` for a
@@ -141,19 +151,19 @@ class TaskOperator:
         from ..core.errors import Dust3rError
 
         if tasks.is_running(tasks.RECONSTRUCT):
-            self.report({"ERROR"}, BUSY_MESSAGE)
+            self.say({"ERROR"}, BUSY_MESSAGE)
             return False
         try:
             request = self.make_request(context)
         except Dust3rError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.say({"ERROR"}, str(exc))
             return False
         self._task = start_task(request)
         return True
 
     def _report(self, outcome: PollOutcome) -> set[str]:
         for level, text in outcome.messages:
-            self.report({level}, text)
+            self.say({level}, text)
         return {"FINISHED"} if outcome.finished_ok else {"CANCELLED"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:

@@ -16,14 +16,15 @@ import logging
 from pathlib import Path
 
 import bpy
-import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..core.result import RESULT_ARRAYS
+from ..jobs.reports import TextReports
 from ..properties.settings import build_options
 from ..scene import viewport
 from ..scene.build import build_reconstruction
+from ..scene.datablocks import blender_text
 from ..scene.footage_build import FootageBuild, locate_footage, status_lines
 
 log = logging.getLogger(__name__)
@@ -35,17 +36,9 @@ class ResultError(ValueError):
     """The file is not a RESULT.npz that can be imported (the message says why, for the artist)."""
 
 
-def _check_cameras(recon, name: str) -> None:
-    for k in range(recon.num_views):
-        K = np.asarray(recon.K_photo[k])
-        if not (np.isfinite(recon.world_from_cam[k]).all() and np.isfinite(K).all()):
-            raise ResultError(f"{name}: camera {k} has non-finite values; the file is damaged.")
-        if not (K[0, 0] > 0 and K[1, 1] > 0 and (np.asarray(recon.photo_size[k]) > 0).all()):
-            raise ResultError(f"{name}: camera {k} has no positive focal length or photo size.")
-
-
 def load_result(path: str):
-    """Read and check a RESULT.npz (:func:`core.result.read_result`, the core's one reader).
+    """Read and check a RESULT.npz (:func:`core.result.read_result`, the core's one reader: damaged, crafted
+    or foreign files, bad numbers are refused with the command line's checks).
 
     Raises:
         ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
@@ -54,13 +47,9 @@ def load_result(path: str):
 
     file = Path(path)
     try:
-        recon = read_result(file)
+        return read_result(file)
     except ResultFileError as exc:
-        raise ResultError(_message(exc, path, file.name)) from exc
-    if recon.num_views == 0:
-        raise ResultError(f"{file.name} holds no view.")
-    _check_cameras(recon, file.name)
-    return recon
+        raise ResultError(_message(exc, path, file.name)) from None
 
 
 def _message(exc, path: str, name: str) -> str:
@@ -107,7 +96,7 @@ def locate_photos(recon, result_path: str):
     return dataclasses.replace(recon, image_paths=tuple(paths)), warnings
 
 
-class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
+class DUST3R_OT_import_result(TextReports, bpy.types.Operator, ImportHelper):
     """Build cameras and points from a RESULT.npz written by the command line (python -m core reconstruct)"""
 
     bl_idname = "dust3r.import_result"
@@ -122,20 +111,18 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         try:
             recon = load_result(path)
         except ResultError as exc:
-            self.report({"ERROR"}, str(exc))
+            self.say({"ERROR"}, str(exc))
             return {"CANCELLED"}
         if recon.is_footage:
             return self._import_footage(context, recon, path)
         recon, warnings = locate_photos(recon, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r))
         for text in (*recon.warnings, *warnings, *report.warnings):  # the run's own notes first
-            self.report({"WARNING"}, text)
+            self.say({"WARNING"}, text)
         for level, text in viewport.after_build():
-            self.report({level}, text)
-        context.scene.dust3r.last_summary = (
-            f"{len(report.camera_objects)} photos, {report.num_points:,} points, from {Path(path).name}"
-        )
-        self.report(
+            self.say({level}, text)
+        context.scene.dust3r.last_summary = f"{len(report.camera_objects)} photos, {report.num_points:,} points, from {blender_text(Path(path).name)}"
+        self.say(
             {"INFO"},
             f"DUSt3R: {len(report.camera_objects)} cameras and {report.num_points:,} points in "
             f"'{report.collection.name}' from {Path(path).name}",
@@ -147,20 +134,20 @@ class DUST3R_OT_import_result(bpy.types.Operator, ImportHelper):
         try:
             footage = FootageBuild.from_npz(path, recon)
         except (OSError, ValueError) as exc:
-            self.report({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
+            self.say({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
             return {"CANCELLED"}
         recon, footage, warnings = locate_footage(recon, footage, path)
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r), footage)
         for text in (*recon.warnings, *footage.messages, *warnings, *report.warnings):
-            self.report({"WARNING"}, text)
+            self.say({"WARNING"}, text)
         for text in status_lines(footage, recon.frame_numbers):
-            self.report({"INFO"}, text)
+            self.say({"INFO"}, text)
         for level, text in viewport.after_build():
-            self.report({level}, text)
+            self.say({level}, text)
         context.scene.dust3r.last_summary = (
-            f"{recon.num_views} frames, {report.num_points:,} points, from {Path(path).name}"
+            f"{recon.num_views} frames, {report.num_points:,} points, from {blender_text(Path(path).name)}"
         )
-        self.report(
+        self.say(
             {"INFO"},
             f"DUSt3R: an animated camera on {recon.num_views} frames and {report.num_points:,} points in "
             f"'{report.collection.name}' from {Path(path).name}",

@@ -265,7 +265,7 @@ def _build_surfaces(record, recon, options: BuildOptions, base, parent, root, wa
             parent.children.link(coll)
         name = f"{base} {k:03d} {stem} Surface"
         mesh = surfaces.create_surface_mesh(record.new, name, pts, quads, recon.crops[k])
-        image, _warning = cameras.load_photo(record, recon.image_paths[k])  # the camera already warned
+        image, _warning = cameras.load_photo(record, recon.image_paths[k], recon.photo_size[k])  # warned
         mesh.materials.append(surfaces.photo_material(record.new, mesh.name, image))
         obj = record.new("objects", mesh.name, mesh)
         obj[ROLE_KEY] = Role.SURFACE

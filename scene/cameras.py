@@ -6,6 +6,7 @@ module only copies them onto datablocks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import tempfile
@@ -93,18 +94,50 @@ def display_photo_path(path: str) -> str:
     return str(target)
 
 
-def load_photo(record, path: str) -> tuple[bpy.types.Image | None, str | None]:
+def load_photo(record, path: str, photo_size=None) -> tuple[bpy.types.Image | None, str | None]:
     """The photo as a Blender image (shared when already loaded) and None, or None and a warning for the
     artist when it cannot be shown (missing, unreadable, too large for Pillow, a format Blender cannot read
-    such as HEIC): the camera is right without it. ``record`` is the build's ``BuildRecord``."""
+    such as HEIC): the camera is right without it. ``record`` is the build's ``BuildRecord``.
+
+    With ``photo_size`` ``(W0, H0)`` (a result's photo), only a file that decodes as a photo of that upright
+    size is loaded (:func:`core.inference.images.verify_photo`): a path in a crafted or stale RESULT.npz
+    that names a text file, a key or another picture never becomes an image of the .blend (which File >
+    External Data > Pack Resources would then put inside it)."""
     name = Path(path).name
     if not Path(path).is_file():
         return None, f"Photo {name} not found at {path}: its camera has no background photo."
+    if photo_size is not None:
+        problem = _photo_problem(path, tuple(int(v) for v in photo_size))
+        if problem is not None:
+            log.warning("not showing %s as a camera background: %s", path, problem)
+            return None, f"Photo {name} is not shown ({problem}): its camera has no background photo."
     try:
         return record.load_image(display_photo_path(path)), None
     except (RuntimeError, *_pillow_errors()) as exc:
         log.warning("cannot show %s as a camera background: %s", path, exc)
         return None, f"Photo {name} cannot be shown ({exc}): its camera has no background photo."
+
+
+def _photo_problem(path: str, photo_size: tuple[int, int]) -> str | None:
+    """Why ``path`` is not the photo of ``photo_size`` a result names, or None (cached per file state: the
+    camera and its surface ask for the same photo)."""
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return _checked_photo(str(path), photo_size, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_photo(path: str, photo_size: tuple[int, int], _size: int, _mtime_ns: int) -> str | None:
+    from ..core.errors import ImageError
+    from ..core.inference.images import verify_photo
+
+    try:
+        verify_photo(path, photo_size)
+    except ImageError as exc:
+        return str(exc).replace(f"{path}: ", "").replace(str(path), Path(path).name)
+    return None
 
 
 def set_lens(cam: bpy.types.Camera, params: BlenderCameraParams, display_size: float) -> None:
@@ -160,7 +193,7 @@ def create_camera(
     """
     cam = record.new("cameras", name)
     set_lens(cam, params, display_size)
-    image, warning = load_photo(record, photo_path)
+    image, warning = load_photo(record, photo_path, params.resolution)
     if warning is not None and warnings is not None:
         warnings.append(warning)
     if image is not None:

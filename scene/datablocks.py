@@ -12,6 +12,13 @@ from __future__ import annotations
 import bpy
 
 
+def blender_text(text: str) -> str:
+    """``text`` as Blender can hold it (UTF-8): :func:`core.io.paths.utf8_text`."""
+    from ..core.io.paths import utf8_text
+
+    return utf8_text(text)
+
+
 class BuildRecord:
     """Datablocks made by one build, in creation order."""
 
@@ -21,9 +28,10 @@ class BuildRecord:
     def __len__(self) -> int:
         return len(self._created)
 
-    def new(self, kind: str, *args, **kwargs) -> bpy.types.ID:
-        """``bpy.data.<kind>.new(*args, **kwargs)``, registered before it is returned."""
-        return self.register(getattr(bpy.data, kind).new(*args, **kwargs))
+    def new(self, kind: str, name: str, *args, **kwargs) -> bpy.types.ID:
+        """``bpy.data.<kind>.new(name, *args, **kwargs)``, registered before it is returned (``name`` made
+        valid UTF-8 first: :func:`blender_text`)."""
+        return self.register(getattr(bpy.data, kind).new(blender_text(name), *args, **kwargs))
 
     def load_image(self, path: str) -> bpy.types.Image:
         """``bpy.data.images.load(path, check_existing=True)``; registered only when it was not loaded yet.

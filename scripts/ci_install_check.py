@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -94,8 +95,22 @@ def reconstruct(bpy) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """:func:`check` with Blender's user resources in a temporary folder of its own (removed afterwards)
+    unless ``BLENDER_USER_RESOURCES`` is already set (``setdefault(..., mkdtemp())`` made, and left, an
+    empty ``dust3r-ci-user-*`` folder on every run even then)."""
+    if os.environ.get("BLENDER_USER_RESOURCES"):
+        return check(args)
+    own = tempfile.mkdtemp(prefix="dust3r-ci-user-")
+    os.environ["BLENDER_USER_RESOURCES"] = own
+    try:
+        return check(args)
+    finally:
+        del os.environ["BLENDER_USER_RESOURCES"]
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def check(args: argparse.Namespace) -> int:
     started = [time.monotonic()]
-    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="dust3r-ci-user-"))
     zip_path = args.zip.resolve()
     module_name = f"bl_ext.user_default.{addon_id(zip_path)}"
     if args.install_torch:

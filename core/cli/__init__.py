@@ -5,7 +5,8 @@ and sets ``func`` (``args -> int``) as its handler. ``-v``/``-q`` are accepted b
 sub-command. While a command runs, ``args.progress`` is the ``progress(stage, fraction)`` callback of its
 :class:`~.console.Console` (a bar on a terminal, plain lines elsewhere) and every log record is written once,
 by the console's handler. User mistakes (:class:`~core.errors.Dust3rError`) print one line on stderr and exit
-with status 2; anything else is a bug and keeps its traceback.
+with status 2, and so do the OS errors that are the user's situation (a full disk, a name too long, no
+permission: :func:`core.errors.user_os_error`); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import sys
 from types import ModuleType
 
-from ..errors import DependencyError, Dust3rError
+from ..errors import DependencyError, Dust3rError, user_os_error
 from .console import console_session
 
 EXIT_USER_ERROR = 2
@@ -101,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         except Dust3rError as exc:
             console.close()
             print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except OSError as exc:  # a full disk, a read-only file system...: the user's situation, not a bug
+            message = user_os_error(exc)
+            if message is None:
+                raise
+            console.close()
+            print(f"error: {message}", file=sys.stderr)
             return EXIT_USER_ERROR
         except KeyboardInterrupt:
             console.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..config import FILL_MODES, FootageConfig, ReconstructConfig
 from ..errors import ConfigError
+from ..footage.read.sequence import SEQUENCE_SUFFIXES
 from ..footage.result import FootageResult
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,14 @@ def add_footage_arguments(parser: argparse.ArgumentParser, sources) -> None:
 
 
 def is_footage(args: argparse.Namespace) -> bool:
-    """True for a footage run; footage-only options without footage are a :class:`ConfigError`."""
+    """True for a footage run; footage-only options without footage, or ``--video`` given an image file (it
+    used to become the image's whole numbered sequence without a word), are a :class:`ConfigError`."""
     footage = bool(args.video) or args.sequence
+    if args.video and Path(args.video).suffix.lower() in SEQUENCE_SUFFIXES and not Path(args.video).is_dir():
+        raise ConfigError(
+            f"--video {args.video} is an image, not a video: give a video file or a folder of numbered "
+            "frames to --video, or the frames to --images with --sequence"
+        )
     if not footage:
         given = [name for name in _FOOTAGE_ONLY if getattr(args, name) not in (None, False)]
         if given:

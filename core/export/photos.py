@@ -7,7 +7,10 @@ puts them in one folder (``images/``). Rules:
   when a trainer reads them as the network saw them: JPEG or PNG without an EXIF rotation. Others (EXIF
   rotated, HEIC, TIFF, WebP, BMP, 16-bit) are written as upright 8-bit RGB PNG, because most trainers ignore
   the EXIF orientation and our cameras are those of the upright photo.
-* Names are the photos' file names (whitespace replaced by ``_``, which COLMAP's text format cannot hold);
+* Names are the photos' file names (whitespace replaced by ``_``, which COLMAP's text format cannot hold),
+  made valid UTF-8 (:func:`core.io.paths.utf8_text`: a Latin-1 ``café.jpg`` is exported as ``café.jpg`` in
+  UTF-8): the model files are UTF-8 text and name the exported copy, which is named the same, so the
+  model and its images always agree, whatever the photo's bytes were;
   when two photos share a name, every name gets its view index as a prefix (``0003_IMG_0001.jpg``).
 * Footage is named by frame number: ``frame_001001.png``. A video's frames are decoded with PyAV (frame
   ``n`` is the ``n``-th decoded frame, counted from 0, the numbering of ``RESULT.npz``'s ``frame_numbers``)
@@ -25,12 +28,12 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
-from ..inference.images import BASE_SUFFIXES, HEIF_SUFFIXES, open_photo
+from ..inference.images import BASE_SUFFIXES, EXIF_ORIENTATION_TAG, HEIF_SUFFIXES, open_photo, verify_photo
+from ..io.paths import utf8_text
 from .files import ExportError, atomic_write
 from .scene import ExportScene
 
 AS_IS_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-EXIF_ORIENTATION_TAG = 0x0112
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,9 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
     """The name and the way of making each view's image file (no file is written).
 
     Raises:
-        ImageError: a photo is missing or unreadable.
-        ExportError: a photo's size is not the one the reconstruction was made from.
+        ImageError: a photo is missing, not an image, damaged, or not of the size the reconstruction was
+            made from (the export refuses rather than skips it: a model naming a missing image breaks the
+            trainers that read it).
     """
     if is_video_source(scene):
         source = Path(scene.image_paths[0])
@@ -71,7 +75,9 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
         mode = "copy" if _readable_as_is(source, tuple(int(v) for v in scene.photo_size[k])) else "convert"
         suffix = source.suffix.lower() if mode == "copy" else ".png"
         stem = (
-            f"frame_{int(scene.frame_numbers[k]):06d}" if scene.is_footage else "_".join(source.stem.split())
+            f"frame_{int(scene.frame_numbers[k]):06d}"
+            if scene.is_footage
+            else "_".join(utf8_text(source.stem).split())
         )
         plans.append(ImagePlan(source, stem + suffix, mode))
     names = [p.name.casefold() for p in plans]
@@ -81,29 +87,24 @@ def plan_images(scene: ExportScene) -> tuple[ImagePlan, ...]:
 
 
 def _readable_as_is(path: Path, photo_size: tuple[int, int]) -> bool:
-    """Whether ``path`` can be copied as it is (8-bit RGB JPEG/PNG, no EXIF rotation); checks its size.
+    """Whether ``path`` can be copied as it is (8-bit RGB JPEG/PNG, no EXIF rotation), after checking that it
+    is the photo the result names (:func:`~core.inference.images.verify_photo`: complete, of its size; the
+    photos that are converted are decoded when written).
 
     Raises:
-        ImageError: the photo is missing or unreadable.
-        ExportError: its upright size is not ``photo_size``.
+        ImageError: the photo is missing, not an image, damaged, or not of ``photo_size``.
     """
     if not path.is_file():
         raise ImageError(f"photo not found: {path} (the export copies the photos next to the cameras)")
+    verify_photo(path, photo_size, decode=False)  # copied byte for byte; converted ones decode
     if path.suffix.lower() in HEIF_SUFFIXES:
-        upright, as_is = open_photo(path)[0].size, False
-    else:
-        try:
-            with Image.open(path) as img:
-                orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-                upright = img.size[::-1] if orientation in (5, 6, 7, 8) else img.size
-                as_is = orientation == 1 and img.mode == "RGB" and img.format in ("JPEG", "PNG")
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(f"{path}: not an image, or unreadable ({exc})") from exc
-    if tuple(upright) != tuple(photo_size):
-        raise ExportError(
-            f"{path} is {upright[0]}x{upright[1]} pixels but the reconstruction was made from a "
-            f"{photo_size[0]}x{photo_size[1]} photo: was the file replaced? Reconstruct again."
-        )
+        return False
+    try:
+        with Image.open(path) as img:
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+            as_is = orientation == 1 and img.mode == "RGB" and img.format in ("JPEG", "PNG")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: not an image, or unreadable ({exc})") from exc
     return as_is and path.suffix.lower() in AS_IS_SUFFIXES
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -11,17 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.output_paths import check_output_file
 from ..progress import ProgressFn
 from ..result import Reconstruction
 from . import colmap
 from .depth import write_depth
-from .files import ExportError, prepare_file, prepare_folder, write_text_atomic
+from .files import ExportError, write_text_atomic
 from .gltf import write_glb
 from .nerfstudio import transforms_json
 from .photos import plan_images, write_images
 from .ply import write_ply
 from .scene import ExportScene
 from .source import DEFAULT_MIN_CONF, scene_from_reconstruction
+from .staging import check_target_folder, make_parents, remove_empty, staged_folder
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +35,10 @@ IMAGES_DIR = "images"
 # COLMAP folders may also hold the rig files of COLMAP >= 3.12; a stale model of the other encoding would be
 # read instead of ours, so an overwrite removes it.
 _STALE = {
-    "colmap": colmap.BINARY_FILES + ("rigs.bin", "frames.bin", "rigs.txt", "frames.txt"),
-    "colmap-bin": colmap.TEXT_FILES + ("rigs.bin", "frames.bin", "rigs.txt", "frames.txt"),
+    "colmap": frozenset(colmap.BINARY_FILES + ("rigs.bin", "frames.bin", "rigs.txt", "frames.txt")),
+    "colmap-bin": frozenset(colmap.TEXT_FILES + ("rigs.bin", "frames.bin", "rigs.txt", "frames.txt")),
+    # a stale cloud of an overwritten export would not match these cameras
+    "nerfstudio": frozenset({PLY_NAME}),
 }
 
 
@@ -70,6 +75,7 @@ def export_scene(
     cameras: bool = True,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    option: str = "--out",
 ) -> ExportReport:
     """Write ``scene`` in format ``fmt`` to ``out``.
 
@@ -90,6 +96,7 @@ def export_scene(
         mesh: ``glb`` only: per-view triangle meshes instead of the points (needs ``scene.grids``).
         cameras: ``glb`` only: write the cameras (False: ``--no-cameras``).
         progress, cancel: ``depth`` only (seconds a 4K view): reported and checked between the maps.
+        option: how messages name ``out`` (``--out`` on the command line, ``The export folder`` in Blender).
 
     Raises:
         ConfigError: unknown format, or an option of another format (``images_dir``, ``mesh``, ``cameras``).
@@ -99,56 +106,95 @@ def export_scene(
     """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if images_dir is not None and fmt not in _STALE:
+    if images_dir is not None and fmt not in ("colmap", "colmap-bin"):
         raise ConfigError("--images-dir applies to the colmap and colmap-bin formats only")
     if (mesh or not cameras) and fmt != "glb":
         raise ConfigError("--mesh and --no-cameras apply to --format glb only")
     if fmt == "glb":
-        return _export_glb(scene, Path(out), overwrite, mesh, cameras)
+        return _export_glb(scene, Path(out), overwrite, mesh, cameras, option)
     if fmt == "depth":
-        folder = prepare_folder(Path(out), overwrite)
-        files = write_depth(folder, scene, progress, cancel)
+        target = check_target_folder(out, overwrite, option)
+        with staged_folder(target) as stage:
+            files = [target / p.relative_to(stage) for p in write_depth(stage, scene, progress, cancel)]
         return _report(fmt, out, files, scene.num_views, len(files) - 1, scene, [])
     warnings = []
     if scene.num_points == 0:
         if fmt == "ply":
             raise ExportError("no point to write: every point is at or below the confidence threshold")
         warnings.append("no point is above the confidence threshold: the cameras are written without points")
-    out = Path(out)
+    if fmt == "ply" and Path(out).suffix.lower() == ".ply":
+        return _report(
+            fmt, Path(out), [_write_ply_file(Path(out), scene, overwrite, option)], 0, 0, scene, warnings
+        )
+    target = check_target_folder(out, overwrite, option)
     if fmt == "ply":
-        if out.suffix.lower() == ".ply":
-            path = prepare_file(out, overwrite)
-        else:
-            path = prepare_folder(out, overwrite) / PLY_NAME
-        return _report(fmt, out, [write_ply(path, scene)], 0, 0, scene, warnings)
+        with staged_folder(target) as stage:
+            write_ply(stage / PLY_NAME, scene)
+        return _report(fmt, Path(out), [target / PLY_NAME], 0, 0, scene, warnings)
     plans = plan_images(scene)  # checks the photos before anything is written
-    prepare_folder(out, overwrite)
-    image_folder = out / IMAGES_DIR if images_dir is None else Path(images_dir)
-    if images_dir is not None:
-        prepare_folder(image_folder, overwrite)
-    if fmt == "nerfstudio":
-        files = _write_nerfstudio(out, scene, [p.name for p in plans])
-        num_cameras = scene.num_views
-    else:
-        model = colmap.build_model(scene, [p.name for p in plans])
-        for name in _STALE[fmt]:
-            (out / name).unlink(missing_ok=True)
-        writer = colmap.write_text if fmt == "colmap" else colmap.write_binary
-        files = writer(out, scene, model)
-        num_cameras = len(model.cameras)
-    images = write_images(plans, image_folder, scene, link=link_photos)
-    return _report(fmt, out, files + images, num_cameras, len(images), scene, warnings)
+    image_target = None if images_dir is None else check_target_folder(images_dir, overwrite, "--images-dir")
+    if image_target == target:
+        raise ConfigError("--images-dir must be another folder than --out (or left out for PATH/images)")
+    names = [p.name for p in plans]
+    if image_target is not None and (image_target in target.parents or target in image_target.parents):
+        raise ConfigError("--images-dir and --out must not lie inside each other")
+    with contextlib.ExitStack() as stack:
+        # With --images-dir the images are staged on their own and published first (the stacks exit in
+        # reverse order), then the model: an interruption between the two leaves the new images beside the
+        # previous model, whose own images are kept (carried over) unless the new export replaced them.
+        stage = stack.enter_context(staged_folder(target, _STALE.get(fmt, frozenset())))
+        image_stage = None if image_target is None else stack.enter_context(staged_folder(image_target))
+        if fmt == "nerfstudio":
+            files = _write_nerfstudio(stage, scene, names)
+            num_cameras = scene.num_views
+        else:
+            model = colmap.build_model(scene, names)
+            writer = colmap.write_text if fmt == "colmap" else colmap.write_binary
+            files = writer(stage, scene, model)
+            num_cameras = len(model.cameras)
+        images = write_images(plans, stage / IMAGES_DIR if image_stage is None else image_stage, scene,
+                              link=link_photos)  # fmt: skip
+        files = [target / p.relative_to(stage) for p in files]
+        images = [(image_target or target / IMAGES_DIR) / Path(p).name for p in images]
+    return _report(fmt, Path(out), files + images, num_cameras, len(images), scene, warnings)
 
 
-def _export_glb(scene: ExportScene, out: Path, overwrite: bool, mesh: bool, cameras: bool) -> ExportReport:
+def _write_ply_file(path: Path, scene: ExportScene, overwrite: bool, option: str) -> Path:
+    """A single ``.ply`` file: checked first, written atomically, no folder left behind on a failure."""
+    return _write_single_file(path, overwrite, option, ".ply", lambda checked: write_ply(checked, scene))
+
+
+def _write_single_file(path: Path, overwrite: bool, option: str, suffix: str, write):
+    """``write(checked_path)`` for a one-file export (``.ply``, ``.glb``): the name checked first, the file
+    written atomically by ``write``, no parent folder left behind on a failure; returns what ``write`` does."""
+    given = path
+    path = check_output_file(path, option, suffix)
+    if path.exists() and not overwrite:
+        raise ExportError(f"{given} exists: choose another name, or pass --overwrite")
+    created = make_parents(path.parent)
+    try:
+        return write(path)
+    except BaseException:
+        remove_empty(created)
+        raise
+
+
+def _export_glb(
+    scene: ExportScene, out: Path, overwrite: bool, mesh: bool, cameras: bool, option: str
+) -> ExportReport:
     if mesh and scene.grids is None:
         raise ExportError("this export source has no per-view pixel grids: --mesh needs them")
-    path = (
-        prepare_file(out, overwrite)
-        if out.suffix.lower() == ".glb"
-        else prepare_folder(out, overwrite) / GLB_NAME
-    )
-    path, warnings = write_glb(path, scene, mesh=mesh, cameras=cameras)
+
+    def write(path: Path):
+        return write_glb(path, scene, mesh=mesh, cameras=cameras)
+
+    if out.suffix.lower() == ".glb":
+        path, warnings = _write_single_file(out, overwrite, option, ".glb", write)
+    else:
+        target = check_target_folder(out, overwrite, option)
+        with staged_folder(target) as stage:
+            _, warnings = write(stage / GLB_NAME)
+        path = target / GLB_NAME
     return _report("glb", path, [path], scene.num_views if cameras else 0, 0, scene, warnings)
 
 
@@ -158,11 +204,9 @@ def _write_nerfstudio(out: Path, scene: ExportScene, names: list[str]) -> list[P
     if scene.num_points:
         files.append(write_ply(out / PLY_NAME, scene))
         ply_name = PLY_NAME
-    elif (out / PLY_NAME).exists():
-        (out / PLY_NAME).unlink()  # a stale cloud of an overwritten export would not match these cameras
     meta = transforms_json(scene, [f"{IMAGES_DIR}/{name}" for name in names], ply_name)
     path = out / "transforms.json"
-    write_text_atomic(path, json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(meta, indent=2, allow_nan=False) + "\n")
     return [path] + files
 
 

@@ -244,6 +244,62 @@ def check_photo(path: str | Path) -> tuple[int, int]:
         return img.size
 
 
+EXIF_ORIENTATION_TAG = 0x0112
+_TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+JPEG_END_MARKER = b"\xff\xd9"
+_JPEG_TAIL = 1 << 20  # bytes searched for the end marker (phones append data after the main image)
+
+
+def verify_photo(path: str | Path, photo_size: Sequence[int], decode: bool = True) -> None:
+    """Check that ``path`` IS the photo a result names: a still photo, complete, whose upright size is
+    ``photo_size`` ``(W0, H0)`` (whatever the path: a text file, a device, a replaced photo are refused).
+
+    ``decode=True`` decodes the pixel data (JPEGs at 1/8 scale: every byte is still read and decoded).
+    ``decode=False`` checks the structure only, for files that are copied byte for byte (an export): the
+    header, the size, and that the file is complete (PNG: every chunk's CRC and the end chunk, without
+    inflating; JPEG: the end-of-image marker); other formats are decoded. Decoding every photo cost about a
+    quarter of a nerfstudio export of 5 M points with 20 photos of 4 MP (``benchmarks/bench_validated_io.py``).
+
+    Raises:
+        ImageError: the file is missing, not a photo, damaged or truncated, or of another size.
+    """
+    path = Path(path)
+    with _still_photo(path) as img:
+        orientation = 1
+        with contextlib.suppress(ValueError, TypeError, KeyError, OSError, SyntaxError):
+            orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+        width, height = img.size
+        upright = (height, width) if orientation in _TRANSPOSING_ORIENTATIONS else (width, height)
+        expected = tuple(int(v) for v in photo_size)
+        if upright != expected:
+            raise ImageError(
+                f"{path} is {upright[0]}x{upright[1]} pixels, the result says {expected[0]}x{expected[1]}: "
+                "not the photo it was made from"
+            )
+        if not decode and img.format == "PNG":
+            with _still_photo(path) as fresh:
+                fresh.verify()  # chunk CRCs up to IEND (no inflating); raises on a truncated or damaged file
+            return
+        if not decode and img.format in ("JPEG", "MPO"):
+            _check_jpeg_end(path)
+            return
+        if img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        img.load()
+
+
+def _check_jpeg_end(path: Path) -> None:
+    """A JPEG holds its end-of-image marker near its end (a truncated download does not)."""
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - _JPEG_TAIL))
+        tail = f.read()
+    if JPEG_END_MARKER not in tail:
+        raise ImageError(f"{path}: corrupt or truncated image (no JPEG end marker)")
+
+
 @contextlib.contextmanager
 def _still_photo(path: Path):
     """``Image.open(path)`` of a file that passed :func:`check_still_photo`; every failure while the block

@@ -66,5 +66,5 @@ def file_animation_frames(path: Path) -> int:
     try:
         with Image.open(path) as img:
             return animation_frames(img)
-    except (OSError, SyntaxError, ValueError, EOFError):
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
         return 1

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import AlignConfig, ReconstructConfig
+from ..config import FOCAL_MM_RANGE, AlignConfig, ReconstructConfig
 from ..errors import ImageError
 from ..geometry.photo import PhotoCrop, focal_net_from_35mm, focal_net_from_exif_35mm
+from ..io.paths import resolve_path
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from ..resources.guard import memory_errors
 from ..result import Reconstruction, reconstruction_from_depth
@@ -53,8 +54,15 @@ def focal_priors(
         return None
     if config.focal_prior == "mm":
         return tuple(focal_net_from_35mm(config.focal_mm, crop) for crop in crops)
+    low, high = FOCAL_MM_RANGE  # the range a typed --focal-mm must lie in: an EXIF value outside it is noise
+    odd = [k for k, f in enumerate(exif_focals_35mm) if f and not low <= f <= high]
+    if odd:
+        logger.warning(
+            "ignoring the EXIF focal length of %d photo(s) (%s mm): outside %g-%g mm; estimating it instead",
+            len(odd), ", ".join(f"{exif_focals_35mm[k]:g}" for k in odd[:3]), low, high,
+        )  # fmt: skip
     known = tuple(
-        focal_net_from_exif_35mm(f, crop) if f else None
+        focal_net_from_exif_35mm(f, crop) if f and low <= f <= high else None
         for crop, f in zip(crops, exif_focals_35mm, strict=True)
     )
     missing = sum(f is None for f in known)
@@ -111,7 +119,7 @@ def reconstruct(
     """
     config = config or ReconstructConfig()
     progress = progress or no_progress
-    paths = [str(Path(p).expanduser().resolve()) for p in image_paths]
+    paths = [str(resolve_path(p)) for p in image_paths]
     if not paths:
         raise ImageError("No photos were given: choose a folder with photos (JPEG, PNG, WebP, TIFF, BMP).")
     started = time.perf_counter()

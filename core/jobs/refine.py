@@ -78,7 +78,7 @@ def refine_on_photos(
     priors = priors_from(align_config, len(images))
     refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
     for line in refinement.warnings:
-        logger.warning("refinement: %s", line)
+        logger.info("refinement: %s", line)  # shown once by the caller (result.refine_warnings)
     return refinement
 
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 SAFETENSORS_NAME = "model.safetensors"
 HF_BIN_NAME = "pytorch_model.bin"  # what older huggingface_hub mixins wrote instead of safetensors
 HF_CONFIG_NAME = "config.json"
+_COUNTERS = ("num_batches_tracked",)  # integer buffers a state dict may legitimately hold
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = 0x80
 # Errors that torch.load raises on malformed input (it has no single exception type for "bad file").
@@ -159,6 +160,16 @@ def _tensor_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     bad = [str(k) for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"checkpoint {path} has non-tensor entries in its weights, e.g. {bad[:3]}")
+    # A network's weights are real floating-point numbers; integer, boolean or complex "weights" are a
+    # damaged or foreign file (torch would cast them silently or fail deep inside a layer).
+    odd = [
+        f"{k} ({v.dtype})" for k, v in obj.items() if not v.is_floating_point() and not k.endswith(_COUNTERS)
+    ]
+    if odd:
+        raise CheckpointError(
+            f"checkpoint {path} is not a usable model: its weights must be floating-point numbers, but "
+            f"{len(odd)} are not (e.g. {', '.join(odd[:3])})"
+        )
     return dict(obj)
 
 
@@ -197,6 +208,8 @@ def read_hf_config(path: Path) -> dict[str, object]:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from None
+    except RecursionError:  # a crafted file nested thousands of levels deep
+        raise CheckpointError(f"{path} is not a model configuration (nested too deeply to be one)") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path} is not a model configuration (expected a JSON object)")
     return config

@@ -26,7 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # argv: STOP_AT_CALL, then the command line of `python -m core`.
 LAUNCHER = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even when the suite runs with SIGINT ignored (nohup)
 import numpy.lib.format as fmt
 
 real_write_array = fmt.write_array

@@ -89,7 +89,7 @@ def test_unwritable_folder_is_refused(result_npz, tmp_path, capsys) -> None:
     blocker.write_text("x")
     for fmt in ("colmap", "ply"):
         assert main(["export", "--input", str(path), "--format", fmt, "--out", str(blocker / "out")]) == 2
-        assert f"cannot write to {blocker / 'out'}" in _one_line_error(capsys)
+        assert f"{blocker / 'out'} cannot be written" in _one_line_error(capsys)
     assert main(["export", "--input", str(path), "--format", "nerfstudio", "--out", str(blocker)]) == 2
     assert "is a file, not a folder" in _one_line_error(capsys)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.export.files import ExportError, atomic_write, prepare_folder
+from core.export.files import ExportError, atomic_write
+from core.export.staging import check_target_folder
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path) -> None:
@@ -23,11 +24,13 @@ def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path) -> None:
 
 
 def test_folder_checks(tmp_path) -> None:
-    assert prepare_folder(tmp_path / "a" / "b", overwrite=False).is_dir()  # parents created
+    assert check_target_folder(tmp_path / "a" / "b", overwrite=False) == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()  # a check creates nothing
+    (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "x").write_text("x")
     with pytest.raises(ExportError, match="not empty"):
-        prepare_folder(tmp_path / "a" / "b", overwrite=False)
-    assert prepare_folder(tmp_path / "a" / "b", overwrite=True) == tmp_path / "a" / "b"
+        check_target_folder(tmp_path / "a" / "b", overwrite=False)
+    assert check_target_folder(tmp_path / "a" / "b", overwrite=True) == tmp_path / "a" / "b"
     with pytest.raises(ExportError, match="cannot write"):
         with atomic_write(tmp_path / "missing" / "f.txt"):
             pass

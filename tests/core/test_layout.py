@@ -293,7 +293,13 @@ CORE_FLOORS: tuple[tuple[str, ...], ...] = (
         "core.io",
         "core.torch_setup",
     ),  # settings, files (atomic writes, checkpoints), torch set-up
-    ("core.predictions", "core.result", "core.graphs"),  # basic data types; which pairs the network sees
+    (
+        "core.predictions",
+        "core.result",
+        "core.result_file",
+        "core.graphs",
+    ),  # basic data types (and the checked
+    # reader of RESULT.npz files from outside); which pairs the network sees
     ("core.resources",),  # what the machine has, what a run needs
     ("core.inference", "core.align"),  # the network runner and its backends; global alignment
     ("core.refine", "core.footage"),  # sub-pixel refinement; footage maths and reading
@@ -353,9 +359,11 @@ def test_the_blender_side_never_imports_up_a_floor() -> None:
 
 
 def test_result_and_predictions_depend_on_nothing_above_them() -> None:
-    """The basic data types use only errors, geometry, the config and atomic file writes."""
-    allowed = ("core.errors", "core.geometry", "core.config", "core.io.atomic")
+    """The basic data types use only errors, geometry, the config, atomic file writes and the checks of a
+    RESULT.npz (core.result_file, which itself imports only core.errors)."""
+    allowed = ("core.errors", "core.geometry", "core.config", "core.io.atomic", "core.result_file")
     graph = _import_graph()
+    assert graph["core.result_file"] <= {"core.errors"}
     for module in ("core.result", "core.predictions"):
         extra = [d for d in graph[module] if not any(d == a or d.startswith(a + ".") for a in allowed)]
         assert not extra, f"{module} imports {extra}"

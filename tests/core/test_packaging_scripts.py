@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tomllib
@@ -137,3 +138,21 @@ def test_the_depth_exports_writer_is_bundled_at_the_pinned_version(build_wheels)
     name, version = OPENEXR_PIN.split("==")
     assert name in build_wheels.BUNDLED
     assert build_wheels.read_pins(REPO_ROOT / "tests" / "requirements.txt", (name,)) == {name: version}
+
+
+@pytest.mark.parametrize("preset", [True, False])
+def test_ci_install_check_leaves_no_user_folder_in_the_temp_directory(tmp_path, monkeypatch, preset) -> None:
+    """With BLENDER_USER_RESOURCES set (as .ci/run sets it) or not, no dust3r-ci-user-* folder is left."""
+    import tempfile
+
+    script = _load("scripts/ci_install_check.py")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen = []
+    monkeypatch.setattr(script, "check", lambda args: seen.append(os.environ["BLENDER_USER_RESOURCES"]) or 0)
+    if preset:
+        monkeypatch.setenv("BLENDER_USER_RESOURCES", str(tmp_path / "given"))
+    else:
+        monkeypatch.delenv("BLENDER_USER_RESOURCES", raising=False)
+    assert script.run(None) == 0
+    assert len(seen) == 1 and Path(seen[0]).name.startswith("given" if preset else "dust3r-ci-user-")
+    assert list(tmp_path.iterdir()) == []

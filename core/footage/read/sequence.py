@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...inference.images import BASE_SUFFIXES
+from ...io.paths import resolve_path
 from .errors import FootageError
 
 # Pillow reads the usual formats; OpenEXR goes through FFmpeg's decoder (see frames_io.py).
@@ -135,7 +136,7 @@ def sequence_from_files(paths: Sequence[str | Path]) -> ImageSequence:
         raise FootageError("no image files given for the sequence")
     entries: list[tuple[NumberedName, Path]] = []
     for p in paths:
-        path = Path(p).expanduser().resolve()
+        path = resolve_path(p)
         if not path.is_file():
             raise FootageError(f"frame not found: {path}")
         parsed = parse_numbered(path.name)
@@ -160,7 +161,7 @@ def sequence_in_folder(folder: str | Path) -> ImageSequence:
     Raises:
         FootageError: no numbered images, or several sequences (the message lists them).
     """
-    folder = Path(folder).expanduser().resolve()
+    folder = resolve_path(folder)
     if not folder.is_dir():
         raise FootageError(f"not a folder: {folder}")
     groups: dict[tuple[str, str], list[tuple[NumberedName, Path]]] = {}
@@ -182,7 +183,7 @@ def sequence_in_folder(folder: str | Path) -> ImageSequence:
 
 def sequence_of_file(path: str | Path) -> ImageSequence:
     """The sequence that the numbered image ``path`` belongs to (its siblings with the same name pattern)."""
-    path = Path(path).expanduser().resolve()
+    path = resolve_path(path)
     parsed = parse_numbered(path.name)
     if parsed is None or parsed.suffix.lower() not in SEQUENCE_SUFFIXES:
         raise FootageError(f"{path.name} is not a numbered image (plate.1001.png, ...)")

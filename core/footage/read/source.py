@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...io.paths import resolve_path
 from ...progress import ProgressFn, check_cancel, no_progress
 from .errors import FootageError
 from .image_files import read_frame_file
@@ -71,7 +72,7 @@ class VideoSource(FootageSource):
     """A video file (PyAV); frames numbered from 1."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser().resolve()
+        self.path = resolve_path(path)
         self.info = probe_video(self.path)
 
     def _frames(self, numbers, cancel):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...io.paths import resolve_path
 from ...progress import check_cancel
 from .av_support import import_av, rgb8_from_frame
 from .errors import FootageError
@@ -77,7 +78,7 @@ def probe_video(path: str | Path) -> FootageInfo:
         FootageError: missing file, not a video, no video stream, a codec FFmpeg cannot decode.
         DependencyError: PyAV is not installed.
     """
-    path = Path(path).expanduser().resolve()
+    path = resolve_path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
         _check_decodable(path, stream)
@@ -134,7 +135,7 @@ def decode_video(
         FootageError: the file ends before the last wanted frame (truncated) or a frame cannot be decoded.
         Cancelled: ``cancel`` was set (checked before every frame).
     """
-    path = Path(path).expanduser().resolve()
+    path = resolve_path(path)
     wanted = set(int(f) for f in wanted)
     if not wanted:
         return
