@@ -110,7 +110,7 @@ def load_photo(record, path: str, photo_size=None) -> tuple[bpy.types.Image | No
         problem = _photo_problem(path, tuple(int(v) for v in photo_size))
         if problem is not None:
             log.warning("not showing %s as a camera background: %s", path, problem)
-            return None, f"Photo {name} is not shown ({problem}): its camera has no background photo."
+            return None, f"Photo {name} cannot be shown ({problem}): its camera has no background photo."
     try:
         return record.load_image(display_photo_path(path)), None
     except (RuntimeError, *_pillow_errors()) as exc:

@@ -78,7 +78,7 @@ def refine_on_photos(
     priors = priors_from(align_config, len(images))
     refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
     for line in refinement.warnings:
-        logger.info("refinement: %s", line)  # shown once by the caller (result.refine_warnings)
+        logger.warning("refinement: %s", line)  # logged once here; the command line prints no copy
     return refinement
 
 

@@ -114,7 +114,7 @@ def test_infer_retrieval_graph_writes_a_connected_symmetric_set(tmp_path, capsys
     pairs = {tuple(int(v) for v in p.stem.split("_")[1:]) for p in out.glob("pair_*.npz")}
     assert pairs == {(j, i) for i, j in pairs} and all(i != j for i, j in pairs)
     assert len(set(connected_components(np.array(sorted(pairs)), 3).tolist())) == 1
-    assert f"wrote {len(pairs)} pairs of 3 photos" in capsys.readouterr().out
+    assert f"{len(pairs)} pairs of 3 photos in {out}" in capsys.readouterr().out
 
 
 def test_half_is_a_deprecated_alias_of_fp16(tmp_path, capsys, caplog) -> None:
