@@ -82,13 +82,15 @@ def refine_on_photos(
 
 
 def with_refinement(result: Reconstruction, refinement) -> Reconstruction:
-    """``result`` with the refinement's distortion, solve errors (photo pixels), per-view status; its warnings
+    """``result`` with the refinement's distortion, solve errors and uncertainties (photo pixels), per-view
+    status; its warnings
     are added to ``result.warnings`` too (the UI shows those)."""
     return replace(
         result,
         dist=refinement.dist,
         solve_error_px=refinement.solve_error_px,
         solve_error_total_px=refinement.solve_error_total_px,
+        uncertainty_px=refinement.uncertainty_px,
         refine_status=refinement.notes,
         refine_warnings=refinement.warnings,
         warnings=tuple(result.warnings) + tuple(f"refinement: {w}" for w in refinement.warnings),

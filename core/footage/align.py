@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..align import AlignmentResult, align_single_view, global_align
+from ..align_uncertainty import aligned_uncertainty_px
 from ..config import AlignConfig, RefineConfig
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, no_progress
@@ -48,12 +49,16 @@ def align_shot(
 
 @dataclass(frozen=True)
 class Refinement:
-    """After the refinement step: the (refined) alignment, ``dist (N, 2)`` ``(k1, k2)`` and
-    ``solve_error_px (N,)`` in NETWORK pixels (NaN where nothing was refined), the refinement's ``warnings``."""
+    """After the refinement step: the (refined) alignment, ``dist (N, 2)`` ``(k1, k2)``,
+    ``solve_error_px (N,)`` and ``uncertainty_px (N,)`` in NETWORK pixels (solve errors NaN where nothing was
+    refined; uncertainties the alignment's there), per view ``status`` (``refined``, ``kept: <reason>``, or
+    ``""`` when the refinement did not run) and the refinement's ``warnings``."""
 
     aligned: AlignmentResult
     dist: np.ndarray
     solve_error_px: np.ndarray
+    uncertainty_px: np.ndarray
+    status: tuple[str, ...]
     warnings: tuple[str, ...] = ()
 
 
@@ -72,13 +77,14 @@ def refine_shot(
             network image; config: the shot's alignment config (:func:`shot_align_config`: one shared focal,
             the artist's focal fixed when given; the refinement keeps both).
         refine: the refinement's settings; ``None`` or ``enabled=False`` (or one frame): the alignment
-            unchanged, no distortion, no solve error.
+            unchanged, no distortion, no solve error, the alignment's uncertainty.
 
     The frames that are localised afterwards are posed against what this returns.
     """
     n = aligned.num_views
     if refine is None or not refine.enabled or n < 2:
-        return Refinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan))
+        return Refinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan),
+                          uncertainty_px=aligned_uncertainty_px(aligned.intrinsics()), status=("",) * n)  # fmt: skip
     from ..pipeline_refine import refine_frames
 
     refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
@@ -86,5 +92,7 @@ def refine_shot(
         aligned=refinement.alignment,
         dist=refinement.dist,
         solve_error_px=refinement.solve_error_px,
+        uncertainty_px=refinement.uncertainty_px,
+        status=refinement.notes,
         warnings=refinement.warnings,
     )

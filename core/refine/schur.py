@@ -58,7 +58,7 @@ def _cost(problem, x, loss, c) -> float:
     return total
 
 
-def _normal_equations(problem, x, loss, c):
+def normal_equations(problem, x, loss, c):
     """Weighted Gauss-Newton blocks: ``U (M, M)``, ``g_c (M,)``, per observation ``E (O, k, 3)`` (= J_c^T J_p),
     per point ``V (P, 3, 3)``, ``g_p (P, 3)``."""
     r, J_cam, J_pt = problem.blocks(x)
@@ -95,7 +95,7 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def _coupling(problem, E: np.ndarray) -> sparse.csr_matrix:
+def coupling(problem, E: np.ndarray) -> sparse.csr_matrix:
     """``W`` ``(M, 3 P)``: the camera-point block of the normal equations, summed from the observations'
     ``E = J_c^T J_p`` blocks ``(O, k, 3)``."""
     cols = problem.cam_cols
@@ -136,8 +136,8 @@ def levenberg_marquardt(
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported in the result)
-        U, gc, E, V, gp = _normal_equations(problem, x, loss, loss_scale)
-        W = _coupling(problem, E)
+        U, gc, E, V, gp = normal_equations(problem, x, loss, loss_scale)
+        W = coupling(problem, E)
         for _ in range(10):
             dc, dp = _solve_step(problem, U, gc, W, V, gp, lam)
             x_new = x.copy()

@@ -41,7 +41,7 @@ def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, mo
             "dist": np.array([[-0.05, 0.01]] * 3),
             "solve_error_px": np.array([0.21, 0.34, np.nan]),
             "solve_error_total_px": 0.27,
-            "refine_status": ("refined", "refined", "kept as aligned: 4 matches (30 needed)"),
+            "refine_status": ("refined", "refined", "kept: 4 matches (30 needed)"),
             "warnings": ("refinement: img2.png kept its aligned camera (4 matches, 30 needed)",),
         }
     )
