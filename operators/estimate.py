@@ -68,6 +68,7 @@ def estimate_photos(paths: list[str], config, device: str) -> SidebarEstimate:
         device=device,
         align_method=config.align.method,
         fast_pixels=config.align.fast_pixels,
+        refine=config.refine.enabled,
     )
     problem = ""
     if config.inference.check_memory:

@@ -65,6 +65,12 @@ REF_MATMUL_GFLOPS = 13.0
 CPU_NETWORK_EFFICIENCY = 0.95
 ALIGN_SECONDS_PER_PAIR = 0.28  # at 512x384; half of it scales with the pixels (dense depth), half does not
 CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL = 7e-7
+# the camera refinement (on by default): matching each view with its most-overlapping partners (at most
+# RefineConfig.max_partners) and the bundle adjustment; measured 0.1-0.3 s per (view, partner) at 256x192 on
+# the synthgen cases (benchmarks/bench_refine.py, docs/BENCHMARKS.md); its points per view are capped, so it
+# grows slowly with the photos' size
+REFINE_SECONDS_PER_VIEW_PARTNER = 0.25
+REFINE_MAX_PARTNERS = 8
 REF_PIXELS = 384 * 512
 # bfloat16 speed-up on CPUs with AMX / AVX-512 BF16 (issue 12's measurement: 3.3x encode, 2.1x decode; not
 # measurable here), and emulated bf16/fp16 elsewhere (about 12x slower, issue 12 and bench_inference.py).
@@ -198,6 +204,7 @@ class _Run:
     fast_pixels: int
     align_method: str
     keep_model: bool
+    refine: bool = False
 
 
 def _degrees(num_photos: int, pairs) -> tuple[int, int]:
@@ -279,6 +286,9 @@ def _seconds(run: _Run, gpu_tflops: float | None, matmul_gflops: float | None) -
     slower = REF_MATMUL_GFLOPS / (matmul_gflops or cpu_matmul_gflops())
     align = ALIGN_SECONDS_PER_PAIR * run.num_pairs * (0.5 + 0.5 * mean_pixels / REF_PIXELS)
     align += CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL * len(run.sizes) * (len(run.sizes) - 1) * mean_pixels
+    if run.refine:
+        n = len(run.sizes)
+        align += REFINE_SECONDS_PER_VIEW_PARTNER * n * min(n - 1, REFINE_MAX_PARTNERS)
     return flops / speed + slower * align, where
 
 
@@ -296,6 +306,7 @@ def estimate_run(
     fast_pixels: int = 1024,
     keep_model: bool = False,
     with_result: bool = True,
+    refine: bool = False,
     available_ram_bytes: int | None = None,
     available_vram_bytes: int | None = None,
     gpu_tflops: float | None = None,
@@ -315,6 +326,7 @@ def estimate_run(
         align_method, fast_pixels: the alignment settings (``AlignConfig``).
         keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
         with_result: False for ``infer``, which writes each pair as it comes and runs no alignment.
+        refine: the camera refinement runs after the alignment (its time is added).
         available_ram_bytes: for the ``auto`` storage decision (default: the machine's free RAM).
         available_vram_bytes, gpu_tflops: the GPU's free memory and effective speed when known.
         matmul_gflops: this CPU's float32 matmul speed (default: measured once, about 30 ms).
@@ -327,7 +339,7 @@ def estimate_run(
     sizes = [net_size(s, size) for s in photo_sizes]
     count, max_slots = _degrees(len(sizes), num_pairs)
     run = _Run(sizes, count, max_slots, config, resolve_precision_name(precision, device), device,
-               batch_size or 4, fast_pixels, align_method, keep_model)  # fmt: skip
+               batch_size or 4, fast_pixels, align_method, keep_model, refine and with_result)  # fmt: skip
     in_ram = _choose_storage(run, storage, with_result, available_ram_bytes)
     phases = _phases(run, in_ram, with_result)
     phase, parts = max(phases.items(), key=lambda kv: sum(kv[1].values()))

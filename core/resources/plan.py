@@ -44,13 +44,14 @@ def plan_run(
     align_method: str = "fast",
     fast_pixels: int = 1024,
     sequence: bool = False,
+    refine: bool = False,
 ) -> RunEstimate:
     """The :class:`RunEstimate` of a run over photos of ``sizes`` (``(W0, H0)``) with ``config``.
 
     Args:
         pairs: the chosen pairs when known; else the graph's count (an upper bound for retrieval).
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
-        keep_model, with_result, align_method, fast_pixels: see :func:`~.memory.estimate_run`.
+        keep_model, with_result, align_method, fast_pixels, refine: see :func:`~.memory.estimate_run`.
     """
     from ..inference.pairs import count_pairs
 
@@ -71,6 +72,7 @@ def plan_run(
         fast_pixels=fast_pixels,
         keep_model=keep_model,
         with_result=with_result,
+        refine=refine,
         available_vram_bytes=vram,
     )
 
