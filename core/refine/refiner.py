@@ -135,6 +135,8 @@ def refine_alignment(
         last = pass_index == len(_PASSES) - 1
         solve_config = config if last else replace(config, rounds=min(config.rounds, 2))
         outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config)
+        # a focal the first pass found undetermined stays held (no second solve to find it again)
+        priors = replace(priors, known_focal=priors.known_focal | outcome.held_focal)
         check_cancel(cancel)
         result = _refined_alignment(aligned, start, outcome)
         views = _views(result, images, frames, outcome.state.dist)

@@ -29,6 +29,11 @@ KEPT = "kept: "
 # a view is determined by its tracks when its covariance's reprojection uncertainty is at most this share of
 # the alignment's (the same figure from the prior alone): otherwise the prior, not the images, holds it
 _DETERMINED_RATIO = 0.3
+# a focal is estimated only when the tracks determine it well: its posterior sigma at most this share of the
+# alignment's (2 %); otherwise (two-view tracks, forward motion: focal and depth trade off) it keeps the
+# aligned value. Measured on tests/synthetic shot N=12 at 128x96: a focal with ratio 0.4-0.6 drifted to
+# 6.7 % off (aligned 0.19 %)
+_FOCAL_DETERMINED_RATIO = 0.2
 # the camera prior's standard deviations (how far from the alignment a parameter may move for one
 # ``prior_weight_px`` pixel of cost): the alignment's own uncertainty
 _PRIOR_SIGMA = ALIGNMENT_SIGMA
@@ -38,6 +43,9 @@ _MAX_FOCAL_CHANGE = 0.5  # relative; more is a diverged solve
 # synthgen orbit) only the prior holds the pairs' relative scales and the cameras drift without it
 _MIN_TRACK_LENGTH_TO_RELEASE = 3.0
 _MAX_RETRIES = 3
+# Levenberg-Marquardt stops when an iteration lowers the cost by less than this share: far below what moves a
+# camera by a hundredth of a pixel, and a third of the iterations of 1e-10 (profiled on shot N=12)
+_LM_TOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class SolveOutcome:
     uncertainty: ``(N,)`` 1-sigma reprojection uncertainty of each view's camera, refinement-image pixels:
         from the adjustment's covariance for refined views; for views kept as aligned the alignment's
         (:func:`core.align_uncertainty.aligned_uncertainty_px`), or their correspondences' error when larger.
+    held_focal: ``(N,)`` bool, views whose focal the tracks did not determine: it kept the aligned value.
     """
 
     state: BundleState
@@ -72,6 +81,7 @@ class SolveOutcome:
     solve_error: np.ndarray
     residuals: np.ndarray
     uncertainty: np.ndarray
+    held_focal: np.ndarray
 
 
 def start_state(world_from_cam: np.ndarray, K: np.ndarray, points: np.ndarray) -> BundleState:
@@ -82,8 +92,11 @@ def start_state(world_from_cam: np.ndarray, K: np.ndarray, points: np.ndarray) -
                        dist=np.zeros((len(R), 2)), points=np.asarray(points, np.float64))  # fmt: skip
 
 
-def _groups(active: np.ndarray, priors: Priors, config: RefineConfig) -> Intrinsics:
+def _groups(active: np.ndarray, priors: Priors, config: RefineConfig, hold_focal=None) -> Intrinsics:
+    """The intrinsic groups of the solve; views in ``hold_focal`` (``(N,)`` bool) keep their aligned focal."""
     n = len(active)
+    if hold_focal is not None and hold_focal.any():
+        priors = Priors(priors.shared_focal, priors.known_focal | hold_focal, priors.known_pose)
     per_view = np.where(active, np.arange(n), -1)
     shared = np.where(active, 0, -1)
     lens = shared if priors.shared_focal else per_view
@@ -168,7 +181,7 @@ def _round_prior(problem: BundleProblem, tracks: TrackSet, config: RefineConfig,
     return weights
 
 
-def _bundle(start, tracks, active, priors, config):
+def _bundle(start, tracks, active, priors, config, hold_focal=None):
     """One solve with outlier rejection between rounds: returns ``(problem, x, tracks)``.
 
     The camera prior (``prior_weight_px``) holds the cameras near the alignment in the rounds whose residuals
@@ -177,7 +190,7 @@ def _bundle(start, tracks, active, priors, config):
     fix the gauge): a strong prior also pulls well-observed cameras towards the aligned ones, so that even
     exact observations would not give the exact cameras."""
     free, scale_pair = _gauge(active, start, priors)
-    intr = _groups(active, priors, config)
+    intr = _groups(active, priors, config, hold_focal)
     x = None
     for round_index in range(config.rounds):
         begin = BundleState(start.R, start.C, start.K, start.dist, tracks.points)
@@ -188,7 +201,7 @@ def _bundle(start, tracks, active, priors, config):
         if weights is not None:
             problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
         x = problem.solve(
-            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15
+            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15, _LM_TOL
         ).x
         if round_index == config.rounds - 1:
             break
@@ -222,18 +235,24 @@ def solve_views(
     for v in np.flatnonzero(~active):
         notes[v] = f"kept: too few correspondences ({counts[v]}, needs {config.min_matches})"
     all_tracks = tracks
-    for _ in range(_MAX_RETRIES + 1):
+    hold_focal = np.zeros(n, dtype=bool)
+    for _ in range(_MAX_RETRIES + 2):
         if active.sum() < 2:
             for v in np.flatnonzero(active):
                 notes[v] = "kept: no other view to refine it with"
             active[:] = False
             break
         kept = all_tracks.select(active[all_tracks.obs.view])
-        problem, x, kept = _bundle(start, kept, active, priors, config)
+        problem, x, kept = _bundle(start, kept, active, priors, config, hold_focal)
         failed = _check(problem, x, kept, start, active, priors, config, notes)
         if not failed.any():
-            unc = view_uncertainty(problem_at(problem.state(x), problem, active), None, config.loss,
-                                   config.loss_scale_px, n)  # fmt: skip
+            at = problem_at(problem.state(x), problem, active)
+            unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n)
+            loose = _loose_focal(at, unc) & active & ~hold_focal
+            if loose.any():  # the tracks do not pin the focal down: it keeps the alignment's, solve again
+                hold_focal |= loose
+                logger.info("focal of %d views held at the aligned value (not determined)", int(loose.sum()))
+                continue
             failed = _undetermined(unc, kept, active, notes)
         if not failed.any():
             break
@@ -265,7 +284,19 @@ def solve_views(
         solve_error,
         residuals,
         uncertainty,
+        hold_focal,
     )
+
+
+def _loose_focal(problem: BundleProblem, unc) -> np.ndarray:
+    """``(N,)`` bool: views whose focal the tracks do not determine (its posterior sigma above
+    ``_FOCAL_DETERMINED_RATIO`` of the alignment's)."""
+    groups = problem.intr.focal_group
+    ratio = unc.param_ratio[problem.focal_col0 : problem.pp_col0]
+    loose = np.zeros(len(groups), dtype=bool)
+    has = groups >= 0
+    loose[has] = ratio[groups[has]] > _FOCAL_DETERMINED_RATIO
+    return loose
 
 
 def _undetermined(unc, tracks: TrackSet, active: np.ndarray, notes: list[str]) -> np.ndarray:
@@ -326,5 +357,5 @@ def _unrefined(start: BundleState, tracks: TrackSet, notes, aligned_unc: np.ndar
     error = _aligned_rms(start, tracks, n) if len(tracks.obs.view) else np.full(n, np.nan)
     return SolveOutcome(
         start, empty, np.zeros(n, dtype=bool), tuple(notes), error, np.zeros((0, 2)),
-        np.fmax(aligned_unc, np.nan_to_num(error)),
+        np.fmax(aligned_unc, np.nan_to_num(error)), np.zeros(n, dtype=bool),
     )  # fmt: skip

@@ -33,11 +33,14 @@ class ViewUncertainty:
         camera, refinement-image pixels (NaN for views without observations in the solve).
     prior_px: ``(N,)`` float64 the same from the alignment's uncertainty alone.
     sigma_px: the residual standard deviation the covariance is scaled by (pixels).
+    param_ratio: ``(M,)`` float64 each camera-side parameter's posterior sigma over the alignment's (near 1:
+        the tracks do not determine it; the pose parameters in the minimum-motion gauge).
     """
 
     uncertainty_px: np.ndarray
     prior_px: np.ndarray
     sigma_px: float
+    param_ratio: np.ndarray
 
 
 def _parameter_scales(problem: BundleProblem, depth: float) -> np.ndarray:
@@ -113,6 +116,7 @@ def view_uncertainty(
         uncertainty_px=_per_view_px(problem, J_cam, cov_n * outer, n_views),
         prior_px=_per_view_px(problem, J_cam, P * outer, n_views),
         sigma_px=float(np.sqrt(sigma2)),
+        param_ratio=np.sqrt(np.maximum(np.diag(cov_n), 0.0)),
     )
 
 
