@@ -1,4 +1,4 @@
-"""Benchmark of ``core.io.export``: time and file sizes of each format for a large synthetic result.
+"""Benchmark of ``core.export``: time and file sizes of each format for a large synthetic result.
 
 A result of ``--views`` photos (default 20) with ``--net-size`` network pixels each (default 500x500, so
 5,000,000 points, all above the confidence threshold), photos of ``--photo-size`` written as JPEG. For each
@@ -30,8 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from core.export import FORMATS, export_scene, scene_from_reconstruction  # noqa: E402
 from core.geometry.photo import PhotoCrop  # noqa: E402
-from core.io.export import FORMATS, export_scene, scene_from_reconstruction  # noqa: E402
 from core.result import reconstruction_from_depth  # noqa: E402
 
 

@@ -52,15 +52,15 @@ from core.align import global_align  # noqa: E402
 from core.config import AlignConfig  # noqa: E402
 from core.footage.align import align_shot  # noqa: E402
 from core.footage.frames import check_frames  # noqa: E402
-from core.footage.graph import TEMPORAL_OFFSETS, footage_pairs, loop_closure_pairs, temporal_pairs  # noqa: E402
 from core.footage.localise import (  # noqa: E402
     Correspondences,
     default_inlier_px,
     localise_frame,
     pair_correspondences,
 )
-from core.footage.source import open_footage  # noqa: E402
+from core.footage.read.source import open_footage  # noqa: E402
 from core.footage.trajectory import interpolate_poses  # noqa: E402
+from core.graphs.temporal import TEMPORAL_OFFSETS, footage_pairs, loop_closure_pairs, temporal_pairs  # noqa: E402
 from core.predictions import PairPrediction  # noqa: E402
 
 CASE_OFFSETS = (1, 2, 4, 8, 16, 32, 64)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from precision_common import DTYPES, agreement, matmul_gflops  # noqa: E402
 
 from core.config import InferenceConfig  # noqa: E402
-from core.inference.pairs import make_pairs  # noqa: E402
+from core.graphs.photos import make_pairs  # noqa: E402
 from core.inference.predictor import choose_batch_size, predict_pairs  # noqa: E402
 from core.model.configs import get_config  # noqa: E402
 from core.model.dust3r import build_model  # noqa: E402

@@ -46,7 +46,7 @@ from precision_common import DTYPES, agreement
 from precision_common import matmul_gflops as matmul_gflops_of
 
 from core.config import InferenceConfig
-from core.inference.pairs import make_pairs
+from core.graphs.photos import make_pairs
 from core.inference.precision import auto_precision
 from core.inference.predictor import predict_pairs
 from core.model.configs import get_config

@@ -37,7 +37,7 @@ from synthgen_loader import SYNTHGEN, load_synthgen  # noqa: E402
 from core.align import global_align  # noqa: E402
 from core.align.store import PairStore  # noqa: E402
 from core.config import AlignConfig, InferenceConfig  # noqa: E402
-from core.inference.pairs import make_pairs  # noqa: E402
+from core.graphs.photos import make_pairs  # noqa: E402
 from core.inference.predictor import predict_pairs  # noqa: E402
 from core.model import rope2d  # noqa: E402
 from core.model.checkpoint import load_model  # noqa: E402

@@ -46,9 +46,9 @@ from synthgen_loader import SYNTHGEN, load_synthgen  # noqa: E402
 from core.align import global_align  # noqa: E402
 from core.align.graph import connected_components  # noqa: E402
 from core.config import AlignConfig, InferenceConfig  # noqa: E402
-from core.inference.pairs import make_pairs, retrieval_pairs  # noqa: E402
+from core.graphs.photos import make_pairs, retrieval_pairs  # noqa: E402
+from core.graphs.retrieval import global_descriptors, similarity_matrix  # noqa: E402
 from core.inference.predictor import PairRunner, Reporter  # noqa: E402
-from core.inference.retrieval import global_descriptors, similarity_matrix  # noqa: E402
 from core.model.configs import get_config  # noqa: E402
 from core.model.dust3r import build_model  # noqa: E402
 from core.predictions import PairPrediction  # noqa: E402

@@ -4,7 +4,7 @@ Run from the repository root::
 
     OMP_NUM_THREADS=2 python benchmarks/bench_scale.py [--n 20 50 100 200] [--graph auto] [--out scale.md]
 
-Each size runs ``core.pipeline.reconstruct`` in a fresh subprocess on N synthetic 512x384 photos (smooth
+Each size runs ``core.jobs.photos.reconstruct`` in a fresh subprocess on N synthetic 512x384 photos (smooth
 random textures written as PNG) with the tiny random-weight network ``tiny_linear``: its pointmaps have the
 real size (512x384), so the pair store, the alignment and the result take the memory they take with the full
 network; only the network's own part (weights, encoder cache, activations) differs, and that part is measured
@@ -69,9 +69,9 @@ def child_run(args: argparse.Namespace) -> dict:
     import torch
 
     from core.config import AlignConfig, InferenceConfig, ReconstructConfig
+    from core.jobs.photos import reconstruct
     from core.model.configs import get_config
     from core.model.dust3r import build_model
-    from core.pipeline import reconstruct
 
     torch.manual_seed(0)
     model = build_model(get_config(TINY))

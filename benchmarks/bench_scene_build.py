@@ -4,7 +4,7 @@ cloud in the same run.
 Two displays of the same points:
 
 - ``triangles`` (the add-on's): one small triangle per point, filtered and resized by the Geometry Nodes
-  modifier (``operators/points.py``, ``operators/geonodes.py``); Solid view shows its colours;
+  modifier (``scene/points.py``, ``scene/geonodes.py``); Solid view shows its colours;
 - ``pointcloud`` (version 0.1, rebuilt here as the baseline): a vertices-only mesh whose modifier makes a
   Geometry Nodes point cloud (Mesh to Points); Solid view draws it in one grey.
 
@@ -103,7 +103,7 @@ def synthetic_reconstruction(n_points: int, n_cams: int, photo_dir: Path):
 # ------------------------------------------------------------------ version 0.1's point cloud (baseline)
 def build_pointcloud(bpy, recon, threshold: float, radius: float):
     """Version 0.1's display: vertices with point attributes, Mesh to Points in the modifier."""
-    points = import_addon("operators.points")
+    points = import_addon("scene.points")
     cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
     mesh = bpy.data.meshes.new("baseline Points")
     mesh.vertices.add(len(cloud))
@@ -144,8 +144,8 @@ def build_pointcloud(bpy, recon, threshold: float, radius: float):
 
 
 def _add_cameras(bpy, recon) -> None:
-    cameras = import_addon("operators.cameras")
-    datablocks = import_addon("operators.datablocks")
+    cameras = import_addon("scene.cameras")
+    datablocks = import_addon("scene.datablocks")
     bc = import_addon("core.geometry.blender_camera")
     record = datablocks.BuildRecord()
     for k in range(recon.num_views):
@@ -210,7 +210,7 @@ def run_one(display: str, millions: float, cameras: int, render: bool) -> dict:
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     photo_dir = Path(tempfile.mkdtemp(prefix="dust3r-bench-photos-"))
     recon = synthetic_reconstruction(int(millions * 1e6), cameras, photo_dir)
-    builder = import_addon("operators.scene_builder")
+    builder = import_addon("scene.build")
     radius = builder.default_point_radius(recon)
     rss0 = rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -30,7 +30,7 @@ class InferenceConfig:
             to 224, square crop), which must then be the model's. The model's checkpoint is the one source of
             truth: :func:`core.inference.predictor.choose_image_size` resolves None when the model is loaded.
         scene_graph: ``auto``, ``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]``, ``oneref-R``
-            or ``retrieval-K[-M]`` (see :mod:`core.inference.pairs`).
+            or ``retrieval-K[-M]`` (see :mod:`core.graphs.photos`).
         device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda`` or ``mps``.
         precision: compute precision of the network: ``auto`` (the fastest this device computes well, see
             :mod:`core.inference.precision`), ``fp32``, ``bf16`` or ``fp16``. Results are stored as float32
@@ -228,7 +228,7 @@ class ReconstructConfig:
 
 FILL_MODES = ("localise", "interpolate", "none")
 DEFAULT_SENSOR_WIDTH_MM = 36.0
-# Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/footage/graph.py).
+# Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/graphs/temporal.py).
 DEFAULT_TEMPORAL_OFFSETS = (1, 2, 4, 8, 16, 32)
 
 

@@ -1,25 +1,30 @@
-"""Blender operators of the add-on, the running tasks' lifetime hooks, and their registration.
+"""Blender operators of the add-on (Operator classes only, one per file), their registration and lifetime hooks.
 
-Operators are thin: properties -> the core's frozen config -> a background task -> a scene builder. They use
-the core and the shared leaf ``addon``; they never import ``panels`` (the Blender side runs one way:
-``panels -> operators -> core``).
+Operators are thin: properties (:mod:`properties`) -> the core's frozen config -> a background task
+(:mod:`jobs`) -> a scene builder (:mod:`scene`). The Blender side runs one way:
+``panels -> operators -> jobs -> scene -> properties -> core``, with the shared leaf ``addon`` beside them.
 """
 
 from __future__ import annotations
 
 import bpy
 
-from . import setup, tasks
+from ..jobs import setup, tasks
+from ..jobs.setup import DUST3R_PG_setup_state
+from ..jobs.torch_status import activate_user_site_packages
 from .activate_camera import DUST3R_OT_activate_camera
+from .cancel import DUST3R_OT_cancel
+from .cancel_setup import DUST3R_OT_cancel_setup
 from .compare import DUST3R_OT_compare_photo
 from .download_checkpoint import DUST3R_OT_download_checkpoint
 from .export_reconstruction import DUST3R_OT_export_reconstruction
 from .import_result import DUST3R_OT_import_result
-from .install_torch import DUST3R_OT_install_torch, activate_user_site_packages
-from .level_scale import DUST3R_OT_level, DUST3R_OT_pick_scale_point, DUST3R_OT_set_scale
-from .reconstruct import DUST3R_OT_cancel, DUST3R_OT_reconstruct
+from .install_torch import DUST3R_OT_install_torch
+from .level import DUST3R_OT_level
+from .pick_scale_point import DUST3R_OT_pick_scale_point
+from .reconstruct import DUST3R_OT_reconstruct
 from .reconstruct_footage import DUST3R_OT_reconstruct_footage
-from .setup import DUST3R_OT_cancel_setup, DUST3R_PG_setup_state
+from .set_scale import DUST3R_OT_set_scale
 from .solid_colors import DUST3R_OT_solid_point_colors
 
 CLASSES = [

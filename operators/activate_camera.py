@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..addon import Role, role_of
-from .cameras import apply_camera_render_settings
+from ..scene.cameras import apply_camera_render_settings
 
 
 class DUST3R_OT_activate_camera(bpy.types.Operator):

@@ -13,7 +13,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..addon import preferences
-from . import setup
+from ..jobs import setup
 
 log = logging.getLogger(__name__)
 

@@ -1,22 +1,20 @@
 """``dust3r.export_reconstruction``: the selected reconstruction, as it is in the scene, -> COLMAP, nerfstudio
 or PLY (the core's writers, INTERFACES.md ``python -m core export``).
 
-The cameras and points are gathered on the main thread (:mod:`.export_scene`); the files are written by a
+The cameras and points are gathered on the main thread (:mod:`~..scene.read_back`); the files are written by a
 background task (a text COLMAP model of millions of points takes tens of seconds), with progress and cancel
 like a reconstruction. Nothing in the scene changes, so there is no undo step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import tasks
-from .export_scene import NothingToExport, export_scene_from_blender
-from .reconstruction_objects import context_root
-from .task_operator import PollOutcome, TaskOperator, TaskRequest
+from ..jobs.export import ExportRequest
+from ..jobs.task_operator import TaskOperator
+from ..scene.objects import context_root
+from ..scene.read_back import NothingToExport, export_scene_from_blender
 
 FORMAT_ITEMS = (
     ("colmap-bin", "COLMAP (binary)", "cameras.bin, images.bin, points3D.bin and the photos"),
@@ -29,34 +27,6 @@ FORMAT_ITEMS = (
     ("ply", "PLY Points", "points3D.ply: the confident points with colours and confidence"),
 )
 NO_RECONSTRUCTION = "Select an object of a DUSt3R reconstruction (its points, a camera or its parent empty)."
-
-
-@dataclass(frozen=True)
-class ExportRequest(TaskRequest):
-    scene: object  # core.io.export.ExportScene
-    fmt: str
-    out: str
-    overwrite: bool
-
-    label = "export"
-
-    def work(self, progress, cancel, _log_line):
-        from ..core.io.export import export_scene
-
-        progress(f"Writing {self.fmt}", 0.0)
-        return export_scene(self.scene, self.fmt, self.out, overwrite=self.overwrite)
-
-    def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
-        report = status.result
-        messages = [("WARNING", w) for w in report.warnings]
-        messages.append(
-            (
-                "INFO",
-                f"DUSt3R: exported {report.num_images} images and {report.num_points:,} points as "
-                f"{report.format} to {report.out}",
-            )
-        )
-        return PollOutcome(done=True, finished_ok=True, messages=messages, report=report)
 
 
 class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):

@@ -5,7 +5,7 @@ but the photos' pixels, which are found at its ``image_paths`` or, when the phot
 under the same names. A photo found nowhere is reported and left out of the background images; its camera
 and points are still built (the file has all of their geometry and colours). A file that is not a readable
 RESULT.npz is refused with what is wrong, and nothing is built. A footage result (``fps > 0``) builds one
-animated camera with its plate (:mod:`.footage_camera`), found at ``footage_path`` / ``image_paths`` or next
+animated camera with its plate (:mod:`~..scene.footage_camera`), found at ``footage_path`` / ``image_paths`` or next
 to the file; a plate found nowhere is reported and the camera is built without it.
 """
 
@@ -22,10 +22,10 @@ import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from . import viewport
-from .footage_build import FootageBuild, locate_footage, status_lines
-from .scene_builder import build_reconstruction
-from .settings import build_options
+from ..properties.settings import build_options
+from ..scene import viewport
+from ..scene.build import build_reconstruction
+from ..scene.footage_build import FootageBuild, locate_footage, status_lines
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """``dust3r.install_torch``: install PyTorch into the extension's user folder, with Blender's own pip.
 
-The choice of build (CUDA / Metal / CPU) and the pip run live in ``core.io.torch_setup`` (no bpy); this
+The choice of build (CUDA / Metal / CPU) and the pip run live in ``core.torch_setup`` (no bpy); this
 operator asks for confirmation, honours Blender's "Allow Online Access" setting, runs the installer on a
 worker thread and shows pip's last lines in the preferences. No restart is needed: the folder is put on
 ``sys.path`` as soon as pip has finished.
@@ -9,29 +9,13 @@ worker thread and shows pip's last lines in the preferences. No restart is neede
 from __future__ import annotations
 
 import logging
-import os
 
 import bpy
 from bpy.props import StringProperty
 
-from ..addon import ADDON_PACKAGE
-from . import setup
+from ..jobs import setup
 
 log = logging.getLogger(__name__)
-
-
-def activate_user_site_packages() -> str | None:
-    """Put an earlier install of PyTorch on ``sys.path`` (call from ``register()``); returns the folder."""
-    from ..core.io.torch_setup import activate_site_dir, site_packages_subdir
-
-    try:
-        path = bpy.utils.extension_path_user(ADDON_PACKAGE, path=site_packages_subdir())
-    except ValueError:  # registered without its extension package (development): nothing to add
-        return None
-    if path and os.path.isdir(path):
-        activate_site_dir(path)
-        return path
-    return None
 
 
 class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
@@ -51,7 +35,7 @@ class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if setup.refused_offline(self):
             return {"CANCELLED"}
-        from ..core.io.torch_setup import choose_torch_build
+        from ..core.torch_setup import choose_torch_build
 
         build = choose_torch_build()
         self.run_in_background = True
@@ -66,7 +50,7 @@ class DUST3R_OT_install_torch(setup.SetupOperator, bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         if setup.refused_offline(self):
             return {"CANCELLED"}
-        from ..core.io.torch_setup import install_torch, site_packages_subdir
+        from ..core.torch_setup import install_torch, site_packages_subdir
 
         target = self.user_folder(self.target, site_packages_subdir)
         if target is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty
 
-from . import viewport
+from ..scene import viewport
 
 
 class DUST3R_OT_solid_point_colors(bpy.types.Operator):

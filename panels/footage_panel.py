@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..operators import tasks
-from ..operators.footage_settings import SENSOR_CUSTOM, SENSOR_UNKNOWN
+from ..jobs import tasks
+from ..properties.footage_settings import SENSOR_CUSTOM, SENSOR_UNKNOWN
 
 SOURCE_FIELDS = {"FILE": "filepath", "FOLDER": "directory"}
 

@@ -1,6 +1,6 @@
 """``scene.dust3r.footage``: the sidebar's Footage section (a PropertyGroup nested in ``scene.dust3r``).
 
-The frame selection and lens settings are defined once in ``operators.footage_settings`` (the
+The frame selection and lens settings are defined once in ``properties.footage_settings`` (the
 ``dust3r.reconstruct_footage`` operator takes the same definitions); this group adds the source (a file, a
 folder, a movie clip) and what was found there, probed once by an update callback so that ``draw()`` only
 reads it. Nothing here imports the core.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from ..operators.footage_settings import (
+from ..properties.footage_settings import (
     SOURCE_ITEMS,
     chosen_footage_path,
     describe_footage,
@@ -33,7 +33,7 @@ def _source_changed(settings, context) -> None:
 class DUST3R_PG_footage(bpy.types.PropertyGroup):
     """``scene.dust3r.footage``: the footage to reconstruct and how."""
 
-    # The footage settings of operators.footage_settings. Written in the class body on purpose: with
+    # The footage settings of properties.footage_settings. Written in the class body on purpose: with
     # postponed annotations Blender evaluates them when it registers the class, so the class keeps no
     # property definition of its own; a class that keeps one whose callback (update=, enum items=) Blender
     # has registered crashes Blender when Python exits (bpy 4.2).

@@ -6,10 +6,10 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..addon import ADDON_PACKAGE
-from ..operators.estimate import refresh_scene_estimates
-from ..operators.settings import DEVICE_ITEMS, PRECISION_ITEMS
-from ..operators.setup import DUST3R_OT_cancel_setup
-from ..operators.torch_status import torch_summary
+from ..jobs.estimate import refresh_scene_estimates
+from ..jobs.torch_status import torch_summary
+from ..operators.cancel_setup import DUST3R_OT_cancel_setup
+from ..properties.settings import DEVICE_ITEMS, PRECISION_ITEMS
 
 LOG_LINES = 8
 

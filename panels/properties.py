@@ -1,6 +1,6 @@
 """The add-on's scene settings: one PropertyGroup behind ``scene.dust3r``.
 
-The reconstruction settings themselves are defined once in ``operators.settings`` (the operator takes the
+The reconstruction settings themselves are defined once in ``properties.settings`` (the operator takes the
 same definitions); this group adds what only the sidebar needs (the photo folder and what was found in it,
 the summary of the last run). Update callbacks go through ``operators``; nothing here imports the core.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from ..operators.estimate import refresh_estimate, show_estimate
-from ..operators.photos import folder_photos
-from ..operators.settings import settings_properties
+from ..jobs.estimate import refresh_estimate, show_estimate
+from ..jobs.photos import folder_photos
+from ..properties.settings import settings_properties
 from .footage_properties import DUST3R_PG_footage
 
 
@@ -26,7 +26,7 @@ def _photo_folder_changed(settings, context) -> None:
 
 
 class ReconstructSettings:
-    """Mixin: the reconstruction settings (``operators.settings``); those that change the run's size
+    """Mixin: the reconstruction settings (``properties.settings``); those that change the run's size
     re-estimate it.
 
     The definitions are attached only while the group registers (:func:`register`): a class that keeps

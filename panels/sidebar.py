@@ -7,12 +7,13 @@ import textwrap
 import bpy
 
 from ..addon import Role, preferences, role_of
-from ..operators import tasks, viewport
-from ..operators.compare import target_camera
-from ..operators.geonodes import MODIFIER_NAME
-from ..operators.level_scale import picked_points
-from ..operators.reconstruction_objects import context_root
-from ..operators.settings import GRAPHS_WITHOUT_WINDOW
+from ..jobs import tasks
+from ..properties.settings import GRAPHS_WITHOUT_WINDOW
+from ..scene import viewport
+from ..scene.compare import target_camera
+from ..scene.geonodes import MODIFIER_NAME
+from ..scene.level_scale import picked_points
+from ..scene.objects import context_root
 
 ESTIMATE_WRAP = 48  # characters per line of the memory guard's message in the sidebar
 

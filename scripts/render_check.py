@@ -137,8 +137,8 @@ def main() -> int:
     t_recon = time.perf_counter() - t0
 
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
-    builder = import_addon("operators.scene_builder")
-    viewport = import_addon("operators.viewport")
+    builder = import_addon("scene.build")
+    viewport = import_addon("scene.viewport")
     report = builder.build_reconstruction(
         bpy.context.scene, recon, builder.BuildOptions(surfaces=args.surfaces)
     )

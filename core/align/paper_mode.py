@@ -29,13 +29,14 @@ from scipy.spatial.transform import Rotation
 
 from ..config import AlignConfig
 from ..geometry.cameras import pixel_grid
+from ..geometry.procrustes import batched_umeyama
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
 from .camera_fit import Cameras
 from .graph import PairGraph, confidence_weights
 from .init import InitialAlignment
 from .result import AlignmentResult, result_from_cameras
-from .solver import batched_umeyama, fixed_flags
+from .solver import fixed_flags
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,10 @@ def _initial_pairs(problem, init: InitialAlignment, preds, graph: PairGraph):
         dst = np.zeros_like(src)
         dst[0, : problem.hw[i]] = world[i]
         dst[0, P : P + problem.hw[j]] = world[j]
-        sim = batched_umeyama(src, dst, problem.weight[e].reshape(1, -1).double().numpy())
-        quats.append(Rotation.from_matrix(sim.rot[0]).as_quat())
-        trans.append(sim.trans[0] / sim.scale[0])  # x_world = s (R x + t)
-        log_scale.append(math.log(sim.scale[0]))
+        scale, rot, shift = batched_umeyama(src, dst, problem.weight[e].reshape(1, -1).double().numpy())
+        quats.append(Rotation.from_matrix(rot[0]).as_quat())
+        trans.append(shift[0] / scale[0])  # x_world = s (R x + t)
+        log_scale.append(math.log(scale[0]))
     as_tensor = lambda a: torch.tensor(np.array(a), dtype=torch.float32)  # noqa: E731
     return as_tensor(quats), as_tensor(trans), as_tensor(log_scale)
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import AlignConfig
+from ..geometry.procrustes import batched_umeyama
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel
 from .camera_fit import Cameras, camera_step, dot, parameter_layout
@@ -100,29 +101,6 @@ def sample_predictions(preds: Sequence[PairPrediction], graph: PairGraph, config
     incidence = np.zeros((n, 2 * num_edges))
     incidence[graph.edges.reshape(-1), np.arange(2 * num_edges)] = 1.0
     return Samples(uv, index, pts, base_weight, graph.edges.copy(), incidence)
-
-
-def batched_umeyama(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> PairSimilarities:
-    """Weighted Umeyama for E problems at once: ``dst ~ s R src + t``.
-
-    Args:
-        src, dst: ``(E, M, 3)`` float64; w: ``(E, M)`` non-negative, with a positive sum per problem.
-    """
-    wsum = np.maximum(w.sum(axis=1), 1e-300)
-    mu_src = np.matmul(w[:, None, :], src)[:, 0] / wsum[:, None]
-    mu_dst = np.matmul(w[:, None, :], dst)[:, 0] / wsum[:, None]
-    w_src = w[..., None] * src
-    cov = np.matmul(np.swapaxes(dst, 1, 2), w_src) / wsum[:, None, None]
-    cov -= mu_dst[:, :, None] * mu_src[:, None, :]
-    var_src = np.sum(w_src * src, axis=(1, 2)) / wsum - np.sum(mu_src**2, axis=1)
-    U, S, Vt = np.linalg.svd(cov)
-    d = np.ones((len(src), 3))
-    d[:, 2] = np.sign(np.linalg.det(U) * np.linalg.det(Vt))
-    d[d[:, 2] == 0, 2] = 1.0
-    rot = np.einsum("eij,ej,ejk->eik", U, d, Vt)
-    scale = np.sum(S * d, axis=1) / np.maximum(var_src, 1e-300)
-    trans = mu_dst - scale[:, None] * np.einsum("eij,ej->ei", rot, mu_src)
-    return PairSimilarities(scale, rot, trans)
 
 
 def _initial_state(init: InitialAlignment, samples: Samples, preds) -> tuple[Cameras, np.ndarray]:
@@ -217,8 +195,12 @@ def _fit_pairs(samples: Samples, cams: Cameras, depth: np.ndarray, weight: np.nd
     """World points of every pointmap slot ``(E, 2, P, 3)`` and the pair similarities fitted to them."""
     world = cams.world_points(samples.uv, depth)[samples.slot_view]
     num_edges = world.shape[0]
-    sims = batched_umeyama(
-        samples.pts.reshape(num_edges, -1, 3), world.reshape(num_edges, -1, 3), weight.reshape(num_edges, -1)
+    sims = PairSimilarities(
+        *batched_umeyama(
+            samples.pts.reshape(num_edges, -1, 3),
+            world.reshape(num_edges, -1, 3),
+            weight.reshape(num_edges, -1),
+        )
     )
     return world, sims
 

@@ -1,6 +1,6 @@
 """``python -m core export``: RESULT.npz -> COLMAP, nerfstudio or PLY (INTERFACES.md, the exports entry).
 
-Thin layer over :func:`core.io.export.export_reconstruction`; see that package for the file layouts.
+Thin layer over :func:`core.export.export_reconstruction`; see that package for the file layouts.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..io.export import DEFAULT_MIN_CONF, FORMATS
+from ..export import DEFAULT_MIN_CONF, FORMATS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io.export import export_reconstruction, load_result
+    from ..export import export_reconstruction, load_result
 
     rec = load_result(args.input)
     report = export_reconstruction(

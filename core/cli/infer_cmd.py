@@ -102,13 +102,14 @@ def _log_progress(stage: str, fraction: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..graphs.photos import count_pairs
+    from ..inference.backend import make_backend
     from ..inference.images import load_images
-    from ..inference.pairs import count_pairs
     from ..inference.predictor import choose_image_size, resolve_device
     from ..inference.scene import infer_scene
+    from ..jobs.plan import RunGuard, photo_sizes
     from ..model.checkpoint import load_model
     from ..resources.guard import memory_errors
-    from ..resources.plan import RunGuard, photo_sizes
 
     # Everything that can be checked without the (slow) model load comes first.
     out = _check_inputs(args)
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         pred.save(out / name)
         written.add(name)
 
-    done = infer_scene(model, images, args.graph, config, save, progress=_log_progress,
+    done = infer_scene(make_backend("local", config=config, model=model), images, args.graph, config, save, progress=_log_progress,
                        before_decode=lambda pairs: guard.check(model.config, pairs))  # fmt: skip
     stale = remove_stale_pairs(out, written)
     note = f"; removed {len(stale)} pair files of an earlier run" if stale else ""

@@ -125,7 +125,7 @@ def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import reconstruct
+    from ..jobs.photos import reconstruct
 
     config = config_from_args(args)
     out = check_output_file(args.out)

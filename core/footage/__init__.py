@@ -1,17 +1,17 @@
-"""Footage: a video file or an image sequence in, one camera per frame with one lens out (issue 8).
+"""Footage maths: which frames to reconstruct, the shot's lens, localising and filling frames, the result.
 
-* Reading (no torch, no bpy): :func:`read_footage_info` (frame count, fps, size, codec, gaps) and
-  :func:`open_footage` (:mod:`.source`): videos through PyAV/FFmpeg (:mod:`.video`), numbered image sequences
-  (:mod:`.sequence`, EXR through FFmpeg with an sRGB view transform, :mod:`.image_files`), or frames the
-  caller decoded (:class:`~.source.ArraySource`).
-* The job: :func:`~.pipeline.reconstruct_footage` -> :class:`~.result.FootageResult` (a
+* Reading (no torch, no bpy) lives in :mod:`.read`: :func:`read_footage_info` (frame count, fps, size, codec,
+  gaps) and :func:`open_footage`: videos through PyAV/FFmpeg, numbered image sequences (EXR through FFmpeg
+  with an sRGB view transform), or frames the caller decoded (:class:`~.read.source.ArraySource`).
+* The job is :func:`core.jobs.footage.reconstruct_footage` -> :class:`~.result.FootageResult` (a
   :class:`~core.result.Reconstruction` with ``frame_numbers`` and ``fps``, plus each frame's status:
   reconstructed, localised, interpolated or flagged).
 
-The pipeline imports torch lazily: ``import core.footage`` stays cheap.
+``import core.footage`` stays cheap: nothing here imports torch at module level.
 """
 
-from .info import FootageInfo
+from .read.info import FootageInfo
+from .read.source import ArraySource, FootageSource, open_footage, read_footage_info
 from .result import (
     FLAGGED,
     INTERPOLATED,
@@ -21,15 +21,6 @@ from .result import (
     FootageResult,
     read_frame_status,
 )
-from .source import ArraySource, FootageSource, open_footage, read_footage_info
-
-
-def reconstruct_footage(*args, **kwargs):
-    """See :func:`core.footage.pipeline.reconstruct_footage` (imported on first call)."""
-    from .pipeline import reconstruct_footage as run
-
-    return run(*args, **kwargs)
-
 
 __all__ = [
     "FLAGGED",
@@ -44,5 +35,4 @@ __all__ = [
     "open_footage",
     "read_footage_info",
     "read_frame_status",
-    "reconstruct_footage",
 ]

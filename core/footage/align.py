@@ -85,7 +85,7 @@ def refine_shot(
     if refine is None or not refine.enabled or n < 2:
         return Refinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan),
                           uncertainty_px=aligned_uncertainty_px(aligned.intrinsics()), status=("",) * n)  # fmt: skip
-    from ..pipeline_refine import refine_frames
+    from ..jobs.refine import refine_frames
 
     refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
     return Refinement(

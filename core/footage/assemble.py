@@ -22,8 +22,8 @@ from .align import Refinement
 from .lens import ShotLens
 from .localise import Localisation
 from .plan import DecodedFrames, FramePlan
+from .read.source import FootageSource
 from .result import FLAGGED, INTERPOLATED, LOCALISED, RECONSTRUCTED, FootageResult
-from .source import FootageSource
 from .trajectory import MIN_STEP_DEG, MIN_STEP_OF_DEPTH, find_jumps, interpolate_poses
 
 _LOCALISED_STATUS = "kept: localised against the keyframes, not refined"

@@ -86,7 +86,7 @@ def footage_config(args: argparse.Namespace, base: ReconstructConfig) -> Footage
 def run_footage(args: argparse.Namespace, base: ReconstructConfig, out: Path) -> FootageResult:
     """Reconstruct the footage and write RESULT.npz at ``out`` (checked by the caller before any work), with
     ``frame_numbers``, ``fps`` and the frame status."""
-    from .pipeline import reconstruct_footage
+    from ..jobs.footage import reconstruct_footage
 
     if args.focal_exif:
         raise ConfigError("--focal-exif is for photos; for footage give --focal-mm and --sensor-width")

@@ -13,9 +13,9 @@ from ..geometry.photo import PhotoCrop
 from ..progress import ProgressFn
 from .errors import FootageError
 from .frames import FrameCheck, check_frames, prepare_frame
+from .read.sequence import format_ranges
+from .read.source import FootageSource
 from .selection import frames_in_range, select_frames
-from .sequence import format_ranges
-from .source import FootageSource
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry.transforms import make_rigid
+from ..geometry.procrustes import batched_umeyama
+from ..geometry.transforms import make_rigid, skew
 
 SCORING_POINTS = 500  # correspondences on which the RANSAC hypotheses are ranked
 
@@ -37,36 +38,11 @@ class PnPResult:
         return int(self.inliers.sum())
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    """``(..., 3)`` -> ``(..., 3, 3)`` cross-product matrices."""
-    z = np.zeros(v.shape[:-1])
-    x, y, w = v[..., 0], v[..., 1], v[..., 2]
-    return np.stack([np.stack([z, -w, y], -1), np.stack([w, z, -x], -1), np.stack([-y, x, z], -1)], -2)
-
-
 def rotation_from_vector(omega: np.ndarray) -> np.ndarray:
     """Rodrigues: ``(3,)`` axis-angle (radians) -> ``(3, 3)`` rotation."""
     theta = float(np.linalg.norm(omega))
-    K = _skew(np.asarray(omega, dtype=np.float64) / max(theta, 1e-300))
+    K = skew(np.asarray(omega, dtype=np.float64) / max(theta, 1e-300))
     return np.eye(3) + np.sin(theta) * K + (1 - np.cos(theta)) * K @ K
-
-
-def batched_umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Similarities ``dst ~ s R src + t`` for a batch of point sets ``(B, P, 3)`` -> ``s (B,)``, ``R (B,3,3)``,
-    ``t (B, 3)`` (proper rotations)."""
-    mu_s, mu_d = src.mean(axis=1, keepdims=True), dst.mean(axis=1, keepdims=True)
-    xs, xd = src - mu_s, dst - mu_d
-    cov = np.einsum("bpi,bpj->bij", xd, xs) / src.shape[1]
-    U, D, Vt = np.linalg.svd(cov)
-    sign = np.sign(np.linalg.det(U) * np.linalg.det(Vt))
-    sign[sign == 0] = 1.0
-    E = np.tile(np.eye(3), (len(src), 1, 1))
-    E[:, 2, 2] = sign
-    R = U @ E @ Vt
-    var = np.maximum(np.einsum("bpi,bpi->b", xs, xs) / src.shape[1], 1e-300)
-    s = np.einsum("bi,bii->b", D, E) / var
-    t = mu_d[:, 0] - s[:, None] * np.einsum("bij,bj->bi", R, mu_s[:, 0])
-    return s, R, t
 
 
 def reprojection_errors(
@@ -128,7 +104,7 @@ def refine_pose(
         J_proj = np.zeros((2 * len(X), 3))
         J_proj[: len(X), 0], J_proj[: len(X), 2] = fx / z, -fx * Xc[:, 0] / z**2
         J_proj[len(X) :, 1], J_proj[len(X) :, 2] = fy / z, -fy * Xc[:, 1] / z**2
-        dX_domega = -_skew(RX)  # left perturbation R <- exp(omega) R
+        dX_domega = -skew(RX)  # left perturbation R <- exp(omega) R
         rows = np.concatenate([np.arange(len(X))] * 2)
         J = np.concatenate([np.einsum("mi,mij->mj", J_proj, dX_domega[rows]), J_proj], axis=1)
         r2 = (res[: len(X)] ** 2 + res[len(X) :] ** 2) / scale_px**2

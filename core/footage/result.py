@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..result import Reconstruction
-from .info import FootageInfo
+from .read.info import FootageInfo
 
 RECONSTRUCTED = "reconstructed"
 LOCALISED = "localised"

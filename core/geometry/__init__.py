@@ -14,10 +14,11 @@ from .cameras import (
     project,
 )
 from .focal import estimate_focal_knowing_depth, focal_base
-from .procrustes import weighted_umeyama
-from .transforms import invert_rigid, make_rigid, rotation_angle_deg, transform_points
+from .procrustes import batched_umeyama, weighted_umeyama
+from .transforms import invert_rigid, make_rigid, rotation_angle_deg, skew, transform_points
 
 __all__ = [
+    "batched_umeyama",
     "cam_points_to_depth",
     "default_principal_point",
     "depth_to_cam_points",
@@ -30,6 +31,7 @@ __all__ = [
     "pixel_grid",
     "project",
     "rotation_angle_deg",
+    "skew",
     "transform_points",
     "weighted_umeyama",
 ]

@@ -1,4 +1,5 @@
-"""Weighted Procrustes / Umeyama: the similarity (or rigid) transform between two point sets."""
+"""Weighted Procrustes / Umeyama: the similarity (or rigid) transform between two point sets, one problem
+(:func:`weighted_umeyama`, checked) or a batch of them (:func:`batched_umeyama`, the one implementation)."""
 
 from __future__ import annotations
 
@@ -47,24 +48,52 @@ def weighted_umeyama(
         raise ValueError("src and dst must be finite where the weight is positive")
     keep = w > 0
     src, dst, w = src[keep], dst[keep], w[keep]
-    w_sum = w.sum()
-
-    mu_src = (w @ src) / w_sum
-    mu_dst = (w @ dst) / w_sum
-    src_c = src - mu_src
-    dst_c = dst - mu_dst
-    cov = (dst_c * w[:, None]).T @ src_c / w_sum  # (3, 3), dst x src
-    U, S, Vt = np.linalg.svd(cov)
-    d = np.ones(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-        d[2] = -1.0
-    R = (U * d) @ Vt
     if with_scale:
-        var_src = float(w @ np.sum(src_c**2, axis=1)) / w_sum
-        if not var_src > 0:
+        mu_src = (w @ src) / w.sum()
+        if not float(w @ np.sum((src - mu_src) ** 2, axis=1)) > 0:
             raise ValueError("cannot estimate a scale from identical source points")
-        s = float(np.sum(S * d) / var_src)
+    s, R, t = batched_umeyama(src[None], dst[None], w[None], with_scale=with_scale)
+    return float(s[0]), R[0], t[0]
+
+
+def batched_umeyama(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weights: np.ndarray | None = None,
+    with_scale: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """THE Umeyama fit, for E problems at once: ``(s, R, t)`` minimising ``sum_m w_em ||dst_em - (s_e R_e
+    src_em + t_e)||^2`` for every problem ``e``, ``R_e`` a proper rotation. No checks (the callers' inner
+    loops: the alignment's pair similarities, PnP hypotheses); :func:`weighted_umeyama` checks one problem.
+
+    Args:
+        src, dst: ``(E, M, 3)`` float64 corresponding points (rows of zero weight may hold anything finite).
+        weights: ``(E, M)`` non-negative, a positive sum per problem; None: all ones.
+        with_scale: estimate the scales; when False, ``s = 1``.
+
+    Returns:
+        ``s (E,)``, ``R (E, 3, 3)``, ``t (E, 3)`` float64, so that ``dst_e ~ s_e * src_e @ R_e.T + t_e``; a
+        degenerate problem (no spread in ``src``) gives a huge or non-finite scale, never an exception.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    w = np.ones(src.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64)
+    wsum = np.maximum(w.sum(axis=1), 1e-300)
+    mu_src = np.matmul(w[:, None, :], src)[:, 0] / wsum[:, None]
+    mu_dst = np.matmul(w[:, None, :], dst)[:, 0] / wsum[:, None]
+    src_c = src - mu_src[:, None]
+    dst_c = dst - mu_dst[:, None]
+    w_src = w[..., None] * src_c
+    cov = np.matmul(np.swapaxes(dst_c, 1, 2), w_src) / wsum[:, None, None]  # (E, 3, 3), dst x src
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.ones((len(src), 3))
+    d[:, 2] = np.sign(np.linalg.det(U) * np.linalg.det(Vt))
+    d[d[:, 2] == 0, 2] = 1.0
+    R = np.einsum("eij,ej,ejk->eik", U, d, Vt)
+    if with_scale:
+        var_src = np.sum(w_src * src_c, axis=(1, 2)) / wsum
+        s = np.sum(S * d, axis=1) / np.maximum(var_src, 1e-300)
     else:
-        s = 1.0
-    t = mu_dst - s * R @ mu_src
+        s = np.ones(len(src))
+    t = mu_dst - s[:, None] * np.einsum("eij,ej->ei", R, mu_src)
     return s, R, t

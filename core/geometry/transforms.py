@@ -14,6 +14,15 @@ def _check_last_dims(name: str, arr: np.ndarray, dims: tuple[int, ...]) -> None:
         raise ValueError(f"{name} must have shape (..., {', '.join(map(str, dims))}), got {arr.shape}")
 
 
+def skew(v: np.ndarray) -> np.ndarray:
+    """Cross-product matrices: ``(..., 3)`` -> ``(..., 3, 3)`` float64 with ``skew(v) @ x == cross(v, x)``."""
+    v = np.asarray(v, dtype=np.float64)
+    out = np.zeros(v.shape[:-1] + (3, 3))
+    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    out[..., 1, 0], out[..., 2, 0], out[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    return out
+
+
 def make_rigid(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The 4x4 transform ``[[R, t], [0, 1]]``.
 

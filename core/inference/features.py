@@ -61,13 +61,16 @@ class EncoderCache:
         tensors: Sequence[torch.Tensor],
         batch_size: int,
         after_batch: Callable[[int], None] | None = None,
+        keys: Sequence[int] | None = None,
     ) -> None:
-        """Encode ``tensors[k]`` (each ``(1,3,H,W)``), batching equal shapes; ``after_batch(done)`` follows each batch."""
+        """Encode ``tensors[k]`` (each ``(1,3,H,W)``) and keep it as ``keys[k]`` (default ``k``), batching equal
+        shapes; ``after_batch(done)`` follows each batch (it may raise to stop, e.g. on cancel)."""
+        keys = range(len(tensors)) if keys is None else [int(key) for key in keys]
         done = 0
         for chunk in shape_groups([tuple(t.shape) for t in tensors], batch_size):
             batch = self._transfer(torch.cat([tensors[k] for k in chunk], dim=0))
             for k, enc in zip(chunk, split_encoded(self.model.encode(batch)), strict=True):
-                self._features[k] = enc
+                self._features[keys[k]] = enc
             done += len(chunk)
             if after_batch is not None:
                 after_batch(done)
@@ -76,9 +79,18 @@ class EncoderCache:
         """The cached features of ``indices`` (equal shapes) as one batch."""
         return stack_encoded([self._features[k] for k in indices])
 
+    def hw(self, index: int) -> tuple[int, int]:
+        """``(H, W)`` of the image cached as ``index``."""
+        return self._features[index].hw
+
     def tokens(self, index: int) -> torch.Tensor:
         """The ``(1, N, E)`` encoder tokens of image ``index`` (for global descriptors)."""
         return self._features[index].tokens
+
+    def forget(self, indices: Sequence[int]) -> None:
+        """Drop the features of ``indices`` (e.g. a footage frame that was only localised)."""
+        for index in indices:
+            self._features.pop(int(index), None)
 
     def clear(self) -> None:
         """Drop the cached features (frees their memory once no batch refers to them)."""

@@ -1,4 +1,4 @@
-"""Run the network on ordered image pairs: encode every image once, decode pairs in batches.
+"""THE network runner: encode every image once, decode ordered pairs in batches (photos, footage, localisation).
 
 Two strategies give the same numbers (up to float rounding):
 
@@ -15,6 +15,12 @@ while the next batch is computed (:mod:`.transfer`).
 
 The precision (``InferenceConfig.precision``) is resolved by :mod:`.precision`; the network runs under
 ``torch.autocast`` with float32 weights.
+
+:class:`PairRunner` serves every caller: a photo scene (:func:`run_pairs`, :mod:`.scene`), and a footage job
+whose encoder features stay cached by slot between its steps (:meth:`PairRunner.encode_slots`,
+:meth:`~PairRunner.descriptors`, :meth:`~PairRunner.decode_slots`, :meth:`~PairRunner.forget`): the key
+frames' descriptors choose the loop-closing pairs before any pair is decoded, and the frames localised after
+the alignment are decoded against the cached key frames. Backends (:mod:`.backend`) wrap it.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from ..config import IMAGE_SIZES, InferenceConfig
 from ..errors import ConfigError
+from ..graphs.retrieval import descriptors_from_pooled, pooled_descriptor
 from ..predictions import PairPrediction
 from ..progress import ProgressFn, check_cancel, no_progress
 from .device import device_errors, resolve_device
@@ -43,6 +51,7 @@ __all__ = [
     "choose_image_size",
     "predict_pairs",
     "resolve_device",
+    "run_pairs",
 ]
 
 log = logging.getLogger(__name__)
@@ -163,6 +172,10 @@ class PairRunner:
                 model.to(self.device)
         if hasattr(model, "eval"):
             model.eval()
+        self.slots = self._new_cache()  # features kept by slot number (footage: encode_slots ... forget)
+
+    def _new_cache(self) -> EncoderCache:
+        return EncoderCache(self.model, self.device, transfer=lambda t: to_device(t, self.device))
 
     @contextmanager
     def _context(self, what: str) -> Iterator[None]:
@@ -179,7 +192,7 @@ class PairRunner:
 
     def encode(self, tensors: Sequence[torch.Tensor], reporter: Reporter, cancel=None) -> EncoderCache:
         """Encode every tensor once; the cache's index ``k`` is ``tensors[k]``."""
-        cache = EncoderCache(self.model, self.device, transfer=lambda t: to_device(t, self.device))
+        cache = self._new_cache()
         check_cancel(cancel)
         reporter.encoded(0)
 
@@ -201,7 +214,9 @@ class PairRunner:
         run = lambda batch: self.model.decode(  # noqa: E731
             cache.gather([slot[i] for i, _ in batch]), cache.gather([slot[j] for _, j in batch])
         )
-        self._run_batches(tensors, pairs, run, sink, reporter, cancel)
+        hw = tuple(tensors[pairs[0][0]].shape[-2:]) if pairs else None
+        chunks = batch_chunks(tensors, pairs, self.batch_size(hw))
+        self._run_batches(pairs, chunks, run, sink, reporter.decoded, cancel)
 
     def reencode(self, tensors, pairs, sink: Sink, reporter: Reporter, cancel=None) -> None:
         """The reference's strategy: ``model(img1, img2)`` per batch (images encoded again for every pair)."""
@@ -211,27 +226,80 @@ class PairRunner:
             img2 = to_device(torch.cat([tensors[j] for _, j in batch]), self.device)
             return self.model(img1, img2)
 
-        self._run_batches(tensors, pairs, run, sink, reporter, cancel)
-
-    def _run_batches(self, tensors, pairs, run, sink: Sink, reporter: Reporter, cancel) -> None:
-        """Run ``run(batch)`` per batch and emit its predictions; on CUDA a batch's results are emitted
-        after the next batch is launched, so their copy to the host overlaps the GPU's compute."""
         hw = tuple(tensors[pairs[0][0]].shape[-2:]) if pairs else None
+        chunks = batch_chunks(tensors, pairs, self.batch_size(hw))
+        self._run_batches(pairs, chunks, run, sink, reporter.decoded, cancel)
+
+    # ---- features kept by slot between the steps of a job (footage: key frames, then localised frames)
+    def encode_slots(
+        self,
+        slots: Sequence[int],
+        tensors: Sequence[torch.Tensor],
+        after_batch: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Encode ``tensors[k]`` (``(1, 3, H, W)``) and keep it as slot ``slots[k]``, batching equal shapes;
+        ``after_batch(done)`` after each batch; ``cancel`` checked before each batch."""
+        check_cancel(cancel)
+
+        def after(done: int) -> None:
+            if after_batch is not None:
+                after_batch(done)
+            if done < len(tensors):
+                check_cancel(cancel)
+
+        with self._context("running the network"):
+            self.slots.encode_all(tensors, self.batch_size(), after_batch=after, keys=slots)
+
+    def descriptors(self, slots: Sequence[int]) -> np.ndarray:
+        """``(len(slots), E)`` float64 unit global descriptors of encoded slots (:mod:`.retrieval`)."""
+        return descriptors_from_pooled(np.stack([pooled_descriptor(self.slots.tokens(s)) for s in slots]))
+
+    def forget(self, slots: Sequence[int]) -> None:
+        """Drop the features of ``slots`` (a frame that was only localised)."""
+        self.slots.forget(slots)
+
+    def decode_slots(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        after_batch: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[PairPrediction]:
+        """Predictions of the ordered slot pairs ``(i, j)`` (view1 = slot ``i``), in the order of ``pairs``."""
+        pairs = [(int(i), int(j)) for i, j in pairs]
+        shapes = [(self.slots.hw(i), self.slots.hw(j)) for i, j in pairs]
+        chunks = shape_groups(shapes, self.batch_size())
+        order = iter([p for chunk in chunks for p in chunk])
+        results: list[PairPrediction | None] = [None] * len(pairs)
+
+        def place(pred: PairPrediction) -> None:
+            results[next(order)] = pred
+
+        run = lambda batch: self.model.decode(  # noqa: E731
+            self.slots.gather([i for i, _ in batch]), self.slots.gather([j for _, j in batch])
+        )
+        self._run_batches(pairs, chunks, run, place, after_batch, cancel)
+        return results
+
+    def _run_batches(self, pairs, chunks, run, sink: Sink, after_batch, cancel) -> None:
+        """Run ``run(batch)`` per chunk of indices into ``pairs`` and emit its predictions, then call
+        ``after_batch(done)``; on CUDA a batch's results are emitted after the next batch is launched, so
+        their copy to the host overlaps the GPU's compute."""
         overlap = self.device.type == "cuda"
         pending: PendingBatch | None = None
         done = 0
         with self._context("running the network on the pairs"):
-            for chunk in batch_chunks(tensors, pairs, self.batch_size(hw)):
+            for chunk in chunks:
                 check_cancel(cancel)
                 batch = [pairs[p] for p in chunk]
                 staged = stage_batch(batch, *run(batch), self.device)
                 if pending is not None:
-                    done = _emit(pending, sink, done, reporter)
+                    done = _emit(pending, sink, done, after_batch)
                 pending = staged
                 if not overlap:
-                    done, pending = _emit(pending, sink, done, reporter), None
+                    done, pending = _emit(pending, sink, done, after_batch), None
             if pending is not None:
-                _emit(pending, sink, done, reporter)
+                _emit(pending, sink, done, after_batch)
 
 
 def batch_chunks(tensors, pairs, batch_size: int) -> list[list[int]]:
@@ -245,11 +313,12 @@ def batch_order(tensors, pairs) -> list[int]:
     return [p for chunk in batch_chunks(tensors, pairs, len(pairs) or 1) for p in chunk]
 
 
-def _emit(pending: PendingBatch, sink: Sink, done: int, reporter: Reporter) -> int:
+def _emit(pending: PendingBatch, sink: Sink, done: int, after_batch: Callable[[int], None] | None) -> int:
     for pred in pending.finish():
         sink(pred)
     done += len(pending.pairs)
-    reporter.decoded(done)
+    if after_batch is not None:
+        after_batch(done)
     return done
 
 
@@ -268,7 +337,7 @@ def predict_pairs(
     Args:
         model: a ``core.model`` network (``encode``, ``decode``, ``forward``); moved to the config's device.
         images: ``LoadedImage`` objects (or ``(1,3,H,W)`` float32 tensors in ``[-1, 1]``), H and W multiples of 16.
-        pairs: ordered pairs, e.g. from :func:`core.inference.pairs.make_pairs`.
+        pairs: ordered pairs, e.g. from :func:`core.graphs.photos.make_pairs`.
         config: device, precision, batch size (``InferenceConfig()`` defaults when None).
         progress: ``progress(stage, fraction)``; stages ``"Encoding k/N"`` then ``"Pairs k/P"``, fraction of the
             whole call, ending at 1.0.
@@ -286,17 +355,41 @@ def predict_pairs(
         ConfigError: bad pair index, strategy or precision. Cancelled: ``cancel`` was set.
     """
     config = config or InferenceConfig()
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown inference strategy {strategy!r}; use one of {STRATEGIES}")
+    _check_strategy(strategy)
     tensors = [image_tensor(im) for im in images]
     pairs = check_pairs(pairs, len(tensors))
     if not pairs:
         return []
-    runner = PairRunner(model, config)
     results: list[PairPrediction] = []
-    emit = sink or results.append
+    run_pairs(PairRunner(model, config), tensors, pairs, sink or results.append, progress, cancel, strategy)
     if sink is None:  # the list keeps the order of `pairs`, whatever the batching order
         position = {pair: k for k, pair in reversed(list(enumerate(pairs)))}
+        results.sort(key=lambda pred: position[(pred.i, pred.j)])
+    return results
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown inference strategy {strategy!r}; use one of {STRATEGIES}")
+
+
+def run_pairs(
+    runner: PairRunner,
+    images: Sequence,
+    pairs: Sequence[tuple[int, int]],
+    sink: Sink,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    strategy: str = "encode_once",
+) -> None:
+    """Run ``runner`` on the ordered ``pairs`` of ``images``, handing each prediction to ``sink`` as its batch
+    is done (in the batching order, :func:`batch_order`). Arguments and errors as for :func:`predict_pairs`;
+    the images used by the pairs are encoded once, then dropped."""
+    _check_strategy(strategy)
+    tensors = [image_tensor(im) for im in images]
+    pairs = check_pairs(pairs, len(tensors))
+    if not pairs:
+        return
     used = sorted({k for pair in pairs for k in pair})
     encode_once = strategy == "encode_once"
     pair_cost = DECODE_COST if encode_once else REENCODE_PAIR_COST
@@ -304,11 +397,12 @@ def predict_pairs(
     start = time.perf_counter()
     if encode_once:
         cache = runner.encode([tensors[k] for k in used], reporter, cancel)
-        runner.decode(cache, {k: s for s, k in enumerate(used)}, tensors, pairs, emit, reporter, cancel)
+        try:
+            runner.decode(cache, {k: s for s, k in enumerate(used)}, tensors, pairs, sink, reporter, cancel)
+        finally:
+            cache.clear()
     else:
-        runner.reencode(tensors, pairs, emit, reporter, cancel)
-    if sink is None:
-        results.sort(key=lambda pred: position[(pred.i, pred.j)])
+        runner.reencode(tensors, pairs, sink, reporter, cancel)
     log.info(
         "%d pairs of %d images in %.1f s (%s, %s)",
         len(pairs),
@@ -317,4 +411,3 @@ def predict_pairs(
         strategy,
         runner.precision.name,
     )
-    return results

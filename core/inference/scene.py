@@ -17,10 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import InferenceConfig
+from ..errors import ConfigError
+from ..graphs.photos import count_pairs, make_pairs, needs_similarity, resolve_graph
+from ..graphs.retrieval import global_descriptors, similarity_matrix
 from ..progress import ProgressFn
-from .pairs import count_pairs, make_pairs, needs_similarity, resolve_graph
-from .predictor import DECODE_COST, PairRunner, Reporter, Sink, batch_order, image_tensor
-from .retrieval import global_descriptors, similarity_matrix
+from .backend import LocalBackend, PairBackend
+from .predictor import DECODE_COST, Reporter, Sink, batch_order, image_tensor
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class SceneInference:
 
 
 def infer_scene(
-    model,
+    backend,
     images: Sequence,
     graph: str,
     config: InferenceConfig,
@@ -58,8 +60,11 @@ def infer_scene(
     """Run the network on every pair of ``graph`` over ``images``, handing each prediction to ``sink``.
 
     Args:
-        model, images, config: as for :func:`core.inference.predictor.predict_pairs`.
-        graph: a scene graph name (:mod:`core.inference.pairs`), ``auto`` and ``retrieval-K`` included.
+        backend: a :class:`~.backend.PairBackend` (:func:`~.backend.make_backend`), or a loaded network (run
+            in this process, :class:`~.backend.LocalBackend`).
+        images, config: as for :func:`core.inference.predictor.predict_pairs` (``config`` is used when
+            ``backend`` is a network; a backend brings its own).
+        graph: a scene graph name (:mod:`core.graphs.photos`), ``auto`` and ``retrieval-K`` included.
         sink: receives every :class:`~core.predictions.PairPrediction` as its batch completes.
         progress, cancel: as for ``predict_pairs`` (stages ``Encoding k/N`` then ``Pairs k/P``).
         sequence: the images are footage frames in order (``auto`` then uses a window over the frames).
@@ -70,14 +75,20 @@ def infer_scene(
         ConfigError, DeviceError (ResourceError), Cancelled: as for ``predict_pairs``.
     """
     start = time.perf_counter()
+    if not isinstance(backend, PairBackend):
+        backend = LocalBackend(config, model=backend)
     tensors = [image_tensor(im) for im in images]
     n = len(tensors)
     resolved = resolve_graph(n, graph, sequence)
     by_similarity = needs_similarity(n, resolved)
     pairs = None if by_similarity else make_pairs(n, resolved)
+    runner = getattr(backend, "runner", None)
+    if runner is None:  # a backend out of this process: pairs known up front, then run
+        return _infer_remote(
+            backend, images, tensors, resolved, pairs, sink, progress, cancel, before_decode, start
+        )
     used = list(range(n)) if pairs is None else sorted({k for pair in pairs for k in pair})
     expected = count_pairs(n, resolved) if pairs is None else len(pairs)
-    runner = PairRunner(model, config)
     reporter = Reporter(progress, len(used), expected, DECODE_COST)
     cache = runner.encode([tensors[k] for k in used], reporter, cancel)
     try:
@@ -97,3 +108,26 @@ def infer_scene(
     seconds = time.perf_counter() - start
     log.info("network: %d pairs of %d photos in %.1f s (%s)", len(pairs), n, seconds, runner.precision.name)
     return SceneInference(resolved, pairs, descriptors, runner.precision.name, seconds)
+
+
+def _infer_remote(backend, images, tensors, resolved, pairs, sink, progress, cancel, before_decode, start):
+    """A backend without an in-process runner: descriptors (for a similarity graph) come from its optional
+    ``descriptors(images, progress, cancel) -> (N, E)`` method, then every pair runs through ``run_pairs``."""
+    descriptors = None
+    if pairs is None:
+        describe = getattr(backend, "descriptors", None)
+        if describe is None:
+            raise ConfigError(
+                f"the {backend.name} backend cannot choose pairs by similarity ({resolved}): use a graph with "
+                "fixed pairs (complete, swin-K, logwin-K, oneref-R)"
+            )
+        descriptors = describe(images, progress=None, cancel=cancel)
+        pairs = make_pairs(len(tensors), resolved, similarity=similarity_matrix(descriptors))
+    pairs = [pairs[p] for p in batch_order(tensors, pairs)]
+    if before_decode is not None:
+        before_decode(pairs)
+    backend.run_pairs(images, pairs, sink, progress=progress, cancel=cancel)
+    seconds = time.perf_counter() - start
+    precision = getattr(backend, "precision_name", backend.config.precision)
+    log.info("network (%s): %d pairs of %d photos in %.1f s", backend.name, len(pairs), len(tensors), seconds)
+    return SceneInference(resolved, pairs, descriptors, precision, seconds)

@@ -1,1 +1,1 @@
-"""Files: checkpoint discovery/download and exports."""
+"""Files: atomic writes, checkpoint discovery and download, output paths."""

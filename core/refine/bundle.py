@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ..geometry.transforms import skew
 from .schur import LMResult, levenberg_marquardt
 
 # weight of the scale residual, in pixels per relative change of the baseline
@@ -67,17 +68,10 @@ class BundleState:
     points: np.ndarray
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    out = np.zeros(v.shape[:-1] + (3, 3))
-    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    out[..., 1, 0], out[..., 2, 0], out[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    return out
-
-
 def exp_so3(w: np.ndarray) -> np.ndarray:
     """Rodrigues: ``(..., 3)`` axis-angle -> ``(..., 3, 3)`` rotations."""
     theta = np.linalg.norm(w, axis=-1)[..., None, None]
-    K = _skew(w)
+    K = skew(w)
     small = theta < 1e-8
     t = np.where(small, 1.0, theta)
     a = np.where(small, 1.0 - theta**2 / 6.0, np.sin(t) / t)
@@ -88,7 +82,7 @@ def exp_so3(w: np.ndarray) -> np.ndarray:
 def left_jacobian_so3(w: np.ndarray) -> np.ndarray:
     """``(..., 3, 3)`` left Jacobian of SO(3): ``exp(w + d) ~ exp(J_l(w) d) exp(w)``."""
     theta = np.linalg.norm(w, axis=-1)[..., None, None]
-    K = _skew(w)
+    K = skew(w)
     small = theta < 1e-6
     t = np.where(small, 1.0, theta)
     b = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(t)) / t**2)
@@ -241,7 +235,7 @@ class BundleProblem:
         Jl = np.zeros((self.n_views, 3, 3))
         if len(self.free):
             Jl[self.free] = left_jacobian_so3(x[: 6 * len(self.free)].reshape(-1, 6)[:, :3])
-        J_w = -(J_xc @ (_skew(xc) @ Jl[v]))
+        J_w = -(J_xc @ (skew(xc) @ Jl[v]))
         f0 = np.stack([self.start.K[v, 0, 0], self.start.K[v, 1, 1]], axis=-1)
         parts = [J_w, -J_X, (f0 * xd)[:, :, None], np.broadcast_to(np.eye(2), (n_obs, 2, 2))]
         if self.intr.num_dist:

@@ -389,7 +389,7 @@ def _choose_storage(run: _Run, storage: str, with_result: bool, available: int |
 
 def _advice(num_photos: int, num_pairs: int) -> str:
     """What to change: a graph with fewer pairs (named, with its pair count), fewer photos."""
-    from ..inference.pairs import count_pairs
+    from ..graphs.photos import count_pairs
 
     options = []
     for graph in ("retrieval-5-5", "retrieval-3-3", "swin-3"):

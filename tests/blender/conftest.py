@@ -112,7 +112,7 @@ def addon(enabled_addon, clean_file):
     for name in ("checkpoint", "device"):
         prefs.property_unset(name)
     yield enabled_addon
-    tasks = enabled_addon.submodule("operators.tasks")
+    tasks = enabled_addon.submodule("jobs.tasks")
     tasks.cancel_all(join=True, discard=True)  # never leave a worker behind for the next test
 
 

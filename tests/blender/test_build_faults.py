@@ -64,8 +64,8 @@ def test_a_failure_at_every_step_leaves_bpy_data_as_it_was(
 ) -> None:
     # Two views (one EXIF-rotated), surfaces on: every kind of datablock the builder makes.
     recon, _ = make_reconstruction([(64, 48), ((48, 64), 6)], seed=8, image_size=224, smooth=True)
-    builder = addon.submodule("operators.scene_builder")
-    datablocks = addon.submodule("operators.datablocks")
+    builder = addon.submodule("scene.build")
+    datablocks = addon.submodule("scene.datablocks")
     options = builder.BuildOptions(surfaces=True, conf_threshold=0.0)
     injector = FaultInjector(datablocks.BuildRecord, monkeypatch)
     registered: list[int] = []
@@ -109,7 +109,7 @@ def test_a_failure_outside_datablock_creation_also_cleans_up(
     addon, make_reconstruction, monkeypatch, data_state
 ) -> None:
     recon, _ = make_reconstruction([(64, 48), (64, 48)], seed=3, image_size=224)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     before = data_state()
     for module, name in (
         (builder.geonodes, "add_points_modifier"),
@@ -157,9 +157,9 @@ def test_a_footage_build_failing_at_every_step_leaves_everything_as_it_was(
 ) -> None:
     # A zoom (the lens keyed), distortion (the tracking camera), a sequence from 1001 (the clip mapped).
     recon, _case, path, plate = footage_result("sequence", n=3, first=1001, zoom=0.2, k1=-0.05, fps=25.0)
-    builder = addon.submodule("operators.scene_builder")
-    datablocks = addon.submodule("operators.datablocks")
-    footage_build = addon.submodule("operators.footage_build")
+    builder = addon.submodule("scene.build")
+    datablocks = addon.submodule("scene.datablocks")
+    footage_build = addon.submodule("scene.footage_build")
     injector = FaultInjector(datablocks.BuildRecord, monkeypatch)
     footage = footage_build.FootageBuild.from_npz(path, recon)
     options = builder.BuildOptions()
@@ -203,13 +203,13 @@ def test_a_footage_build_failing_after_its_datablocks_also_cleans_up(
     """Failures in the scene and clip settings at the end of the build (nothing left half-set)."""
     pytest.importorskip("av")  # the plate is a video
     recon, _case, path, plate = footage_result("video", n=3, k1=0.05)
-    builder = addon.submodule("operators.scene_builder")
-    footage = addon.submodule("operators.footage_build").FootageBuild.from_npz(path, recon)
+    builder = addon.submodule("scene.build")
+    footage = addon.submodule("scene.footage_build").FootageBuild.from_npz(path, recon)
     if artists_clip:
         clip = bpy.data.movieclips.load(str(plate))
         clip.frame_start, clip.tracking.camera.k1 = 40, 0.3
         footage = type(footage)(**{**footage.__dict__, "clip_name": clip.name, "clip_path": None})
-    camera_module = addon.submodule("operators.footage_camera")
+    camera_module = addon.submodule("scene.footage_camera")
     before = _footage_state(data_state)
     for module, name in (
         (camera_module, "_align_clip"),

@@ -21,20 +21,20 @@ POINTS_PER_VIEW = 1500
 
 def _mesh_arrays(addon, obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
     """World positions and views of the points, one entry per point (the face centres)."""
-    cloud = addon.submodule("operators.points").read_points(obj.data)
+    cloud = addon.submodule("scene.points").read_points(obj.data)
     M = np.array(obj.matrix_world)
     return cloud.positions.astype(np.float64) @ M[:3, :3].T + M[:3, 3], cloud.view
 
 
 def _build(addon, recon):
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     return builder.build_reconstruction(bpy.context.scene, recon)
 
 
 def test_every_camera_reprojects_its_points_onto_the_photo(addon, make_reconstruction) -> None:
     recon, crops = make_reconstruction(list(SIZES.values()), seed=1)
     report = _build(addon, recon)
-    cameras = addon.submodule("operators.cameras")
+    cameras = addon.submodule("scene.cameras")
     photo = addon.submodule("core.geometry.photo")
     scene = bpy.context.scene
     positions, view = _mesh_arrays(addon, report.points_object)
@@ -73,7 +73,7 @@ def test_blender_camera_round_trip_is_identity(addon, make_reconstruction) -> No
     bc = addon.submodule("core.geometry.blender_camera")
     scene = bpy.context.scene
     for k, cam_obj in enumerate(report.camera_objects):
-        addon.submodule("operators.cameras").apply_camera_render_settings(scene, cam_obj)
+        addon.submodule("scene.cameras").apply_camera_render_settings(scene, cam_obj)
         cam = cam_obj.data
         params = bc.BlenderCameraParams(
             matrix_world=np.array(cam_obj.matrix_world),
@@ -121,7 +121,7 @@ def test_refined_cameras_carry_their_lens_and_reproject_through_it(addon, make_r
     }
     refined = type(recon)(**fields)
     report = _build(addon, refined)
-    cameras = addon.submodule("operators.cameras")
+    cameras = addon.submodule("scene.cameras")
     first, second = report.camera_objects
     assert list(first.data[cameras.DISTORTION_KEY]) == pytest.approx([-0.12, 0.03])
     assert first[cameras.SOLVE_ERROR_KEY] == pytest.approx(0.21)

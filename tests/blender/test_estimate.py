@@ -35,8 +35,8 @@ def test_choosing_a_folder_estimates_the_run_as_the_guard_does(addon, three_phot
     settings.photo_folder = str(three_photos)
     assert settings.photo_count == 3
     # auto = complete for 3 photos: 6 ordered pairs; the text is the core's estimate of the same run
-    plan = addon.submodule("core.resources.plan")
-    config = addon.submodule("operators.settings").make_config(settings, "cpu")
+    plan = addon.submodule("core.jobs.plan")
+    config = addon.submodule("properties.settings").make_config(settings, "cpu")
     photos = sorted(str(p) for p in three_photos.iterdir())
     expected = plan.plan_run(plan.photo_sizes(photos), config.inference, device="cpu").explanation
     assert settings.estimate_text == expected and expected.startswith("6 pairs, about ")
@@ -79,7 +79,7 @@ def test_the_preferences_precision_reaches_the_estimate_and_the_run(addon, three
     settings = bpy.context.scene.dust3r
     settings.photo_folder = str(three_photos)
     settings.estimate_text = ""
-    pipeline, errors = addon.submodule("core.pipeline"), addon.submodule("core.errors")
+    pipeline, errors = addon.submodule("core.jobs.photos"), addon.submodule("core.errors")
     seen = []
 
     def capture(_paths, _checkpoint, config, **_kwargs):

@@ -54,7 +54,7 @@ def _assert_points_on_their_pixels(model) -> int:
 
 def test_untouched_scene_exports_what_the_core_exports(addon, imported_room, tmp_path) -> None:
     recon, result_path = imported_room
-    export = addon.submodule("core.io.export")
+    export = addon.submodule("core.export")
     out = tmp_path / "from_blender"
     assert bpy.ops.dust3r.export_reconstruction(
         directory=str(out), format="colmap-bin", use_display_threshold=False, min_conf=3.0

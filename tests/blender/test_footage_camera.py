@@ -28,7 +28,7 @@ def test_video_result_keys_every_frame_and_reprojects_at_each(addon, footage_res
     recon, _case, path, plate = footage_result("video", n=6, pp_offset=(3.0, -2.0), sensor_width=23.76)
     _import(path)
     cam = _footage_camera()
-    anim = addon.submodule("operators.animation")
+    anim = addon.submodule("scene.animation")
     assert anim.keyed_frames(cam, "location") == list(range(1, 7))
     assert anim.keyed_frames(cam, "rotation_quaternion") == list(range(1, 7))
     assert list(cam["dust3r_frame_numbers"]) == list(range(1, 7))
@@ -55,7 +55,7 @@ def test_one_camera_and_no_flips(addon, footage_result) -> None:
     recon, _case, path, _plate = footage_result("video", n=8)
     _import(path)
     cam = _footage_camera()
-    anim = addon.submodule("operators.animation")
+    anim = addon.submodule("scene.animation")
     curves = {fc.array_index: fc for fc in anim.fcurves_of(cam) if fc.data_path == "rotation_quaternion"}
     q = np.array([[kp.co[1] for kp in curves[i].keyframe_points] for i in range(4)]).T
     assert (np.sum(q[1:] * q[:-1], axis=1) > 0).all()
@@ -111,7 +111,7 @@ def test_a_zoom_keys_the_lens(addon, footage_result) -> None:
     recon, _case, path, _plate = footage_result("video", n=5, zoom=0.3, pp_offset=(1.0, 1.0))
     _import(path)
     cam = _footage_camera()
-    anim = addon.submodule("operators.animation")
+    anim = addon.submodule("scene.animation")
     assert anim.keyed_frames(cam.data, "lens") == list(range(1, 6))
     errors = _reprojection_errors(recon, cam)
     assert max(errors.values()) < 0.01, errors
@@ -120,7 +120,7 @@ def test_a_zoom_keys_the_lens(addon, footage_result) -> None:
 def test_a_fixed_lens_is_not_keyed(addon, footage_result) -> None:
     _recon, _case, path, _plate = footage_result("video", n=4)
     _import(path)
-    anim = addon.submodule("operators.animation")
+    anim = addon.submodule("scene.animation")
     assert anim.keyed_frames(_footage_camera().data, "lens") == []
 
 
@@ -138,7 +138,7 @@ def test_frame_status_and_solve_error_are_stored_and_reported(addon, footage_res
     assert cam["dust3r_frame_notes"][2] == "black frame: pose interpolated"
     assert cam["dust3r_solve_error_px"] == pytest.approx(np.sqrt((0.3**2 + 0.4**2) / 2))
     # Every frame has a pose, with or without points.
-    anim = addon.submodule("operators.animation")
+    anim = addon.submodule("scene.animation")
     assert anim.keyed_frames(cam, "location") == [1, 2, 3, 4, 5]
     points = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
     assert len(points.data.polygons) == 2 * 64 * 48

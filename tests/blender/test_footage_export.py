@@ -32,8 +32,8 @@ def test_blender_export_of_a_footage_result_equals_the_cores(addon, footage_resu
     assert bpy.ops.dust3r.import_result(filepath=str(path)) == {"FINISHED"}
     scene = bpy.context.scene
     scene.frame_set(scene.frame_start + 2)
-    export_scene = addon.submodule("operators.export_scene")
-    export = addon.submodule("core.io.export")
+    export_scene = addon.submodule("scene.read_back")
+    export = addon.submodule("core.export")
     ours = export_scene.export_scene_from_blender(_root(), min_conf=3.0)
     core = export.scene_from_reconstruction(export.load_result(path), min_conf=3.0)
     assert scene.frame_current == scene.frame_start + 2  # the export evaluates the frames and comes back

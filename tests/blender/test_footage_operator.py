@@ -42,7 +42,7 @@ def sequence(tmp_path, frames) -> Path:
 
 
 def _keyed(addon, obj, path="location") -> list[int]:
-    return addon.submodule("operators.animation").keyed_frames(obj, path)
+    return addon.submodule("scene.animation").keyed_frames(obj, path)
 
 
 def test_a_video_gives_one_animated_camera_with_its_plate(addon, video, capfd) -> None:
@@ -120,9 +120,9 @@ def test_one_bound_given_takes_the_other_from_the_shot(addon, video) -> None:
 
 def test_the_thread_path_by_hand_reports_stages_and_builds_the_result(addon, video) -> None:
     """What the modal timer does: start, poll; the camera at every key is the job's own camera of that frame."""
-    op_module = addon.submodule("operators.reconstruct_footage")
-    task_operator = addon.submodule("operators.task_operator")
-    settings = addon.submodule("operators.footage_settings")
+    op_module = addon.submodule("jobs.footage")
+    task_operator = addon.submodule("jobs.task_operator")
+    settings = addon.submodule("properties.footage_settings")
     config_module = addon.submodule("core.config")
     inference = config_module.InferenceConfig(image_size=224, device="cpu")
     base = config_module.ReconstructConfig(inference=inference, clean_depth=False)
@@ -132,7 +132,7 @@ def test_the_thread_path_by_hand_reports_stages_and_builds_the_result(addon, vid
         source=op_module.resolve_source(str(video), "", "", props),
         checkpoint=CHECKPOINT,
         config=settings.make_footage_config(props, base),
-        build=addon.submodule("operators.build_options").BuildOptions(),
+        build=addon.submodule("properties.build_options").BuildOptions(),
         scene_name=bpy.context.scene.name,
     )
     stages = []
@@ -173,7 +173,7 @@ def test_user_mistakes_are_refused_before_anything_starts(addon, kwargs, match, 
     with pytest.raises(RuntimeError, match=match):
         bpy.ops.dust3r.reconstruct_footage(**{**FAST, **kwargs})
     assert data_state() == before
-    assert not addon.submodule("operators.tasks").is_running("reconstruct")
+    assert not addon.submodule("jobs.tasks").is_running("reconstruct")
 
 
 def test_a_failing_run_leaves_the_scene_as_it_was(addon, tmp_path, frames, data_state) -> None:
@@ -188,9 +188,9 @@ def test_a_failing_run_leaves_the_scene_as_it_was(addon, tmp_path, frames, data_
 
 
 def test_cancel_builds_nothing(addon, video, data_state) -> None:
-    op_module = addon.submodule("operators.reconstruct_footage")
-    task_operator = addon.submodule("operators.task_operator")
-    tasks = addon.submodule("operators.tasks")
+    op_module = addon.submodule("jobs.footage")
+    task_operator = addon.submodule("jobs.task_operator")
+    tasks = addon.submodule("jobs.tasks")
     before = data_state()
     started = threading.Event()
 
@@ -204,7 +204,7 @@ def test_cancel_builds_nothing(addon, video, data_state) -> None:
         source=op_module.resolve_source(str(video), "", "", bpy.context.scene.dust3r.footage),
         checkpoint=CHECKPOINT,
         config=addon.submodule("core.config").FootageConfig(),
-        build=addon.submodule("operators.build_options").BuildOptions(),
+        build=addon.submodule("properties.build_options").BuildOptions(),
         scene_name=bpy.context.scene.name,
     )
     task = task_operator.start_task(request)

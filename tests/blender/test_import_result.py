@@ -20,8 +20,8 @@ CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear
 
 def _scene_summary(addon, collection: bpy.types.Collection) -> dict:
     """Everything the builder made, as plain values: objects, roles, parents, transforms, cameras, points."""
-    points = addon.submodule("operators.points")
-    geonodes = addon.submodule("operators.geonodes")
+    points = addon.submodule("scene.points")
+    geonodes = addon.submodule("scene.geonodes")
     out = {"collection": collection.name, "objects": {}}
     for obj in sorted(collection.all_objects, key=lambda o: o.name):
         entry = {

@@ -95,7 +95,7 @@ def test_download_failure_is_reported_and_keeps_the_preference(addon, online, tm
 
 
 def test_install_torch_runs_pip_and_activates_the_folder(addon, online, tmp_path, monkeypatch) -> None:
-    torch_setup = addon.submodule("core.io.torch_setup")
+    torch_setup = addon.submodule("core.torch_setup")
     wheels = tmp_path / "wheels"
     wheels.mkdir()
     build_dummy_wheel(wheels)
@@ -118,8 +118,8 @@ def test_install_torch_runs_pip_and_activates_the_folder(addon, online, tmp_path
 
 def test_background_task_reports_through_the_timer_and_can_be_cancelled(addon) -> None:
     """The interactive path: worker thread + timer. Timers never fire headless, so call the timer by hand."""
-    setup = addon.submodule("operators.setup")
-    tasks = addon.submodule("operators.tasks")
+    setup = addon.submodule("jobs.setup")
+    tasks = addon.submodule("jobs.tasks")
     errors = addon.submodule("core.errors")
     started = threading.Event()
 

@@ -29,7 +29,7 @@ def _random_frame(seed: int, scale: float):
 
 
 def _world_points(addon, obj):
-    cloud = addon.submodule("operators.points").read_points(obj.data)
+    cloud = addon.submodule("scene.points").read_points(obj.data)
     M = np.array(obj.matrix_world)
     return cloud.positions.astype(np.float64) @ M[:3, :3].T + M[:3, 3], cloud.view
 
@@ -138,7 +138,7 @@ def test_operators_are_undoable_and_need_a_reconstruction(addon) -> None:
 
 
 def test_ground_plane_and_up_from_points(addon) -> None:
-    orientation = addon.submodule("operators.orientation")
+    orientation = addon.submodule("scene.orientation")
     rng = np.random.default_rng(3)
     up = np.array([0.1, 0.2, 1.0])
     up /= np.linalg.norm(up)

@@ -73,15 +73,15 @@ def test_settings_default_from_the_scene_and_files_selection(addon, photo_folder
     assert sorted(Path(c["dust3r_image"]).name for c in cams) == ["img1.png", "img2.png"]
     pts = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")
     mod = pts.modifiers[0]
-    geonodes = addon.submodule("operators.geonodes")
+    geonodes = addon.submodule("scene.geonodes")
     assert mod[geonodes.input_identifier(mod.node_group, geonodes.THRESHOLD_INPUT)] == pytest.approx(1.5)
 
 
 def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
-    reconstruct = addon.submodule("operators.reconstruct")
-    photos = addon.submodule("operators.photos")
-    settings = addon.submodule("operators.settings")
-    tasks = addon.submodule("operators.tasks")
+    reconstruct = addon.submodule("jobs.reconstruct")
+    photos = addon.submodule("jobs.photos")
+    settings = addon.submodule("properties.settings")
+    tasks = addon.submodule("jobs.tasks")
     scene = bpy.context.scene
     scene.dust3r.image_size = "224"
     scene.dust3r.clean_depth = False
@@ -91,7 +91,7 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
         image_paths=tuple(paths),
         checkpoint=str(CHECKPOINT_224),
         config=settings.make_config(scene.dust3r, "cpu"),
-        build=addon.submodule("operators.build_options").BuildOptions(),
+        build=addon.submodule("properties.build_options").BuildOptions(),
         scene_name=scene.name,
     )
     before = _data_counts()
@@ -116,8 +116,8 @@ def test_thread_and_poll_path_driven_by_hand(addon, photo_folder) -> None:
 
 def _gated_job(addon, started: threading.Event):
     """A real job whose work waits until it is cancelled (stands in for a long reconstruction)."""
-    reconstruct = addon.submodule("operators.reconstruct")
-    tasks = addon.submodule("operators.tasks")
+    reconstruct = addon.submodule("jobs.reconstruct")
+    tasks = addon.submodule("jobs.tasks")
     errors = addon.submodule("core.errors")
 
     def work(progress, cancel, _line):
@@ -135,7 +135,7 @@ def _gated_job(addon, started: threading.Event):
 
 
 def test_cancelled_job_builds_nothing(addon, photo_folder) -> None:
-    reconstruct = addon.submodule("operators.reconstruct")
+    reconstruct = addon.submodule("jobs.reconstruct")
     started = threading.Event()
     before = _data_counts()
     job = _gated_job(addon, started)
@@ -149,14 +149,14 @@ def test_cancelled_job_builds_nothing(addon, photo_folder) -> None:
 
 
 def test_real_pipeline_cancelled_at_once_builds_nothing(addon, photo_folder) -> None:
-    reconstruct = addon.submodule("operators.reconstruct")
-    settings = addon.submodule("operators.settings")
+    reconstruct = addon.submodule("jobs.reconstruct")
+    settings = addon.submodule("properties.settings")
     bpy.context.scene.dust3r.image_size = "224"
     request = reconstruct.JobRequest(
         image_paths=tuple(str(p) for p in sorted(photo_folder.glob("*.png"))),
         checkpoint=str(CHECKPOINT_224),
         config=settings.make_config(bpy.context.scene.dust3r, "cpu"),
-        build=addon.submodule("operators.build_options").BuildOptions(),
+        build=addon.submodule("properties.build_options").BuildOptions(),
         scene_name=bpy.context.scene.name,
     )
     before = _data_counts()
@@ -169,7 +169,7 @@ def test_real_pipeline_cancelled_at_once_builds_nothing(addon, photo_folder) -> 
 
 
 def test_opening_a_file_cancels_and_drops_the_job(addon) -> None:
-    tasks = addon.submodule("operators.tasks")
+    tasks = addon.submodule("jobs.tasks")
     job = _gated_job(addon, threading.Event())
     bpy.ops.wm.read_homefile(use_empty=True)  # fires load_pre, keeps the add-on enabled
     assert not job.is_alive()
@@ -178,7 +178,7 @@ def test_opening_a_file_cancels_and_drops_the_job(addon) -> None:
 
 
 def test_disabling_the_addon_cancels_and_joins_the_job(addon) -> None:
-    tasks = addon.submodule("operators.tasks")
+    tasks = addon.submodule("jobs.tasks")
     job = _gated_job(addon, threading.Event())
     addon.disable()
     assert not job.is_alive()
@@ -238,8 +238,8 @@ def test_device_unavailable(addon, photo_folder) -> None:
 
 def _finished_job(addon, work):
     """Run ``work`` as the current job to its end (a real job and thread) and return poll_job's outcome."""
-    reconstruct = addon.submodule("operators.reconstruct")
-    tasks = addon.submodule("operators.tasks")
+    reconstruct = addon.submodule("jobs.reconstruct")
+    tasks = addon.submodule("jobs.tasks")
     errors = addon.submodule("core.errors")
     request = reconstruct.JobRequest((), "", None, None, bpy.context.scene.name)
     job = tasks.Task("test", work, (errors.Dust3rError,), errors.Cancelled, request=request)
@@ -259,8 +259,8 @@ def _finished_job(addon, work):
 )
 def test_out_of_memory_is_reported_with_advice(addon, photo_folder, monkeypatch, failure) -> None:
     """Whatever allocator runs out, the artist gets the advice, not 'internal error', and nothing is built."""
-    pipeline = addon.submodule("core.pipeline")
-    reconstruct = addon.submodule("operators.reconstruct")
+    pipeline = addon.submodule("core.jobs.photos")
+    reconstruct = addon.submodule("jobs.reconstruct")
 
     def out_of_memory(*_args, **_kwargs):
         raise failure
@@ -271,7 +271,7 @@ def test_out_of_memory_is_reported_with_advice(addon, photo_folder, monkeypatch,
 
 
 def test_other_runtime_errors_stay_bugs(addon, photo_folder, monkeypatch) -> None:
-    pipeline = addon.submodule("core.pipeline")
+    pipeline = addon.submodule("core.jobs.photos")
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("shape mismatch in a matmul")
@@ -307,7 +307,7 @@ def test_scene_settings_win_over_the_previous_call(addon, photo_folder) -> None:
     assert bpy.ops.dust3r.reconstruct(
         directory=str(photo_folder), checkpoint=str(CHECKPOINT_224), **FAST
     ) == {"FINISHED"}
-    geonodes = addon.submodule("operators.geonodes")
+    geonodes = addon.submodule("scene.geonodes")
     values = []
     for obj in bpy.data.objects:
         if obj.get("dust3r_role") == "points":
@@ -324,7 +324,7 @@ def test_invoke_in_background_mode_runs_synchronously(addon, photo_folder) -> No
     )
     assert result == {"FINISHED"}
     assert len([o for o in bpy.data.objects if o.get("dust3r_role") == "camera"]) == 3
-    tasks = addon.submodule("operators.tasks")
+    tasks = addon.submodule("jobs.tasks")
     assert tasks.current(tasks.RECONSTRUCT) is None
 
 
@@ -351,12 +351,12 @@ def test_image_size_defaults_to_the_model(addon, photo_folder) -> None:
 
 def test_the_runs_warnings_reach_the_user(addon, make_reconstruction) -> None:
     """Warnings of the core (e.g. a pair left out) are reported after the build, with the builder's."""
-    reconstruct = addon.submodule("operators.reconstruct")
-    tasks = addon.submodule("operators.tasks")
+    reconstruct = addon.submodule("jobs.reconstruct")
+    tasks = addon.submodule("jobs.tasks")
     result = addon.submodule("core.result")
     recon, _crops = make_reconstruction([(64, 48), (64, 48)])
     recon = result.Reconstruction(**{**recon.__dict__, "warnings": ("Left out the pair img0/img1.",)})
-    build = addon.submodule("operators.build_options").BuildOptions()
+    build = addon.submodule("properties.build_options").BuildOptions()
     request = reconstruct.JobRequest((), "", None, build, bpy.context.scene.name, warnings=("Skipped a.txt",))
     status = tasks.TaskStatus(finished=True, result=recon)
     outcome = request.finish(bpy.context, status)

@@ -147,7 +147,7 @@ def test_idle_panel_draws_settings_and_the_button(addon) -> None:
 
 
 def test_running_job_shows_progress_and_cancel(addon) -> None:
-    tasks = addon.submodule("operators.tasks")
+    tasks = addon.submodule("jobs.tasks")
     errors = addon.submodule("core.errors")
     release = threading.Event()
 
@@ -176,7 +176,7 @@ def test_running_job_shows_progress_and_cancel(addon) -> None:
 
 def test_active_point_cloud_shows_its_live_filter(addon, make_reconstruction) -> None:
     recon, _ = make_reconstruction([(160, 120)], seed=7)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     report = builder.build_reconstruction(bpy.context.scene, recon)
     bpy.context.view_layer.objects.active = report.points_object
     calls = _draw(_panel_class(), bpy.context)
@@ -243,8 +243,8 @@ def _panel(idname: str):
 
 
 def test_view_and_orientation_panels_follow_the_selection(addon, make_reconstruction) -> None:
-    builder = addon.submodule("operators.scene_builder")
-    viewport = addon.submodule("operators.viewport")
+    builder = addon.submodule("scene.build")
+    viewport = addon.submodule("scene.viewport")
     # Nothing built: the panels say what to select.
     labels = [c[1] for c in _draw(_panel("DUST3R_PT_orientation"), bpy.context) if c[0] == "label"]
     assert labels == ["Select an object of a reconstruction"]
@@ -326,8 +326,8 @@ def test_choosing_footage_probes_it_once(addon, tmp_path) -> None:
 
 
 def test_the_sensor_dropdown_is_blenders_camera_presets(addon) -> None:
-    settings = addon.submodule("operators.footage_settings")
-    presets = addon.submodule("operators.camera_presets")
+    settings = addon.submodule("properties.footage_settings")
+    presets = addon.submodule("properties.camera_presets")
     shipped = [p for folder in bpy.utils.preset_paths("camera") for p in Path(folder).glob("*.py")]
     assert shipped, "Blender ships camera presets"
     keys = [item[0] for item in settings.sensor_items()]
@@ -351,7 +351,7 @@ def test_the_sensor_dropdown_is_blenders_camera_presets(addon) -> None:
 
 
 def test_a_preset_file_is_read_never_run(addon, tmp_path) -> None:
-    presets = addon.submodule("operators.camera_presets")
+    presets = addon.submodule("properties.camera_presets")
     marker = tmp_path / "ran"
     (tmp_path / "My_Camera_(Super_35).py").write_text(
         "import bpy\n"
@@ -370,6 +370,6 @@ def test_a_preset_file_is_read_never_run(addon, tmp_path) -> None:
 
 
 def test_the_scene_and_the_operator_have_every_footage_setting(addon) -> None:
-    names = set(addon.submodule("operators.footage_settings").FOOTAGE_SETTING_NAMES)
+    names = set(addon.submodule("properties.footage_settings").FOOTAGE_SETTING_NAMES)
     assert names <= set(bpy.context.scene.dust3r.footage.bl_rna.properties.keys())
     assert names <= set(bpy.ops.dust3r.reconstruct_footage.get_rna_type().properties.keys())

@@ -15,7 +15,7 @@ CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear
 
 def test_the_option_and_its_distortion_reach_the_config(addon, make_reconstruction, monkeypatch) -> None:
     recon, _ = make_reconstruction([(96, 72), (96, 72)], seed=2)
-    pipeline, errors = addon.submodule("core.pipeline"), addon.submodule("core.errors")
+    pipeline, errors = addon.submodule("core.jobs.photos"), addon.submodule("core.errors")
     seen = []
 
     def capture(_paths, _checkpoint, config, **_kwargs):
@@ -46,14 +46,14 @@ def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, mo
             "warnings": ("refinement: img2.png kept its aligned camera (4 matches, 30 needed)",),
         }
     )
-    pipeline = addon.submodule("core.pipeline")
+    pipeline = addon.submodule("core.jobs.photos")
     monkeypatch.setattr(pipeline, "reconstruct", lambda *_args, **_kwargs: refined)
     folder = str(Path(recon.image_paths[0]).parent)
     assert bpy.ops.dust3r.reconstruct(directory=folder, checkpoint=str(CHECKPOINT_224), refine=True) == {
         "FINISHED"
     }
     assert bpy.context.scene.dust3r.last_summary.endswith(", solve error 0.27 px")
-    cameras = addon.submodule("operators.cameras")
+    cameras = addon.submodule("scene.cameras")
     cams = sorted(
         (o for o in bpy.data.objects if o.get("dust3r_role") == "camera"), key=lambda o: o["dust3r_index"]
     )
@@ -76,7 +76,7 @@ def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, mo
 
 
 def test_the_footage_operator_takes_the_option(addon, monkeypatch, tmp_path, photo_writer) -> None:
-    footage = addon.submodule("core.footage")
+    footage = addon.submodule("core.jobs.footage")
     errors = addon.submodule("core.errors")
     seen = []
 

@@ -15,7 +15,7 @@ def _evaluated_mesh(obj: bpy.types.Object) -> bpy.types.Mesh:
 
 
 def _build(addon, recon, **options):
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     return builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(**options))
 
 
@@ -28,7 +28,7 @@ def _corner_positions(mesh: bpy.types.Mesh) -> np.ndarray:
 def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) -> None:
     recon, _ = make_reconstruction([(320, 240), (240, 320)], seed=3, folder_name="garden")
     report = _build(addon, recon, conf_threshold=0.0)
-    points = addon.submodule("operators.points")
+    points = addon.submodule("scene.points")
     scene = bpy.context.scene
     assert report.collection.name == "garden" and report.collection["dust3r_role"] == "reconstruction"
     assert report.collection.name in scene.collection.children
@@ -98,8 +98,8 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
     recon, _ = make_reconstruction([(320, 240)], seed=4)
     report = _build(addon, recon, conf_threshold=0.0, point_radius=0.01)
     obj = report.points_object
-    geonodes = addon.submodule("operators.geonodes")
-    points = addon.submodule("operators.points")
+    geonodes = addon.submodule("scene.geonodes")
+    points = addon.submodule("scene.points")
     conf = recon.conf[0].ravel()
     evaluated = _evaluated_mesh(obj)
     assert len(evaluated.polygons) == conf.size
@@ -138,7 +138,7 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
 
 def test_default_radius_and_camera_size_follow_the_scene_scale(addon, make_reconstruction) -> None:
     recon, _ = make_reconstruction([(320, 240), (320, 240)], seed=5)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     footprint = np.median([np.median(recon.depth[k]) / recon.K_net[k][0, 0] for k in range(recon.num_views)])
     small = _build(addon, recon)
     assert small.point_radius == pytest.approx(builder.POINT_RADIUS_PER_FOOTPRINT * footprint)

@@ -20,7 +20,7 @@ def test_crop_is_recovered_from_the_two_intrinsics(addon, make_reconstruction) -
 
 
 def test_quads_skip_invalid_pixels_and_depth_jumps(addon) -> None:
-    surfaces = addon.submodule("operators.surfaces")
+    surfaces = addon.submodule("scene.surfaces")
     depth = np.full((4, 5), 2.0)
     valid = np.ones((4, 5), dtype=bool)
     assert surfaces.surface_quads(valid, depth).shape == (3 * 4, 4)
@@ -35,7 +35,7 @@ def test_quads_skip_invalid_pixels_and_depth_jumps(addon) -> None:
 
 def test_surfaces_map_each_vertex_to_its_photo_pixel_and_face_the_camera(addon, make_reconstruction) -> None:
     recon, crops = make_reconstruction(SIZES, seed=12, smooth=True)
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     photo = addon.submodule("core.geometry.photo")
     report = builder.build_reconstruction(
         bpy.context.scene, recon, builder.BuildOptions(conf_threshold=0.0, surfaces=True)

@@ -15,8 +15,8 @@ import pytest
 @pytest.fixture
 def gated(addon):
     """A running task whose work waits for ``release`` (then returns ``result``) or for a cancel."""
-    task_operator = addon.submodule("operators.task_operator")
-    tasks = addon.submodule("operators.tasks")
+    task_operator = addon.submodule("jobs.task_operator")
+    tasks = addon.submodule("jobs.tasks")
     errors = addon.submodule("core.errors")
     release = threading.Event()
     built = []
@@ -42,7 +42,7 @@ def gated(addon):
 
 
 def test_events_while_running_pass_through_and_timer_ticks_keep_it_modal(addon, gated) -> None:
-    task_operator = addon.submodule("operators.task_operator")
+    task_operator = addon.submodule("jobs.task_operator")
     task, _release, built = gated
     for event in ("MOUSEMOVE", "LEFTMOUSE", "A"):
         assert task_operator.modal_step(bpy.context, task, event, "PRESS").result == {"PASS_THROUGH"}
@@ -51,8 +51,8 @@ def test_events_while_running_pass_through_and_timer_ticks_keep_it_modal(addon, 
 
 
 def test_timer_after_the_end_builds_once_and_finishes(addon, gated) -> None:
-    task_operator = addon.submodule("operators.task_operator")
-    tasks = addon.submodule("operators.tasks")
+    task_operator = addon.submodule("jobs.task_operator")
+    tasks = addon.submodule("jobs.tasks")
     task, release, built = gated
     release.set()
     assert task.join(10)
@@ -63,7 +63,7 @@ def test_timer_after_the_end_builds_once_and_finishes(addon, gated) -> None:
 
 
 def test_escape_cancels_and_the_next_tick_reports_it(addon, gated) -> None:
-    task_operator = addon.submodule("operators.task_operator")
+    task_operator = addon.submodule("jobs.task_operator")
     task, _release, built = gated
     assert task_operator.modal_step(bpy.context, task, "ESC", "PRESS").result == {"RUNNING_MODAL"}
     assert task.cancel_event.is_set() and task.join(10)
@@ -74,8 +74,8 @@ def test_escape_cancels_and_the_next_tick_reports_it(addon, gated) -> None:
 
 def test_a_task_collected_elsewhere_ends_the_modal_handler(addon, gated) -> None:
     """Opening a file or disabling the add-on collects the task: the handler stops without building."""
-    task_operator = addon.submodule("operators.task_operator")
-    tasks = addon.submodule("operators.tasks")
+    task_operator = addon.submodule("jobs.task_operator")
+    tasks = addon.submodule("jobs.tasks")
     task, _release, built = gated
     tasks.cancel(tasks.RECONSTRUCT, join=True, discard=True)
     step = task_operator.modal_step(bpy.context, task, "TIMER", "NOTHING")
@@ -83,8 +83,8 @@ def test_a_task_collected_elsewhere_ends_the_modal_handler(addon, gated) -> None
 
 
 def test_a_second_start_is_refused(addon, gated) -> None:
-    tasks = addon.submodule("operators.tasks")
-    task_operator = addon.submodule("operators.task_operator")
+    tasks = addon.submodule("jobs.tasks")
+    task_operator = addon.submodule("jobs.task_operator")
     task, _release, _built = gated
     with pytest.raises(tasks.Busy, match="already running"):
         task_operator.start_task(task.request)

@@ -28,7 +28,7 @@ def test_a_build_shows_the_colours_in_every_viewport_and_restore_puts_everything
     assert bpy.ops.dust3r.import_result(filepath=str(path)) == {"FINISHED"}
     assert "Solid view now shows the point colours" in capfd.readouterr().out  # says what it did
     assert set(_shadings().values()) == {("VERTEX", "FLAT")}
-    viewport = addon.submodule("operators.viewport")
+    viewport = addon.submodule("scene.viewport")
     assert viewport.point_colors_shown(bpy.context.screen)
     # A second build changes nothing more and keeps the first record (the artist's own settings).
     assert bpy.ops.dust3r.import_result(filepath=str(path)) == {"FINISHED"}
@@ -43,7 +43,7 @@ def test_a_build_shows_the_colours_in_every_viewport_and_restore_puts_everything
 
 
 def test_compare_looks_through_the_camera_with_its_photo_in_front(addon, make_reconstruction) -> None:
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     recon, _ = make_reconstruction([(320, 240), (240, 320), (200, 200)], seed=2)
     report = builder.build_reconstruction(bpy.context.scene, recon)
     scene = bpy.context.scene
@@ -72,7 +72,7 @@ def test_compare_looks_through_the_camera_with_its_photo_in_front(addon, make_re
 
 
 def test_compare_without_a_photo_warns(addon, make_reconstruction, capfd) -> None:
-    builder = addon.submodule("operators.scene_builder")
+    builder = addon.submodule("scene.build")
     recon, _ = make_reconstruction([(64, 48)], seed=3)
     report = builder.build_reconstruction(bpy.context.scene, recon)
     cam = report.camera_objects[0]

@@ -136,7 +136,7 @@ def test_still_png_webp_and_multipage_tiff_are_photos(tmp_path: Path) -> None:
 
 
 def test_cancel_during_the_clean_up_stops_the_job(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     cancel = threading.Event()
     stages: list[str] = []
@@ -170,7 +170,7 @@ def test_image_size_defaults_to_the_model_everywhere(tmp_path: Path) -> None:
 
 
 def test_alignment_errors_name_the_photos(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     config = ReconstructConfig(inference=InferenceConfig(device="cpu"), align=AlignConfig(min_conf=1e6))
     with pytest.raises(AlignmentError) as info:
@@ -182,7 +182,7 @@ def test_alignment_errors_name_the_photos(tiny_model) -> None:
 
 def test_exif_focal_is_converted_on_the_diagonal(tiny_model, tmp_path: Path) -> None:
     """Two 384 x 288 photos with FocalLengthIn35mmFilm = 28: fixed at 28 / 43.27 * 480 px = 310.6 px."""
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     paths = []
     for k, source in enumerate(PHOTOS[:2]):
@@ -197,7 +197,7 @@ def test_exif_focal_is_converted_on_the_diagonal(tiny_model, tmp_path: Path) -> 
 
 
 def test_typed_focal_keeps_its_long_side_meaning(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     config = replace(
         ReconstructConfig(inference=InferenceConfig(device="cpu"), clean_depth=False),

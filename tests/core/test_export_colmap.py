@@ -9,9 +9,9 @@ import numpy as np
 import pycolmap
 import pytest
 
+from core.export import export_reconstruction, export_scene, scene_from_reconstruction
+from core.export.colmap import quaternion_from_rotation
 from core.geometry.photo import PhotoCrop
-from core.io.export import export_reconstruction, export_scene, scene_from_reconstruction
-from core.io.export.colmap import quaternion_from_rotation
 from tests.core.test_export_scenes import DIST, make_result
 
 

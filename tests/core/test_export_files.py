@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.io.export.files import ExportError, atomic_write, prepare_folder
+from core.export.files import ExportError, atomic_write, prepare_folder
 
 
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path) -> None:

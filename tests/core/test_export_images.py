@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from core.errors import DependencyError
+from core.export import ExportError, export_reconstruction
 from core.geometry.photo import PhotoCrop
-from core.io.export import ExportError, export_reconstruction
 from tests.core.test_export_scenes import CROPS, make_result
 
 FRAME_CROP = PhotoCrop(photo_size=(64, 48), resized_size=(32, 24), crop_offset=(0, 0), net_size=(32, 24))

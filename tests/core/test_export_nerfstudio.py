@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.export import export_reconstruction, scene_from_reconstruction
+from core.export.ply import VERTEX
 from core.geometry.cameras import pixel_grid
 from core.geometry.photo import photo_from_net_pixels
-from core.io.export import export_reconstruction, scene_from_reconstruction
-from core.io.export.ply import VERTEX
 from tests.core.test_export_scenes import CROPS, DIST, make_result
 
 

@@ -1,4 +1,4 @@
-"""Synthetic results for the export tests, and the "what to export" step (core.io.export.source/scene).
+"""Synthetic results for the export tests, and the "what to export" step (core.export.source/scene).
 
 ``make_result`` builds a RESULT with ``reconstruction_from_depth`` from cameras and depths made here: three
 photos of different sizes (landscape, portrait with a horizontal crop offset, an odd-sized landscape with a
@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from core.errors import ConfigError
+from core.export import ExportScene, scene_from_reconstruction
 from core.geometry.cameras import pixel_grid
 from core.geometry.distortion import pixel_rays, project_distorted
 from core.geometry.photo import PhotoCrop, photo_from_net_pixels
 from core.geometry.transforms import invert_rigid, transform_points
-from core.io.export import ExportScene, scene_from_reconstruction
 from core.result import Reconstruction, reconstruction_from_depth
 
 # photo (W0, H0), resized (W1, H1), crop offset, network (W2, H2): as core.inference.images would plan them

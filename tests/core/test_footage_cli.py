@@ -13,7 +13,8 @@ import pytest
 from core.cli import main as cli_main
 from core.config import FootageConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from core.errors import Cancelled
-from core.footage import FLAGGED, RECONSTRUCTED, read_frame_status, reconstruct_footage
+from core.footage import FLAGGED, RECONSTRUCTED, read_frame_status
+from core.jobs.footage import reconstruct_footage
 from core.result import Reconstruction
 from tests.footage_support import shot_frames, write_sequence, write_video
 

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from core.footage.graph import (
-    descriptors_from_pooled,
-    footage_pairs,
-    frame_descriptors,
-    loop_closure_pairs,
-    pool_tokens,
-    temporal_pairs,
-)
+from core.graphs.retrieval import descriptors_from_pooled
+from core.graphs.temporal import footage_pairs, loop_closure_pairs, temporal_pairs
 
 
 def test_temporal_pairs_follow_the_frame_order_without_wrapping() -> None:
@@ -58,16 +52,3 @@ def test_loop_closure_finds_where_the_camera_comes_back() -> None:
 def test_no_loop_pairs_when_the_camera_never_returns() -> None:
     path = np.linspace(0, 8, 80)[:, None] * np.array([[1.0, 0.5]])
     assert loop_closure_pairs(_descriptors_along(path), max_offset=8) == []
-
-
-def test_descriptors_are_unit_and_ignore_what_all_frames_share() -> None:
-    rng = np.random.default_rng(1)
-    tokens = rng.normal(size=(5, 30, 16)) + 10.0  # a large component common to every frame
-    desc = frame_descriptors(tokens)
-    np.testing.assert_allclose(np.linalg.norm(desc, axis=1), 1.0)
-    np.testing.assert_allclose(desc, descriptors_from_pooled(np.stack([pool_tokens(t) for t in tokens])))
-    pooled = rng.normal(size=(6, 16))
-    shifted = descriptors_from_pooled(pooled + rng.normal(size=16) * 5)  # what every frame shares drops out
-    np.testing.assert_allclose(shifted, descriptors_from_pooled(pooled), atol=1e-12)
-    with pytest.raises(ValueError):
-        frame_descriptors(tokens[0])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from core.geometry.procrustes import weighted_umeyama
-from core.geometry.transforms import invert_rigid, make_rigid, rotation_angle_deg, transform_points
+from core.geometry.procrustes import batched_umeyama, weighted_umeyama
+from core.geometry.transforms import invert_rigid, make_rigid, rotation_angle_deg, skew, transform_points
 
 
 def _random_rigid(rng: np.random.Generator) -> np.ndarray:
@@ -107,3 +107,46 @@ def test_umeyama_rejects_bad_input() -> None:
         weighted_umeyama(pts, pts, -np.ones(5))
     with pytest.raises(ValueError, match=r"\(M, 3\)"):
         weighted_umeyama(pts, pts[:4])
+
+
+def test_batched_umeyama_unweighted_recovers_each_similarity() -> None:
+    """The footage PnP's old expectations (its batched fit, unweighted), on the one Umeyama."""
+    rng = np.random.default_rng(4)
+    src = rng.normal(size=(7, 5, 3))
+    R = np.stack([_random_rigid(rng)[:3, :3] for _ in range(7)])
+    s, t = rng.uniform(0.5, 2, 7), rng.normal(size=(7, 3))
+    dst = s[:, None, None] * np.einsum("bij,bpj->bpi", R, src) + t[:, None]
+    s2, R2, t2 = batched_umeyama(src, dst)
+    np.testing.assert_allclose(s2, s)
+    np.testing.assert_allclose(R2, R, atol=1e-10)
+    np.testing.assert_allclose(t2, t, atol=1e-10)
+    np.testing.assert_allclose(np.linalg.det(R2), 1.0)
+
+
+def test_batched_umeyama_weighted_equals_one_problem_at_a_time() -> None:
+    """The alignment's old expectations (weighted, zero-weight padding ignored): each problem of the batch
+    is the checked single fit, and without scale the rigid fit."""
+    rng = np.random.default_rng(5)
+    src = rng.normal(size=(4, 30, 3))
+    dst = np.stack([transform_points(_random_rigid(rng), x) * 1.7 for x in src]) + rng.normal(
+        scale=0.05, size=(4, 30, 3)
+    )
+    w = rng.uniform(0.1, 3.0, size=(4, 30))
+    w[:, 25:] = 0.0  # padding, as the alignment's shorter views leave it
+    dst[:, 25:] = 1e6
+    for with_scale in (True, False):
+        s, R, t = batched_umeyama(src, dst, w, with_scale=with_scale)
+        for e in range(4):
+            s1, R1, t1 = weighted_umeyama(src[e], dst[e], w[e], with_scale=with_scale)
+            assert s[e] == pytest.approx(s1, rel=1e-12)
+            np.testing.assert_allclose(R[e], R1, atol=1e-12)
+            np.testing.assert_allclose(t[e], t1, atol=1e-9)
+        if not with_scale:
+            np.testing.assert_array_equal(s, 1.0)
+
+
+def test_skew_is_the_cross_product() -> None:
+    rng = np.random.default_rng(6)
+    v, x = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    np.testing.assert_allclose(np.einsum("bij,bj->bi", skew(v), x), np.cross(v, x), atol=1e-12)
+    np.testing.assert_allclose(skew(v[0]), -skew(v[0]).T)

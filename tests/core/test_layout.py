@@ -170,7 +170,7 @@ def test_panels_never_import_core_or_torch(path: Path) -> None:
 
 # ----------------------------------------------------------------------------- the add-on's import graph
 # Every import of our own modules, wherever it sits in a file (a lazy import inside a function is still a
-# dependency): ``module -> set of modules``, dotted names relative to the repository root ("operators.tasks").
+# dependency): ``module -> set of modules``, dotted names relative to the repository root ("jobs.tasks").
 def _own_module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -203,7 +203,7 @@ def _module_path(name: str) -> Path | None:
 
 ADDON_FILES = [
     p
-    for top in ("__init__.py", "addon.py", "operators", "panels", "core")
+    for top in ("__init__.py", "addon.py", "operators", "panels", "properties", "jobs", "scene", "core")
     for p in ([REPO_ROOT / top] if top.endswith(".py") else sorted((REPO_ROOT / top).rglob("*.py")))
 ]
 
@@ -226,12 +226,16 @@ def _layer(module: str) -> str:
 
 
 def test_the_blender_side_runs_one_way() -> None:
-    """panels -> operators -> core, with the leaf ``addon`` beside them; never back (ARCHITECTURE.md)."""
+    """panels -> operators -> jobs -> scene -> properties -> core, with the leaf ``addon`` beside them; a floor
+    may use any floor below it, never one above (ARCHITECTURE.md)."""
     allowed = {
         "__init__": {"operators", "panels"},
         "addon": set(),
-        "panels": {"panels", "operators", "addon"},
-        "operators": {"operators", "core", "addon"},
+        "panels": {"panels", "operators", "jobs", "scene", "properties", "addon"},
+        "operators": {"operators", "jobs", "scene", "properties", "core", "addon"},
+        "jobs": {"jobs", "scene", "properties", "core", "addon"},
+        "scene": {"scene", "properties", "core", "addon"},
+        "properties": {"properties", "core", "addon"},
         "core": {"core"},
     }
     wrong = [
@@ -282,7 +286,33 @@ def test_core_keeps_its_layers() -> None:
 def test_import_graph_sees_the_known_edges() -> None:
     """The graph itself is right: it finds edges we know exist (so the rules above cannot pass vacuously)."""
     graph = _import_graph()
-    assert "operators.tasks" in graph["operators.reconstruct"]
-    assert "core.config" in graph["operators.settings"]
-    assert "operators.settings" in graph["panels.properties"]
+    assert "jobs.reconstruct" in graph["operators.reconstruct"]
+    assert "core.config" in graph["properties.settings"]
+    assert "properties.settings" in graph["panels.properties"]
     assert "addon" in graph["panels.sidebar"]
+
+
+def _defined_operators(path: Path) -> list[str]:
+    """Names of the classes in ``path`` that Blender registers as operators (``bl_idname`` with a dot)."""
+    found = []
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for stmt in node.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+            if any(getattr(t, "id", None) == "bl_idname" for t in targets) and isinstance(
+                stmt.value, ast.Constant
+            ):
+                if "." in str(stmt.value.value):
+                    found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (REPO_ROOT / "operators").glob("*.py") if p.name != "__init__.py"),
+    ids=lambda p: p.name,
+)
+def test_operators_holds_one_operator_per_file(path: Path) -> None:
+    """``operators/`` is Operator classes only: each file defines exactly one (helpers live in jobs/, scene/)."""
+    assert len(_defined_operators(path)) == 1, f"{path.name} defines {_defined_operators(path)}"

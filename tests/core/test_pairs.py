@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import ConfigError
-from core.inference.pairs import make_pairs
+from core.graphs.photos import make_pairs
 from tests.reference_data import reference
 
 
@@ -98,7 +98,7 @@ def test_huge_windows_are_clamped_cheaply(graph: str) -> None:
 
 def test_clamped_windows_give_the_same_pairs_as_the_full_rule() -> None:
     """The clamp changes no pair set: compare with the unclamped offsets, for every N up to 33."""
-    from core.inference.pairs import _window_pairs
+    from core.graphs.photos import _window_pairs
 
     for n in range(1, 34):
         for k in (1, 2, 3, 5, 6, 7, 40):

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def three_view_result(tiny_model):
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     stages: list[tuple[str, float]] = []
     result = reconstruct(PHOTOS, None, CONFIG, progress=lambda s, f: stages.append((s, f)), model=tiny_model)
@@ -63,7 +63,7 @@ def test_progress_is_monotonic_and_ends_at_one(three_view_result) -> None:
 
 
 def test_single_photo_is_monocular(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     result = reconstruct(PHOTOS[:1], None, CONFIG, model=tiny_model)
     assert result.num_views == 1
@@ -75,7 +75,7 @@ def test_single_photo_is_monocular(tiny_model) -> None:
 def test_focal_prior_in_mm_is_kept(tiny_model) -> None:
     from dataclasses import replace
 
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     config = replace(CONFIG, focal_prior="mm", focal_mm=50.0)
     result = reconstruct(PHOTOS[:2], None, config, model=tiny_model)
@@ -86,7 +86,7 @@ def test_focal_prior_in_mm_is_kept(tiny_model) -> None:
 
 
 def test_cancel_stops_the_job(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     cancel = threading.Event()
 
@@ -99,7 +99,7 @@ def test_cancel_stops_the_job(tiny_model) -> None:
 
 
 def test_no_photos_is_a_clear_error() -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     with pytest.raises(ImageError, match="No photos"):
         reconstruct([], TINY_CHECKPOINT, CONFIG)
@@ -145,7 +145,7 @@ def test_cli_reconstruct_user_errors_exit_2(tmp_path, capsys) -> None:
 
 
 def test_image_size_must_match_the_model(tiny_model) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     config = ReconstructConfig(
         inference=InferenceConfig(image_size=512, device="cpu"), refine=RefineConfig(enabled=False)

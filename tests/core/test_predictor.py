@@ -10,8 +10,8 @@ import torch
 
 from core.config import InferenceConfig
 from core.errors import Cancelled, ConfigError, DeviceError, ResourceError
+from core.graphs.photos import make_pairs
 from core.inference.device import resolve_device
-from core.inference.pairs import make_pairs
 from core.inference.predictor import choose_image_size, predict_pairs
 from core.model.configs import get_config
 from core.model.dust3r import build_model

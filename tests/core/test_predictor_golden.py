@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from core.config import InferenceConfig
+from core.graphs.photos import make_pairs
 from core.inference.images import load_images
-from core.inference.pairs import make_pairs
 from core.inference.predictor import STRATEGIES, predict_pairs
 from core.model.checkpoint import load_model
 from tests.reference_data import reference, subsample, vendored

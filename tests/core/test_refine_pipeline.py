@@ -15,7 +15,7 @@ from core.cli import main as cli_main
 from core.config import AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from core.footage.align import align_shot, refine_shot, shot_align_config
 from core.geometry.photo import PhotoCrop
-from core.pipeline_refine import refine_on_photos, with_refinement
+from core.jobs.refine import refine_on_photos, with_refinement
 from core.predictions import predictions_from_pairwise
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 from tests.synthetic import evaluate, make_case
@@ -139,8 +139,8 @@ def test_reconstruct_refine_end_to_end_with_the_tiny_model(tmp_path, capsys):
     """The tiny model's random weights give a meaningless alignment: the refinement may keep any view as
     aligned, but every view has a status, kept views are named in the warnings, and the CLI prints the solve
     error or says why there is none."""
+    from core.jobs.photos import reconstruct
     from core.model.checkpoint import load_model
-    from core.pipeline import reconstruct
 
     config = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu", precision="fp32"),
                                refine=RefineConfig(enabled=True))  # fmt: skip
@@ -178,7 +178,7 @@ def test_reconstruct_footage_with_refine_keeps_the_given_lens(tmp_path):
     from dataclasses import replace
 
     from core.config import FootageConfig
-    from core.footage import reconstruct_footage
+    from core.jobs.footage import reconstruct_footage
     from core.model.checkpoint import load_model
     from tests.footage_support import shot_frames, write_sequence
 

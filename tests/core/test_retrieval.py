@@ -9,7 +9,7 @@ import torch
 from core.align.graph import connected_components
 from core.config import InferenceConfig
 from core.errors import ConfigError
-from core.inference.pairs import (
+from core.graphs.photos import (
     AUTO_COMPLETE_MAX,
     count_pairs,
     make_pairs,
@@ -18,7 +18,12 @@ from core.inference.pairs import (
     retrieval_k,
     retrieval_pairs,
 )
-from core.inference.retrieval import global_descriptors, similarity_matrix
+from core.graphs.retrieval import (
+    descriptors_from_pooled,
+    global_descriptors,
+    pooled_descriptor,
+    similarity_matrix,
+)
 from core.inference.scene import infer_scene
 from core.model.configs import get_config
 from core.model.dust3r import build_model
@@ -124,6 +129,23 @@ def test_descriptors_are_unit_pooled_centred_and_equal_for_equal_images() -> Non
     assert sim[0, 3] == pytest.approx(1.0, abs=1e-5)
     assert np.all(sim[0, [1, 2, 4]] < 0.999)
     np.testing.assert_allclose(sim, sim.T)
+
+
+def test_one_descriptor_for_photos_and_footage_frames_ignores_what_all_share() -> None:
+    """The footage graph's old expectations, on the one descriptor (numpy tokens, float64 from pooled)."""
+    rng = np.random.default_rng(1)
+    tokens = rng.normal(size=(5, 30, 16)) + 10.0  # a large component common to every frame
+    desc = descriptors_from_pooled(np.stack([pooled_descriptor(t) for t in tokens]))
+    np.testing.assert_allclose(np.linalg.norm(desc, axis=1), 1.0)
+    np.testing.assert_allclose(global_descriptors(list(tokens)), desc, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pooled_descriptor(torch.from_numpy(tokens[0][None])), pooled_descriptor(tokens[0]), rtol=1e-5
+    )
+    pooled = rng.normal(size=(6, 16))
+    shifted = descriptors_from_pooled(pooled + rng.normal(size=16) * 5)  # what every frame shares drops out
+    np.testing.assert_allclose(shifted, descriptors_from_pooled(pooled), atol=1e-12)
+    with pytest.raises(ValueError):
+        pooled_descriptor(tokens[0][0])
 
 
 class _Recorder(torch.nn.Module):

@@ -48,7 +48,7 @@ def test_a_run_that_cannot_fit_is_refused_before_any_work(command, tmp_path, lit
 
 
 def test_pipeline_guard_uses_the_models_and_pairs_and_can_be_disabled(tiny_model, monkeypatch) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     monkeypatch.setattr(guard, "available_memory", lambda: MemoryInfo(8 * 10**9, 10**6, "test"))  # 1 MB free
 
@@ -61,7 +61,7 @@ def test_pipeline_guard_uses_the_models_and_pairs_and_can_be_disabled(tiny_model
 
 def test_out_of_memory_in_the_alignment_is_a_resource_error(tiny_model, monkeypatch) -> None:
     import core.align
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     def explode(*args, **kwargs):
         raise MemoryError()
@@ -74,7 +74,7 @@ def test_out_of_memory_in_the_alignment_is_a_resource_error(tiny_model, monkeypa
 def test_disk_and_ram_pair_storage_give_the_same_reconstruction(tiny_model, tmp_path, monkeypatch) -> None:
     import tempfile
 
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the scratch file's folder
     results = {}
@@ -88,7 +88,7 @@ def test_disk_and_ram_pair_storage_give_the_same_reconstruction(tiny_model, tmp_
 
 
 def test_auto_graph_on_many_photos_uses_retrieval(tiny_model, tmp_path, caplog) -> None:
-    from core.pipeline import reconstruct
+    from core.jobs.photos import reconstruct
 
     rng = np.random.default_rng(0)
     paths = []

@@ -12,7 +12,7 @@ from core.cli import main
 from core.geometry.cameras import depth_to_cam_points, pixel_grid
 from core.geometry.distortion import project_distorted
 from core.geometry.transforms import invert_rigid, transform_points
-from core.inference.pairs import make_pairs
+from core.graphs.photos import make_pairs
 from tests.synthetic import evaluate, graph_edges, gt_estimate, load_case, make_case, save_case
 from tests.synthetic.case import scene_prims
 from tests.synthetic.metrics import gt_world_points

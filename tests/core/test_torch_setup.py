@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core import torch_setup
 from core.errors import Cancelled, DependencyError
-from core.io import torch_setup
-from core.io.torch_setup import TorchBuild
+from core.torch_setup import TorchBuild
 from tests.packaging_support import DUMMY_DIST, DUMMY_MODULE, build_dummy_wheel, isolated_pip_env
 
 NVIDIA_SMI_SAMPLE = """\

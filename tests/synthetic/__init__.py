@@ -2,7 +2,7 @@
 
 ``from tests.synthetic import make_case, evaluate, gt_estimate`` (the repository root is on ``sys.path``;
 ``tests/conftest.py`` puts it there). Numpy only, plus ``core.geometry`` (rays, lens model) and
-``core.inference.pairs`` (scene graphs); ``evaluate`` uses SciPy's k-d tree for the Chamfer distance.
+``core.graphs.photos`` (scene graphs); ``evaluate`` uses SciPy's k-d tree for the Chamfer distance.
 
 Modules: ``scenes`` (primitives, materials, camera paths), ``render`` (ray casting, anti-aliased procedural
 shading), ``predictions`` (pair predictions and their noise model), ``metrics`` (``evaluate``,

@@ -17,7 +17,7 @@ dist       (N, 2)         float64 radial distortion ``(k1, k2)`` of each view (z
 meta       ()             str     JSON: scene, n, noise, size, seed, graph, k1, k2, scene_scale,
                                   bg_ids (background primitives), generator, version
 -- with ``preds`` (one row per ORDERED pair ``e = (i, j)``, see ``predictions``) --
-edges      (E, 2)         int32   ``(i, j)``, order of ``core.inference.pairs.make_pairs``
+edges      (E, 2)         int32   ``(i, j)``, order of ``core.graphs.photos.make_pairs``
 pred_i     (E, H, W, 3)   float32 view i's pointmap in camera i's frame, times the pair scale
 pred_j     (E, H, W, 3)   float32 view j's pointmap in camera i's frame, times the pair scale
 conf_i     (E, H, W)      float32 confidence of pred_i in [1, 50]

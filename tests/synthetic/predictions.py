@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from core.geometry.distortion import project_distorted
-from core.inference.pairs import make_pairs
+from core.graphs.photos import make_pairs
 
 from .scenes import rotation_from_rotvec
 
@@ -42,7 +42,7 @@ DEG = math.pi / 180.0
 
 
 def graph_edges(n: int, graph: str) -> np.ndarray:
-    """``(E, 2)`` int32 ordered pairs of a scene graph (``core.inference.pairs.make_pairs`` order).
+    """``(E, 2)`` int32 ordered pairs of a scene graph (``core.graphs.photos.make_pairs`` order).
 
     Besides the graphs of ``make_pairs`` (``complete``, ``swin-K[-noncyclic]``, ``logwin-K[-noncyclic]``,
     ``oneref-R``), ``pairs:0-1,1-2,...`` names the unordered pairs (sorted, then the reversed ones follow).

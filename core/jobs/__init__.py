@@ -1,0 +1,1 @@
+"""Whole jobs of the core: photos (reconstruct), footage, the refinement stage, and the run plan."""

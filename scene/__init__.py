@@ -1,0 +1,1 @@
+"""Building and reading Blender datablocks: reconstructions, cameras, points, surfaces, footage cameras."""
