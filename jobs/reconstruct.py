@@ -108,7 +108,8 @@ class JobRequest(TaskRequest):
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
             + ("" if solve is None else f", solve error {solve:.2f} px")
         )
-        if any(recon.refine_status):  # "solve error 0.21 px, worst camera 'img7' ±0.6 px (two-view tracks only)"
+        # "solve error 0.21 px, worst camera 'img7' ±0.6 px (two-view tracks only)"
+        if any(recon.refine_status):
             from ..core.refine.summary import refine_summary
 
             names = [Path(p).stem for p in recon.image_paths]
