@@ -42,6 +42,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from core.config import InferenceConfig  # noqa: E402
 from core.resources.memory import estimate_run, format_bytes  # noqa: E402
 from core.resources.network_cost import decode_flops, encode_flops  # noqa: E402
 
@@ -198,7 +199,14 @@ def full_batches(args: argparse.Namespace) -> int:
     print("\n".join(lines), flush=True)
     for b in args.full_batches:
         out = _subprocess(["--full-child", str(b)])
-        est = estimate_run([(W, H)] * b, 0, FULL, "fp32", "cpu", with_result=False, batch_size=b)
+        est = estimate_run(
+            [(W, H)] * b,
+            0,
+            FULL,
+            InferenceConfig(precision="fp32", batch_size=b),
+            device="cpu",
+            with_result=False,
+        )
         row = (f"| {b} | {format_bytes(out['peak'])} | {format_bytes(est.peak_ram_bytes)} | "
                f"{est.peak_ram_bytes / out['peak']:.2f} | {out['encode_s']:.1f} | {out['decode_s']:.1f} |")  # fmt: skip
         lines.append(row)
@@ -241,8 +249,21 @@ def report(args: argparse.Namespace) -> int:
             ]
             out = _subprocess(argv + (["--clean"] if n <= args.clean_max else []))
         pairs = out["pairs"]
-        est = estimate_run([(W, H)] * n, pairs, TINY, "fp32", "cpu", storage=args.storage, keep_model=True)
-        est_full = estimate_run([(W, H)] * n, pairs, FULL, "fp32", "cpu", storage=est.storage)
+        est = estimate_run(
+            [(W, H)] * n,
+            pairs,
+            TINY,
+            InferenceConfig(precision="fp32", pair_storage=args.storage),
+            device="cpu",
+            keep_model=True,
+        )
+        est_full = estimate_run(
+            [(W, H)] * n,
+            pairs,
+            FULL,
+            InferenceConfig(precision="fp32", pair_storage=est.storage),
+            device="cpu",
+        )
         marks = out["marks"]
         network = marks.get("Aligning", out["total"]) - marks.get("Encoding", 0.0)
         align = marks.get("Cleaning", marks.get("Done", out["total"])) - marks.get("Aligning", 0.0)

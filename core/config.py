@@ -9,11 +9,13 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .geometry.photo import FILM_LONG_SIDE_MM
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PAIR_STORAGES = ("auto", "ram", "disk")
-IMAGE_SIZES = (512, 224)
+IMAGE_SIZES = (512, 224)  # the network image sizes of the official checkpoints (long side / square)
+DEFAULT_MIN_CONF = 3.0  # confidence threshold: alignment, exports, the points shown in Blender
 FOCAL_PRIORS = ("none", "exif", "mm")
 DISTORTION_MODELS = ("none", "k1", "k1k2")
 ROBUST_LOSSES = ("soft_l1", "huber", "cauchy", "linear")
@@ -94,7 +96,7 @@ class AlignConfig:
     fast_pixels: int = 1024
     fast_tol: float = 1e-3
     focal_mode: str = "weiszfeld"
-    min_conf: float = 3.0
+    min_conf: float = DEFAULT_MIN_CONF
     shared_focal: bool = False
     known_focals: tuple[float | None, ...] | None = None
     known_poses: tuple[object | None, ...] | None = None
@@ -227,7 +229,7 @@ class ReconstructConfig:
 
 
 FILL_MODES = ("localise", "interpolate", "none")
-DEFAULT_SENSOR_WIDTH_MM = 36.0
+DEFAULT_SENSOR_WIDTH_MM = FILM_LONG_SIDE_MM  # the film back when the footage does not say
 # Footage pairs: each frame with the frames 1, 2, 4, ... 32 later (docs: core/graphs/temporal.py).
 DEFAULT_TEMPORAL_OFFSETS = (1, 2, 4, 8, 16, 32)
 

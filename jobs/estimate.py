@@ -63,12 +63,7 @@ def estimate_photos(paths: list[str], config, device: str) -> SidebarEstimate:
     from ..core.resources.guard import check_fits
 
     estimate = plan_run(
-        photo_sizes(paths),
-        config.inference,
-        device=device,
-        align_method=config.align.method,
-        fast_pixels=config.align.fast_pixels,
-        refine=config.refine.enabled,
+        photo_sizes(paths), config.inference, config.align, device=device, refine=config.refine.enabled
     )
     problem = ""
     if config.inference.check_memory:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..core.config import DEFAULT_MIN_CONF
 from ..jobs.export import ExportRequest
 from ..jobs.task_operator import TaskOperator
 from ..scene.objects import context_root
@@ -45,7 +46,7 @@ class DUST3R_OT_export_reconstruction(TaskOperator, bpy.types.Operator):
         default=True,
     )
     min_conf: FloatProperty(
-        name="Min Confidence", description="Export points above this", default=3.0, min=0.0
+        name="Min Confidence", description="Export points above this", default=DEFAULT_MIN_CONF, min=0.0
     )
     max_points: IntProperty(name="Max Points", description="0: all", default=0, min=0)
     overwrite: BoolProperty(

@@ -9,12 +9,7 @@ import bpy
 from mathutils import Matrix
 
 from ..scene import orientation
-from ..scene.level_scale import (
-    NO_ROOT,
-    camera_frames,
-    confident_points_in_root,
-    uniform_scale,
-)
+from ..scene.level_scale import NO_ROOT, camera_frames, confident_points_in_root, uniform_scale
 from ..scene.objects import context_root
 
 

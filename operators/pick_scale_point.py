@@ -6,11 +6,7 @@ import bpy
 import numpy as np
 from bpy.props import EnumProperty
 
-from ..scene.level_scale import (
-    NO_ROOT,
-    SCALE_POINTS_KEY,
-    root_from_world,
-)
+from ..scene.level_scale import NO_ROOT, SCALE_POINTS_KEY, root_from_world
 from ..scene.objects import context_root
 
 

@@ -9,12 +9,7 @@ from mathutils import Matrix
 
 from ..addon import Role, role_of
 from ..scene import orientation
-from ..scene.level_scale import (
-    NO_ROOT,
-    SCALE_POINTS_KEY,
-    matrix_array,
-    selected_cameras,
-)
+from ..scene.level_scale import NO_ROOT, SCALE_POINTS_KEY, matrix_array, selected_cameras
 from ..scene.objects import camera_objects, context_root, find_root
 
 

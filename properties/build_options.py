@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.config import DEFAULT_MIN_CONF
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -19,7 +21,7 @@ class BuildOptions:
         name: base name of the collection and its objects (default: the photo folder's name).
     """
 
-    conf_threshold: float = 3.0
+    conf_threshold: float = DEFAULT_MIN_CONF
     point_radius: float = 0.0
     surfaces: bool = False
     name: str | None = None

@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty
 
-from ..core.config import DEVICES, PRECISIONS, AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
+from ..core.config import (
+    DEVICES,
+    FOCAL_MM_RANGE,
+    PRECISIONS,
+    AlignConfig,
+    InferenceConfig,
+    ReconstructConfig,
+    RefineConfig,
+)
 from .build_options import BuildOptions
 
 _INFERENCE = InferenceConfig()
@@ -84,7 +92,6 @@ ESTIMATE_SETTINGS = ("image_size", "scene_graph", "graph_window")
 # silently but reaches the core's validation, which refuses it with a message (a window wider than the
 # photo count is just "complete"; a focal outside the range is a typo).
 MAX_GRAPH_WINDOW = 64
-FOCAL_MM_RANGE = (1.0, 5000.0)
 
 
 def _default_graph() -> tuple[str, int]:

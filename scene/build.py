@@ -25,6 +25,7 @@ import bpy
 import numpy as np
 
 from ..addon import ROLE_KEY, Role
+from ..core.config import DEFAULT_SENSOR_WIDTH_MM
 from ..core.geometry.blender_camera import blender_camera_from_opencv
 from ..properties.build_options import BuildOptions
 from . import cameras, footage_camera, geonodes, points, surfaces
@@ -147,7 +148,7 @@ def default_footage(recon) -> FootageBuild:
         fps_rational=None,
         footage_path=str(recon.image_paths[0]),
         footage_kind="video" if len(set(recon.image_paths)) == 1 else "sequence",
-        sensor_width_mm=36.0,
+        sensor_width_mm=DEFAULT_SENSOR_WIDTH_MM,
         sensor_width_assumed=True,
         focal_mm=float("nan"),
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.config import DEFAULT_SENSOR_WIDTH_MM
+
 log = logging.getLogger(__name__)
 
 RECONSTRUCTED = (
@@ -93,14 +95,14 @@ class FootageBuild:
         rate = tuple(int(v) for v in np.asarray(arrays.get("fps_rational", (0, 0))).reshape(-1)[:2])
         footage = str(arrays.get("footage_path", recon.image_paths[0]))
         kind = str(arrays.get("footage_kind", "video" if len(set(recon.image_paths)) == 1 else "sequence"))
-        sensor = float(arrays.get("sensor_width_mm", 36.0))
+        sensor = float(arrays.get("sensor_width_mm", DEFAULT_SENSOR_WIDTH_MM))
         return cls(
             status=status,
             notes=notes,
             fps_rational=rate if len(rate) == 2 and min(rate) > 0 else None,
             footage_path=footage,
             footage_kind=kind,
-            sensor_width_mm=sensor if np.isfinite(sensor) and sensor > 0 else 36.0,
+            sensor_width_mm=sensor if np.isfinite(sensor) and sensor > 0 else DEFAULT_SENSOR_WIDTH_MM,
             sensor_width_assumed=bool(arrays.get("sensor_width_assumed", "sensor_width_mm" not in arrays)),
             focal_mm=float(arrays.get("focal_mm", np.nan)),
             clip_path=clip_file(kind, footage, recon.image_paths),

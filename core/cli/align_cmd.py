@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import DISTORTION_MODELS, AlignConfig, RefineConfig
+from ..config import DEFAULT_MIN_CONF, DISTORTION_MODELS, AlignConfig, RefineConfig
 from ..errors import AlignmentError, ConfigError
 from ..io.atomic import save_npz
 from ..io.output_paths import check_output_file
@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--focal-mode", choices=("weiszfeld", "median"), default="weiszfeld")
     parser.add_argument("--method", choices=("fast", "paper"), default="fast")
     parser.add_argument(
-        "--min-conf", type=float, default=3.0, help="ignore pixels with a confidence at or below"
+        "--min-conf", type=float, default=DEFAULT_MIN_CONF, help="ignore pixels with a confidence at or below"
     )
     parser.add_argument("--shared-focal", action="store_true", help="all views share one focal length")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""``python -m core reconstruct``: photos (or footage, :mod:`core.footage.cli`) -> RESULT.npz (INTERFACES.md).
+"""``python -m core reconstruct``: photos (or footage, :mod:`core.cli.footage`) -> RESULT.npz (INTERFACES.md).
 
 The defaults are the Blender operator's defaults (both come from :mod:`core.config`), so the same settings
 give the same result in Blender and on the command line.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import (
     DISTORTION_MODELS,
+    IMAGE_SIZES,
     PAIR_STORAGES,
     AlignConfig,
     InferenceConfig,
@@ -20,8 +21,8 @@ from ..config import (
     RefineConfig,
 )
 from ..errors import ConfigError
-from ..footage.cli import add_footage_arguments, is_footage, report_lines, run_footage
 from ..io.output_paths import check_output_file
+from .footage import add_footage_arguments, is_footage, report_lines, run_footage
 from .infer_cmd import add_network_options, precision_from_args
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="result file: a .npz name, used exactly as given, checked before any work, replaced atomically",
     )
     parser.add_argument(
-        "--size", type=int, choices=(512, 224), default=None, help="network image size (default: the model's)"
+        "--size",
+        type=int,
+        choices=IMAGE_SIZES,
+        default=None,
+        help="network image size (default: the model's)",
     )
     add_network_options(parser, _DEFAULT_INFERENCE)
     parser.add_argument("--pair-storage", choices=PAIR_STORAGES, default=_DEFAULT_INFERENCE.pair_storage,

@@ -159,7 +159,7 @@ def write_video_frames(
         ExportError: the video cannot be decoded, has no such frame, or frames of another size than ``size``.
     """
     from ..footage import open_footage
-    from ..footage.errors import FootageError
+    from ..footage.read.errors import FootageError
 
     wanted: dict[int, list[Path]] = {}
     for number, path in zip(frame_numbers, dest, strict=True):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import DEFAULT_MIN_CONF
 from ..errors import ConfigError
 from ..geometry.cameras import pixel_grid
 from ..geometry.photo import photo_from_net_pixels
@@ -23,7 +24,6 @@ from .scene import ExportScene, subsample_indices
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MIN_CONF = 3.0
 _REQUIRED = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
 _PER_VIEW = ("depth", "pts3d", "conf", "colors")
 

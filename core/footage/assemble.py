@@ -18,7 +18,7 @@ from ..align_uncertainty import aligned_uncertainty_px
 from ..config import FootageConfig
 from ..geometry.photo import K_photo_from_K_net
 from ..result import Reconstruction
-from .align import Refinement
+from .align import ShotRefinement
 from .lens import ShotLens
 from .localise import Localisation
 from .plan import DecodedFrames, FramePlan
@@ -37,7 +37,7 @@ class KeyReconstruction:
     keys: list[int]
     aligned: AlignmentResult
     conf: list[np.ndarray]
-    refinement: Refinement
+    refinement: ShotRefinement
     loop_pairs: list[tuple[int, int]]
 
     def nearest(self, frame: int, count: int) -> list[int]:

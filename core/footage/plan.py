@@ -11,8 +11,8 @@ import numpy as np
 from ..config import FootageConfig
 from ..geometry.photo import PhotoCrop
 from ..progress import ProgressFn
-from .errors import FootageError
 from .frames import FrameCheck, check_frames, prepare_frame
+from .read.errors import FootageError
 from .read.sequence import format_ranges
 from .read.source import FootageSource
 from .selection import frames_in_range, select_frames

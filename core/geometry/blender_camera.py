@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .photo import FILM_LONG_SIDE_MM
 from .transforms import invert_rigid
 
-SENSOR_MM = 36.0  # the 35 mm film frame's long side, attached to the photo's long side
+SENSOR_MM = FILM_LONG_SIDE_MM  # the 35 mm film frame's long side, attached to the photo's long side
 
 BLENDER_WORLD_FROM_OPENCV_WORLD = np.array(
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]

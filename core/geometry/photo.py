@@ -21,8 +21,10 @@ from .cameras import intrinsics_matrix
 # * EXIF FocalLengthIn35mmFilm: the 35 mm equivalent, defined on the DIAGONAL of the 36 x 24 mm full frame
 #   (43.27 mm), so focal / 43.27 mm = focal_px / diagonal_px. The two agree only for 3:2 photos; the long-side
 #   rule is 4 % off for 4:3 photos and 5 % for 16:9.
+# The one definition of the film back (36 mm, the 35 mm frame's long side): the core's and Blender's default.
 FILM_LONG_SIDE_MM = 36.0
-FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # 43.267 mm
+FILM_SHORT_SIDE_MM = 24.0
+FULL_FRAME_DIAGONAL_MM = math.hypot(FILM_LONG_SIDE_MM, FILM_SHORT_SIDE_MM)  # 43.267 mm
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from ..config import IMAGE_SIZES
 from ..errors import ConfigError, ImageError
 from ..geometry.photo import PhotoCrop
 from .photo_files import (  # noqa: F401  (MIN_PHOTO_SIDE: re-exported, callers read it here)
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 
 PATCH_SIZE = 16
 MIN_SIDE = PATCH_SIZE
-SUPPORTED_SIZES = (512, 224)
+SUPPORTED_SIZES = IMAGE_SIZES
 # File name suffixes Pillow reads out of the box; HEIC/HEIF need the optional pillow-heif package.
 BASE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp"}

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import FootageConfig
-from ..footage.align import align_shot, refine_shot, shot_align_config
+from ..footage.align import align_shot, shot_align_config
 from ..footage.assemble import KeyReconstruction, assemble_result
-from ..footage.errors import FootageError
 from ..footage.lens import ShotLens
 from ..footage.localise import (
     Correspondences,
@@ -28,12 +27,14 @@ from ..footage.localise import (
     pair_correspondences,
 )
 from ..footage.plan import DecodedFrames, decode_frames, plan_frames
+from ..footage.read.errors import FootageError
 from ..footage.read.source import FootageSource, open_footage
 from ..footage.result import FootageResult
 from ..graphs.temporal import footage_pairs, loop_closure_pairs
 from ..inference.images import normalize_rgb8
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from ..torch_setup import require_torch
+from .refine import refine_shot
 
 log = logging.getLogger(__name__)
 

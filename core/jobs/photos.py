@@ -122,8 +122,9 @@ def reconstruct(
     from .plan import RunGuard, photo_sizes
 
     device = resolve_device(config.inference.device)
-    guard = RunGuard(photo_sizes(paths), config.inference, device.type, keep_model=model is not None,
-                     align_method=config.align.method, fast_pixels=config.align.fast_pixels)  # fmt: skip
+    guard = RunGuard(
+        photo_sizes(paths), config.inference, device.type, config.align, keep_model=model is not None
+    )
     loaded_here = model is None
     if loaded_here:
         guard.check()  # with the heaviest model of the size: before any work

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from ..config import InferenceConfig
+from ..config import AlignConfig, InferenceConfig
 from ..model.configs import ModelConfig
 from ..resources.guard import check_fits
-from ..resources.memory import RunEstimate, estimate_run
+from ..resources.memory import Machine, RunEstimate, estimate_run
 
 logger = logging.getLogger(__name__)
 
@@ -36,23 +37,22 @@ def photo_sizes(paths: Sequence[str | Path]) -> list[tuple[int, int]]:
 def plan_run(
     sizes: Sequence[tuple[int, int]],
     config: InferenceConfig,
+    align: AlignConfig | None = None,
     model_config: ModelConfig | None = None,
     pairs: Sequence[tuple[int, int]] | None = None,
     device: str = "cpu",
     keep_model: bool = False,
     with_result: bool = True,
-    align_method: str = "fast",
-    fast_pixels: int = 1024,
     sequence: bool = False,
     refine: bool = False,
 ) -> RunEstimate:
     """The :class:`RunEstimate` of a run over photos of ``sizes`` (``(W0, H0)``) with ``config``.
 
     Args:
+        align: the alignment settings (defaults when None: ``infer`` aligns nothing).
         pairs: the chosen pairs when known; else the graph's count (an upper bound for retrieval).
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
-        keep_model, with_result, align_method, fast_pixels, refine: see
-            :func:`~core.resources.memory.estimate_run`.
+        keep_model, with_result, refine: see :func:`~core.resources.memory.estimate_run`.
     """
     from ..graphs.photos import count_pairs
 
@@ -64,17 +64,13 @@ def plan_run(
         sizes,
         num_pairs,
         model_config,
-        config.precision,
+        config if model_config is None else replace(config, image_size=None),  # a model knows its size
+        align,
         device,
-        image_size=config.image_size if model_config is None else None,
-        batch_size=config.batch_size,
-        storage=config.pair_storage,
-        align_method=align_method,
-        fast_pixels=fast_pixels,
         keep_model=keep_model,
         with_result=with_result,
+        machine=Machine(available_vram_bytes=vram),
         refine=refine,
-        available_vram_bytes=vram,
     )
 
 
@@ -109,18 +105,18 @@ class RunGuard:
         sizes: Sequence[tuple[int, int]],
         config: InferenceConfig,
         device: str,
+        align: AlignConfig | None = None,
         keep_model: bool = False,
         with_result: bool = True,
-        align_method: str = "fast",
-        fast_pixels: int = 1024,
         sequence: bool = False,
     ) -> None:
-        self.sizes, self.config, self.device = list(sizes), config, device
-        self.options = dict(keep_model=keep_model, with_result=with_result, align_method=align_method,
-                            fast_pixels=fast_pixels, sequence=sequence)  # fmt: skip
+        self.sizes, self.config, self.device, self.align = list(sizes), config, device, align
+        self.options = dict(keep_model=keep_model, with_result=with_result, sequence=sequence)
 
     def check(self, model_config: ModelConfig | None = None, pairs=None) -> RunEstimate:
         """Estimate (the heaviest model of the size when ``model_config`` is None; the graph's pair count
         when ``pairs`` is None) and refuse the run when it does not fit."""
-        estimate = plan_run(self.sizes, self.config, model_config, pairs, self.device, **self.options)
+        estimate = plan_run(
+            self.sizes, self.config, self.align, model_config, pairs, self.device, **self.options
+        )
         return guard_run(estimate, self.config.check_memory)

@@ -17,7 +17,9 @@ from dataclasses import replace
 import numpy as np
 
 from ..align.result import AlignmentResult
+from ..align_uncertainty import aligned_uncertainty_px
 from ..config import AlignConfig, RefineConfig
+from ..footage.align import ShotRefinement
 from ..progress import ProgressFn, check_cancel, no_progress
 from ..result import Reconstruction
 
@@ -124,3 +126,37 @@ def refine_frames(
     for line in refinement.warnings:
         logger.warning("refinement: %s", line)
     return refinement
+
+
+def refine_shot(
+    aligned: AlignmentResult,
+    images: Sequence,
+    config: AlignConfig,
+    refine: RefineConfig | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> ShotRefinement:
+    """The refinement step of a shot: :mod:`core.refine` on the frames' network images.
+
+    Args:
+        aligned: the shot's alignment; images: per view ``k``, ``images[k].rgb`` ``(H, W, 3)`` uint8, its
+            network image; config: the shot's alignment config (:func:`~core.footage.align.shot_align_config`: one shared focal,
+            the artist's focal fixed when given; the refinement keeps both).
+        refine: the refinement's settings; ``None`` or ``enabled=False`` (or one frame): the alignment
+            unchanged, no distortion, no solve error, the alignment's uncertainty.
+
+    The frames that are localised afterwards are posed against what this returns.
+    """
+    n = aligned.num_views
+    if refine is None or not refine.enabled or n < 2:
+        return ShotRefinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan),
+                              uncertainty_px=aligned_uncertainty_px(aligned.intrinsics()), status=("",) * n)  # fmt: skip
+    refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
+    return ShotRefinement(
+        aligned=refinement.alignment,
+        dist=refinement.dist,
+        solve_error_px=refinement.solve_error_px,
+        uncertainty_px=refinement.uncertainty_px,
+        status=refinement.notes,
+        warnings=refinement.warnings,
+    )

@@ -34,6 +34,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..config import AlignConfig, InferenceConfig
 from ..model.configs import MODEL_CONFIGS, ModelConfig, get_config
 from .hardware import MemoryInfo, available_memory, cpu_has_bf16_flags
 
@@ -292,25 +293,30 @@ def _seconds(run: _Run, gpu_tflops: float | None, matmul_gflops: float | None) -
     return flops / speed + slower * align, where
 
 
+@dataclass(frozen=True)
+class Machine:
+    """What the machine offers, when the caller knows it (tests, benchmarks, the GPU's free memory);
+    None: found out (free RAM from :func:`~.hardware.available_memory`, the CPU's matmul speed measured once
+    in about 30 ms, no GPU figures)."""
+
+    available_ram_bytes: int | None = None  # for the ``auto`` storage decision
+    available_vram_bytes: int | None = None
+    gpu_tflops: float | None = None  # the GPU's effective speed
+    matmul_gflops: float | None = None  # this CPU's float32 matmul speed
+
+
 def estimate_run(
     photo_sizes: Sequence[tuple[int, int]],
     num_pairs: int | Sequence[tuple[int, int]],
     model: str | ModelConfig | None = None,
-    precision: str = "auto",
+    inference: InferenceConfig | None = None,
+    align: AlignConfig | None = None,
     device: str = "cpu",
     *,
-    image_size: int | None = None,
-    batch_size: int | None = None,
-    storage: str = "auto",
-    align_method: str = "fast",
-    fast_pixels: int = 1024,
     keep_model: bool = False,
     with_result: bool = True,
+    machine: Machine | None = None,
     refine: bool = False,
-    available_ram_bytes: int | None = None,
-    available_vram_bytes: int | None = None,
-    gpu_tflops: float | None = None,
-    matmul_gflops: float | None = None,
 ) -> RunEstimate:
     """Estimate peak RAM, peak GPU memory and time of a run.
 
@@ -318,34 +324,38 @@ def estimate_run(
         photo_sizes: ``(W0, H0)`` of every photo (the original files; network sizes are derived).
         num_pairs: the number of ordered pairs, or the pairs themselves (then the per-view load is exact).
         model: a registry name or :class:`ModelConfig`; None = the heaviest official model of the size.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``; device: ``cpu``, ``cuda`` or ``mps``
-            (``auto`` is taken as the CPU: the caller knows better when a GPU is there).
-        image_size: 512 or 224 (default: the model's).
-        batch_size: pairs per decode (default 4; on a GPU the predictor fits it to the free memory).
-        storage: ``ram``, ``disk`` or ``auto`` (disk when the RAM store would not fit comfortably).
-        align_method, fast_pixels: the alignment settings (``AlignConfig``).
+        inference: the run's :class:`~core.config.InferenceConfig` (defaults when None): its ``precision``
+            (``auto``, ``fp32``, ``bf16``, ``fp16``), ``image_size`` (512 or 224; None: the model's),
+            ``batch_size`` (pairs per decode; None: 4, on a GPU the predictor fits it to the free memory) and
+            ``pair_storage`` (``ram``, ``disk`` or ``auto``: disk when the RAM store would not fit).
+        align: the run's :class:`~core.config.AlignConfig` (``method``, ``fast_pixels``; defaults when None).
+        device: ``cpu``, ``cuda`` or ``mps`` (``auto`` is taken as the CPU: the caller knows better when a GPU
+            is there).
         keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
         with_result: False for ``infer``, which writes each pair as it comes and runs no alignment.
+        machine: what the machine offers, when known (:class:`Machine`).
         refine: the camera refinement runs after the alignment (its time is added).
-        available_ram_bytes: for the ``auto`` storage decision (default: the machine's free RAM).
-        available_vram_bytes, gpu_tflops: the GPU's free memory and effective speed when known.
-        matmul_gflops: this CPU's float32 matmul speed (default: measured once, about 30 ms).
     """
     if not photo_sizes:
         raise ValueError("an estimate needs at least one photo")
-    config = resolve_model(model, image_size)
-    size = image_size or (224 if config.img_size == 224 else 512)
+    inference = inference or InferenceConfig()
+    align = align or AlignConfig()
+    machine = machine or Machine()
+    available_vram_bytes = machine.available_vram_bytes
+    config = resolve_model(model, inference.image_size)
+    size = inference.image_size or (224 if config.img_size == 224 else 512)
     device = "cpu" if device == "auto" else str(device).split(":")[0]
     sizes = [net_size(s, size) for s in photo_sizes]
     count, max_slots = _degrees(len(sizes), num_pairs)
-    run = _Run(sizes, count, max_slots, config, resolve_precision_name(precision, device), device,
-               batch_size or 4, fast_pixels, align_method, keep_model, refine and with_result)  # fmt: skip
-    in_ram = _choose_storage(run, storage, with_result, available_ram_bytes)
+    run = _Run(sizes, count, max_slots, config, resolve_precision_name(inference.precision, device), device,
+               inference.batch_size or 4, align.fast_pixels, align.method, keep_model,
+               refine and with_result)  # fmt: skip
+    in_ram = _choose_storage(run, inference.pair_storage, with_result, machine.available_ram_bytes)
     phases = _phases(run, in_ram, with_result)
     phase, parts = max(phases.items(), key=lambda kv: sum(kv[1].values()))
     peak = RUNTIME_BYTES + ALLOCATOR_OVERHEAD * (sum(parts.values()) - RUNTIME_BYTES)
     disk = 0 if in_ram or not with_result else _store_bytes(run)
-    seconds, where = _seconds(run, gpu_tflops, matmul_gflops)
+    seconds, where = _seconds(run, machine.gpu_tflops, machine.matmul_gflops)
     vram = _vram(run)
     shown = vram if device != "cpu" else peak
     explanation = f"{count:,} pairs, about {format_bytes(shown)}, about {format_seconds(seconds)} {where}"

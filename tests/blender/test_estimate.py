@@ -38,7 +38,9 @@ def test_choosing_a_folder_estimates_the_run_as_the_guard_does(addon, three_phot
     plan = addon.submodule("core.jobs.plan")
     config = addon.submodule("properties.settings").make_config(settings, "cpu")
     photos = sorted(str(p) for p in three_photos.iterdir())
-    expected = plan.plan_run(plan.photo_sizes(photos), config.inference, device="cpu").explanation
+    expected = plan.plan_run(
+        plan.photo_sizes(photos), config.inference, config.align, device="cpu"
+    ).explanation
     assert settings.estimate_text == expected and expected.startswith("6 pairs, about ")
     assert settings.estimate_problem == ""
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from core.config import AlignConfig
-from core.footage.align import align_shot, refine_shot
+from core.footage.align import align_shot
 from core.footage.localise import Correspondences, default_inlier_px, localise_frame, pair_correspondences
 from core.graphs.temporal import temporal_pairs
+from core.jobs.refine import refine_shot
 from core.predictions import PairPrediction
 from tests.synthetic import evaluate, make_case, pose_fit
 

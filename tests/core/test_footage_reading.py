@@ -12,8 +12,8 @@ import pytest
 from core.color import srgb_from_linear
 from core.errors import Cancelled, ConfigError, DependencyError
 from core.footage import ArraySource, open_footage, read_footage_info
-from core.footage.errors import FootageError
 from core.footage.read.av_support import rgb8_from_float
+from core.footage.read.errors import FootageError
 from core.footage.read.sequence import format_ranges, parse_numbered
 from core.footage.selection import select_frames, spread
 from tests.footage_support import shot_frames, write_exr, write_sequence, write_video

@@ -283,6 +283,96 @@ def test_core_keeps_its_layers() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+# The core's floors, bottom up: a module may import modules of its own floor and of the floors below, never
+# one above (a lazy import inside a function counts). The longest matching prefix gives a module's floor.
+CORE_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("core.errors",),
+    ("core.progress", "core.color", "core.geometry", "core.model"),  # leaves: geometry and the network
+    (
+        "core.config",
+        "core.io",
+        "core.torch_setup",
+    ),  # settings, files (atomic writes, checkpoints), torch set-up
+    ("core.predictions", "core.result", "core.graphs"),  # basic data types; which pairs the network sees
+    ("core.resources",),  # what the machine has, what a run needs
+    ("core.inference", "core.align"),  # the network runner and its backends; global alignment
+    ("core.refine", "core.footage"),  # sub-pixel refinement; footage maths and reading
+    ("core.export",),
+    ("core.jobs",),  # whole jobs: photos, footage, the refinement stage, the plan
+    ("core.cli",),
+    ("core", "core.__main__"),
+)
+# The Blender side's floors, bottom up (``addon`` is the shared leaf everyone may use; core is below all).
+BLENDER_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("addon",),
+    ("core",),
+    ("properties",),
+    ("scene",),
+    ("jobs",),
+    ("operators",),
+    ("panels",),
+    ("__init__",),
+)
+
+
+def floor_of(module: str, floors: tuple[tuple[str, ...], ...]) -> int:
+    """Index of ``module``'s floor in ``floors`` (longest matching dotted prefix)."""
+    best, level = -1, None
+    for index, names in enumerate(floors):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and len(name) > best:
+                best, level = len(name), index
+    if level is None:
+        raise KeyError(f"{module} has no floor: add its folder to the floors in tests/core/test_layout.py")
+    return level
+
+
+def test_core_never_imports_up_a_floor() -> None:
+    """Inside core, no import runs back up (CORE_FLOORS): e.g. a basic data type never imports a job."""
+    wrong = [
+        f"{module} imports {dep}"
+        for module, deps in _import_graph().items()
+        if module == "core" or module.startswith("core.")
+        for dep in deps
+        if floor_of(dep, CORE_FLOORS) > floor_of(module, CORE_FLOORS)
+    ]
+    assert not wrong, "imports up a floor of the core:\n" + "\n".join(wrong)
+
+
+def test_the_blender_side_never_imports_up_a_floor() -> None:
+    """Blender side: panels -> operators -> jobs -> scene -> properties -> core, addon usable by all."""
+    wrong = [
+        f"{module} imports {dep}"
+        for module, deps in _import_graph().items()
+        if not module.startswith("core")
+        for dep in deps
+        if _layer(dep) != "core"
+        and floor_of(_layer(dep), BLENDER_FLOORS) > floor_of(_layer(module), BLENDER_FLOORS)
+    ]
+    assert not wrong, "imports up a floor of the Blender side:\n" + "\n".join(wrong)
+
+
+def test_result_and_predictions_depend_on_nothing_above_them() -> None:
+    """The basic data types use only errors, geometry, the config and atomic file writes."""
+    allowed = ("core.errors", "core.geometry", "core.config", "core.io.atomic")
+    graph = _import_graph()
+    for module in ("core.result", "core.predictions"):
+        extra = [d for d in graph[module] if not any(d == a or d.startswith(a + ".") for a in allowed)]
+        assert not extra, f"{module} imports {extra}"
+
+
+def test_floor_rules_catch_an_import_up_and_a_lazy_loop() -> None:
+    """The rules are not vacuous: a data type importing a job is up a floor; a lazy import that closes a loop
+    is a cycle (the graph holds imports inside functions)."""
+    assert floor_of("core.jobs.photos", CORE_FLOORS) > floor_of("core.result", CORE_FLOORS)
+    assert floor_of("core.inference.backend", CORE_FLOORS) > floor_of("core.graphs.photos", CORE_FLOORS)
+    assert floor_of("operators.reconstruct", BLENDER_FLOORS) > floor_of("scene.build", BLENDER_FLOORS)
+    graph = _import_graph()
+    assert "core.inference.backend" in graph["core.jobs.photos"]  # a lazy import, inside _run_network
+    with pytest.raises(KeyError):
+        floor_of("nowhere.module", CORE_FLOORS)
+
+
 def test_import_graph_sees_the_known_edges() -> None:
     """The graph itself is right: it finds edges we know exist (so the rules above cannot pass vacuously)."""
     graph = _import_graph()
@@ -290,6 +380,7 @@ def test_import_graph_sees_the_known_edges() -> None:
     assert "core.config" in graph["properties.settings"]
     assert "properties.settings" in graph["panels.properties"]
     assert "addon" in graph["panels.sidebar"]
+    assert "core.inference.backend" in graph["core.jobs.footage"]  # lazy, inside reconstruct_footage
 
 
 def _defined_operators(path: Path) -> list[str]:

@@ -13,9 +13,9 @@ from PIL import Image
 from core.align import global_align
 from core.cli import main as cli_main
 from core.config import AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
-from core.footage.align import align_shot, refine_shot, shot_align_config
+from core.footage.align import align_shot, shot_align_config
 from core.geometry.photo import PhotoCrop
-from core.jobs.refine import refine_on_photos, with_refinement
+from core.jobs.refine import refine_on_photos, refine_shot, with_refinement
 from core.predictions import predictions_from_pairwise
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 from tests.synthetic import evaluate, make_case

@@ -9,12 +9,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config import InferenceConfig
 from core.errors import DeviceError, ResourceError
 from core.model.configs import MODEL_CONFIGS, get_config
 from core.resources import hardware
 from core.resources.guard import check_fits, is_out_of_memory, memory_errors
 from core.resources.hardware import MemoryInfo
-from core.resources.memory import RunEstimate, estimate_run, format_bytes, format_seconds, net_size
+from core.resources.memory import (
+    Machine,
+    RunEstimate,
+    estimate_run,
+    format_bytes,
+    format_seconds,
+    net_size,
+)
 from core.resources.network_cost import (
     decode_activation_bytes,
     decode_flops,
@@ -69,10 +77,14 @@ def test_net_size_matches_the_image_loader(photo) -> None:
         assert net_size(photo, size) == (h2, w2)
 
 
+def _inference(precision: str, storage: str = "auto") -> InferenceConfig:
+    return InferenceConfig(precision=precision, pair_storage=storage)
+
+
 def test_estimate_grows_with_the_pairs_and_the_disk_store_saves_ram() -> None:
-    small = estimate_run([PHOTO] * 20, 380, DPT, "fp32", "cpu", storage="ram")
-    large = estimate_run([PHOTO] * 20, 3800, DPT, "fp32", "cpu", storage="ram")
-    on_disk = estimate_run([PHOTO] * 20, 3800, DPT, "fp32", "cpu", storage="disk")
+    small = estimate_run([PHOTO] * 20, 380, DPT, _inference("fp32", "ram"), device="cpu")
+    large = estimate_run([PHOTO] * 20, 3800, DPT, _inference("fp32", "ram"), device="cpu")
+    on_disk = estimate_run([PHOTO] * 20, 3800, DPT, _inference("fp32", "disk"), device="cpu")
     assert small.peak_ram_bytes < large.peak_ram_bytes
     assert on_disk.peak_ram_bytes < large.peak_ram_bytes and on_disk.disk_bytes == 16 * 384 * 512 * 3800
     assert large.components["pair predictions"] == 16 * 384 * 512 * 3800
@@ -84,23 +96,34 @@ def test_estimate_grows_with_the_pairs_and_the_disk_store_saves_ram() -> None:
 def test_estimate_knows_the_pairs_of_each_view() -> None:
     star = [(0, j) for j in range(1, 30)] + [(j, 0) for j in range(1, 30)]
     spread = [(i, (i + 1) % 30) for i in range(30)] + [((i + 1) % 30, i) for i in range(30)]
-    a = estimate_run([PHOTO] * 30, star, DPT, "fp32", "cpu", storage="ram")
-    b = estimate_run([PHOTO] * 30, spread, DPT, "fp32", "cpu", storage="ram")
+    a = estimate_run([PHOTO] * 30, star, DPT, _inference("fp32", "ram"), device="cpu")
+    b = estimate_run([PHOTO] * 30, spread, DPT, _inference("fp32", "ram"), device="cpu")
     assert a.phase_bytes["depth maps"] > b.phase_bytes["depth maps"]  # view 0 holds 58 of the pairs
 
 
 def test_precision_device_and_model_enter_the_estimate() -> None:
-    fp32 = estimate_run([PHOTO] * 10, 90, DPT, "fp32", "cpu")
-    bf16 = estimate_run([PHOTO] * 10, 90, DPT, "bf16", "cpu")
+    fp32 = estimate_run([PHOTO] * 10, 90, DPT, _inference("fp32"), device="cpu")
+    bf16 = estimate_run([PHOTO] * 10, 90, DPT, _inference("bf16"), device="cpu")
     assert bf16.components["encoder cache"] * 2 == pytest.approx(fp32.components["encoder cache"], rel=0.01)
-    gpu = estimate_run([PHOTO] * 10, 90, DPT, "auto", "cuda", available_vram_bytes=8 * 10**9, gpu_tflops=50)
+    gpu = estimate_run(
+        [PHOTO] * 10,
+        90,
+        DPT,
+        _inference("auto"),
+        device="cuda",
+        machine=Machine(available_vram_bytes=8 * 10**9, gpu_tflops=50),
+    )
     assert (
         gpu.precision == "bf16" and gpu.peak_vram_bytes > 4 * 571_171_208 and "on the GPU" in gpu.explanation
     )
-    small_model = estimate_run([PHOTO] * 10, 90, "DUSt3R_ViTLarge_BaseDecoder_224_linear", "fp32", "cpu")
+    small_model = estimate_run(
+        [PHOTO] * 10, 90, "DUSt3R_ViTLarge_BaseDecoder_224_linear", _inference("fp32"), device="cpu"
+    )
     assert small_model.peak_ram_bytes < fp32.peak_ram_bytes
     assert (
-        estimate_run([PHOTO] * 10, 90, None, "fp32", "cpu", image_size=512).peak_ram_bytes
+        estimate_run(
+            [PHOTO] * 10, 90, None, InferenceConfig(image_size=512, precision="fp32"), device="cpu"
+        ).peak_ram_bytes
         == fp32.peak_ram_bytes
     )
     with pytest.raises(ValueError):
@@ -196,7 +219,7 @@ def test_this_machine_reports_its_memory() -> None:
 def test_memory_model_is_torch_free_and_fast() -> None:
     code = (
         "import sys, time; t = time.perf_counter(); from core.resources.memory import estimate_run; "
-        "e = estimate_run([(4032, 3024)] * 20, 380, None, 'auto', 'cpu'); "
+        "e = estimate_run([(4032, 3024)] * 20, 380, None, device='cpu'); "
         "assert 'torch' not in sys.modules, 'torch imported'; print(e.explanation)"
     )
     proc = subprocess.run(

@@ -16,8 +16,8 @@ import numpy as np
 
 from ...errors import ImageError
 from ...inference.images import open_photo
-from ..errors import FootageError
 from .av_support import import_av, rgb8_from_frame
+from .errors import FootageError
 from .sequence import EXR_SUFFIXES
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...inference.images import BASE_SUFFIXES
-from ..errors import FootageError
+from .errors import FootageError
 
 # Pillow reads the usual formats; OpenEXR goes through FFmpeg's decoder (see frames_io.py).
 EXR_SUFFIXES = frozenset({".exr"})

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...progress import ProgressFn, check_cancel, no_progress
-from ..errors import FootageError
+from .errors import FootageError
 from .image_files import read_frame_file
 from .info import FootageInfo
 from .sequence import (

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ...progress import check_cancel
-from ..errors import FootageError
 from .av_support import import_av, rgb8_from_frame
+from .errors import FootageError
 from .info import FootageInfo
 
 log = logging.getLogger(__name__)

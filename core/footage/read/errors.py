@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ImageError
+from ...errors import ImageError
 
 
 class FootageError(ImageError):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..config import FILL_MODES, FootageConfig, ReconstructConfig
 from ..errors import ConfigError
-from .result import FootageResult
+from ..footage.result import FootageResult
 
 logger = logging.getLogger(__name__)
 _FOOTAGE_ONLY = ("every", "max_frames", "start", "end", "sensor_width", "fps", "allow_gaps")
