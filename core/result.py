@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .align_uncertainty import aligned_uncertainty_px
+from .geometry.camera_uncertainty import aligned_uncertainty_px
 from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
@@ -46,7 +46,7 @@ class Reconstruction:
         uncertainty_px: ``(N,)`` float32 1-sigma reprojection uncertainty of each camera, pixels of the ORIGINAL
             photo (frame): from the refinement's bundle adjustment for refined views, the alignment's for the
             others (never 0); by default (no refinement ran) the alignment's, ``f tan(1 deg)``
-            (:func:`core.align_uncertainty.aligned_uncertainty_px`).
+            (:func:`core.geometry.camera_uncertainty.aligned_uncertainty_px`).
         refine_warnings: user-facing sentences from the refinement (views kept as aligned, views whose solve
             error is far above the others'), for the log and the UI.
         warnings: one-line, user-facing notes about the run that did not stop it (a pair of photos left out

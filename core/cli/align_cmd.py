@@ -208,7 +208,7 @@ def _refinement_arrays(refinement) -> dict[str, np.ndarray]:
 
 def _unrefined_arrays(aligned) -> dict[str, np.ndarray]:
     """``refine_status`` and ``uncertainty_px`` of cameras left as aligned (the alignment's uncertainty)."""
-    from ..align_uncertainty import aligned_uncertainty_px
+    from ..geometry.camera_uncertainty import aligned_uncertainty_px
 
     n = aligned.num_views
     return {

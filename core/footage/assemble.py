@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..align import AlignmentResult
-from ..align_uncertainty import aligned_uncertainty_px
 from ..config import FootageConfig
+from ..geometry.camera_uncertainty import aligned_uncertainty_px
 from ..geometry.photo import K_photo_from_K_net
 from ..result import Reconstruction
 from .align import ShotRefinement

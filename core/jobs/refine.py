@@ -17,9 +17,9 @@ from dataclasses import replace
 import numpy as np
 
 from ..align.result import AlignmentResult
-from ..align_uncertainty import aligned_uncertainty_px
 from ..config import AlignConfig, RefineConfig
 from ..footage.align import ShotRefinement
+from ..geometry.camera_uncertainty import aligned_uncertainty_px
 from ..progress import ProgressFn, check_cancel, no_progress
 from ..result import Reconstruction
 

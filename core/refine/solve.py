@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..align_uncertainty import ALIGNMENT_SIGMA, aligned_uncertainty_px
 from ..config import RefineConfig
+from ..geometry.camera_uncertainty import ALIGNMENT_SIGMA, aligned_uncertainty_px
 from ..geometry.transforms import rotation_angle_deg
 from .bundle import BundleProblem, BundleState, Intrinsics, Observations
 from .tracks import TrackSet
@@ -74,7 +74,7 @@ class SolveOutcome:
     residuals: ``(O, 2)`` final residuals of ``tracks.obs``, pixels.
     uncertainty: ``(N,)`` 1-sigma reprojection uncertainty of each view's camera, refinement-image pixels:
         from the adjustment's covariance for refined views; for views kept as aligned the alignment's
-        (:func:`core.align_uncertainty.aligned_uncertainty_px`), or their correspondences' error when larger.
+        (:func:`core.geometry.camera_uncertainty.aligned_uncertainty_px`), or their correspondences' error when larger.
     held_focal: ``(N,)`` bool, views whose focal the tracks did not determine: it kept the aligned value.
     """
 
