@@ -74,7 +74,8 @@ class SolveOutcome:
     residuals: ``(O, 2)`` final residuals of ``tracks.obs``, pixels.
     uncertainty: ``(N,)`` 1-sigma reprojection uncertainty of each view's camera, refinement-image pixels:
         from the adjustment's covariance for refined views; for views kept as aligned the alignment's
-        (:func:`core.geometry.camera_uncertainty.aligned_uncertainty_px`), or their correspondences' error when larger.
+        (:func:`core.geometry.camera_uncertainty.aligned_uncertainty_px`), or their correspondences' error
+        when larger.
     held_focal: ``(N,)`` bool, views whose focal the tracks did not determine: it kept the aligned value.
     """
 

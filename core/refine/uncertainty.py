@@ -6,8 +6,9 @@ directions of the gauge (a similarity of the whole scene changes no reprojection
 in the gauge that moves the cameras least (the pseudo-inverse: the same gauge in which a ground truth is
 compared, after a similarity fit of all cameras), scaled by the residual variance ``sigma^2``:
 ``Sigma = sigma^2 (S + sigma^2 D)^+``. ``D`` is the information of the alignment the refinement starts from
-(:data:`core.geometry.camera_uncertainty.ALIGNMENT_SIGMA`): a direction the tracks do not determine (a focal seen only by two-view tracks,
-depth along forward motion) keeps the alignment's uncertainty instead of an infinite or a made-up one.
+(:data:`core.geometry.camera_uncertainty.ALIGNMENT_SIGMA`): a direction the tracks do not determine (a focal
+seen only by two-view tracks, depth along forward motion) keeps the alignment's uncertainty instead of an
+infinite or a made-up one.
 
 A view's ``uncertainty_px`` is the 1-sigma reprojection uncertainty of its points due to its camera:
 ``sqrt(median over its observations of trace(J_c Sigma_c J_c^T))``, ``J_c`` the observation's derivative
