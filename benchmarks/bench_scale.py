@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -249,21 +250,9 @@ def report(args: argparse.Namespace) -> int:
             ]
             out = _subprocess(argv + (["--clean"] if n <= args.clean_max else []))
         pairs = out["pairs"]
-        est = estimate_run(
-            [(W, H)] * n,
-            pairs,
-            TINY,
-            InferenceConfig(precision="fp32", pair_storage=args.storage),
-            device="cpu",
-            keep_model=True,
-        )
-        est_full = estimate_run(
-            [(W, H)] * n,
-            pairs,
-            FULL,
-            InferenceConfig(precision="fp32", pair_storage=est.storage),
-            device="cpu",
-        )
+        sizes, fp32 = [(W, H)] * n, InferenceConfig(precision="fp32", pair_storage=args.storage)
+        est = estimate_run(sizes, pairs, TINY, fp32, device="cpu", keep_model=True)
+        est_full = estimate_run(sizes, pairs, FULL, replace(fp32, pair_storage=est.storage), device="cpu")
         marks = out["marks"]
         network = marks.get("Aligning", out["total"]) - marks.get("Encoding", 0.0)
         align = marks.get("Cleaning", marks.get("Done", out["total"])) - marks.get("Aligning", 0.0)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .errors import ConfigError
 from .geometry.camera_uncertainty import aligned_uncertainty_px
 from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
@@ -240,6 +243,57 @@ class Reconstruction:
                 colors=tuple(data[f"colors_{k}"] for k in range(n)),
                 **optional,
             )
+
+
+# THE key list of a RESULT.npz: the arrays every result has, and the per-view arrays ``<name>_<i>``.
+RESULT_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
+PER_VIEW_ARRAYS = ("depth", "pts3d", "conf", "colors")
+
+
+class ResultFileError(ConfigError):
+    """A file that is not a readable RESULT.npz. ``problem`` says what, for the caller's own wording:
+    ``missing`` (no such file), ``unreadable`` (not an npz; ``detail`` why), ``arrays`` (``missing_arrays``
+    names what it lacks, the required ones first) or ``invalid`` (wrong shapes or values; ``detail``)."""
+
+    def __init__(
+        self, path: Path, problem: str, detail: str = "", missing_arrays: Sequence[str] = ()
+    ) -> None:
+        self.path, self.problem, self.detail = path, problem, detail
+        self.missing_arrays = tuple(missing_arrays)
+        super().__init__(f"{path}: not a readable RESULT.npz ({problem}{': ' + detail if detail else ''})")
+
+
+def read_result(path: str | Path) -> Reconstruction:
+    """THE reader of a RESULT.npz (import, export, the footage build): checked, then
+    :meth:`Reconstruction.load_npz`.
+
+    Raises:
+        ResultFileError: the file is missing, not an npz, lacks arrays of :data:`RESULT_ARRAYS` or
+            :data:`PER_VIEW_ARRAYS`, or holds arrays of the wrong shape or kind (no pickle is ever loaded).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(path, "missing")
+    if not zipfile.is_zipfile(path):
+        raise ResultFileError(path, "unreadable", "not a zip archive")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = set(data.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ResultFileError(path, "unreadable", str(exc)) from exc
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data["image_paths"]) if "image_paths" in files else 0
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # e.g. an object array
+        raise ResultFileError(path, "invalid", str(exc)) from exc
+    missing = [k for k in RESULT_ARRAYS if k not in files]
+    missing += [f"{k}_{i}" for i in range(n) for k in PER_VIEW_ARRAYS if f"{k}_{i}" not in files]
+    if missing:
+        raise ResultFileError(path, "arrays", missing_arrays=missing)
+    try:
+        return Reconstruction.load_npz(path)
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ResultFileError(path, "invalid", str(exc)) from exc
 
 
 def _tidy(value: float) -> int | float:

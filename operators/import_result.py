@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import zipfile
-import zlib
 from pathlib import Path
 
 import bpy
@@ -22,6 +20,7 @@ import numpy as np
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ..core.result import RESULT_ARRAYS
 from ..properties.settings import build_options
 from ..scene import viewport
 from ..scene.build import build_reconstruction
@@ -30,7 +29,6 @@ from ..scene.footage_build import FootageBuild, locate_footage, status_lines
 log = logging.getLogger(__name__)
 
 RESULT_HINT = "a RESULT.npz written by 'python -m core reconstruct'"
-REQUIRED_ARRAYS = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
 
 
 class ResultError(ValueError):
@@ -47,42 +45,38 @@ def _check_cameras(recon, name: str) -> None:
 
 
 def load_result(path: str):
-    """Read and check a RESULT.npz (``core.result.Reconstruction``).
+    """Read and check a RESULT.npz (:func:`core.result.read_result`, the core's one reader).
 
     Raises:
         ResultError: missing file, not a readable .npz, not a DUSt3R result, or damaged.
     """
-    from ..core.result import Reconstruction
+    from ..core.result import ResultFileError, read_result
 
     file = Path(path)
-    if not file.is_file():
-        raise ResultError(f"{path} does not exist. Choose {RESULT_HINT}.")
-    if not zipfile.is_zipfile(file):
-        raise ResultError(
-            f"{file.name} is not a readable .npz file (not a zip archive). Choose {RESULT_HINT}."
-        )
     try:
-        with np.load(file, allow_pickle=False) as data:
-            missing = [name for name in REQUIRED_ARRAYS if name not in data.files]
-        if missing:
-            names = ", ".join(f"'{name}'" for name in missing)
-            noun = "array" if len(missing) == 1 else "arrays"
-            raise ResultError(
-                f"{file.name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
-            )
-        recon = Reconstruction.load_npz(file)
-    except ResultError:
-        raise
-    except KeyError as exc:  # a per-view array (depth_3, colors_0...) is missing
-        raise ResultError(f"{file.name} is not a complete DUSt3R result: {exc.args[0]}.") from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise ResultError(f"{file.name} is not a readable .npz file ({exc}). Choose {RESULT_HINT}.") from exc
-    except ValueError as exc:  # wrong shapes, object arrays (refused: no pickle), bad values
-        raise ResultError(f"{file.name} is not a valid DUSt3R result: {exc}") from exc
+        recon = read_result(file)
+    except ResultFileError as exc:
+        raise ResultError(_message(exc, path, file.name)) from exc
     if recon.num_views == 0:
         raise ResultError(f"{file.name} holds no view.")
     _check_cameras(recon, file.name)
     return recon
+
+
+def _message(exc, path: str, name: str) -> str:
+    """The artist's words for what :func:`core.result.read_result` refused."""
+    if exc.problem == "missing":
+        return f"{path} does not exist. Choose {RESULT_HINT}."
+    if exc.problem == "unreadable":
+        return f"{name} is not a readable .npz file ({exc.detail}). Choose {RESULT_HINT}."
+    if exc.problem == "arrays":
+        required = [a for a in exc.missing_arrays if a in RESULT_ARRAYS]
+        if not required:  # a per-view array (depth_3, colors_0...) is missing
+            return f"{name} is not a complete DUSt3R result: it has no '{exc.missing_arrays[0]}'."
+        names = ", ".join(f"'{a}'" for a in required)
+        noun = "array" if len(required) == 1 else "arrays"
+        return f"{name} is not a DUSt3R result: it has no {names} {noun}. Choose {RESULT_HINT}."
+    return f"{name} is not a valid DUSt3R result: {exc.detail}"
 
 
 def locate_photos(recon, result_path: str):

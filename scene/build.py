@@ -25,7 +25,6 @@ import bpy
 import numpy as np
 
 from ..addon import ROLE_KEY, Role
-from ..core.config import DEFAULT_SENSOR_WIDTH_MM
 from ..core.geometry.blender_camera import blender_camera_from_opencv
 from ..properties.build_options import BuildOptions
 from . import cameras, footage_camera, geonodes, points, surfaces
@@ -127,7 +126,7 @@ def build_reconstruction(
     """
     options = options or BuildOptions()
     if recon.is_footage and footage is None:
-        footage = default_footage(recon)
+        footage = FootageBuild.of_reconstruction(recon)
     record = BuildRecord()
     existing_clip = bpy.data.movieclips.get(footage.clip_name) if footage and footage.clip_name else None
     snapshot = footage_camera.SceneSnapshot(scene, existing_clip) if recon.is_footage else None
@@ -138,20 +137,6 @@ def build_reconstruction(
         if snapshot is not None:
             snapshot.restore()
         raise
-
-
-def default_footage(recon) -> FootageBuild:
-    """A footage build of ``recon`` alone: every frame with points counts as reconstructed, no plate."""
-    return FootageBuild(
-        status=tuple("reconstructed" if np.isfinite(p).any() else "unknown" for p in recon.pts3d),
-        notes=("",) * recon.num_views,
-        fps_rational=None,
-        footage_path=str(recon.image_paths[0]),
-        footage_kind="video" if len(set(recon.image_paths)) == 1 else "sequence",
-        sensor_width_mm=DEFAULT_SENSOR_WIDTH_MM,
-        sensor_width_assumed=True,
-        focal_mm=float("nan"),
-    )
 
 
 def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord, footage) -> BuildReport:

@@ -80,31 +80,48 @@ class FootageBuild:
         )
 
     @classmethod
+    def of_reconstruction(cls, recon) -> FootageBuild:
+        """What a footage build knows from ``recon`` alone: every frame with points counts as reconstructed
+        (``unknown`` without), no rate, no plate, the default film back assumed, focal unknown."""
+        return cls(
+            status=tuple(RECONSTRUCTED if np.isfinite(p).any() else UNKNOWN for p in recon.pts3d),
+            notes=("",) * recon.num_views,
+            fps_rational=None,
+            footage_path=str(recon.image_paths[0]),
+            footage_kind="video" if len(set(recon.image_paths)) == 1 else "sequence",
+            sensor_width_mm=DEFAULT_SENSOR_WIDTH_MM,
+            sensor_width_assumed=True,
+            focal_mm=float("nan"),
+        )
+
+    @classmethod
     def from_npz(cls, path: str | Path, recon) -> FootageBuild:
-        """From a footage RESULT.npz (``recon`` is its ``Reconstruction``); absent arrays get defaults."""
+        """From a footage RESULT.npz (``recon`` is its ``Reconstruction``); absent arrays keep the defaults
+        of :meth:`of_reconstruction`."""
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files if not _is_per_view(name)}
+        base = cls.of_reconstruction(recon)
         n = recon.num_views
+        status = base.status
         if "frame_status" in arrays and len(arrays["frame_status"]) == n:
             status = tuple(str(s) for s in arrays["frame_status"])
-        else:
-            status = tuple(RECONSTRUCTED if np.isfinite(p).any() else UNKNOWN for p in recon.pts3d)
-        notes = tuple(str(s) for s in arrays.get("frame_notes", ("",) * n))
+        notes = tuple(str(s) for s in arrays.get("frame_notes", base.notes))
         if len(notes) != n:
-            notes = ("",) * n
+            notes = base.notes
         rate = tuple(int(v) for v in np.asarray(arrays.get("fps_rational", (0, 0))).reshape(-1)[:2])
-        footage = str(arrays.get("footage_path", recon.image_paths[0]))
-        kind = str(arrays.get("footage_kind", "video" if len(set(recon.image_paths)) == 1 else "sequence"))
-        sensor = float(arrays.get("sensor_width_mm", DEFAULT_SENSOR_WIDTH_MM))
-        return cls(
+        footage = str(arrays.get("footage_path", base.footage_path))
+        kind = str(arrays.get("footage_kind", base.footage_kind))
+        sensor = float(arrays.get("sensor_width_mm", base.sensor_width_mm))
+        return dataclasses.replace(
+            base,
             status=status,
             notes=notes,
             fps_rational=rate if len(rate) == 2 and min(rate) > 0 else None,
             footage_path=footage,
             footage_kind=kind,
-            sensor_width_mm=sensor if np.isfinite(sensor) and sensor > 0 else DEFAULT_SENSOR_WIDTH_MM,
+            sensor_width_mm=sensor if np.isfinite(sensor) and sensor > 0 else base.sensor_width_mm,
             sensor_width_assumed=bool(arrays.get("sensor_width_assumed", "sensor_width_mm" not in arrays)),
-            focal_mm=float(arrays.get("focal_mm", np.nan)),
+            focal_mm=float(arrays.get("focal_mm", base.focal_mm)),
             clip_path=clip_file(kind, footage, recon.image_paths),
             messages=tuple(str(w) for w in arrays.get("messages", ())),
         )

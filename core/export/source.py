@@ -9,7 +9,6 @@ view's crop), so that the COLMAP writers can record it as a 2-D observation.
 from __future__ import annotations
 
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,43 +17,36 @@ from ..config import DEFAULT_MIN_CONF
 from ..errors import ConfigError
 from ..geometry.cameras import pixel_grid
 from ..geometry.photo import photo_from_net_pixels
-from ..result import Reconstruction
+from ..result import Reconstruction, ResultFileError, read_result
 from .files import ExportError
 from .scene import ExportScene, subsample_indices
 
 logger = logging.getLogger(__name__)
 
-_REQUIRED = ("image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size")
-_PER_VIEW = ("depth", "pts3d", "conf", "colors")
-
 
 def load_result(path: str | Path) -> Reconstruction:
-    """Read a ``RESULT.npz`` for export.
+    """Read a ``RESULT.npz`` for export (:func:`core.result.read_result`).
 
     Raises:
         ExportError: the file is missing, not an npz, or not a RESULT.npz (one line that says which arrays
             are missing and how to make one).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path} not found: give the RESULT.npz written by `python -m core reconstruct`")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            files = set(data.files)
-            n = len(data["image_paths"]) if "image_paths" in files else 0
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ExportError(f"{path} is not a readable .npz file ({exc})") from exc
-    missing = [k for k in _REQUIRED if k not in files]
-    missing += [f"{k}_{i}" for i in range(n) for k in _PER_VIEW if f"{k}_{i}" not in files]
-    if missing:
-        shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
-        raise ExportError(
-            f"{path} is not a RESULT.npz (it lacks {shown}): write one with `python -m core reconstruct`"
-        )
-    try:
-        return Reconstruction.load_npz(path)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{path} is not a valid RESULT.npz: {exc}") from exc
+        return read_result(path)
+    except ResultFileError as exc:
+        if exc.problem == "missing":
+            raise ExportError(
+                f"{path} not found: give the RESULT.npz written by `python -m core reconstruct`"
+            ) from exc
+        if exc.problem == "unreadable":
+            raise ExportError(f"{path} is not a readable .npz file ({exc.detail})") from exc
+        if exc.problem == "arrays":
+            missing = exc.missing_arrays
+            shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+            raise ExportError(
+                f"{path} is not a RESULT.npz (it lacks {shown}): write one with `python -m core reconstruct`"
+            ) from exc
+        raise ExportError(f"{path} is not a valid RESULT.npz: {exc.detail}") from exc
 
 
 def check_point_options(min_conf: float, max_points: int | None) -> None:

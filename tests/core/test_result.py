@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.result import Reconstruction
+from core.errors import ConfigError
+from core.result import PER_VIEW_ARRAYS, RESULT_ARRAYS, Reconstruction, ResultFileError, read_result
 
 
 def _make(n_views: int = 2, size=(8, 6)) -> Reconstruction:
@@ -153,3 +154,31 @@ def test_reconstruction_from_depth_keeps_given_world_points() -> None:
         pts3d=[given],
     )
     np.testing.assert_array_equal(rec.pts3d[0], given)
+
+
+def test_the_one_result_reader_says_what_is_wrong(tmp_path) -> None:
+    """read_result (import, export and the footage build use it) refuses each kind of bad file by kind."""
+    good = tmp_path / "good.npz"
+    _make().save_npz(good)
+    assert read_result(good).num_views == 2
+    with pytest.raises(ResultFileError) as info:
+        read_result(tmp_path / "absent.npz")
+    assert info.value.problem == "missing" and isinstance(info.value, ConfigError)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"\x00" * 64)
+    with pytest.raises(ResultFileError) as info:
+        read_result(junk)
+    assert info.value.problem == "unreadable" and info.value.detail == "not a zip archive"
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, **{k: v for k, v in arrays.items() if k not in ("K_net", "colors_1")})
+    with pytest.raises(ResultFileError) as info:
+        read_result(partial)
+    assert info.value.problem == "arrays" and info.value.missing_arrays == ("K_net", "colors_1")
+    assert set(RESULT_ARRAYS) | {f"{k}_{i}" for k in PER_VIEW_ARRAYS for i in range(2)} <= set(arrays)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{**arrays, "cam2world": np.zeros((2, 3, 3))})
+    with pytest.raises(ResultFileError) as info:
+        read_result(bad)
+    assert info.value.problem == "invalid" and info.value.detail
