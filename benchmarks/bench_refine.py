@@ -1,19 +1,22 @@
 """Benchmark of the camera refinement: the global alignment, then ``core.refine``, in the same run.
 
 Synthetic scenes with ground truth from ``shared/tools/synthgen.py`` (v2, imported by path: the issue's targets
-are stated on its cases) at noise 1: photo sets (``orbit``, ``room``; complete graph, a focal per view) and
-footage (``shot``, ``arc``; consecutive frames, ``logwin-4-noncyclic``, one shared focal), at each size, plus
-distortion cases (``--k1 -0.12 --k2 0.03`` estimated with ``--distortion k1k2``). For every case it prints the
+are stated on its cases): photo sets (``orbit``, ``room``; a focal per view) and footage (``shot``, ``arc``;
+consecutive frames, one shared focal), each given as ``scene:N:graph[:k1k2]`` (``k1k2``: the case has
+``--k1 -0.12 --k2 0.03`` and the refinement estimates ``k1, k2``). For every case it prints the
 ``synthgen.evaluate`` metrics of the aligned cameras and of the refined ones: ``reproj_px_median``,
 ``reproj_px_p95``, ``focal_err_mean`` (%), ``ate`` (% of the scene's median depth), ``jitter`` and
 ``rot_step_err_deg`` (footage), ``|k1 err|`` (mean over views), the solve error (RMS of the kept
-correspondences) and the wall times of the alignment and of the refinement, with their ratio.
+correspondences), the track-length histogram (``views: tracks``), the honesty of the figure reported next to
+each camera (max(solve error, uncertainty)) against its true per-view reprojection median
+(``tests/synthetic``'s metrics on the same case): the smallest and largest ratio over the views, and the wall
+times of the alignment and of the refinement, with their ratio.
 
 Examples::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --out refine.md
-    OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --sizes 256x192 --scenes room --dist-scenes ''
-    OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --sizes 256x192 --set prior_weight_px=0
+    OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --cases room:10:swin-3 --sizes 256x192
+    OMP_NUM_THREADS=1 python benchmarks/bench_refine.py --set prior_weight_px=0
 
 Cases are generated on the fly (not timed). Torch uses ``--threads`` threads (1 by default).
 """
@@ -37,10 +40,14 @@ from core.align import global_align  # noqa: E402
 from core.config import AlignConfig, RefineConfig  # noqa: E402
 from core.predictions import predictions_from_pairwise  # noqa: E402
 from core.refine import Priors, refine_alignment  # noqa: E402
+from tests.synthetic import evaluate as repo_evaluate  # noqa: E402 (per-view truth)
 
 FOOTAGE = ("shot", "arc")
 COLUMNS = ("case", "size", "N", "stage", "reproj med px", "reproj p95 px", "focal %", "ATE %", "jitter",
-           "rot step deg", "|k1 err|", "solve px", "align s", "refine s", "refine/align")  # fmt: skip
+           "rot step deg", "|k1 err|", "solve px", "tracks (views: count)", "reported/truth min..max",
+           "align s", "refine s", "refine/align")  # fmt: skip
+DEFAULT_CASES = ("orbit:8:complete", "orbit:12:complete", "room:10:swin-3", "shot:48:logwin-4-noncyclic",
+                 "arc:48:logwin-4-noncyclic", "arc:48:logwin-4-noncyclic:k1k2")  # fmt: skip
 
 
 def _estimate(alignment, dist=None) -> dict:
@@ -73,15 +80,16 @@ def _metrics(sg, case, est: dict) -> dict:
     return row
 
 
-def bench_case(sg, args, scene: str, size: str, k1k2: tuple[float, float] | None) -> list[dict]:
+def bench_case(sg, args, spec: str, size: str) -> list[dict]:
+    scene, n, graph, *rest = spec.split(":")
+    n = int(n)
+    k1k2 = (args.k1, args.k2) if rest and rest[0] == "k1k2" else None
     W, H = (int(x) for x in size.split("x"))
     footage = scene in FOOTAGE
-    n = args.footage_n if footage else args.n
-    graph = "logwin-4-noncyclic" if footage else "complete"
-    case = sg.make_case(scene, n=n, noise=1.0, size=(W, H), seed=args.seed, graph=graph, dist=k1k2)
+    case = sg.make_case(scene, n=n, noise=args.noise, size=(W, H), seed=args.seed, graph=graph, dist=k1k2)
     case["footage"] = footage
     preds = predictions_from_pairwise(case)
-    name = scene + (f" k1 {k1k2[0]:g} k2 {k1k2[1]:g}" if k1k2 else "")
+    name = f"{scene} {graph}" + (f" k1 {k1k2[0]:g} k2 {k1k2[1]:g}" if k1k2 else "")
     key = {"case": name, "size": size, "N": n}
     aligned = global_align(preds, AlignConfig(shared_focal=footage))
     config = RefineConfig(distortion="k1k2" if k1k2 else "none", **args.overrides)
@@ -89,12 +97,18 @@ def bench_case(sg, args, scene: str, size: str, k1k2: tuple[float, float] | None
     start = time.perf_counter()
     refinement = refine_alignment(aligned, list(case["images"]), config, priors=priors)
     refine_s = time.perf_counter() - start
+    est = _estimate(refinement.alignment, refinement.dist)
+    truth = repo_evaluate(case, est, max_points=20000)["reproj_px_median_per_view"]
+    ratio = refinement.reported_px / np.maximum(truth, 1e-9)
+    lengths = " ".join(f"{k}:{c}" for k, c in enumerate(refinement.track_lengths) if c) or "none"
     before = {**key, "stage": "aligned", **_metrics(sg, case, _estimate(aligned)), "align s": aligned.seconds}
     after = {
         **key,
         "stage": f"refined {int(refinement.refined.sum())}/{n}",
-        **_metrics(sg, case, _estimate(refinement.alignment, refinement.dist)),
+        **_metrics(sg, case, est),
         "solve px": refinement.solve_error_total_px,
+        "tracks (views: count)": lengths,
+        "reported/truth min..max": f"{np.min(ratio):.2g}..{np.max(ratio):.2g}",
         "refine s": refine_s,
         "refine/align": refine_s / aligned.seconds,
     }
@@ -132,12 +146,9 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenes", nargs="*", default=["orbit", "room", "shot", "arc"])
-    parser.add_argument("--sizes", nargs="+", default=["128x96", "256x192"])
-    parser.add_argument("--n", type=int, default=8, help="views of a photo set")
-    parser.add_argument("--footage-n", type=int, default=24, help="frames of a footage case")
-    parser.add_argument("--dist-scenes", nargs="*", default=["shot"],
-                        help="scenes of the distortion cases (at the largest size)")  # fmt: skip
+    parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), help="scene:N:graph[:k1k2]")
+    parser.add_argument("--sizes", nargs="+", default=["256x192"])
+    parser.add_argument("--noise", type=float, default=1.0)
     parser.add_argument("--k1", type=float, default=-0.12)
     parser.add_argument("--k2", type=float, default=0.03)
     parser.add_argument("--seed", type=int, default=0)
@@ -153,12 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     sg = load_synthgen()
     warm_up(sg)
-    plan = [(scene, size, None) for size in args.sizes for scene in args.scenes]
-    plan += [(scene, args.sizes[-1], (args.k1, args.k2)) for scene in args.dist_scenes if scene]
     rows: list[dict] = []
     print(" | ".join(COLUMNS), flush=True)
-    for scene, size, k1k2 in plan:
-        for row in bench_case(sg, args, scene, size, k1k2):
+    for spec, size in [(spec, size) for size in args.sizes for spec in args.cases]:
+        for row in bench_case(sg, args, spec, size):
             rows.append(row)
             print(" | ".join(fmt(row.get(c, "")) for c in COLUMNS), flush=True)
     if args.out:

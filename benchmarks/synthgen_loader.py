@@ -4,10 +4,15 @@ state their targets on its cases, so the benchmarks measure on it (the tests use
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
-SYNTHGEN = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "synthgen.py"
+# ../shared beside the checkout; SYNTHGEN=/path/to/synthgen.py overrides it (worktrees elsewhere)
+SYNTHGEN = Path(
+    os.environ.get("SYNTHGEN")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "synthgen.py"
+)
 
 
 def load_synthgen():

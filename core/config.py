@@ -142,8 +142,8 @@ class RefineConfig:
     """Sub-pixel refinement of the aligned cameras: image correspondences and a bundle adjustment.
 
     Attributes:
-        enabled: run the refinement after the alignment (off by default: on a typical run it costs several
-            times the alignment, see the README's "Camera refinement").
+        enabled: run the refinement after the alignment (the default of every entry point: ``align``,
+            ``reconstruct``, the Blender operators; ``--no-refine`` / ``refine=False`` skip it).
         distortion: radial distortion to estimate: ``none``, ``k1`` or ``k1k2`` (one set for all views with a
             shared focal, else one per view).
         optimize_pp: also estimate the principal points.
@@ -166,7 +166,7 @@ class RefineConfig:
             kept observations: weaker, so that it holds only what the images barely determine.
     """
 
-    enabled: bool = False
+    enabled: bool = True
     distortion: str = "none"
     optimize_pp: bool = False
     working_size: int = 1600

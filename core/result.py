@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .geometry.camera_uncertainty import aligned_uncertainty_px
 from .geometry.cameras import depth_to_cam_points
 from .geometry.photo import K_photo_from_K_net, PhotoCrop, crop_from_intrinsics
 from .geometry.transforms import transform_points
@@ -51,7 +52,12 @@ class Reconstruction:
         solve_error_total_px: RMS reprojection error of all the refinement's kept correspondences together,
             photo pixels (the figure a matchmover reads: "solve error 0.31 px"); NaN where no refinement ran.
         refine_status: per view, ``"refined"`` or why the refinement kept its aligned camera (e.g. ``"kept as
-            aligned: too few correspondences (12, needs 30)"``); empty strings where no refinement ran.
+            aligned: too few correspondences (12, needs 30)"``); empty strings where no refinement ran (saved
+            as ``"kept: refinement off"``).
+        uncertainty_px: ``(N,)`` float32 1-sigma reprojection uncertainty of each camera, pixels of the ORIGINAL
+            photo (frame): from the refinement's bundle adjustment for refined views, the alignment's for the
+            others (never 0); by default (no refinement ran) the alignment's, ``f tan(1 deg)``
+            (:func:`core.geometry.camera_uncertainty.aligned_uncertainty_px`).
         refine_warnings: user-facing sentences from the refinement (views kept as aligned, views whose solve
             error is far above the others'), for the log and the UI.
         warnings: one-line, user-facing notes about the run that did not stop it (a pair of photos left out
@@ -76,6 +82,7 @@ class Reconstruction:
     solve_error_total_px: float = float("nan")
     refine_status: tuple[str, ...] | None = None
     refine_warnings: tuple[str, ...] = ()
+    uncertainty_px: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +108,7 @@ class Reconstruction:
 
         if np.shape(self.frame_numbers) != (n,):
             raise ValueError(f"frame_numbers must have shape {(n,)}, got {np.shape(self.frame_numbers)}")
-        for name, shape in (("dist", (n, 2)), ("solve_error_px", (n,))):
+        for name, shape in (("dist", (n, 2)), ("solve_error_px", (n,)), ("uncertainty_px", (n,))):
             if np.shape(getattr(self, name)) != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {np.shape(getattr(self, name))}")
         if len(self.crops) != n:
@@ -117,6 +124,7 @@ class Reconstruction:
             "frame_numbers": lambda: np.arange(n, dtype=np.int64),
             "dist": lambda: np.zeros((n, 2)),
             "solve_error_px": lambda: np.full(n, np.nan),
+            "uncertainty_px": lambda: _aligned_uncertainty(self.K_photo, n),
         }
         for name, make in defaults.items():
             value = getattr(self, name)
@@ -124,6 +132,7 @@ class Reconstruction:
         object.__setattr__(self, "frame_numbers", self.frame_numbers.astype(np.int64))
         object.__setattr__(self, "dist", self.dist.astype(np.float64))
         object.__setattr__(self, "solve_error_px", self.solve_error_px.astype(np.float64))
+        object.__setattr__(self, "uncertainty_px", self.uncertainty_px.astype(np.float32))
         object.__setattr__(self, "fps", float(self.fps))
         object.__setattr__(self, "solve_error_total_px", float(self.solve_error_total_px))
         status = ("",) * n if self.refine_status is None else tuple(str(x) for x in self.refine_status)
@@ -176,13 +185,14 @@ class Reconstruction:
             "fps": np.asarray(self.fps, dtype=np.float64),
             "dist": np.asarray(self.dist, dtype=np.float64),
             "solve_error_px": np.asarray(self.solve_error_px, dtype=np.float64),
+            "uncertainty_px": np.asarray(self.uncertainty_px, dtype=np.float32),
+            "refine_status": np.array([s or "kept: refinement off" for s in self.refine_status], dtype=str),
             "resized_size": np.array([c.resized_size for c in self.crops], dtype=np.float64),
             "crop_offset": np.array([c.crop_offset for c in self.crops], dtype=np.float64),
             "warnings": np.array(self.warnings, dtype=str).reshape(-1),
         }
         if np.isfinite(self.solve_error_total_px) or any(self.refine_status) or self.refine_warnings:
             arrays["solve_error_total_px"] = np.asarray(self.solve_error_total_px, dtype=np.float64)
-            arrays["refine_status"] = np.array(self.refine_status, dtype=str)
             arrays["refine_warnings"] = np.array(self.refine_warnings, dtype=str).reshape(-1)
         for k in range(self.num_views):
             arrays[f"depth_{k}"] = np.asarray(self.depth[k], dtype=np.float32)
@@ -201,7 +211,9 @@ class Reconstruction:
         with np.load(path, allow_pickle=False) as data:
             n = len(data["image_paths"])
             optional = {
-                name: data[name] for name in ("frame_numbers", "dist", "solve_error_px") if name in data.files
+                name: data[name]
+                for name in ("frame_numbers", "dist", "solve_error_px", "uncertainty_px")
+                if name in data.files
             }
             if "fps" in data.files:
                 optional["fps"] = float(data["fps"])
@@ -210,6 +222,10 @@ class Reconstruction:
             for name in ("refine_status", "refine_warnings"):
                 if name in data.files:
                     optional[name] = tuple(str(x) for x in data[name].reshape(-1))
+            if "refine_status" in optional:  # written for results without a refinement: read back as empty
+                optional["refine_status"] = tuple(
+                    "" if x == "kept: refinement off" else x for x in optional["refine_status"]
+                )
             if "warnings" in data.files:
                 optional["warnings"] = tuple(str(w) for w in data["warnings"])
             if "resized_size" in data.files and "crop_offset" in data.files:
@@ -313,3 +329,10 @@ def reconstruction_from_depth(
         crops=tuple(crops),
         warnings=tuple(warnings),
     )
+
+
+def _aligned_uncertainty(K_photo, n: int) -> np.ndarray:
+    """``(N,)`` the alignment's uncertainty in photo pixels (NaN when ``K_photo`` is malformed: validated
+    elsewhere)."""
+    K = np.asarray(K_photo, dtype=np.float64)
+    return aligned_uncertainty_px(K) if K.shape == (n, 3, 3) else np.full(n, np.nan)

@@ -172,6 +172,7 @@ def check_layout(members: dict[str, Member], path: Path) -> int:
         "fps": (_REAL, ()),
         "dist": (_REAL, (n, 2)),
         "solve_error_px": (_REAL, (n,)),
+        "uncertainty_px": (_REAL, (n,)),
         "solve_error_total_px": (_REAL, ()),
         "resized_size": (_REAL, (n, 2)),
         "crop_offset": (_REAL, (n, 2)),

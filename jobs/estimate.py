@@ -62,7 +62,9 @@ def estimate_photos(paths: list[str], config, device: str) -> SidebarEstimate:
     from ..core.jobs.plan import photo_sizes, plan_run
     from ..core.resources.guard import check_fits
 
-    estimate = plan_run(photo_sizes(paths), config.inference, config.align, device=device)
+    estimate = plan_run(
+        photo_sizes(paths), config.inference, config.align, device=device, refine=config.refine.enabled
+    )
     problem = ""
     if config.inference.check_memory:
         try:

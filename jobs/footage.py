@@ -68,7 +68,7 @@ class FootageJobRequest(TaskRequest):
         if footage.sensor_width_assumed:
             notes.insert(0, SENSOR_ASSUMED)
         messages = [("WARNING", text) for text in (*notes, *report.warnings)]
-        messages += [("INFO", text) for text in status_lines(footage, recon.frame_numbers)]
+        messages += [("INFO", text) for text in status_lines(footage, recon.frame_numbers, recon)]
         messages += viewport.after_build()
         scene.dust3r.last_summary = (
             f"{recon.num_views} frames, {report.num_points:,} points, {status.elapsed_s:.1f} s"

@@ -108,6 +108,14 @@ class JobRequest(TaskRequest):
             f"{len(report.camera_objects)} photos, {report.num_points:,} points, {status.elapsed_s:.1f} s"
             + ("" if solve is None else f", solve error {solve:.2f} px")
         )
+        # "solve error 0.21 px, worst camera 'img7' ±0.6 px (two-view tracks only)"
+        if any(recon.refine_status):
+            from ..core.refine.summary import refine_summary
+
+            names = [Path(p).stem for p in recon.image_paths]
+            summary = refine_summary(recon.solve_error_total_px, recon.solve_error_px, recon.uncertainty_px,
+                                     recon.refine_status, names)  # fmt: skip
+            messages.append(("INFO", f"DUSt3R: {summary}"))
         messages.append(
             (
                 "INFO",

@@ -140,7 +140,7 @@ class DUST3R_OT_import_result(TextReports, bpy.types.Operator, ImportHelper):
         report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r), footage)
         for text in (*recon.warnings, *footage.messages, *warnings, *report.warnings):
             self.say({"WARNING"}, text)
-        for text in status_lines(footage, recon.frame_numbers):
+        for text in status_lines(footage, recon.frame_numbers, recon):
             self.say({"INFO"}, text)
         for level, text in viewport.after_build():
             self.say({level}, text)

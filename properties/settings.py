@@ -164,8 +164,8 @@ def settings_properties(options: set[str], estimate_changed=None) -> dict[str, o
         "refine": BoolProperty(
             name="Refine Cameras",
             description="After the alignment, refine the cameras to sub-pixel accuracy on the photos "
-            "(correspondences and a bundle adjustment) and report the solve error in pixels; takes several "
-            "times as long as the alignment",
+            "(correspondences and a bundle adjustment) and report each camera's solve error and uncertainty "
+            "in pixels; a camera the images cannot pin down keeps its aligned pose",
             default=_RECONSTRUCT.refine.enabled,
             options=options,
         ),

@@ -231,7 +231,9 @@ def _build_photo_cameras(record, recon, params, base, display_size, collection, 
         obj = cameras.create_camera(
             record, f"{base} {k:03d} {stem}", p, recon.image_paths[k], k, display_size, warnings
         )
-        cameras.set_refinement_properties(obj, recon.dist[k], recon.solve_error_px[k])
+        cameras.set_refinement_properties(
+            obj, recon.dist[k], recon.solve_error_px[k], recon.uncertainty_px[k], recon.refine_status[k]
+        )
         cameras.set_crop(obj, recon.crops[k])
         _adopt(obj, collection, root)
         objects.append(obj)

@@ -28,6 +28,8 @@ EXIF_ORIENTATION_TAG = 0x0112
 # ORIGINAL photo on the camera OBJECT, and the radial distortion (k1, k2) of OpenCV's model on normalised
 # coordinates (core.geometry.distortion) on the camera DATA, only when it was estimated.
 SOLVE_ERROR_KEY = "dust3r_solve_error_px"
+UNCERTAINTY_KEY = "dust3r_uncertainty_px"
+REFINE_STATUS_KEY = "dust3r_refine_status"
 DISTORTION_KEY = "dust3r_distortion"
 # How the photo became the network image: [W1, H1, ox, oy, W2, H2] (PhotoCrop's resized size, crop offset and
 # network size; the photo size is "dust3r_resolution"). The depth and glTF surface exports read it.
@@ -233,14 +235,20 @@ def crop_of(cam_obj: bpy.types.Object) -> PhotoCrop | None:
     )
 
 
-def set_refinement_properties(cam_obj: bpy.types.Object, dist, solve_error_px: float) -> None:
+def set_refinement_properties(
+    cam_obj: bpy.types.Object, dist, solve_error_px: float, uncertainty_px: float, status: str
+) -> None:
     """Store what the refinement found on a camera: ``dist`` ``(2,)`` ``(k1, k2)`` on its data when not
-    zero, ``solve_error_px`` (pixels of the original photo) on the object when finite (NaN: not refined)."""
+    zero, ``solve_error_px`` (pixels of the original photo) on the object when finite (NaN: not refined),
+    ``uncertainty_px`` (its 1-sigma reprojection uncertainty, photo pixels) and ``status`` (``refined``,
+    ``kept: <reason>``; ``kept: refinement off`` when none ran) always."""
     k = np.asarray(dist, dtype=np.float64).reshape(2)
     if np.any(k != 0.0):
         cam_obj.data[DISTORTION_KEY] = [float(v) for v in k]
     if np.isfinite(solve_error_px):
         cam_obj[SOLVE_ERROR_KEY] = float(solve_error_px)
+    cam_obj[UNCERTAINTY_KEY] = float(uncertainty_px)
+    cam_obj[REFINE_STATUS_KEY] = str(status) or "kept: refinement off"
 
 
 def apply_camera_render_settings(scene: bpy.types.Scene, cam_obj: bpy.types.Object) -> bool:

@@ -24,6 +24,7 @@ RECONSTRUCTED = (
 FLAGGED = "flagged"
 UNKNOWN = "unknown"  # a footage RESULT.npz without frame_status (written by another tool)
 SHOWN_FLAGGED = 8  # flagged frames named one by one in the report, the rest counted
+UNCERTAIN_PX = 1.0  # frames whose camera is uncertain by more than this (pixels of the frames) are listed too
 
 
 @dataclass(frozen=True)
@@ -184,8 +185,10 @@ def locate_footage(recon, build: FootageBuild, result_path: str | Path):
     return recon, build, warnings
 
 
-def status_lines(build: FootageBuild, frame_numbers) -> list[str]:
-    """What the artist is told about the frames: how each was solved, and the flagged ones by number."""
+def status_lines(build: FootageBuild, frame_numbers, recon=None) -> list[str]:
+    """What the artist is told about the frames: how each was solved, the flagged ones by number, and (when
+    ``recon``, the shot's :class:`~..core.result.Reconstruction`, was refined) the frames whose camera is
+    uncertain by more than ``UNCERTAIN_PX`` pixels, listed the same way."""
     counts = [f"{build.count(s)} {s}" for s in dict.fromkeys(build.status)]
     lines = [f"{len(build.status)} frames: " + ", ".join(counts)]
     rows = zip(frame_numbers, build.status, build.notes, strict=True)
@@ -196,4 +199,15 @@ def status_lines(build: FootageBuild, frame_numbers) -> list[str]:
         lines.append(
             f"... and {len(flagged) - SHOWN_FLAGGED} more flagged frames (see the camera's dust3r_frame_notes)"
         )
+    if recon is not None and any(recon.refine_status):
+        rows = zip(frame_numbers, recon.uncertainty_px, recon.refine_status, strict=True)
+        uncertain = [(int(f), float(u), s) for f, u, s in rows if not u <= UNCERTAIN_PX]
+        for frame, u, status in uncertain[:SHOWN_FLAGGED]:
+            why = f" ({status[len('kept: ') :]})" if status.startswith("kept: ") else ""
+            lines.append(f"Frame {frame} uncertain: ±{u:.2g} px{why}")
+        if len(uncertain) > SHOWN_FLAGGED:
+            lines.append(
+                f"... and {len(uncertain) - SHOWN_FLAGGED} more uncertain frames (see the camera's "
+                "dust3r_uncertainty_px)"
+            )
     return lines

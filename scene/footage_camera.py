@@ -23,7 +23,15 @@ from ..addon import ROLE_KEY, Role
 from ..core.footage.trajectory import continuous_quaternions
 from ..core.geometry.blender_camera import BlenderCameraParams
 from .animation import key_channels
-from .cameras import DISTORTION_KEY, SOLVE_ERROR_KEY, add_background, set_crop, set_lens
+from .cameras import (
+    DISTORTION_KEY,
+    REFINE_STATUS_KEY,
+    SOLVE_ERROR_KEY,
+    UNCERTAINTY_KEY,
+    add_background,
+    set_crop,
+    set_lens,
+)
 from .footage_build import FootageBuild
 from .footage_lens import (
     TrackingCamera,
@@ -115,6 +123,9 @@ def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraPa
     if error is not None:  # the refinement ran: the shot's RMS, and each frame's (NaN: not refined)
         obj[SOLVE_ERROR_KEY] = error
         obj["dust3r_frame_solve_error_px"] = [float(e) for e in recon.solve_error_px]
+    # per frame: 1-sigma reprojection uncertainty (pixels of the frames) and the refinement's status
+    obj[UNCERTAINTY_KEY] = [float(e) for e in recon.uncertainty_px]
+    obj[REFINE_STATUS_KEY] = [s or "kept: refinement off" for s in recon.refine_status]
 
 
 def _clip(record, footage: FootageBuild, warnings: list[str]) -> bpy.types.MovieClip | None:

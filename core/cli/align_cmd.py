@@ -5,10 +5,13 @@ Reads ``CASE.npz`` in the pairwise layout of ``shared/tools/synthgen.py`` (``edg
 with ``cam2world`` (N, 4, 4), ``focals`` (N,), ``pts3d`` (N, H, W, 3), ``conf`` (N, H, W), ``depth`` (N, H, W),
 plus ``principal_points`` (N, 2), ``loss_history`` and ``seconds``.
 
-With ``--refine`` the cameras are then refined on the case's ``images`` (N, H, W, 3) uint8 (matches checked on
-the images, bundle adjustment; ``--distortion`` also estimates radial distortion), and ``EST.npz`` also holds
-``dist`` (N, 2), ``solve_error_px`` (N,) (pixels of the given images), ``solve_error_total_px``,
-``refine_status`` (N,) and ``refine_seconds``.
+By default (``--no-refine`` skips it; a case without ``images`` is aligned only unless ``--refine`` asks) the
+cameras are then refined on the case's ``images`` (N, H, W, 3) uint8 (matches checked on the images, bundle
+adjustment; ``--distortion`` also estimates radial distortion), and ``EST.npz`` also holds ``dist`` (N, 2),
+``solve_error_px`` (N,) (pixels of the given images), ``solve_error_total_px`` and ``refine_seconds``.
+``EST.npz`` always holds ``refine_status`` (N,) str (``refined`` or ``kept: <reason>``) and ``uncertainty_px``
+(N,) float32 (1-sigma reprojection uncertainty of each camera, pixels of the given images; the alignment's
+own for cameras not refined).
 """
 
 from __future__ import annotations
@@ -66,14 +69,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--refine",
+        dest="refine",
         action="store_true",
-        help="refine the cameras to sub-pixel accuracy on the case's images (correspondences, bundle adjustment)",
+        default=None,
+        help="refine the cameras to sub-pixel accuracy on the case's images (correspondences, bundle "
+        "adjustment; the default when the case holds its images)",
     )
+    parser.add_argument("--no-refine", dest="refine", action="store_false", help="keep the aligned cameras")
     parser.add_argument(
         "--distortion",
         choices=DISTORTION_MODELS,
         default="none",
-        help="with --refine: also estimate radial distortion (one set with --shared-focal, else per view)",
+        help="also estimate radial distortion in the refinement (one set with --shared-focal, else per view)",
     )
     parser.set_defaults(func=run)
 
@@ -130,9 +137,10 @@ def run(args: argparse.Namespace) -> int:
         memory=args.align_memory,
         **iterations,
     )
-    refine_config = RefineConfig(enabled=args.refine, distortion=args.distortion)
-    if args.distortion != "none" and not args.refine:
-        raise ConfigError("--distortion is estimated by the refinement: add --refine")
+    refine = RefineConfig().enabled if args.refine is None else args.refine
+    refine_config = RefineConfig(enabled=refine, distortion=args.distortion)
+    if args.distortion != "none" and not refine:
+        raise ConfigError("--distortion is estimated by the refinement: drop --no-refine")
     output = check_output_file(args.output, "--output")
     preds = load_case_predictions(args.input)
     result = global_align(preds, config, progress=args.progress)
@@ -149,7 +157,12 @@ def run(args: argparse.Namespace) -> int:
         "loss_history": np.asarray(result.loss_history, dtype=np.float64),
         "seconds": np.float64(result.seconds),
     }
-    if args.refine:
+    if refine and args.refine is None and not _has_images(args.input):
+        refine = False  # by default: a case without its images is aligned only
+        print("the case holds no 'images': cameras not refined")
+    if not refine:
+        estimate.update(_unrefined_arrays(result))
+    if refine:
         images = load_case_images(args.input, result.num_views, next(iter(sizes)))
         print(f"aligned {result.num_views} views in {result.seconds:.2f} s")
         refinement = _refine(result, images, refine_config, args.shared_focal, args.progress)
@@ -164,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     save_npz(output, estimate)
-    if args.refine:
+    if refine:
         print(f"wrote {output}")
     else:
         print(f"aligned {result.num_views} views in {result.seconds:.2f} s -> {output}")
@@ -173,14 +186,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _refine(aligned, images: np.ndarray, config: RefineConfig, shared_focal: bool, progress):
     from ..refine import Priors, refine_alignment
+    from ..refine.summary import refine_summary
 
     n = aligned.num_views
     priors = Priors(shared_focal=shared_focal, known_focal=np.zeros(n, bool), known_pose=np.zeros(n, bool))
     refinement = refine_alignment(aligned, list(images), config, priors=priors, progress=progress)
+    summary = refine_summary(refinement.solve_error_total_px, refinement.solve_error_px,
+                             refinement.uncertainty_px, refinement.notes, [f"view {v}" for v in range(n)])  # fmt: skip
+    lengths = ", ".join(f"{k}: {c}" for k, c in enumerate(refinement.track_lengths) if c)
     print(
-        f"refined {int(refinement.refined.sum())} of {n} views in {refinement.seconds:.2f} s: solve error "
-        f"{refinement.solve_error_total_px:.3f} px ({refinement.num_observations} observations of "
-        f"{refinement.num_tracks} tracks)"
+        f"refined {int(refinement.refined.sum())} of {n} views in {refinement.seconds:.2f} s: {summary} "
+        f"({refinement.num_observations} observations of {refinement.num_tracks} tracks; views per track "
+        f"{lengths or 'none'})"
     )
     for line in refinement.warnings:
         logger.warning("refinement: %s", line)
@@ -193,5 +210,26 @@ def _refinement_arrays(refinement) -> dict[str, np.ndarray]:
         "solve_error_px": np.asarray(refinement.solve_error_px, dtype=np.float64),
         "solve_error_total_px": np.float64(refinement.solve_error_total_px),
         "refine_status": np.array(refinement.notes, dtype=str),
+        "uncertainty_px": np.asarray(refinement.uncertainty_px, dtype=np.float32),
         "refine_seconds": np.float64(refinement.seconds),
     }
+
+
+def _unrefined_arrays(aligned) -> dict[str, np.ndarray]:
+    """``refine_status`` and ``uncertainty_px`` of cameras left as aligned (the alignment's uncertainty)."""
+    from ..geometry.camera_uncertainty import aligned_uncertainty_px
+
+    n = aligned.num_views
+    return {
+        "refine_status": np.array(["kept: refinement off"] * n, dtype=str),
+        "uncertainty_px": aligned_uncertainty_px(aligned.intrinsics()).astype(np.float32),
+    }
+
+
+def _has_images(path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "images" in data.files
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return False
+

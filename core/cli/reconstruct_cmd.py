@@ -11,8 +11,6 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from ..config import (
     ALIGN_MEMORIES,
     DISTORTION_MODELS,
@@ -98,13 +96,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=_DEFAULT_REFINE.enabled,
         help="refine the cameras to sub-pixel accuracy on the photos or frames (correspondences, bundle "
-        "adjustment; default: %(default)s)",
+        "adjustment; default: %(default)s; --no-refine keeps the aligned cameras)",
     )
     parser.add_argument(
         "--distortion",
         choices=DISTORTION_MODELS,
         default=_DEFAULT_REFINE.distortion,
-        help="with --refine: also estimate radial distortion (one set with --shared-focal or footage, else per "
+        help="also estimate radial distortion in the refinement (one set with --shared-focal or footage, else per "
         "photo)",
     )
     parser.add_argument("--pairs", type=Path, default=None, metavar="DIR",
@@ -120,7 +118,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> ReconstructConfig:
     """The :class:`ReconstructConfig` the command-line options describe."""
     if args.distortion != "none" and not args.refine:
-        raise ConfigError("--distortion is estimated by the refinement: add --refine")
+        raise ConfigError("--distortion is estimated by the refinement: drop --no-refine")
     align_kwargs = {
         "method": args.method,
         "focal_mode": args.focal_mode,
@@ -200,9 +198,12 @@ def run(args: argparse.Namespace) -> int:
     points = sum(int(p.shape[0] * p.shape[1]) for p in result.pts3d)
     print(f"wrote {out}: {result.num_views} views, {points} points")
     if any(result.refine_status):
+        from ..refine.summary import refine_summary
+
         refined = sum(status == "refined" for status in result.refine_status)
-        solve = result.solve_error_total_px
-        error = f"solve error {solve:.3f} px" if np.isfinite(solve) else "no correspondences kept"
-        print(f"refined {refined} of {result.num_views} cameras: {error}")
+        names = [Path(p).stem for p in result.image_paths]
+        summary = refine_summary(result.solve_error_total_px, result.solve_error_px, result.uncertainty_px,
+                                 result.refine_status, names)  # fmt: skip
+        print(f"refined {refined} of {result.num_views} cameras: {summary}")
         # its warnings were logged once, as the refinement found them (core.jobs.refine)
     return 0

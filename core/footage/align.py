@@ -48,10 +48,14 @@ def align_shot(
 
 @dataclass(frozen=True)
 class ShotRefinement:
-    """After the refinement step: the (refined) alignment, ``dist (N, 2)`` ``(k1, k2)`` and
-    ``solve_error_px (N,)`` in NETWORK pixels (NaN where nothing was refined), the refinement's ``warnings``."""
+    """After the refinement step: the (refined) alignment, ``dist (N, 2)`` ``(k1, k2)``,
+    ``solve_error_px (N,)`` and ``uncertainty_px (N,)`` in NETWORK pixels (solve errors NaN where nothing was
+    refined; uncertainties the alignment's there), per view ``status`` (``refined``, ``kept: <reason>``, or
+    ``""`` when the refinement did not run) and the refinement's ``warnings``."""
 
     aligned: AlignmentResult
     dist: np.ndarray
     solve_error_px: np.ndarray
+    uncertainty_px: np.ndarray
+    status: tuple[str, ...]
     warnings: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..align import AlignmentResult
 from ..config import FootageConfig
+from ..geometry.camera_uncertainty import aligned_uncertainty_px
 from ..geometry.photo import K_photo_from_K_net
 from ..result import Reconstruction
 from .align import ShotRefinement
@@ -24,6 +25,8 @@ from .plan import DecodedFrames, FramePlan
 from .read.source import FootageSource
 from .result import FLAGGED, INTERPOLATED, LOCALISED, RECONSTRUCTED, FootageResult
 from .trajectory import MIN_STEP_DEG, MIN_STEP_OF_DEPTH, find_jumps, interpolate_poses
+
+_LOCALISED_STATUS = "kept: localised against the keyframes, not refined"
 
 
 @dataclass(frozen=True)
@@ -155,12 +158,20 @@ def _reconstruction(
         colors.append(rgb.astype(np.float32) / 255.0 if rgb is not None else black)
     num = len(output)
     solve = np.full(num, np.nan)
+    K_photo = K_photo_from_K_net(K_net, crop)
+    uncertainty = np.full(num, aligned_uncertainty_px(K_photo[None])[0])  # localised frames: not refined
+    status = []
     dist = np.zeros((num, 2))
     scale = crop.scale_xy[0]
     for k, n in enumerate(output):
         v = view_of.get(n)
         if v is not None:
             solve[k] = key.refinement.solve_error_px[v] * scale
+            uncertainty[k] = key.refinement.uncertainty_px[v] * scale
+        if v is not None:
+            status.append(key.refinement.status[v])
+        else:  # a localised frame: posed against the (refined) keyframes, not refined itself
+            status.append(_LOCALISED_STATUS if any(key.refinement.status) else "")
         dist[k] = key.refinement.dist[v if v is not None else 0]
     return Reconstruction(
         image_paths=tuple(source.frame_path(n) for n in output),
@@ -177,5 +188,7 @@ def _reconstruction(
         fps=source.info.fps,
         dist=dist,
         solve_error_px=solve,
+        uncertainty_px=uncertainty,
+        refine_status=tuple(status),
         crops=(crop,) * num,
     )

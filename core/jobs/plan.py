@@ -44,6 +44,7 @@ def plan_run(
     keep_model: bool = False,
     with_result: bool = True,
     sequence: bool = False,
+    refine: bool = False,
 ) -> RunEstimate:
     """The :class:`RunEstimate` of a run over photos of ``sizes`` (``(W0, H0)``) with ``config``.
 
@@ -51,7 +52,7 @@ def plan_run(
         align: the alignment settings (defaults when None: ``infer`` aligns nothing).
         pairs: the chosen pairs when known; else the graph's count (an upper bound for retrieval).
         device: the resolved device type (``cpu``, ``cuda``, ``mps``).
-        keep_model, with_result: see :func:`~core.resources.memory.estimate_run`.
+        keep_model, with_result, refine: see :func:`~core.resources.memory.estimate_run`.
     """
     from ..graphs.photos import count_pairs
 
@@ -69,6 +70,7 @@ def plan_run(
         keep_model=keep_model,
         with_result=with_result,
         machine=Machine(available_vram_bytes=vram),
+        refine=refine,
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..align.result import AlignmentResult
 from ..config import AlignConfig, RefineConfig
 from ..footage.align import ShotRefinement
+from ..geometry.camera_uncertainty import aligned_uncertainty_px
 from ..progress import ProgressFn, check_cancel, no_progress
 from ..result import Reconstruction
 
@@ -83,13 +84,15 @@ def refine_on_photos(
 
 
 def with_refinement(result: Reconstruction, refinement) -> Reconstruction:
-    """``result`` with the refinement's distortion, solve errors (photo pixels), per-view status; its warnings
+    """``result`` with the refinement's distortion, solve errors and uncertainties (photo pixels), per-view
+    status; its warnings
     are added to ``result.warnings`` too (the UI shows those)."""
     return replace(
         result,
         dist=refinement.dist,
         solve_error_px=refinement.solve_error_px,
         solve_error_total_px=refinement.solve_error_total_px,
+        uncertainty_px=refinement.uncertainty_px,
         refine_status=refinement.notes,
         refine_warnings=refinement.warnings,
         warnings=tuple(result.warnings) + tuple(f"refinement: {w}" for w in refinement.warnings),
@@ -140,17 +143,20 @@ def refine_shot(
             network image; config: the shot's alignment config (:func:`~core.footage.align.shot_align_config`: one shared focal,
             the artist's focal fixed when given; the refinement keeps both).
         refine: the refinement's settings; ``None`` or ``enabled=False`` (or one frame): the alignment
-            unchanged, no distortion, no solve error.
+            unchanged, no distortion, no solve error, the alignment's uncertainty.
 
     The frames that are localised afterwards are posed against what this returns.
     """
     n = aligned.num_views
     if refine is None or not refine.enabled or n < 2:
-        return ShotRefinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan))
+        return ShotRefinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan),
+                              uncertainty_px=aligned_uncertainty_px(aligned.intrinsics()), status=("",) * n)  # fmt: skip
     refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
     return ShotRefinement(
         aligned=refinement.alignment,
         dist=refinement.dist,
         solve_error_px=refinement.solve_error_px,
+        uncertainty_px=refinement.uncertainty_px,
+        status=refinement.notes,
         warnings=refinement.warnings,
     )

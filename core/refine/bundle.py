@@ -308,6 +308,9 @@ class BundleProblem:
             extra.append(sparse.csr_matrix(row))
         return sparse.vstack([J, *extra], format="csr") if extra else J
 
-    def solve(self, x0: np.ndarray, loss: str, loss_scale: float, max_iterations: int) -> LMResult:
-        """Minimise the robust cost from ``x0`` (:func:`.schur.levenberg_marquardt`)."""
-        return levenberg_marquardt(self, x0, loss, loss_scale, max_iterations=max_iterations)
+    def solve(
+        self, x0: np.ndarray, loss: str, loss_scale: float, max_iterations: int, tol: float = 1e-10
+    ) -> LMResult:
+        """Minimise the robust cost from ``x0`` (:func:`.schur.levenberg_marquardt`; ``tol``: stop when an
+        iteration lowers the cost by less than this share)."""
+        return levenberg_marquardt(self, x0, loss, loss_scale, max_iterations=max_iterations, tol=tol)

@@ -44,10 +44,14 @@ class Refinement:
         solve_error_px: ``(N,)`` float64 RMS reprojection error of each view's kept correspondences, in pixels
             of the ORIGINAL photo (of the given image when that is the photo); NaN without correspondences.
         solve_error_total_px: the same over all refined views' correspondences together (NaN if none).
+        uncertainty_px: ``(N,)`` float64 1-sigma reprojection uncertainty of each view's camera, in the same
+            pixels: from the bundle adjustment's covariance for refined views, the alignment's for kept ones
+            (never 0, never below their correspondences' error); see :mod:`.uncertainty`.
         refined: ``(N,)`` bool, views whose camera the refinement changed.
-        notes: per view, ``"refined"`` or why it kept its aligned camera.
+        notes: per view, ``"refined"`` or ``"kept: <reason>"`` (it kept its aligned camera).
         warnings: user-facing sentences (views far above the others, views kept as aligned).
         num_tracks: tracks kept; num_observations: their observations.
+        track_lengths: ``(L,)`` int, ``track_lengths[k]`` the kept tracks seen by ``k`` views.
         seconds: wall time.
     """
 
@@ -55,12 +59,23 @@ class Refinement:
     dist: np.ndarray
     solve_error_px: np.ndarray
     solve_error_total_px: float
+    uncertainty_px: np.ndarray
     refined: np.ndarray
     notes: tuple[str, ...]
     warnings: tuple[str, ...]
     num_tracks: int
     num_observations: int
+    track_lengths: np.ndarray
     seconds: float
+
+    @property
+    def reported_px(self) -> np.ndarray:
+        """``(N,)`` the figure a user reads next to each camera: max(solve error, uncertainty)."""
+        return np.fmax(self.solve_error_px, self.uncertainty_px)
+
+    def weakest_view(self) -> int:
+        """The view with the largest :attr:`reported_px`."""
+        return int(np.nanargmax(np.nan_to_num(self.reported_px, nan=-1.0)))
 
 
 def match_params(config: RefineConfig) -> MatchParams:
@@ -120,20 +135,26 @@ def refine_alignment(
         last = pass_index == len(_PASSES) - 1
         solve_config = config if last else replace(config, rounds=min(config.rounds, 2))
         outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config)
+        # a focal the first pass found undetermined stays held (no second solve to find it again)
+        priors = replace(priors, known_focal=priors.known_focal | outcome.held_focal)
         check_cancel(cancel)
         result = _refined_alignment(aligned, start, outcome)
         views = _views(result, images, frames, outcome.state.dist)
     errors, total = _photo_errors(outcome, frames)
+    scale = np.array([np.sqrt(np.mean(np.square(f.photo_px_per_image_px))) for f in frames])
+    lengths = np.bincount(np.bincount(outcome.tracks.obs.point, minlength=outcome.tracks.num_tracks))
     refinement = Refinement(
         alignment=result,
         dist=outcome.state.dist.copy(),
         solve_error_px=errors,
         solve_error_total_px=total,
+        uncertainty_px=outcome.uncertainty * scale,
         refined=outcome.refined.copy(),
         notes=outcome.notes,
         warnings=_warnings(errors, outcome, names),
         num_tracks=outcome.tracks.num_tracks,
         num_observations=len(outcome.tracks.obs.view),
+        track_lengths=lengths,
         seconds=time.perf_counter() - started,
     )
     progress("Refinement done", 1.0)

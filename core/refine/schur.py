@@ -20,6 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+# the camera-point block W (M x 3P) is multiplied densely up to this many entries (16 MB), sparsely beyond
+_DENSE_COUPLING_MAX = 2_000_000
+
 
 def robust_cost_and_weight(s: np.ndarray, loss: str, c: float) -> tuple[np.ndarray, np.ndarray]:
     """``(rho(s), rho'(s))`` for squared residual norms ``s`` ``(O,)`` (``rho(s) = s`` for ``linear``)."""
@@ -58,7 +61,7 @@ def _cost(problem, x, loss, c) -> float:
     return total
 
 
-def _normal_equations(problem, x, loss, c):
+def normal_equations(problem, x, loss, c):
     """Weighted Gauss-Newton blocks: ``U (M, M)``, ``g_c (M,)``, per observation ``E (O, k, 3)`` (= J_c^T J_p),
     per point ``V (P, 3, 3)``, ``g_p (P, 3)``."""
     r, J_cam, J_pt = problem.blocks(x)
@@ -95,15 +98,31 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def _coupling(problem, E: np.ndarray) -> sparse.csr_matrix:
+def coupling(problem, E: np.ndarray) -> sparse.csr_matrix:
     """``W`` ``(M, 3 P)``: the camera-point block of the normal equations, summed from the observations'
-    ``E = J_c^T J_p`` blocks ``(O, k, 3)``."""
-    cols = problem.cam_cols
-    valid = np.broadcast_to((cols >= 0)[:, :, None], E.shape)
-    rows = np.broadcast_to(cols[:, :, None], E.shape)
-    point_cols = np.broadcast_to(3 * problem.row_point[:, None, None] + np.arange(3), E.shape)
+    ``E = J_c^T J_p`` blocks ``(O, k, 3)``. Its sparsity depends only on the problem's structure: it is found
+    once per problem (:func:`_coupling_structure`) and each call only sums the values into it."""
+    structure = getattr(problem, "_coupling_structure", None)
+    if structure is None:
+        structure = _coupling_structure(problem, E.shape)
+        problem._coupling_structure = structure
+    valid, slot, indices, indptr = structure
+    data = np.bincount(slot, weights=E[valid], minlength=len(indices))
     shape = (problem.n_camera_params, 3 * problem.n_points)
-    return sparse.csr_matrix((E[valid], (rows[valid], point_cols[valid])), shape=shape)
+    return sparse.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def _coupling_structure(problem, shape: tuple[int, ...]):
+    """``(valid, slot, indices, indptr)``: which entries of an ``(O, k, 3)`` ``E`` are parameters, the CSR slot
+    each sums into (entries of a shared intrinsic and one point add up), and ``W``'s CSR index arrays."""
+    cols = problem.cam_cols
+    valid = np.broadcast_to((cols >= 0)[:, :, None], shape)
+    rows = np.broadcast_to(cols[:, :, None], shape)[valid]
+    point_cols = np.broadcast_to(3 * problem.row_point[:, None, None] + np.arange(3), shape)[valid]
+    width = 3 * problem.n_points
+    keys, slot = np.unique(rows.astype(np.int64) * width + point_cols, return_inverse=True)
+    indptr = np.searchsorted(keys // width, np.arange(problem.n_camera_params + 1)).astype(np.int64)
+    return valid, slot.ravel(), (keys % width).astype(np.int64), indptr
 
 
 def _solve_step(problem, U, gc, W, V, gp, lam):
@@ -113,9 +132,16 @@ def _solve_step(problem, U, gc, W, V, gp, lam):
     Ud = U + lam * np.diag(np.maximum(np.diag(U), 1e-9))
     Vd = V + lam * np.maximum(np.einsum("pii->pi", V), 1e-9)[:, :, None] * np.eye(3)
     Vinv = np.linalg.inv(Vd)
-    Vinv_bd = sparse.bsr_matrix((Vinv, np.arange(n_pts), np.arange(n_pts + 1)), shape=(3 * n_pts, 3 * n_pts))
-    WV = W @ Vinv_bd.tocsr()
-    S = Ud - (WV @ W.T).toarray()
+    if m * 3 * n_pts <= _DENSE_COUPLING_MAX:  # small: dense products are several times faster
+        Wd = W.toarray().reshape(m, n_pts, 3)
+        WV = np.einsum("mpi,pij->mpj", Wd, Vinv).reshape(m, 3 * n_pts)
+        S = Ud - WV @ Wd.reshape(m, 3 * n_pts).T
+    else:
+        Vinv_bd = sparse.bsr_matrix(
+            (Vinv, np.arange(n_pts), np.arange(n_pts + 1)), shape=(3 * n_pts, 3 * n_pts)
+        )
+        WV = W @ Vinv_bd.tocsr()
+        S = Ud - (WV @ W.T).toarray()
     rhs = -gc + WV @ gp.ravel()
     try:
         dc = np.linalg.solve(S, rhs) if m else np.zeros(0)
@@ -136,8 +162,8 @@ def levenberg_marquardt(
     converged = False
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported in the result)
-        U, gc, E, V, gp = _normal_equations(problem, x, loss, loss_scale)
-        W = _coupling(problem, E)
+        U, gc, E, V, gp = normal_equations(problem, x, loss, loss_scale)
+        W = coupling(problem, E)
         for _ in range(10):
             dc, dp = _solve_step(problem, U, gc, W, V, gp, lam)
             x_new = x.copy()

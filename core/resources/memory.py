@@ -72,6 +72,12 @@ REF_MATMUL_GFLOPS = 13.0
 CPU_NETWORK_EFFICIENCY = 0.95
 ALIGN_SECONDS_PER_PAIR = 0.28  # at 512x384; half of it scales with the pixels (dense depth), half does not
 CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL = 7e-7
+# the camera refinement (on by default): matching each view with its most-overlapping partners (at most
+# RefineConfig.max_partners) and the bundle adjustment; measured 0.1-0.3 s per (view, partner) at 256x192 on
+# the synthgen cases (benchmarks/bench_refine.py, docs/BENCHMARKS.md); its points per view are capped, so it
+# grows slowly with the photos' size
+REFINE_SECONDS_PER_VIEW_PARTNER = 0.25
+REFINE_MAX_PARTNERS = 8
 REF_PIXELS = 384 * 512
 # bfloat16 speed-up on CPUs with AMX / AVX-512 BF16 (issue 12's measurement: 3.3x encode, 2.1x decode; not
 # measurable here), and emulated bf16/fp16 elsewhere (about 12x slower, issue 12 and bench_inference.py).
@@ -210,6 +216,7 @@ class _Run:
     align_method: str
     keep_model: bool
     anchor_pixels: int = 256
+    refine: bool = False
 
 
 def _degrees(num_photos: int, pairs) -> tuple[int, int]:
@@ -361,6 +368,9 @@ def _seconds(run: _Run, gpu_tflops: float | None, matmul_gflops: float | None) -
     slower = REF_MATMUL_GFLOPS / (matmul_gflops or cpu_matmul_gflops())
     align = ALIGN_SECONDS_PER_PAIR * run.num_pairs * (0.5 + 0.5 * mean_pixels / REF_PIXELS)
     align += CLEAN_SECONDS_PER_VIEW_PAIR_PIXEL * len(run.sizes) * (len(run.sizes) - 1) * mean_pixels
+    if run.refine:
+        n = len(run.sizes)
+        align += REFINE_SECONDS_PER_VIEW_PARTNER * n * min(n - 1, REFINE_MAX_PARTNERS)
     return flops / speed + slower * align, where
 
 
@@ -387,6 +397,7 @@ def estimate_run(
     keep_model: bool = False,
     with_result: bool = True,
     machine: Machine | None = None,
+    refine: bool = False,
 ) -> RunEstimate:
     """Estimate peak RAM, peak GPU memory and time of a run.
 
@@ -407,6 +418,7 @@ def estimate_run(
         keep_model: the caller holds the network during alignment (a model passed in, Blender's cache).
         with_result: False for ``infer``, which writes each pair as it comes and runs no alignment.
         machine: what the machine offers, when known (:class:`Machine`).
+        refine: the camera refinement runs after the alignment (its time is added).
     """
     if not photo_sizes:
         raise ValueError("an estimate needs at least one photo")
@@ -421,7 +433,7 @@ def estimate_run(
     count, max_slots = _degrees(len(sizes), num_pairs)
     run = _Run(sizes, count, max_slots, config, resolve_precision_name(inference.precision, device), device,
                inference.batch_size or 4, align.fast_pixels, align.method, keep_model,
-               align.anchor_pixels)  # fmt: skip
+               align.anchor_pixels, refine and with_result)  # fmt: skip
     in_ram, sparse = _choose_layout(run, inference.pair_storage, align.memory, with_result,
                                     machine.available_ram_bytes)  # fmt: skip
     phases = _phases(run, in_ram, with_result, sparse)

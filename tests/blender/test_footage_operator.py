@@ -22,7 +22,7 @@ from tests.footage_support import shot_frames, write_sequence, write_video
 pytest.importorskip("av")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = str(REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth")
-FAST = {"checkpoint": CHECKPOINT, "image_size": "224", "device": "cpu", "clean_depth": False}
+FAST = {"checkpoint": CHECKPOINT, "image_size": "224", "device": "cpu", "clean_depth": False, "refine": False}
 
 
 @pytest.fixture(scope="module")

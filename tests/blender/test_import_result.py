@@ -87,6 +87,7 @@ def test_a_command_line_result_imports_as_what_the_operator_builds(addon, tmp_pa
     assert bpy.ops.dust3r.reconstruct(
         directory=str(folder),
         checkpoint=str(CHECKPOINT_224),
+        refine=False,
         image_size="224",
         device="cpu",
         clean_depth=False,

@@ -16,7 +16,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_224 = REPO_ROOT / "tests" / "data" / "tiny_linear_224" / "tiny_linear_224.pth"
-FAST = {"image_size": "224", "device": "cpu", "clean_depth": False}
+FAST = {
+    "image_size": "224",
+    "device": "cpu",
+    "clean_depth": False,
+    "refine": False,
+}  # refinement: its own tests
 
 
 def _data_counts() -> dict[str, int]:
@@ -63,7 +68,7 @@ def test_settings_default_from_the_scene_and_files_selection(addon, photo_folder
     prefs.checkpoint = str(CHECKPOINT_224)
     prefs.device = "cpu"
     files = [{"name": "img2.png"}, {"name": "img1.png"}]
-    assert bpy.ops.dust3r.reconstruct(directory=str(photo_folder), files=files) == {"FINISHED"}
+    assert bpy.ops.dust3r.reconstruct(directory=str(photo_folder), files=files, refine=False) == {"FINISHED"}
     cams = [o for o in bpy.data.objects if o.get("dust3r_role") == "camera"]
     assert sorted(Path(c["dust3r_image"]).name for c in cams) == ["img1.png", "img2.png"]
     pts = next(o for o in bpy.data.objects if o.get("dust3r_role") == "points")

@@ -24,13 +24,13 @@ def test_the_option_and_its_distortion_reach_the_config(addon, make_reconstructi
 
     monkeypatch.setattr(pipeline, "reconstruct", capture)
     settings = bpy.context.scene.dust3r
-    assert settings.refine is False  # off by default: it costs several times the alignment (README)
+    assert settings.refine is True  # on by default (issue 18), from core.config's RefineConfig
     folder = str(Path(recon.image_paths[0]).parent)
     bpy.ops.dust3r.reconstruct(directory=folder, checkpoint=str(CHECKPOINT_224))
     settings.refine, settings.distortion = True, "k1k2"
     bpy.ops.dust3r.reconstruct(directory=folder, checkpoint=str(CHECKPOINT_224))
     bpy.ops.dust3r.reconstruct(directory=folder, checkpoint=str(CHECKPOINT_224), refine=False)
-    assert seen == [(False, "none"), (True, "k1k2"), (False, "none")]  # no distortion without refinement
+    assert seen == [(True, "none"), (True, "k1k2"), (False, "none")]  # no distortion without refinement
 
 
 def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, monkeypatch) -> None:
@@ -41,7 +41,8 @@ def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, mo
             "dist": np.array([[-0.05, 0.01]] * 3),
             "solve_error_px": np.array([0.21, 0.34, np.nan]),
             "solve_error_total_px": 0.27,
-            "refine_status": ("refined", "refined", "kept as aligned: 4 matches (30 needed)"),
+            "refine_status": ("refined", "refined", "kept: two-view tracks only"),
+            "uncertainty_px": np.array([0.1, 0.2, 3.5], dtype=np.float32),
             "warnings": ("refinement: img2.png kept its aligned camera (4 matches, 30 needed)",),
         }
     )
@@ -57,6 +58,20 @@ def test_a_refined_result_reports_its_solve_error(addon, make_reconstruction, mo
         (o for o in bpy.data.objects if o.get("dust3r_role") == "camera"), key=lambda o: o["dust3r_index"]
     )
     assert [c.get(cameras.SOLVE_ERROR_KEY) for c in cams] == [pytest.approx(0.21), pytest.approx(0.34), None]
+    assert [c[cameras.UNCERTAINTY_KEY] for c in cams] == [
+        pytest.approx(0.1),
+        pytest.approx(0.2),
+        pytest.approx(3.5),
+    ]
+    assert [c[cameras.REFINE_STATUS_KEY] for c in cams] == [
+        "refined",
+        "refined",
+        "kept: two-view tracks only",
+    ]
+    summary = addon.submodule("core.refine.summary").refine_summary
+    line = summary(refined.solve_error_total_px, refined.solve_error_px, refined.uncertainty_px,
+                   refined.refine_status, ["img0", "img1", "img2"])  # fmt: skip
+    assert line == "solve error 0.27 px, worst camera 'img2' ±3.5 px (two-view tracks only)"
     assert all(list(c.data[cameras.DISTORTION_KEY]) == pytest.approx([-0.05, 0.01]) for c in cams)
 
 
@@ -74,6 +89,6 @@ def test_the_footage_operator_takes_the_option(addon, monkeypatch, tmp_path, pho
     folder.mkdir()
     for k in range(1, 4):
         photo_writer(folder / f"plate.{k:04d}.png", (64, 48), seed=k)
-    bpy.context.scene.dust3r.refine = True
     bpy.ops.dust3r.reconstruct_footage(directory=str(folder), checkpoint=str(CHECKPOINT_224))
-    assert seen == [True]
+    bpy.ops.dust3r.reconstruct_footage(directory=str(folder), checkpoint=str(CHECKPOINT_224), refine=False)
+    assert seen == [True, False]  # on by default; refine=False skips it

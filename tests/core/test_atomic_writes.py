@@ -69,7 +69,7 @@ def _run_until_stopped(stop_at: int, *argv: str) -> subprocess.Popen:
 
 
 def _reconstruct_args(out: Path) -> list[str]:
-    return ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu", "--no-clean",
+    return ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu", "--no-clean", "--no-refine",
             "--images", *map(str, PHOTOS[:2]), "--out", str(out)]  # fmt: skip
 
 

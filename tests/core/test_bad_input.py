@@ -40,7 +40,7 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
 
 def _reconstruct(tmp_path: Path, *extra: str, images=None, checkpoint=TINY_CHECKPOINT):
     images = [str(p) for p in (images or PHOTOS[:2])]
-    return _core("reconstruct", "--checkpoint", str(checkpoint), "--device", "cpu", "--images", *images,
+    return _core("reconstruct", "--checkpoint", str(checkpoint), "--device", "cpu", "--no-refine", "--images", *images,
                  "--out", str(tmp_path / "r.npz"), *extra)  # fmt: skip
 
 
@@ -156,7 +156,15 @@ def test_cancel_during_the_clean_up_stops_the_job(tiny_model) -> None:
 def test_image_size_defaults_to_the_model_everywhere(tmp_path: Path) -> None:
     assert InferenceConfig().image_size is None and ReconstructConfig().inference.image_size is None
     out = tmp_path / "r.npz"
-    args = ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu", "--no-clean"]
+    args = [
+        "reconstruct",
+        "--checkpoint",
+        str(TINY_CHECKPOINT),
+        "--device",
+        "cpu",
+        "--no-clean",
+        "--no-refine",
+    ]
     assert cli_main([*args, "--images", *map(str, PHOTOS[:2]), "--out", str(out)]) == 0  # a 224 model
     with np.load(out) as data:
         np.testing.assert_array_equal(data["net_size"], [[224, 224]] * 2)

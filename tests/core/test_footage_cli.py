@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.cli import main as cli_main
-from core.config import FootageConfig, InferenceConfig, ReconstructConfig
+from core.config import FootageConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from core.errors import Cancelled
 from core.footage import FLAGGED, RECONSTRUCTED, read_frame_status
 from core.jobs.footage import reconstruct_footage
@@ -23,8 +23,10 @@ pytest.importorskip("av")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = REPO_ROOT / "tests" / "data" / "tiny_linear_224"
-BASE = ["reconstruct", "--checkpoint", str(TINY), "--size", "224", "--device", "cpu"]
-CONFIG = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu"))
+BASE = ["reconstruct", "--checkpoint", str(TINY), "--size", "224", "--device", "cpu", "--no-refine"]
+CONFIG = ReconstructConfig(
+    inference=InferenceConfig(image_size=224, device="cpu"), refine=RefineConfig(enabled=False)
+)
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def _can_create_a_file_in(folder: Path) -> bool:
 
 def test_reconstruct_reports_the_real_path_it_wrote(tmp_path: Path) -> None:
     out = tmp_path / "new" / "deeper" / "RESULT.npz"  # folders that do not exist yet are made at the end
-    proc = _core("reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu", "--no-clean",
+    proc = _core("reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--device", "cpu", "--no-clean", "--no-refine",
                  "--images", *map(str, PHOTOS[:2]), "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"wrote {out}:") and out.is_file()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.cli import main as cli_main
-from core.config import InferenceConfig, ReconstructConfig
+from core.config import InferenceConfig, ReconstructConfig, RefineConfig
 from core.errors import Cancelled, ConfigError, ImageError
 from core.geometry.photo import PhotoCrop, focal_35mm_from_net
 from tests.cli_support import message_lines
@@ -108,7 +108,16 @@ def test_no_photos_is_a_clear_error() -> None:
 
 def test_cli_reconstruct_writes_the_interface_layout(tmp_path) -> None:
     out = tmp_path / "result.npz"
-    args = ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--size", "224", "--device", "cpu"]
+    args = [
+        "reconstruct",
+        "--checkpoint",
+        str(TINY_CHECKPOINT),
+        "--size",
+        "224",
+        "--device",
+        "cpu",
+        "--no-refine",
+    ]
     assert cli_main([*args, "--images", *map(str, PHOTOS[:2]), "--out", str(out)]) == 0
     with np.load(out) as data:
         assert data["cam2world"].shape == (2, 4, 4)
@@ -139,6 +148,8 @@ def test_cli_reconstruct_user_errors_exit_2(tmp_path, capsys) -> None:
 def test_image_size_must_match_the_model(tiny_model) -> None:
     from core.jobs.photos import reconstruct
 
-    config = ReconstructConfig(inference=InferenceConfig(image_size=512, device="cpu"))
+    config = ReconstructConfig(
+        inference=InferenceConfig(image_size=512, device="cpu"), refine=RefineConfig(enabled=False)
+    )
     with pytest.raises(ConfigError, match="trained at 224"):
         reconstruct(PHOTOS[:2], None, config, model=tiny_model)

@@ -1,4 +1,5 @@
-"""``python -m core align --refine`` and the refinement's options: EST.npz fields, user errors, config."""
+"""``python -m core align`` (refined by default) and the refinement's options: EST.npz fields, user errors,
+config."""
 
 from __future__ import annotations
 
@@ -21,13 +22,18 @@ def case_file(tmp_path_factory):
     return path, case
 
 
-def test_align_refine_writes_the_interface_fields_and_improves_the_cameras(case_file, tmp_path, capsys):
+def test_align_refines_by_default_writes_the_interface_fields_and_improves_the_cameras(
+    case_file, tmp_path, capsys
+):
     path, case = case_file
-    plain, refined = tmp_path / "plain.npz", tmp_path / "refined.npz"
-    assert main(["align", "--input", str(path), "--output", str(plain)]) == 0
-    assert main(["align", "--input", str(path), "--output", str(refined), "--refine"]) == 0
+    plain, refined, explicit = tmp_path / "plain.npz", tmp_path / "refined.npz", tmp_path / "explicit.npz"
+    assert main(["align", "--input", str(path), "--output", str(plain), "--no-refine"]) == 0
+    assert main(["align", "--input", str(path), "--output", str(refined)]) == 0
     out = capsys.readouterr().out
-    assert "refined" in out and "solve error" in out
+    assert "refined" in out and "solve error" in out and "worst camera 'view " in out
+    assert main(["align", "--input", str(path), "--output", str(explicit), "--refine"]) == 0  # still accepted
+    with np.load(explicit) as z, np.load(refined) as r:
+        np.testing.assert_array_equal(z["cam2world"], r["cam2world"])
     with np.load(refined) as z:
         est = {k: z[k] for k in z.files}
     with np.load(plain) as z:
@@ -36,7 +42,11 @@ def test_align_refine_writes_the_interface_fields_and_improves_the_cameras(case_
     assert est["principal_points"].shape == (4, 2)
     assert est["solve_error_px"].shape == (4,) and np.isfinite(est["solve_error_px"]).all()
     assert est["solve_error_px"].max() < 0.5 and est["refine_status"].shape == (4,)
+    assert est["uncertainty_px"].dtype == np.float32 and est["uncertainty_px"].shape == (4,)
+    assert (est["uncertainty_px"] > 0).all()
     assert "dist" not in before and "solve_error_px" not in before
+    assert list(before["refine_status"]) == ["kept: refinement off"] * 4
+    assert (before["uncertainty_px"] > 1.0).all()  # the alignment's own: pixels, never sub-pixel
     m0 = evaluate(case, before, max_points=5000)
     m1 = evaluate(case, est, max_points=5000)
     assert m1["reproj_px_median"] < 0.8 * m0["reproj_px_median"]
@@ -50,10 +60,16 @@ def test_align_refine_user_errors_exit_2_with_one_line(case_file, tmp_path, caps
     assert main(["align", "--input", str(no_images), "--output", str(out), "--refine"]) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert "images" in err and len(message_lines(err)) == 1
+    # by default, a case without its images is aligned only
+    assert main(["align", "--input", str(no_images), "--output", str(out)]) == 0
+    assert "no 'images'" in capsys.readouterr().out
+    with np.load(out) as z:
+        assert list(z["refine_status"]) == ["kept: refinement off"] * 4
     assert (
-        main(["align", "--input", str(path), "--output", str(out), "--distortion", "k1"]) == EXIT_USER_ERROR
+        main(["align", "--input", str(path), "--output", str(out), "--distortion", "k1", "--no-refine"])
+        == EXIT_USER_ERROR
     )
-    assert "--refine" in capsys.readouterr().err
+    assert "--no-refine" in capsys.readouterr().err
 
 
 def test_reconstruct_options_reach_the_refine_config():
@@ -62,11 +78,12 @@ def test_reconstruct_options_reach_the_refine_config():
     base = ["reconstruct", "--checkpoint", "x.pth", "--images", "a.jpg", "--out", "r.npz"]
     args = build_parser().parse_args(base)
     assert config_from_args(args).refine == ReconstructConfig().refine
+    assert config_from_args(args).refine.enabled is True  # on by default
     args = build_parser().parse_args(base + ["--no-refine"])
     assert config_from_args(args).refine.enabled is False
     args = build_parser().parse_args(base + ["--refine", "--distortion", "k1k2"])
     assert config_from_args(args).refine == RefineConfig(enabled=True, distortion="k1k2")
-    with pytest.raises(ConfigError, match="--refine"):
+    with pytest.raises(ConfigError, match="--no-refine"):
         config_from_args(build_parser().parse_args(base + ["--no-refine", "--distortion", "k1"]))
 
 

@@ -79,14 +79,16 @@ def test_with_refinement_fills_the_result_and_its_warnings(photo_case):
         [img.crop for img in images], aligned.depth, aligned.conf,
         [rgb.astype(np.float32) / 255 for rgb in net["images"]], pts3d=aligned.pts3d, warnings=("a pair left out",),
     )  # fmt: skip
-    notes = ("refined", "refined", "refined", "kept as aligned: too few correspondences (3, needs 30)")
+    notes = ("refined", "refined", "refined", "kept: too few correspondences (3, needs 30)")
     refinement = Refinement(
         alignment=aligned, dist=np.tile([-0.1, 0.01], (4, 1)), solve_error_px=np.array([0.2, 0.3, 0.25, np.nan]),
-        solve_error_total_px=0.26, refined=np.array([True, True, True, False]), notes=notes,
-        warnings=("view_3.png: " + notes[3],), num_tracks=10, num_observations=30, seconds=1.0,
+        solve_error_total_px=0.26, uncertainty_px=np.array([0.1, 0.15, 0.12, 4.0]),
+        refined=np.array([True, True, True, False]), notes=notes, warnings=("view_3.png: " + notes[3],),
+        num_tracks=10, num_observations=30, track_lengths=np.array([0, 0, 5, 5]), seconds=1.0,
     )  # fmt: skip
     result = with_refinement(base, refinement)
     np.testing.assert_array_equal(result.dist, refinement.dist)
+    np.testing.assert_allclose(result.uncertainty_px, [0.1, 0.15, 0.12, 4.0], rtol=1e-6)
     assert result.solve_error_total_px == pytest.approx(0.26) and result.refine_status == notes
     assert result.warnings[0] == "a pair left out"
     assert any("view_3.png" in w and w.startswith("refinement:") for w in result.warnings)
@@ -148,7 +150,7 @@ def test_reconstruct_refine_end_to_end_with_the_tiny_model(tmp_path, capsys):
     assert len(result.refine_status) == 3 and all(result.refine_status)
     assert result.dist.shape == (3, 2) and result.solve_error_px.shape == (3,)
     for k, status in enumerate(result.refine_status):
-        assert status == "refined" or status.startswith("kept as aligned")
+        assert status == "refined" or status.startswith("kept: ")
         if status != "refined":
             assert any(w.startswith("refinement:") and PHOTOS[k].name in w for w in result.warnings)
     assert any(s == "Loading photos for refinement" for s, _ in stages)

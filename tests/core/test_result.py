@@ -33,7 +33,7 @@ def test_npz_round_trip_uses_interface_names(tmp_path) -> None:
     with np.load(path) as data:
         expected = {"image_paths", "cam2world", "K_photo", "photo_size", "K_net", "net_size"}
         expected |= {"frame_numbers", "fps", "dist", "solve_error_px", "resized_size", "crop_offset"}
-        expected |= {"warnings"}
+        expected |= {"warnings", "refine_status", "uncertainty_px"}  # always (INTERFACES.md, issue 18)
         expected |= {f"{name}_{k}" for name in ("depth", "pts3d", "conf", "colors") for k in range(2)}
         assert set(data.files) == expected
         assert data["warnings"].shape == (0,)

@@ -131,7 +131,7 @@ def test_half_is_a_deprecated_alias_of_fp16(tmp_path, capsys, caplog) -> None:
     assert config_from_args(parser.parse_args(base)).inference.precision == "auto"
     assert config_from_args(parser.parse_args(base)).inference.scene_graph == "auto"
     assert config_from_args(parser.parse_args([*base, "--precision", "bf16"])).inference.precision == "bf16"
-    argv = ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--images", str(PHOTOS[0]), "--out",
+    argv = ["reconstruct", "--checkpoint", str(TINY_CHECKPOINT), "--no-refine", "--images", str(PHOTOS[0]), "--out",
             str(tmp_path / "r.npz"), "--half", "--precision", "bf16"]  # fmt: skip
     assert cli_main(argv) == 2
     assert "--half" in _one_error_line(capsys)

@@ -170,6 +170,7 @@ def _reprojection_errors(case, est, T_est, F_est, max_points, rng, res) -> None:
         uv = project_distorted(K, np.where(cam[:, 2:] > 1e-12, cam, 1.0), dist[v])
         e = np.linalg.norm(uv - grid[sel], axis=1)
         errs.append(np.where((cam[:, 2] > 1e-12) & np.isfinite(e), e, BEHIND_PX))
+    res["reproj_px_median_per_view"] = np.array([np.median(e) for e in errs])
     e = np.concatenate(errs)
     res.update(reproj_px_median=float(np.median(e)), reproj_px_p95=float(np.percentile(e, 95)))
     res.update(reproj_px_max=float(e.max()), reproj_px_rms=float(np.sqrt(np.mean(e**2))))
@@ -195,8 +196,8 @@ def evaluate(case, est, conf_thr: float | None = None, max_points: int = 100_000
     ``depth_delta1`` (each view's depth scaled by its median ratio); with pts3d: ``point_err_mean/median``
     (per pixel after the ATE fit, / scene_scale), ``accuracy``, ``completeness``, ``chamfer`` (up to
     ``max_points`` points each, est points with ``conf > conf_thr`` when given); ``reproj_px_median/p95/max/rms``
-    and ``reproj_behind_frac`` (ground-truth points of each view through the estimated camera, principal
-    point and distortion after :func:`pose_fit`, against their pixels; a point behind the camera counts
+    and ``reproj_behind_frac``, ``reproj_px_median_per_view`` ``(N,)`` (ground-truth points of each view
+    through the estimated camera, principal point and distortion after :func:`pose_fit`, against their pixels; a point behind the camera counts
     ``BEHIND_PX``); for 3 views or more, ``jitter`` (RMS error of the centres' second differences after the
     ATE fit / scene_scale) and ``rot_step_err_deg`` (mean error of the view-to-view rotations).
     """
