@@ -232,4 +232,3 @@ def _has_images(path) -> bool:
             return "images" in data.files
     except (OSError, ValueError, zipfile.BadZipFile):
         return False
-
