@@ -138,6 +138,9 @@ def test_idle_panel_draws_settings_and_the_button(addon) -> None:
     bpy.context.scene.dust3r.focal_prior = "mm"
     bpy.context.scene.dust3r.scene_graph = "swin"
     bpy.context.scene.dust3r.align_method = "paper"
+    assert ("prop", "refine") in calls and ("prop", "distortion") in calls  # refinement is on by default
+    bpy.context.scene.dust3r.refine = False
+    calls = _draw(_panel_class(), bpy.context)
     assert ("prop", "refine") in calls and ("prop", "distortion") not in calls
     bpy.context.scene.dust3r.refine = True
     calls = _draw(_panel_class(), bpy.context)

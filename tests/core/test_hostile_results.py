@@ -395,5 +395,5 @@ def test_refine_warnings_are_printed_once(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout + proc.stderr
     names = [Path(p).name for p in PHOTOS]
-    counts = {name: text.count(f"{name}: kept as aligned") for name in names}
+    counts = {name: text.count(f"{name}: kept:") for name in names}
     assert counts == dict.fromkeys(names, 1), text
