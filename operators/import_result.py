@@ -19,6 +19,7 @@ import bpy
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
+from ..addon import PATH_OPTIONS
 from ..core.result import RESULT_ARRAYS
 from ..jobs.reports import TextReports
 from ..properties.settings import build_options
@@ -105,6 +106,10 @@ class DUST3R_OT_import_result(TextReports, bpy.types.Operator, ImportHelper):
 
     filename_ext = ".npz"
     filter_glob: StringProperty(default="*.npz", options={"HIDDEN"})
+    # ImportHelper's own filepath, with the "//" (blend-relative) prefix allowed as on every path of ours
+    filepath: StringProperty(
+        name="File Path", subtype="FILE_PATH", maxlen=1024, options={"SKIP_SAVE", "HIDDEN", *PATH_OPTIONS}
+    )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         path = bpy.path.abspath(self.filepath)

@@ -39,7 +39,7 @@ def test_choosing_a_folder_estimates_the_run_as_the_guard_does(addon, three_phot
     config = addon.submodule("properties.settings").make_config(settings, "cpu")
     photos = sorted(str(p) for p in three_photos.iterdir())
     expected = plan.plan_run(
-        plan.photo_sizes(photos), config.inference, config.align, device="cpu"
+        plan.photo_sizes(photos), config.inference, config.align, device="cpu", refine=config.refine.enabled
     ).explanation
     assert settings.estimate_text == expected and expected.startswith("6 pairs, about ")
     assert settings.estimate_problem == ""
