@@ -19,7 +19,7 @@ import pytest
 from core.cli.reconstruct_cmd import resume_folder
 from core.io.atomic import atomic_write, save_npz
 from core.result import Reconstruction
-from tests.cli_support import message_lines
+from tests.cli_support import launch_until, message_lines
 from tests.exact_pairs import exact_predictions
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 
@@ -52,20 +52,7 @@ sys.exit(main())
 
 
 def _run_until_stopped(stop_at: int, *argv: str) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, str(stop_at), *argv],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    for line in proc.stdout:
-        if "STOPPED-IN-WRITE" in line:
-            return proc
-    proc.wait(timeout=60)
-    pytest.fail(f"the writer never reached write #{stop_at}: rc {proc.returncode}, {proc.stderr.read()}")
+    return launch_until(LAUNCHER, [str(stop_at), *argv], "STOPPED-IN-WRITE", f"write #{stop_at}")
 
 
 def _reconstruct_args(out: Path) -> list[str]:

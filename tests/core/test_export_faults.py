@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -24,8 +23,7 @@ import pytest
 from core.cli import main
 from core.cli.reconstruct_cmd import resume_folder
 from core.export import staging
-from tests.cli_support import message_lines
-from tests.conftest import REPO_ROOT
+from tests.cli_support import launch_until, message_lines
 from tests.core.test_export_scenes import make_result
 
 # argv: MOMENT, then the command line of `python -m core`. MOMENT is "write:K" (entering the K-th file
@@ -104,20 +102,7 @@ def exports(tmp_path_factory) -> dict:
 
 
 def _stopped(moment: str, argv: list[str]) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, moment, *argv],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    for line in proc.stdout:
-        if "STOPPED-HERE" in line:
-            return proc
-    proc.wait(timeout=60)
-    pytest.fail(f"the export never reached {moment}: rc {proc.returncode}, {proc.stderr.read()}")
+    return launch_until(LAUNCHER, [moment, *argv], "STOPPED-HERE", moment)
 
 
 # 6 files (cameras, images, points3D, 3 photos), then the carry-over and the exchange.
