@@ -11,7 +11,7 @@ import bpy
 from ..properties.build_options import BuildOptions
 from ..scene import viewport
 from ..scene.build import build_reconstruction
-from ..scene.footage_build import FootageBuild, status_lines
+from ..scene.plate import Plate, status_lines
 from . import tasks
 from .reconstruct import run_pipeline
 from .task_operator import PollOutcome, TaskRequest
@@ -59,16 +59,14 @@ class FootageJobRequest(TaskRequest):
     def finish(self, context: bpy.types.Context, status: tasks.TaskStatus) -> PollOutcome:
         scene = bpy.data.scenes.get(self.scene_name) or context.scene
         result = status.result
-        footage = FootageBuild.from_result(
-            result, clip_name=self.source.clip_name, keep_scene_rate=self.source.kind != "video"
-        )
+        plate = Plate.of(result, clip_name=self.source.clip_name, keep_scene_rate=self.source.kind != "video")
         recon = result.reconstruction
-        report = build_reconstruction(scene, recon, self.build, footage)
-        notes = [m for m in (*recon.warnings, *footage.messages) if not m.startswith(SENSOR_NOTE_PREFIX)]
-        if footage.sensor_width_assumed:
+        report = build_reconstruction(scene, result, self.build, plate)
+        notes = [m for m in (*recon.warnings, *result.messages) if not m.startswith(SENSOR_NOTE_PREFIX)]
+        if result.sensor_width_assumed:
             notes.insert(0, SENSOR_ASSUMED)
         messages = [("WARNING", text) for text in (*notes, *report.warnings)]
-        messages += [("INFO", text) for text in status_lines(footage, recon.frame_numbers, recon)]
+        messages += [("INFO", text) for text in status_lines(result)]
         messages += viewport.after_build()
         scene.dust3r.last_summary = (
             f"{recon.num_views} frames, {report.num_points:,} points, {status.elapsed_s:.1f} s"
@@ -77,7 +75,7 @@ class FootageJobRequest(TaskRequest):
             (
                 "INFO",
                 f"DUSt3R: an animated camera on {recon.num_views} frames ({result.summary()}), lens "
-                f"{footage.focal_mm:.1f} mm on {footage.sensor_width_mm:g} mm, {report.num_points:,} points "
+                f"{result.focal_mm:.1f} mm on {result.sensor_width_mm:g} mm, {report.num_points:,} points "
                 f"in '{report.collection.name}' ({status.elapsed_s:.1f} s)",
             )
         )

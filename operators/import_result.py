@@ -20,13 +20,14 @@ from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..addon import PATH_OPTIONS
+from ..core.footage.result import read_footage_result
 from ..core.result import RESULT_ARRAYS
 from ..jobs.reports import TextReports
 from ..properties.settings import build_options
 from ..scene import viewport
 from ..scene.build import build_reconstruction
 from ..scene.datablocks import blender_text
-from ..scene.footage_build import FootageBuild, locate_footage, status_lines
+from ..scene.plate import locate_footage, status_lines
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +138,15 @@ class DUST3R_OT_import_result(TextReports, bpy.types.Operator, ImportHelper):
     def _import_footage(self, context: bpy.types.Context, recon, path: str) -> set[str]:
         """One animated camera and the plate behind it (INTERFACES.md section 3)."""
         try:
-            footage = FootageBuild.from_npz(path, recon)
+            footage = read_footage_result(path, recon)
         except (OSError, ValueError) as exc:
             self.say({"ERROR"}, f"{Path(path).name}: the footage arrays cannot be read ({exc}).")
             return {"CANCELLED"}
-        recon, footage, warnings = locate_footage(recon, footage, path)
-        report = build_reconstruction(context.scene, recon, build_options(context.scene.dust3r), footage)
+        footage, plate, warnings = locate_footage(footage, path)
+        report = build_reconstruction(context.scene, footage, build_options(context.scene.dust3r), plate)
         for text in (*recon.warnings, *footage.messages, *warnings, *report.warnings):
             self.say({"WARNING"}, text)
-        for text in status_lines(footage, recon.frame_numbers, recon):
+        for text in status_lines(footage):
             self.say({"INFO"}, text)
         for level, text in viewport.after_build():
             self.say({level}, text)

@@ -25,12 +25,13 @@ import bpy
 import numpy as np
 
 from ..addon import ROLE_KEY, Role
+from ..core.footage.result import FootageResult, footage_of_reconstruction
 from ..core.geometry.blender_camera import blender_camera_from_opencv
 from ..core.geometry.surface import surface_quads
 from ..properties.build_options import BuildOptions
 from . import cameras, footage_camera, geonodes, points, surfaces
 from .datablocks import BuildRecord
-from .footage_build import FootageBuild
+from .plate import Plate
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +117,30 @@ def scene_extent(recon) -> float:
 
 
 def build_reconstruction(
-    scene: bpy.types.Scene, recon, options: BuildOptions | None = None, footage: FootageBuild | None = None
+    scene: bpy.types.Scene, result, options: BuildOptions | None = None, plate: Plate | None = None
 ) -> BuildReport:
-    """Build ``recon`` (a ``core.result.Reconstruction``) into ``scene``.
+    """Build ``result`` into ``scene``: a ``core.result.Reconstruction``, or a shot's
+    ``core.footage.result.FootageResult`` (the footage job's, or :func:`read_footage_result`'s).
 
     Photos: the first camera becomes the scene camera; the render resolution and pixel aspect are its
-    photo's (a warning is returned when the photos differ in size). Footage (``recon.is_footage``): one
-    animated camera; ``footage`` says where the plate is and how each frame was solved (default: from
-    ``recon`` alone, no plate). On any failure nothing of the build is left and the scene is as it was.
+    photo's (a warning is returned when the photos differ in size). Footage (a ``FootageResult``, or a
+    ``Reconstruction`` with ``is_footage``, then seen through :func:`footage_of_reconstruction`): one
+    animated camera; ``plate`` says which clip goes behind it and whether the scene keeps its rate (default:
+    the plate where the result says it is). On any failure nothing of the build is left and the scene is as
+    it was.
     """
     options = options or BuildOptions()
-    if recon.is_footage and footage is None:
-        footage = FootageBuild.of_reconstruction(recon)
+    footage = result if isinstance(result, FootageResult) else None
+    if footage is None and result.is_footage:
+        footage = footage_of_reconstruction(result)
+    recon = footage.reconstruction if footage is not None else result
+    if footage is not None and plate is None:
+        plate = Plate.of(footage)
     record = BuildRecord()
-    existing_clip = bpy.data.movieclips.get(footage.clip_name) if footage and footage.clip_name else None
-    snapshot = footage_camera.SceneSnapshot(scene, existing_clip) if recon.is_footage else None
+    existing_clip = bpy.data.movieclips.get(plate.clip_name) if plate and plate.clip_name else None
+    snapshot = footage_camera.SceneSnapshot(scene, existing_clip) if footage is not None else None
     try:
-        return _build(scene, recon, options, record, footage)
+        return _build(scene, recon, options, record, footage, plate)
     except BaseException:
         record.remove_all()
         if snapshot is not None:
@@ -140,13 +148,15 @@ def build_reconstruction(
         raise
 
 
-def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord, footage) -> BuildReport:
+def _build(
+    scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRecord, footage, plate
+) -> BuildReport:
     warnings: list[str] = []
     params = [
         blender_camera_from_opencv(recon.world_from_cam[k], recon.K_photo[k], tuple(recon.photo_size[k]))
         for k in range(recon.num_views)
     ]
-    default_name = footage_camera.shot_name(footage.footage_path) if footage else None
+    default_name = footage_camera.shot_name(footage.info.path) if footage else None
     base = unique_base_name(options.name or default_name or collection_name(recon.image_paths))
     display_size = CAMERA_SIZE_PER_EXTENT * scene_extent(recon)
 
@@ -161,9 +171,11 @@ def _build(scene: bpy.types.Scene, recon, options: BuildOptions, record: BuildRe
     radius = options.point_radius if options.point_radius > 0 else default_point_radius(recon)
     points_obj, num_points = _build_points(record, recon, params, base, radius, options, collection, root)
     if footage is not None:
-        camera = _build_footage_camera(record, recon, footage, base, display_size, collection, root, warnings)
+        camera = _build_footage_camera(
+            record, recon, footage, plate, base, display_size, collection, root, warnings
+        )
         scene.collection.children.link(collection)
-        footage_camera.apply_to_scene(scene, camera, recon, footage, warnings)
+        footage_camera.apply_to_scene(scene, camera, recon, footage, plate, warnings)
         return BuildReport(
             collection, root, points_obj, [camera.obj], num_points, radius, warnings, clip=camera.clip
         )
@@ -240,9 +252,9 @@ def _build_photo_cameras(record, recon, params, base, display_size, collection, 
     return objects
 
 
-def _build_footage_camera(record, recon, footage, base, display_size, collection, root, warnings):
+def _build_footage_camera(record, recon, footage, plate, base, display_size, collection, root, warnings):
     """The shot's one animated camera, the plate as its background (:mod:`.footage_camera`)."""
-    camera = footage_camera.build_footage_camera(record, recon, footage, base, display_size, warnings)
+    camera = footage_camera.build_footage_camera(record, recon, footage, plate, base, display_size, warnings)
     _adopt(camera.obj, collection, root)
     return camera
 

@@ -20,6 +20,7 @@ import numpy as np
 from mathutils import Matrix
 
 from ..addon import ROLE_KEY, Role
+from ..core.footage.result import FootageResult
 from ..core.footage.trajectory import continuous_quaternions
 from ..core.geometry.blender_camera import BlenderCameraParams
 from .animation import key_channels
@@ -32,7 +33,6 @@ from .cameras import (
     set_crop,
     set_lens,
 )
-from .footage_build import FootageBuild
 from .footage_lens import (
     TrackingCamera,
     blender_frame_rate,
@@ -40,6 +40,7 @@ from .footage_lens import (
     lens_changes,
     tracking_camera,
 )
+from .plate import Plate
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,13 @@ def shot_name(footage_path: str) -> str:
 
 
 def build_footage_camera(
-    record, recon, footage: FootageBuild, base: str, display_size: float, warnings: list[str]
+    record,
+    recon,
+    footage: FootageResult,
+    plate: Plate,
+    base: str,
+    display_size: float,
+    warnings: list[str],
 ) -> FootageCamera:
     """The animated camera of ``recon`` (a footage ``Reconstruction``), every datablock registered."""
     frames = np.asarray(recon.frame_numbers, dtype=np.int64)
@@ -97,21 +104,21 @@ def build_footage_camera(
     key_channels(record, obj, f"{name} Action", LOCATION + ROTATION, frames, poses)
     _tag(obj, recon, footage, params[0])
 
-    clip = _clip(record, footage, warnings)
+    clip = _clip(record, plate, warnings)
     if clip is not None:
         add_background(cam, clip=clip)
     return FootageCamera(obj, clip, params, tracking_camera(params[0], recon.K_photo[0], recon.dist[0]))
 
 
-def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraParams) -> None:
+def _tag(obj: bpy.types.Object, recon, footage: FootageResult, p: BlenderCameraParams) -> None:
     """The custom properties scripts read (INTERFACES.md section 3 and docs/CONTRACTS.md)."""
     obj[ROLE_KEY] = Role.FOOTAGE_CAMERA
-    obj["dust3r_image"] = str(footage.footage_path)
-    obj["dust3r_footage_kind"] = footage.footage_kind
+    obj["dust3r_image"] = str(footage.info.path)
+    obj["dust3r_footage_kind"] = footage.info.kind
     obj[FRAME_NUMBERS_KEY] = [int(f) for f in recon.frame_numbers]
     obj[FRAME_STATUS_KEY] = list(footage.status)
     obj[FRAME_NOTES_KEY] = list(footage.notes)
-    if footage.footage_kind != "video":
+    if footage.info.kind != "video":
         obj[FRAME_PATHS_KEY] = [str(path) for path in recon.image_paths]
     obj["dust3r_fps"] = float(recon.fps)
     obj["dust3r_resolution"] = [int(v) for v in p.resolution]
@@ -128,21 +135,21 @@ def _tag(obj: bpy.types.Object, recon, footage: FootageBuild, p: BlenderCameraPa
     obj[REFINE_STATUS_KEY] = [s or "kept: refinement off" for s in recon.refine_status]
 
 
-def _clip(record, footage: FootageBuild, warnings: list[str]) -> bpy.types.MovieClip | None:
+def _clip(record, plate: Plate, warnings: list[str]) -> bpy.types.MovieClip | None:
     """The artist's clip (``clip_name``), or the plate loaded as a new one; None (and a warning) if neither."""
-    if footage.clip_name:
-        clip = bpy.data.movieclips.get(footage.clip_name)
+    if plate.clip_name:
+        clip = bpy.data.movieclips.get(plate.clip_name)
         if clip is None:
-            warnings.append(f"Movie clip '{footage.clip_name}' is gone: the camera has no background plate.")
+            warnings.append(f"Movie clip '{plate.clip_name}' is gone: the camera has no background plate.")
         return clip
-    if not footage.clip_path:
+    if not plate.clip_path:
         return None
     try:
-        return record.load_clip(footage.clip_path)
+        return record.load_clip(plate.clip_path)
     except RuntimeError as exc:
-        log.warning("cannot load %s as a movie clip: %s", footage.clip_path, exc)
+        log.warning("cannot load %s as a movie clip: %s", plate.clip_path, exc)
         warnings.append(
-            f"Blender cannot open {Path(footage.clip_path).name} as a movie clip ({exc}): the camera has no "
+            f"Blender cannot open {Path(plate.clip_path).name} as a movie clip ({exc}): the camera has no "
             "background plate."
         )
         return None
@@ -203,14 +210,14 @@ def _set_if_alive(owner, name: str, value) -> None:
 
 
 def apply_to_scene(
-    scene: bpy.types.Scene, camera: FootageCamera, recon, footage: FootageBuild, warnings
+    scene: bpy.types.Scene, camera: FootageCamera, recon, footage: FootageResult, plate: Plate, warnings
 ) -> None:
     """Scene frame range, rate, resolution and camera from the shot; the clip aligned and calibrated."""
     frames = np.asarray(recon.frame_numbers, dtype=np.int64)
     render = scene.render
     p = camera.params[0]
-    if not footage.keep_scene_rate:
-        render.fps, render.fps_base = blender_frame_rate(recon.fps, footage.fps_rational)
+    if not plate.keep_scene_rate:
+        render.fps, render.fps_base = blender_frame_rate(recon.fps, footage.info.fps_rational)
     render.resolution_x, render.resolution_y = (int(v) for v in p.resolution)
     render.resolution_percentage = 100
     render.pixel_aspect_x, render.pixel_aspect_y = (float(v) for v in p.pixel_aspect)

@@ -58,10 +58,10 @@ RENAMED = {
             "viewport",
             "reconstruction_objects",
             "export_scene",
-            "footage_build",
             "orientation",
         )
     },
+    "operators.footage_build": "scene.plate",
 }
 
 

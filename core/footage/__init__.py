@@ -18,8 +18,10 @@ from .result import (
     LOCALISED,
     RECONSTRUCTED,
     STATUSES,
+    UNKNOWN,
     FootageResult,
-    read_frame_status,
+    footage_of_reconstruction,
+    read_footage_result,
 )
 
 __all__ = [
@@ -28,11 +30,13 @@ __all__ = [
     "LOCALISED",
     "RECONSTRUCTED",
     "STATUSES",
+    "UNKNOWN",
     "ArraySource",
     "FootageInfo",
     "FootageResult",
     "FootageSource",
     "open_footage",
     "read_footage_info",
-    "read_frame_status",
+    "footage_of_reconstruction",
+    "read_footage_result",
 ]

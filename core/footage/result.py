@@ -6,7 +6,8 @@ Per frame (view) ``status``:
 * ``localised``: posed against the reconstruction (paper section 4.1), no points of its own;
 * ``interpolated``: posed by SLERP/linear interpolation between its neighbours (the fast fill);
 * ``flagged``: a pose that should not be trusted as is (black or duplicated frame, failed localisation, a
-  jump off the camera path); ``notes`` says why and what the pose is (interpolated, copied, as solved).
+  jump off the camera path); ``notes`` says why and what the pose is (interpolated, copied, as solved);
+* ``unknown``: read from a footage RESULT.npz that does not record it (written by another tool).
 
 Views that were not reconstructed carry no geometry: their ``depth`` and ``pts3d`` are NaN (the Blender
 builder drops non-finite points) and their ``conf`` is 0.
@@ -14,11 +15,12 @@ builder drops non-finite points) and their ``conf`` is 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from ..config import DEFAULT_SENSOR_WIDTH_MM
 from ..result import Reconstruction
 from .read.info import FootageInfo
 
@@ -26,7 +28,20 @@ RECONSTRUCTED = "reconstructed"
 LOCALISED = "localised"
 INTERPOLATED = "interpolated"
 FLAGGED = "flagged"
-STATUSES = (RECONSTRUCTED, LOCALISED, INTERPOLATED, FLAGGED)
+UNKNOWN = "unknown"
+STATUSES = (RECONSTRUCTED, LOCALISED, INTERPOLATED, FLAGGED, UNKNOWN)
+# the footage arrays of RESULT.npz beside the reconstruction's (docs/CONTRACTS.md "core/footage")
+FOOTAGE_ARRAYS = (
+    "frame_status",
+    "frame_notes",
+    "sensor_width_mm",
+    "sensor_width_assumed",
+    "focal_mm",
+    "fps_rational",
+    "footage_path",
+    "footage_kind",
+    "messages",
+)
 
 
 @dataclass(frozen=True)
@@ -91,13 +106,70 @@ class FootageResult:
         self.reconstruction.save_npz(path, extra=self.extra_arrays())
 
 
-def read_frame_status(path: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """``(status, notes)`` per view of a RESULT.npz, or None when it is not a footage result."""
+def footage_of_reconstruction(recon: Reconstruction) -> FootageResult:
+    """What a footage ``recon`` (``recon.is_footage``) says of its shot on its own: every frame with points
+    ``reconstructed`` (``unknown`` without), no recorded rate, the plate named by the first view's path
+    (one path for all views: a video), the default film back assumed, the focal unknown (NaN)."""
+    paths = list(recon.image_paths)
+    frames = np.asarray(recon.frame_numbers, dtype=np.int64)
+    width, height = (int(v) for v in recon.photo_size[0])
+    info = FootageInfo(
+        path=str(paths[0]),
+        kind="video" if len(set(paths)) == 1 else "sequence",
+        frame_count=recon.num_views,
+        first_frame=int(frames.min()),
+        last_frame=int(frames.max()),
+        fps=float(recon.fps),
+        fps_rational=None,
+        width=width,
+        height=height,
+        codec="",
+    )
+    return FootageResult(
+        reconstruction=recon,
+        status=tuple(RECONSTRUCTED if np.isfinite(p).any() else UNKNOWN for p in recon.pts3d),
+        notes=("",) * recon.num_views,
+        info=info,
+        sensor_width_mm=DEFAULT_SENSOR_WIDTH_MM,
+        sensor_width_assumed=True,
+        focal_mm=float("nan"),
+    )
+
+
+def read_footage_result(path: str | Path, recon: Reconstruction) -> FootageResult:
+    """The footage side of a RESULT.npz whose reconstruction ``recon`` :func:`core.result.read_result` read
+    (checked there: sizes, layout, values). Arrays of :data:`FOOTAGE_ARRAYS` that are absent or of the wrong
+    length keep the values of :func:`footage_of_reconstruction`; a status this version does not know reads
+    ``unknown``.
+
+    Raises:
+        OSError, ValueError: the file cannot be read again.
+    """
+    n = recon.num_views
     with np.load(path, allow_pickle=False) as data:
-        if "frame_status" not in data.files:
-            return None
-        status = tuple(str(s) for s in data["frame_status"])
-        notes = (
-            tuple(str(s) for s in data["frame_notes"]) if "frame_notes" in data.files else ("",) * len(status)
-        )
-    return status, notes
+        arrays = {name: data[name] for name in FOOTAGE_ARRAYS if name in data.files}
+    base = footage_of_reconstruction(recon)
+
+    def per_frame(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        values = tuple(str(s) for s in np.asarray(arrays.get(name, default)).reshape(-1))
+        return values if len(values) == n else default
+
+    status = tuple(s if s in STATUSES else UNKNOWN for s in per_frame("frame_status", base.status))
+    rate = tuple(int(v) for v in np.asarray(arrays.get("fps_rational", (0, 0))).reshape(-1)[:2])
+    sensor = float(arrays.get("sensor_width_mm", base.sensor_width_mm))
+    info = replace(
+        base.info,
+        path=str(arrays.get("footage_path", base.info.path)),
+        kind=str(arrays.get("footage_kind", base.info.kind)),
+        fps_rational=rate if len(rate) == 2 and min(rate) > 0 else None,
+    )
+    return replace(
+        base,
+        status=status,
+        notes=per_frame("frame_notes", base.notes),
+        info=info,
+        sensor_width_mm=sensor if np.isfinite(sensor) and sensor > 0 else base.sensor_width_mm,
+        sensor_width_assumed=bool(arrays.get("sensor_width_assumed", "sensor_width_mm" not in arrays)),
+        focal_mm=float(arrays.get("focal_mm", base.focal_mm)),
+        messages=tuple(str(m) for m in np.asarray(arrays.get("messages", ())).reshape(-1)),
+    )

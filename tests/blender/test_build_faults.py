@@ -159,27 +159,27 @@ def test_a_footage_build_failing_at_every_step_leaves_everything_as_it_was(
     recon, _case, path, plate = footage_result("sequence", n=3, first=1001, zoom=0.2, k1=-0.05, fps=25.0)
     builder = addon.submodule("scene.build")
     datablocks = addon.submodule("scene.datablocks")
-    footage_build = addon.submodule("scene.footage_build")
+    plates = addon.submodule("scene.plate")
     injector = FaultInjector(datablocks.BuildRecord, monkeypatch)
-    footage = footage_build.FootageBuild.from_npz(path, recon)
+    footage = addon.submodule("core.footage.result").read_footage_result(path, recon)
     options = builder.BuildOptions()
 
     def prepare():
         bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
         bpy.context.scene.render.fps, bpy.context.scene.frame_end = 30, 77
         if mode == "after an earlier build":
-            builder.build_reconstruction(bpy.context.scene, recon, options, footage)
+            builder.build_reconstruction(bpy.context.scene, footage, options)
             bpy.context.scene.frame_start, bpy.context.scene.render.fps = 5, 48
         if mode != "the artist's clip":
-            return footage
+            return plates.Plate.of(footage)
         clip = bpy.data.movieclips.load(str(plate))
         clip.frame_start, clip.tracking.camera.k1 = 40, 0.3
         bpy.context.scene.active_clip = None
-        return type(footage)(**{**footage.__dict__, "clip_name": clip.name, "clip_path": None})
+        return plates.Plate.of(footage, clip_name=clip.name)
 
     build = prepare()
     injector.arm(None)
-    report = builder.build_reconstruction(bpy.context.scene, recon, options, build)
+    report = builder.build_reconstruction(bpy.context.scene, footage, options, build)
     steps = list(injector.calls)
     assert report.clip is not None and len(steps) >= 8, steps  # collection, root, points, camera, actions...
     assert any(step.startswith("load_clip") for step in steps) == (mode != "the artist's clip")
@@ -190,7 +190,7 @@ def test_a_footage_build_failing_at_every_step_leaves_everything_as_it_was(
         for after in (False, True):
             injector.arm(target, after)
             with pytest.raises(InjectedFault):
-                builder.build_reconstruction(bpy.context.scene, recon, options, build)
+                builder.build_reconstruction(bpy.context.scene, footage, options, build)
             assert _footage_state(data_state) == before, (
                 f"failure {'after' if after else 'before'} {steps[target]}"
             )
@@ -204,11 +204,12 @@ def test_a_footage_build_failing_after_its_datablocks_also_cleans_up(
     pytest.importorskip("av")  # the plate is a video
     recon, _case, path, plate = footage_result("video", n=3, k1=0.05)
     builder = addon.submodule("scene.build")
-    footage = addon.submodule("scene.footage_build").FootageBuild.from_npz(path, recon)
+    footage = addon.submodule("core.footage.result").read_footage_result(path, recon)
+    chosen = None
     if artists_clip:
         clip = bpy.data.movieclips.load(str(plate))
         clip.frame_start, clip.tracking.camera.k1 = 40, 0.3
-        footage = type(footage)(**{**footage.__dict__, "clip_name": clip.name, "clip_path": None})
+        chosen = addon.submodule("scene.plate").Plate.of(footage, clip_name=clip.name)
     camera_module = addon.submodule("scene.footage_camera")
     before = _footage_state(data_state)
     for module, name in (
@@ -226,5 +227,5 @@ def test_a_footage_build_failing_after_its_datablocks_also_cleans_up(
         with monkeypatch.context() as patch:
             patch.setattr(module, name, fail)
             with pytest.raises(InjectedFault):
-                builder.build_reconstruction(bpy.context.scene, recon, builder.BuildOptions(), footage)
+                builder.build_reconstruction(bpy.context.scene, footage, builder.BuildOptions(), chosen)
         assert _footage_state(data_state) == before, name

@@ -13,7 +13,7 @@ import pytest
 from core.cli import main as cli_main
 from core.config import FootageConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from core.errors import Cancelled
-from core.footage import FLAGGED, RECONSTRUCTED, read_frame_status
+from core.footage import FLAGGED, RECONSTRUCTED, UNKNOWN, read_footage_result
 from core.jobs.footage import reconstruct_footage
 from core.result import Reconstruction
 from tests.cli_support import message_lines
@@ -78,8 +78,9 @@ def test_cli_png_sequence_from_1001(tmp_path, frames) -> None:
     np.testing.assert_array_equal(result.frame_numbers, [1002, 1003, 1004, 1005, 1006])
     assert result.fps == 25.0
     assert result.image_paths == tuple(str(p.resolve()) for p in paths[1:])
-    status, notes = read_frame_status(out)
-    assert status == (RECONSTRUCTED,) * 5 and notes == ("",) * 5
+    footage = read_footage_result(out, result)
+    assert footage.status == (RECONSTRUCTED,) * 5 and footage.notes == ("",) * 5
+    assert footage.info.kind == "sequence" and footage.info.fps == 25.0
 
 
 def test_black_and_duplicated_frames_are_flagged_not_reconstructed(frames, tmp_path, tiny_model) -> None:
@@ -169,7 +170,11 @@ def test_result_file_round_trip_and_extra_arrays(frames, tmp_path, tiny_model) -
     loaded = Reconstruction.load_npz(out)
     np.testing.assert_array_equal(loaded.frame_numbers, [7, 8, 9])
     np.testing.assert_allclose(loaded.world_from_cam, result.reconstruction.world_from_cam)
-    assert read_frame_status(out) == (result.status, result.notes)
+    read = read_footage_result(out, loaded)
+    assert (read.status, read.notes) == (result.status, result.notes)
+    assert (read.focal_mm, read.sensor_width_mm) == (result.focal_mm, result.sensor_width_mm)
+    assert read.sensor_width_assumed == result.sensor_width_assumed
+    assert (read.info.path, read.info.kind, read.info.fps_rational) == (result.info.path, "sequence", None)
     with np.load(out) as data:
         assert str(data["footage_kind"]) == "sequence" and list(data["fps_rational"]) == [0, 0]
         assert float(data["focal_mm"]) == pytest.approx(result.focal_mm)
@@ -178,4 +183,10 @@ def test_result_file_round_trip_and_extra_arrays(frames, tmp_path, tiny_model) -
     photos = Reconstruction.load_npz(out)
     plain = tmp_path / "plain.npz"
     photos.save_npz(plain)
-    assert read_frame_status(plain) is None
+    # without the footage arrays (another tool's file): frames with points reconstructed, the rest unknown
+    bare = read_footage_result(plain, photos)
+    assert (
+        bare.status == tuple(RECONSTRUCTED if np.isfinite(p).any() else UNKNOWN for p in photos.pts3d)
+        and bare.sensor_width_assumed
+        and np.isnan(bare.focal_mm)
+    )
