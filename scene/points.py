@@ -23,12 +23,14 @@ Layout, with N points (in view order, each view's network pixels row-major, non-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import bpy
 import numpy as np
 
 from ..core.color import linear_from_srgb
 from ..core.geometry.blender_camera import blender_world_from_opencv_world
+from . import mesh_arrays
 
 COLOR_ATTRIBUTE = "color"
 CONFIDENCE_ATTRIBUTE = "confidence"
@@ -39,6 +41,7 @@ POINTS_KEY = "dust3r_points"  # mesh custom property: N, the vertices 0..N-1 tha
 # Corner directions in the camera's image plane (right, up), counter-clockwise as the camera sees them, so
 # the face's front side looks at the camera.
 _CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
+_VALUE_SHAPE = {"vector": (3,), "color": (4,), "value": ()}  # one element of an attribute property
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,6 @@ def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray
     mesh[POINTS_KEY] = n
     if n:
         _add_triangles(mesh, n)
-    copies = (lambda a: np.concatenate([a] * VERTICES_PER_POINT)) if n else (lambda a: a)
     # Each attribute is written right after it is made: adding another one invalidates Python references.
     for attr_name, data_type, key, values in (
         ("position", None, "vector", points.positions),
@@ -133,11 +135,13 @@ def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray
         if not n:
             continue
         attr = attr or mesh.attributes[attr_name]
-        data = _corner_offsets(points, view_axes) if values is None else copies(values)
-        attr.data.foreach_set(
-            key, np.ascontiguousarray(data, dtype=np.int32 if data_type == "INT" else np.float32).ravel()
-        )
-        del data
+        if values is None:
+            fill = partial(_fill_corner_offsets, points.view, view_axes)
+        else:
+            fill = partial(_fill_copies, values)
+        dtype = np.int32 if data_type == "INT" else np.float32
+        shape = (VERTICES_PER_POINT * n, *_VALUE_SHAPE[key])
+        mesh_arrays.write(attr.data, key, dtype, shape, fill)
     # By name, after every attribute exists: the colour Workbench's Attribute colour and the material read.
     mesh.attributes.active_color_name = COLOR_ATTRIBUTE
     mesh.attributes.default_color_name = COLOR_ATTRIBUTE
@@ -145,39 +149,51 @@ def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray
     return mesh
 
 
-def _corner_offsets(points: PointArrays, view_axes: np.ndarray) -> np.ndarray:
-    """``(3N, 3)`` float32: each vertex's unit corner offset (corner-major, like the vertices)."""
-    n = len(points)
-    out = np.empty((VERTICES_PER_POINT, n, 3), np.float32)
-    bounds = np.searchsorted(points.view, np.arange(len(view_axes) + 1))
+def _fill_copies(values: np.ndarray, out: np.ndarray) -> None:
+    """``out`` (``(3N, ...)``): the ``N`` per-point ``values`` once for each corner (corner-major)."""
+    out.reshape(VERTICES_PER_POINT, len(values), *values.shape[1:])[:] = values
+
+
+def _fill_corner_offsets(view: np.ndarray, view_axes: np.ndarray, out: np.ndarray) -> None:
+    """``out`` (``(3N, 3)`` float32): each vertex's unit corner offset (corner-major, like the vertices) in
+    the image plane of its point's camera (``view``: ``(N,)`` ascending view indices)."""
+    corners = out.reshape(VERTICES_PER_POINT, len(view), 3)
+    bounds = np.searchsorted(view, np.arange(len(view_axes) + 1))
     for k, (right, up) in enumerate(view_axes):
-        for c, offset in enumerate(triangle_offsets(right, up, 1.0)):
-            out[c, bounds[k] : bounds[k + 1]] = offset
-    return out.reshape(-1, 3)
+        if bounds[k + 1] > bounds[k]:
+            corners[:, bounds[k] : bounds[k + 1]] = triangle_offsets(right, up, 1.0)[:, None, :]
 
 
 def _add_triangles(mesh: bpy.types.Mesh, n: int) -> None:
     """3N vertices (positions written by the caller), 3N edges and N faces: face ``k`` joins vertices
     ``k``, ``N + k``, ``2N + k``; edge ``c * N + k`` runs from corner ``c`` to the next one. Corner-major,
     so that every array is written in contiguous runs."""
-    mesh.vertices.add(VERTICES_PER_POINT * n)
-    mesh.edges.add(VERTICES_PER_POINT * n)
-    mesh.loops.add(VERTICES_PER_POINT * n)
+    total = VERTICES_PER_POINT * n
+    mesh.vertices.add(total)
+    mesh.edges.add(total)
+    mesh.loops.add(total)
     mesh.polygons.add(n)
-    vertex = np.arange(VERTICES_PER_POINT * n, dtype=np.int32).reshape(VERTICES_PER_POINT, n)  # c*N + k
-    edges = np.empty((VERTICES_PER_POINT, n, 2), np.int32)
-    edges[..., 0] = vertex
-    np.add(vertex, n, out=edges[..., 1])
-    edges[-1, :, 1] -= VERTICES_PER_POINT * n  # the last corner's edge closes back to corner 0
-    mesh.attributes[".edge_verts"].data.foreach_set("value", edges.ravel())
-    del edges
-    corner_vert = np.ascontiguousarray(vertex.T)  # face k's corners in order; also corner_edge (edge c*N+k)
-    mesh.attributes[".corner_vert"].data.foreach_set("value", corner_vert.ravel())
-    mesh.attributes[".corner_edge"].data.foreach_set("value", corner_vert.ravel())
-    del corner_vert, vertex
-    mesh.polygons.foreach_set(
-        "loop_start", np.arange(0, VERTICES_PER_POINT * n, VERTICES_PER_POINT, dtype=np.int32)
-    )
+    point = np.arange(n, dtype=np.int32)
+
+    def edge_verts(out: np.ndarray) -> None:  # (3N, 2): edge c*N+k from corner c to corner c+1
+        edges = out.reshape(VERTICES_PER_POINT, n, 2)
+        for c in range(VERTICES_PER_POINT):
+            np.add(point, c * n, out=edges[c, :, 0])
+            np.add(point, (c + 1) % VERTICES_PER_POINT * n, out=edges[c, :, 1])
+
+    def corner_vert(out: np.ndarray) -> None:  # face k's corners in order: c*N+k; also its edges
+        corners = out.reshape(n, VERTICES_PER_POINT)
+        for c in range(VERTICES_PER_POINT):
+            np.add(point, c * n, out=corners[:, c])
+
+    mesh_arrays.write(mesh.attributes[".edge_verts"].data, "value", np.int32, (total, 2), edge_verts)
+    mesh_arrays.write(mesh.attributes[".corner_vert"].data, "value", np.int32, (total,), corner_vert)
+    mesh_arrays.write(mesh.attributes[".corner_edge"].data, "value", np.int32, (total,), corner_vert)
+
+    def loop_start(out: np.ndarray) -> None:  # (N,): face k's first corner
+        np.multiply(point, VERTICES_PER_POINT, out=out)
+
+    mesh_arrays.write(mesh.polygons, "loop_start", np.int32, (n,), loop_start)
 
 
 def read_points(mesh: bpy.types.Mesh) -> PointArrays:

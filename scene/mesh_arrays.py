@@ -1,0 +1,63 @@
+"""Bulk writes into a mesh's own arrays: numpy fills Blender's memory in place.
+
+``foreach_set`` needs the whole array staged in a numpy buffer first (for the point mesh: 3 copies of every
+point, about 1 GB at 5 M points, each page of it faulted in and then copied again), and for the faces'
+``loop_start`` Blender 4.2 has no bulk path at all (one RNA call per face). Every one of these arrays is,
+in Blender, one contiguous C array whose elements the RNA collection hands out in order; :func:`write`
+fills that array directly through a numpy view of it, and falls back to ``foreach_set`` whenever the
+collection does not look like one contiguous array of the expected element size.
+
+Only for datablocks this build just made (their arrays are not shared with an undo step or another mesh,
+which Blender's copy-on-write sharing would otherwise require to be copied before a write). The view lives
+only inside :func:`write`: adding elements or attributes afterwards may move the arrays.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _view(collection, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A writable numpy view of shape ``shape`` over the memory of ``collection``'s elements (``len ==
+    shape[0]``, each ``prod(shape[1:])`` values of ``dtype``), or None when its elements are not laid out
+    as one contiguous array of that element size."""
+    count = shape[0]
+    if count == 0 or len(collection) != count:
+        return None
+    itemsize = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    first = collection[0].as_pointer()
+    if not first:
+        return None
+    if count > 1 and (
+        collection[1].as_pointer() - first != itemsize
+        or collection[count - 1].as_pointer() - first != (count - 1) * itemsize
+    ):
+        return None
+    buffer = (ctypes.c_char * (count * itemsize)).from_address(first)
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+
+
+def write(collection, key: str, dtype, shape: tuple[int, ...], fill: Callable[[np.ndarray], None]) -> None:
+    """Set property ``key`` of every element of ``collection`` (a bpy collection of ``shape[0]`` elements,
+    e.g. an attribute's ``data`` or ``mesh.polygons``): ``fill(out)`` writes all of ``out`` (``shape``,
+    ``dtype``), which is Blender's own array when it can be reached (see the module docstring) or else a
+    numpy buffer then given to ``foreach_set``. The last element is read back through RNA as a check."""
+    dtype = np.dtype(dtype)
+    view = _view(collection, dtype, shape)
+    if view is not None:
+        fill(view)
+        expected = view[-1].copy()
+        del view
+        got = np.asarray(getattr(collection[shape[0] - 1], key), dtype=dtype)
+        if got.tobytes() == expected.tobytes():
+            return
+        log.warning("direct write of %r did not read back (%s != %s); using foreach_set", key, got, expected)
+    out = np.empty(shape, dtype)
+    fill(out)
+    collection.foreach_set(key, out.reshape(-1))
