@@ -202,7 +202,7 @@ def _adopt(obj: bpy.types.Object, collection: bpy.types.Collection, root: bpy.ty
 def _build_points(record, recon, params, base, radius, options, collection, root):
     """The points object (each point a triangle in its camera's image plane, sized by the live modifier);
     returns it and the number of points of each view (``(V,)`` int)."""
-    cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
+    cloud = points.PointViews(recon.pts3d, recon.colors, recon.conf)  # written straight into the mesh
     view_axes = np.stack([np.asarray(p.matrix_world, dtype=np.float64)[:3, :2].T for p in params])
     view_axes /= np.linalg.norm(view_axes, axis=-1, keepdims=True)
     mesh = points.create_point_mesh(record.new, f"{base} Points", cloud, view_axes)
@@ -211,7 +211,7 @@ def _build_points(record, recon, params, base, radius, options, collection, root
     _adopt(obj, collection, root)
     mesh.materials.append(geonodes.points_material(record.new))
     geonodes.add_points_modifier(record.new, obj, options.conf_threshold, radius)
-    return obj, np.bincount(cloud.view, minlength=recon.num_views)
+    return obj, cloud.counts
 
 
 def _empty_view_warnings(recon, finite) -> list[str]:

@@ -44,6 +44,9 @@ _CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
 _VALUE_SHAPE = {"vector": (3,), "color": (4,), "value": ()}  # one element of an attribute property
 
 
+FIELDS = ("positions", "colors", "confidence", "view")  # a point's values, in PointArrays' order
+
+
 @dataclass(frozen=True)
 class PointArrays:
     """All points of a reconstruction, ready for Blender.
@@ -63,39 +66,75 @@ class PointArrays:
     def __len__(self) -> int:
         return len(self.positions)
 
+    def write(self, field: str, out: np.ndarray) -> None:
+        """Copy ``field`` (one of :data:`FIELDS`) into ``out`` (same shape)."""
+        out[...] = getattr(self, field)
+
+
+class PointViews:
+    """The points of per-view arrays, not yet stacked: what :class:`PointArrays` holds, written field by
+    field straight into wherever it goes (:meth:`write`), so that millions of points are not first stacked
+    into arrays of their own (the mesh build writes them into the mesh's attributes).
+
+    Args: per view ``(H, W, 3)`` world points (OpenCV world), ``(H, W, 3)`` sRGB colours in ``[0, 1]``
+    (clipped), ``(H, W)`` confidence. Points with a non-finite coordinate are dropped; everything else is
+    kept, whatever its confidence. ``counts`` (``(V,)`` int64) says how many points each view kept.
+    """
+
+    def __init__(self, pts3d, colors, conf) -> None:
+        self._pts = [np.asarray(p, dtype=np.float32).reshape(-1, 3) for p in pts3d]
+        self._colors = list(colors)
+        self._conf = list(conf)
+        self._keeps = [None if np.isfinite(p).all() else np.isfinite(p).all(axis=1) for p in self._pts]
+        self.counts = np.array(
+            [len(p) if k is None else int(k.sum()) for p, k in zip(self._pts, self._keeps, strict=True)],
+            dtype=np.int64,
+        )
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+    @property
+    def view(self) -> np.ndarray:
+        """``(M,)`` int32: each point's view index."""
+        return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
+
+    def write(self, field: str, out: np.ndarray) -> None:
+        """Write ``field`` (one of :data:`FIELDS`, as :class:`PointArrays` holds it) of every point into
+        ``out`` (``(M, ...)``, the field's shape and dtype), view by view."""
+        start = 0
+        for k, (n, keep) in enumerate(zip(self.counts, self._keeps, strict=True)):
+            end = start + int(n)
+            kept = (lambda a: a) if keep is None else (lambda a, keep=keep: a[keep])
+            if field == "positions":
+                out[start:end] = blender_world_from_opencv_world(kept(self._pts[k]))
+            elif field == "colors":
+                srgb = np.clip(kept(np.asarray(self._colors[k], dtype=np.float32).reshape(-1, 3)), 0.0, 1.0)
+                out[start:end, :3] = linear_from_srgb(srgb)  # contiguous temp: 3x faster than strided
+                out[start:end, 3] = 1.0
+            elif field == "confidence":
+                out[start:end] = kept(np.asarray(self._conf[k], dtype=np.float32).reshape(-1))
+            elif field == "view":
+                out[start:end] = k
+            else:
+                raise ValueError(f"unknown point field {field!r}")
+            start = end
+
 
 def gather_points(pts3d, colors, conf) -> PointArrays:
-    """Stack per-view arrays (``(H, W, 3)`` world points, ``(H, W, 3)`` sRGB colours, ``(H, W)`` confidence).
-
-    Points with a non-finite coordinate are dropped; everything else is kept, whatever its confidence.
-    The output arrays are allocated once and filled view by view (this runs on millions of points).
-    """
-    flat = [np.asarray(p, dtype=np.float32).reshape(-1, 3) for p in pts3d]
-    keeps = []
-    for p in flat:
-        keeps.append(None if np.isfinite(p).all() else np.isfinite(p).all(axis=1))
-    counts = [len(p) if k is None else int(k.sum()) for p, k in zip(flat, keeps, strict=True)]
-    total = sum(counts)
-    positions = np.empty((total, 3), np.float32)
-    rgba = np.empty((total, 4), np.float32)
-    rgba[:, 3] = 1.0
-    confidence = np.empty(total, np.float32)
-    view = np.empty(total, np.int32)
-    start = 0
-    for k, (p, c, w, keep, n) in enumerate(zip(flat, colors, conf, keeps, counts, strict=True)):
-        end = start + n
-        c = np.asarray(c, dtype=np.float32).reshape(-1, 3)
-        w = np.asarray(w, dtype=np.float32).reshape(-1)
-        if keep is not None:
-            p, c, w = p[keep], c[keep], w[keep]
-        positions[start:end] = blender_world_from_opencv_world(p)
-        rgba[start:end, :3] = linear_from_srgb(
-            np.clip(c, 0.0, 1.0)
-        )  # contiguous temp: 3x faster than strided
-        confidence[start:end] = w
-        view[start:end] = k
-        start = end
-    return PointArrays(positions=positions, colors=rgba, confidence=confidence, view=view)
+    """Stack per-view arrays into one :class:`PointArrays` (see :class:`PointViews` for the inputs and
+    which points are kept). The output arrays are allocated once and filled view by view."""
+    source = PointViews(pts3d, colors, conf)
+    n = len(source)
+    out = PointArrays(
+        positions=np.empty((n, 3), np.float32),
+        colors=np.empty((n, 4), np.float32),
+        confidence=np.empty(n, np.float32),
+        view=np.empty(n, np.int32),
+    )
+    for field in FIELDS:
+        source.write(field, getattr(out, field))
+    return out
 
 
 def triangle_offsets(right: np.ndarray, up: np.ndarray, radius: float) -> np.ndarray:
@@ -108,13 +147,16 @@ def triangle_offsets(right: np.ndarray, up: np.ndarray, radius: float) -> np.nda
     return (radius * corners).astype(np.float32)
 
 
-def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray) -> bpy.types.Mesh:
+def create_point_mesh(
+    new, name: str, points: PointArrays | PointViews, view_axes: np.ndarray
+) -> bpy.types.Mesh:
     """The mesh of ``points`` in the layout of the module docstring.
 
     Args:
         new: ``new(kind, name)`` -> a registered new datablock (``BuildRecord.new``).
         name: mesh name.
-        points: the points, grouped by ascending ``view``.
+        points: the points, grouped by ascending ``view`` (a :class:`PointViews` is written straight into
+            the attributes).
         view_axes: ``(V, 2, 3)`` the unit right and up vectors (Blender world) of each view's camera; every
             point's triangle lies in its own camera's image plane.
     """
@@ -124,21 +166,21 @@ def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray
     if n:
         _add_triangles(mesh, n)
     # Each attribute is written right after it is made: adding another one invalidates Python references.
-    for attr_name, data_type, key, values in (
-        ("position", None, "vector", points.positions),
-        (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", points.colors),
-        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", points.confidence),
-        (VIEW_ATTRIBUTE, "INT", "value", points.view),
+    for attr_name, data_type, key, field in (
+        ("position", None, "vector", "positions"),
+        (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", "colors"),
+        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", "confidence"),
+        (VIEW_ATTRIBUTE, "INT", "value", "view"),
         (CORNER_ATTRIBUTE, "FLOAT_VECTOR", "vector", None),
     ):
         attr = mesh.attributes.new(attr_name, data_type, "POINT") if data_type else None
         if not n:
             continue
         attr = attr or mesh.attributes[attr_name]
-        if values is None:
+        if field is None:
             fill = partial(_fill_corner_offsets, points.view, view_axes)
         else:
-            fill = partial(_fill_copies, values)
+            fill = partial(_fill_copies, points, field)
         dtype = np.int32 if data_type == "INT" else np.float32
         shape = (VERTICES_PER_POINT * n, *_VALUE_SHAPE[key])
         mesh_arrays.write(attr.data, key, dtype, shape, fill)
@@ -149,9 +191,12 @@ def create_point_mesh(new, name: str, points: PointArrays, view_axes: np.ndarray
     return mesh
 
 
-def _fill_copies(values: np.ndarray, out: np.ndarray) -> None:
-    """``out`` (``(3N, ...)``): the ``N`` per-point ``values`` once for each corner (corner-major)."""
-    out.reshape(VERTICES_PER_POINT, len(values), *values.shape[1:])[:] = values
+def _fill_copies(points: PointArrays | PointViews, field: str, out: np.ndarray) -> None:
+    """``out`` (``(3N, ...)``): the points' ``field`` once for each corner (corner-major)."""
+    copies = out.reshape(VERTICES_PER_POINT, len(out) // VERTICES_PER_POINT, *out.shape[1:])
+    points.write(field, copies[0])
+    for c in range(1, VERTICES_PER_POINT):
+        copies[c] = copies[0]
 
 
 def _fill_corner_offsets(view: np.ndarray, view_axes: np.ndarray, out: np.ndarray) -> None:
