@@ -47,17 +47,46 @@ def write(collection, key: str, dtype, shape: tuple[int, ...], fill: Callable[[n
     """Set property ``key`` of every element of ``collection`` (a bpy collection of ``shape[0]`` elements,
     e.g. an attribute's ``data`` or ``mesh.polygons``): ``fill(out)`` writes all of ``out`` (``shape``,
     ``dtype``), which is Blender's own array when it can be reached (see the module docstring) or else a
-    numpy buffer then given to ``foreach_set``. The last element is read back through RNA as a check."""
+    numpy buffer then given to ``foreach_set``. The last element is read back through RNA as a check.
+
+    ``dtype`` uint8 is a byte colour (``key`` ``"color_srgb"``): Blender stores the bytes, RNA reads and
+    writes them as floats in ``[0, 1]``."""
     dtype = np.dtype(dtype)
     view = _view(collection, dtype, shape)
     if view is not None:
         fill(view)
         expected = view[-1].copy()
         del view
-        got = np.asarray(getattr(collection[shape[0] - 1], key), dtype=dtype)
-        if got.tobytes() == expected.tobytes():
+        if _as_stored(getattr(collection[shape[0] - 1], key), dtype).tobytes() == expected.tobytes():
             return
-        log.warning("direct write of %r did not read back (%s != %s); using foreach_set", key, got, expected)
+        log.warning("direct write of %r did not read back; using foreach_set", key)
     out = np.empty(shape, dtype)
     fill(out)
-    collection.foreach_set(key, out.reshape(-1))
+    flat = out.reshape(-1)
+    collection.foreach_set(key, flat.astype(np.float32) / 255 if dtype == np.uint8 else flat)
+
+
+def read(collection, key: str, dtype, shape: tuple[int, ...], rows: int) -> np.ndarray:
+    """A copy of property ``key`` of the first ``rows`` elements of ``collection`` (``shape`` as for
+    :func:`write`, the whole collection): straight from Blender's array when it can be reached, else through
+    ``foreach_get`` of all of it."""
+    dtype = np.dtype(dtype)
+    view = _view(collection, dtype, shape)
+    if view is not None:
+        return view[:rows].copy()
+    if dtype == np.uint8:
+        values = np.empty(shape, np.float32)
+        collection.foreach_get(key, values.reshape(-1))
+        return _as_stored(values[:rows], dtype)
+    values = np.empty(shape, dtype)
+    if shape[0]:
+        collection.foreach_get(key, values.reshape(-1))
+    return values[:rows].copy()
+
+
+def _as_stored(values, dtype: np.dtype) -> np.ndarray:
+    """RNA's values as Blender stores them: a byte colour's floats in ``[0, 1]`` back to bytes."""
+    values = np.asarray(values)
+    if dtype == np.uint8 and values.dtype.kind == "f":
+        return np.floor(values * 255 + 0.5).astype(np.uint8)
+    return values.astype(dtype)

@@ -10,14 +10,18 @@ attribute moved between domains: the cheapest of the layouts measured, see the b
 Layout, with N points (in view order, each view's network pixels row-major, non-finite points left out):
 
 - vertices ``0 .. N-1`` ARE the points: their ``position`` and their point-domain attributes ``color``
-  (FLOAT_COLOR, linear), ``confidence`` (FLOAT, never thresholded here) and ``view`` (INT, the photo index)
-  are the point cloud, one entry per point, as before triangles (``mesh["dust3r_points"] == N``);
+  (BYTE_COLOR: the photo's 8-bit sRGB values, which Blender reads as linear colours; a quarter of the memory
+  of FLOAT_COLOR, and the photos have 8 bits; meshes of earlier versions have FLOAT_COLOR, linear, and
+  :func:`read_points` reads both), ``confidence`` (FLOAT, never thresholded here) and ``view`` (INT, the
+  photo index) are the point cloud, one entry per point, as before triangles (``mesh["dust3r_points"] ==
+  N``);
 - vertices ``N + k`` and ``2N + k`` are copies of point ``k`` (same position and attributes), and face ``k``
   joins the three; ``dust3r_corner`` (FLOAT_VECTOR) is the unit offset of each corner in its camera's image
   plane, which the modifier scales by the radius. Without the modifier the triangles have no area.
 
-:func:`read_points` returns the first N entries. Everything goes through flat numpy arrays and
-``foreach_set`` on attributes (CONVENTIONS.md section 5): no Python loop per point.
+:func:`read_points` returns the first N entries. Everything goes through flat numpy arrays written in bulk
+(:mod:`.mesh_arrays`: straight into the mesh's own arrays, ``foreach_set`` when they cannot be reached;
+CONVENTIONS.md section 5): no Python loop per point.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from functools import partial
 import bpy
 import numpy as np
 
-from ..core.color import linear_from_srgb
+from ..core.color import linear_from_srgb, srgb_from_linear
 from ..core.geometry.blender_camera import blender_world_from_opencv_world
 from . import mesh_arrays
 
@@ -41,10 +45,17 @@ POINTS_KEY = "dust3r_points"  # mesh custom property: N, the vertices 0..N-1 tha
 # Corner directions in the camera's image plane (right, up), counter-clockwise as the camera sees them, so
 # the face's front side looks at the camera.
 _CORNER_ANGLES = np.deg2rad([90.0, 210.0, 330.0])
-_VALUE_SHAPE = {"vector": (3,), "color": (4,), "value": ()}  # one element of an attribute property
+_VALUE_SHAPE = {
+    "vector": (3,),
+    "color": (4,),
+    "color_srgb": (4,),
+    "value": (),
+}  # one element of an attribute property
 
 
-FIELDS = ("positions", "colors", "confidence", "view")  # a point's values, in PointArrays' order
+# A point's values, in PointArrays' order, and "srgb8": its colour as (M, 4) uint8 sRGB, alpha 255 (what
+# a BYTE_COLOR attribute stores).
+FIELDS = ("positions", "colors", "confidence", "view")
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,11 @@ class PointArrays:
         return len(self.positions)
 
     def write(self, field: str, out: np.ndarray) -> None:
-        """Copy ``field`` (one of :data:`FIELDS`) into ``out`` (same shape)."""
-        out[...] = getattr(self, field)
+        """Copy ``field`` (one of :data:`FIELDS`, or ``"srgb8"``) into ``out`` (its shape and dtype)."""
+        if field == "srgb8":
+            _srgb8_into(srgb_from_linear(self.colors[:, :3]), out)
+        else:
+            out[...] = getattr(self, field)
 
 
 class PointViews:
@@ -100,8 +114,8 @@ class PointViews:
         return np.repeat(np.arange(len(self.counts), dtype=np.int32), self.counts)
 
     def write(self, field: str, out: np.ndarray) -> None:
-        """Write ``field`` (one of :data:`FIELDS`, as :class:`PointArrays` holds it) of every point into
-        ``out`` (``(M, ...)``, the field's shape and dtype), view by view."""
+        """Write ``field`` (one of :data:`FIELDS`, as :class:`PointArrays` holds it, or ``"srgb8"``) of every
+        point into ``out`` (``(M, ...)``, the field's shape and dtype), view by view."""
         start = 0
         for k, (n, keep) in enumerate(zip(self.counts, self._keeps, strict=True)):
             end = start + int(n)
@@ -112,6 +126,10 @@ class PointViews:
                 srgb = np.clip(kept(np.asarray(self._colors[k], dtype=np.float32).reshape(-1, 3)), 0.0, 1.0)
                 out[start:end, :3] = linear_from_srgb(srgb)  # contiguous temp: 3x faster than strided
                 out[start:end, 3] = 1.0
+            elif field == "srgb8":
+                _srgb8_into(
+                    np.asarray(self._colors[k], dtype=np.float32).reshape(-1, 3), out[start:end], kept
+                )
             elif field == "confidence":
                 out[start:end] = kept(np.asarray(self._conf[k], dtype=np.float32).reshape(-1))
             elif field == "view":
@@ -119,6 +137,16 @@ class PointViews:
             else:
                 raise ValueError(f"unknown point field {field!r}")
             start = end
+
+
+def _srgb8_into(srgb: np.ndarray, out: np.ndarray, kept=lambda a: a) -> None:
+    """``out`` (``(m, 4)`` uint8): ``kept(srgb)`` (``(m, 3)`` sRGB-encoded floats, clipped to ``[0, 1]``)
+    rounded to bytes as Blender rounds them, alpha 255."""
+    scaled = np.clip(kept(srgb), 0.0, 1.0)
+    scaled *= np.float32(255)
+    scaled += np.float32(0.5)
+    out[:, :3] = scaled  # truncation of v + 0.5: Blender's unit_float_to_uchar_clamp
+    out[:, 3] = 255
 
 
 def gather_points(pts3d, colors, conf) -> PointArrays:
@@ -166,12 +194,12 @@ def create_point_mesh(
     if n:
         _add_triangles(mesh, n)
     # Each attribute is written right after it is made: adding another one invalidates Python references.
-    for attr_name, data_type, key, field in (
-        ("position", None, "vector", "positions"),
-        (COLOR_ATTRIBUTE, "FLOAT_COLOR", "color", "colors"),
-        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", "confidence"),
-        (VIEW_ATTRIBUTE, "INT", "value", "view"),
-        (CORNER_ATTRIBUTE, "FLOAT_VECTOR", "vector", None),
+    for attr_name, data_type, key, dtype, field in (
+        ("position", None, "vector", np.float32, "positions"),
+        (COLOR_ATTRIBUTE, "BYTE_COLOR", "color_srgb", np.uint8, "srgb8"),
+        (CONFIDENCE_ATTRIBUTE, "FLOAT", "value", np.float32, "confidence"),
+        (VIEW_ATTRIBUTE, "INT", "value", np.int32, "view"),
+        (CORNER_ATTRIBUTE, "FLOAT_VECTOR", "vector", np.float32, None),
     ):
         attr = mesh.attributes.new(attr_name, data_type, "POINT") if data_type else None
         if not n:
@@ -181,7 +209,6 @@ def create_point_mesh(
             fill = partial(_fill_corner_offsets, points.view, view_axes)
         else:
             fill = partial(_fill_copies, points, field)
-        dtype = np.int32 if data_type == "INT" else np.float32
         shape = (VERTICES_PER_POINT * n, *_VALUE_SHAPE[key])
         mesh_arrays.write(attr.data, key, dtype, shape, fill)
     # By name, after every attribute exists: the colour Workbench's Attribute colour and the material read.
@@ -258,18 +285,28 @@ def _add_triangles(mesh: bpy.types.Mesh, n: int) -> None:
 
 def read_points(mesh: bpy.types.Mesh) -> PointArrays:
     """The points of a DUSt3R point mesh, one entry per point (its first ``mesh["dust3r_points"]`` vertices):
-    positions in the mesh's own space (apply the object's ``matrix_world`` for the world), colours,
-    confidence, views."""
-    n = int(mesh.get(POINTS_KEY, len(mesh.vertices)))
+    positions in the mesh's own space (apply the object's ``matrix_world`` for the world), colours (linear,
+    from a BYTE_COLOR or a FLOAT_COLOR attribute), confidence, views."""
+    total = len(mesh.vertices)
+    n = int(mesh.get(POINTS_KEY, total))
     out = {}
-    for attr_name, key, width, dtype in (
-        ("position", "vector", 3, np.float32),
-        (COLOR_ATTRIBUTE, "color", 4, np.float32),
-        (CONFIDENCE_ATTRIBUTE, "value", 1, np.float32),
-        (VIEW_ATTRIBUTE, "value", 1, np.int32),
+    color = mesh.attributes[COLOR_ATTRIBUTE] if total else None
+    byte_color = color is not None and color.data_type == "BYTE_COLOR"
+    for attr_name, key, dtype in (
+        ("position", "vector", np.float32),
+        (COLOR_ATTRIBUTE, "color_srgb" if byte_color else "color", np.uint8 if byte_color else np.float32),
+        (CONFIDENCE_ATTRIBUTE, "value", np.float32),
+        (VIEW_ATTRIBUTE, "value", np.int32),
     ):
-        values = np.empty(len(mesh.vertices) * width, dtype)
-        if len(values):
-            mesh.attributes[attr_name].data.foreach_get(key, values)
-        out[attr_name] = values[: n * width].reshape((n, width) if width > 1 else (n,))
+        shape = (total, *_VALUE_SHAPE[key])
+        if total:
+            out[attr_name] = mesh_arrays.read(mesh.attributes[attr_name].data, key, dtype, shape, n)
+        else:
+            out[attr_name] = np.empty((0, *shape[1:]), dtype)
+    if byte_color:
+        srgb8 = out[COLOR_ATTRIBUTE]
+        rgba = np.empty(srgb8.shape, np.float32)
+        rgba[:, :3] = linear_from_srgb(srgb8[:, :3] * np.float32(1 / 255))
+        rgba[:, 3] = srgb8[:, 3] * np.float32(1 / 255)
+        out[COLOR_ATTRIBUTE] = rgba
     return PointArrays(out["position"], out[COLOR_ATTRIBUTE], out[CONFIDENCE_ATTRIBUTE], out[VIEW_ATTRIBUTE])
