@@ -7,9 +7,10 @@ in Blender, one contiguous C array whose elements the RNA collection hands out i
 fills that array directly through a numpy view of it, and falls back to ``foreach_set`` whenever the
 collection does not look like one contiguous array of the expected element size.
 
-Only for datablocks this build just made (their arrays are not shared with an undo step or another mesh,
-which Blender's copy-on-write sharing would otherwise require to be copied before a write). The view lives
-only inside :func:`write`: adding elements or attributes afterwards may move the arrays.
+:func:`write` only for datablocks this build just made (their arrays are not shared with an undo step or
+another mesh, which Blender's copy-on-write sharing would otherwise require to be copied before a write);
+:func:`read` copies out of any mesh. A view lives only inside one call: adding elements or attributes
+afterwards may move the arrays.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ def _view(collection, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray | N
     shape[0]``, each ``prod(shape[1:])`` values of ``dtype``), or None when its elements are not laid out
     as one contiguous array of that element size."""
     count = shape[0]
-    if count == 0 or len(collection) != count:
+    if count < 2 or len(collection) != count:  # one element says nothing of the layout: foreach_set
         return None
     itemsize = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
     first = collection[0].as_pointer()
-    if not first:
-        return None
-    if count > 1 and (
-        collection[1].as_pointer() - first != itemsize
+    if (
+        not first
+        or collection[1].as_pointer() - first != itemsize
         or collection[count - 1].as_pointer() - first != (count - 1) * itemsize
     ):
         return None
