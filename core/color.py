@@ -1,6 +1,6 @@
 """The sRGB transfer function (IEC 61966-2-1) both ways, numpy only: the one definition that the footage
-reader (linear EXR -> network images), the scene builder (photo colours -> Blender's linear attribute) and
-the Blender export (linear attribute -> sRGB colours) use."""
+reader (linear EXR -> network images), the scene's point reader (Blender's 8-bit sRGB colour attribute ->
+linear colours) and the Blender export (linear colours -> sRGB) use."""
 
 from __future__ import annotations
 

@@ -169,7 +169,8 @@ def _build(
     collection.objects.link(root)
 
     radius = options.point_radius if options.point_radius > 0 else default_point_radius(recon)
-    points_obj, num_points = _build_points(record, recon, params, base, radius, options, collection, root)
+    points_obj, view_counts = _build_points(record, recon, params, base, radius, options, collection, root)
+    num_points = int(view_counts.sum())
     if footage is not None:
         camera = _build_footage_camera(
             record, recon, footage, plate, base, display_size, collection, root, warnings
@@ -179,7 +180,7 @@ def _build(
         return BuildReport(
             collection, root, points_obj, [camera.obj], num_points, radius, warnings, clip=camera.clip
         )
-    warnings += _empty_view_warnings(recon, points_obj)
+    warnings += _empty_view_warnings(recon, view_counts)
     camera_objects = _build_photo_cameras(
         record, recon, params, base, display_size, collection, root, warnings
     )
@@ -212,8 +213,8 @@ def _adopt(obj: bpy.types.Object, collection: bpy.types.Collection, root: bpy.ty
 
 def _build_points(record, recon, params, base, radius, options, collection, root):
     """The points object (each point a triangle in its camera's image plane, sized by the live modifier);
-    returns it and the number of points."""
-    cloud = points.gather_points(recon.pts3d, recon.colors, recon.conf)
+    returns it and the number of points of each view (``(V,)`` int)."""
+    cloud = points.PointViews(recon.pts3d, recon.colors, recon.conf)  # written straight into the mesh
     view_axes = np.stack([np.asarray(p.matrix_world, dtype=np.float64)[:3, :2].T for p in params])
     view_axes /= np.linalg.norm(view_axes, axis=-1, keepdims=True)
     mesh = points.create_point_mesh(record.new, f"{base} Points", cloud, view_axes)
@@ -222,12 +223,12 @@ def _build_points(record, recon, params, base, radius, options, collection, root
     _adopt(obj, collection, root)
     mesh.materials.append(geonodes.points_material(record.new))
     geonodes.add_points_modifier(record.new, obj, options.conf_threshold, radius)
-    return obj, len(cloud)
+    return obj, cloud.counts
 
 
-def _empty_view_warnings(recon, points_obj) -> list[str]:
-    """A line for each photo that gave no finite point (its camera is built; it shows nothing)."""
-    finite = [int(np.isfinite(np.asarray(p)).all(axis=-1).sum()) for p in recon.pts3d]
+def _empty_view_warnings(recon, finite) -> list[str]:
+    """A line for each photo that gave no finite point (``finite``: ``(V,)`` the points of each view; its
+    camera is built; it shows nothing)."""
     return [
         f"Photo {Path(recon.image_paths[k]).name}: no point with finite coordinates, nothing to show."
         for k, n in enumerate(finite)

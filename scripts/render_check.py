@@ -5,7 +5,7 @@ primitives with their true depth and cameras. Two sources of the reconstruction:
 
 - ground truth (default): the true cameras and depth go through the add-on's builder as if the network and
   the alignment had been perfect (no network, no alignment); this checks the camera conventions (axes,
-  focal, shift, pixel centres, render resolution) and the colour handling (sRGB photo -> linear attribute
+  focal, shift, pixel centres, render resolution) and the colour handling (sRGB photo -> colour attribute
   -> sRGB display);
 - ``--aligned``: DUSt3R-like pair predictions of the generator (``--noise``, its documented noise model,
   in place of the network) are aligned by our global alignment, and camera 0 is the camera it RECOVERED;

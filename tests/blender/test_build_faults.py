@@ -115,7 +115,7 @@ def test_a_failure_outside_datablock_creation_also_cleans_up(
         (builder.geonodes, "add_points_modifier"),
         (builder.surfaces, "photo_material"),
         (builder.cameras, "apply_camera_render_settings"),
-        (builder.points, "gather_points"),
+        (builder.points, "PointViews"),
     ):
 
         def fail(*_args, _name=name, **_kwargs):

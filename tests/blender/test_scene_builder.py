@@ -43,7 +43,7 @@ def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) ->
     attrs = {a.name: (a.data_type, a.domain) for a in mesh.attributes if not a.name.startswith(".")}
     assert attrs == {
         "position": ("FLOAT_VECTOR", "POINT"),
-        "color": ("FLOAT_COLOR", "POINT"),
+        "color": ("BYTE_COLOR", "POINT"),
         "confidence": ("FLOAT", "POINT"),
         "view": ("INT", "POINT"),
         "dust3r_corner": ("FLOAT_VECTOR", "POINT"),
@@ -51,11 +51,12 @@ def test_points_object_layout_attributes_and_tags(addon, make_reconstruction) ->
     assert mesh.attributes.active_color_name == "color"
 
     # One entry per point: positions exactly the points (OpenCV world -> Blender world (x, z, -y)),
-    # colours the photo values made linear, confidence as given, views in order.
+    # colours the photo's values as 8-bit sRGB (rounded as Blender rounds) made linear, confidence as
+    # given, views in order.
     cloud = points.read_points(mesh)
     cv = np.concatenate([p.reshape(-1, 3) for p in recon.pts3d])
     np.testing.assert_array_equal(cloud.positions, np.stack([cv[:, 0], cv[:, 2], -cv[:, 1]], -1))
-    srgb = np.concatenate([c.reshape(-1, 3) for c in recon.colors])
+    srgb = np.floor(np.concatenate([c.reshape(-1, 3) for c in recon.colors]) * 255 + 0.5) / 255
     linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
     np.testing.assert_allclose(cloud.colors[:, :3], linear, atol=1e-6)
     np.testing.assert_array_equal(cloud.confidence, np.concatenate([c.ravel() for c in recon.conf]))
@@ -111,7 +112,7 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
     # The evaluated mesh keeps the colour on its corners under the active colour's name (what Solid
     # view's Attribute colour draws), and every kept point keeps its own colour and confidence.
     attr = evaluated.attributes["color"]
-    assert (attr.domain, attr.data_type) == ("POINT", "FLOAT_COLOR")
+    assert (attr.domain, attr.data_type) == ("POINT", "BYTE_COLOR")
     assert evaluated.attributes.active_color_name == "color"
     kept = len(evaluated.polygons)
     kept_conf = np.empty(3 * kept, np.float32)
@@ -123,7 +124,7 @@ def test_threshold_and_radius_change_the_evaluated_geometry_live(addon, make_rec
     np.testing.assert_array_equal(colors[:, 0], colors[:, 1])
     np.testing.assert_array_equal(colors[:, 0], colors[:, 2])
     expected = points.read_points(obj.data).colors[conf >= np.float32(7.5)]
-    np.testing.assert_allclose(colors[:, 0], expected)
+    np.testing.assert_allclose(colors[:, 0], expected, atol=1e-6)
 
     # Radius: every evaluated corner sits at the new radius from its point.
     for radius in (0.002, 0.05):
@@ -234,3 +235,46 @@ def test_activate_camera_sets_its_photo_resolution(addon, make_reconstruction) -
     bpy.context.view_layer.objects.active = report.points_object
     with pytest.raises(RuntimeError, match="context is incorrect|poll"):
         bpy.ops.dust3r.activate_camera()
+
+
+def test_the_foreach_set_fallback_builds_the_same_mesh(addon, make_reconstruction, monkeypatch) -> None:
+    """When Blender's arrays cannot be reached directly (``mesh_arrays`` finds no contiguous array), every
+    array goes through ``foreach_set`` instead, and reads through ``foreach_get``: the same mesh."""
+    recon, _ = make_reconstruction([(64, 48), (48, 64)], seed=5)
+    recon.pts3d[1][::3, ::2] = np.nan  # dropped points shift every later index
+    points = addon.submodule("scene.points")
+    direct = _build(addon, recon, conf_threshold=0.0).points_object.data
+    expected = points.read_points(direct)
+    with monkeypatch.context() as patch:
+        patch.setattr(addon.submodule("scene.mesh_arrays"), "_view", lambda *_args: None)
+        mesh = _build(addon, recon, conf_threshold=0.0).points_object.data
+        assert mesh.validate(verbose=False) is False
+        fallback = points.read_points(mesh)
+    for field in ("positions", "colors", "confidence", "view"):
+        np.testing.assert_array_equal(getattr(fallback, field), getattr(expected, field), err_msg=field)
+    finite = sum(int(np.isfinite(p).all(-1).sum()) for p in recon.pts3d)
+    assert 0 < len(expected) == finite < sum(p.shape[0] * p.shape[1] for p in recon.pts3d)
+    for name in ("position", "color", "confidence", "view", "dust3r_corner", ".edge_verts", ".corner_vert"):
+        a, b = direct.attributes[name], mesh.attributes[name]
+        key = {"FLOAT_VECTOR": "vector", "BYTE_COLOR": "color_srgb"}.get(a.data_type, "value")
+        width = {"FLOAT_VECTOR": 3, "BYTE_COLOR": 4, "INT32_2D": 2}.get(a.data_type, 1)
+        values = [np.empty(len(a.data) * width, np.float32) for _ in (a, b)]
+        a.data.foreach_get(key, values[0])
+        b.data.foreach_get(key, values[1])
+        np.testing.assert_array_equal(values[0], values[1], err_msg=name)
+    starts = [np.empty(len(m.polygons), np.int32) for m in (direct, mesh)]
+    direct.polygons.foreach_get("loop_start", starts[0])
+    mesh.polygons.foreach_get("loop_start", starts[1])
+    np.testing.assert_array_equal(starts[0], starts[1])
+
+
+def test_read_points_reads_a_float_colour_mesh_of_earlier_versions(addon, make_reconstruction) -> None:
+    """Meshes built before the colours became bytes hold a linear FLOAT_COLOR attribute: read as it is."""
+    recon, _ = make_reconstruction([(32, 24)], seed=6)
+    points = addon.submodule("scene.points")
+    mesh = _build(addon, recon, conf_threshold=0.0).points_object.data
+    n = mesh["dust3r_points"]
+    linear = np.random.default_rng(0).uniform(0, 1, (3 * n, 4)).astype(np.float32)
+    mesh.attributes.remove(mesh.attributes["color"])
+    mesh.attributes.new("color", "FLOAT_COLOR", "POINT").data.foreach_set("color", linear.ravel())
+    np.testing.assert_array_equal(points.read_points(mesh).colors, linear[:n])
