@@ -129,7 +129,7 @@ def refine_alignment(
         params = match_params(config)
         seeds = replace(params.seeds, max_points=max(1, int(share * config.max_points)))
         params = replace(params, search_fraction=search, seeds=seeds)
-        tracks, _ = match_views(views, params, sub_progress(progress, lo, lo + 0.7 * (hi - lo)), cancel)
+        tracks, _, _ = match_views(views, params, sub_progress(progress, lo, lo + 0.7 * (hi - lo)), cancel)
         check_cancel(cancel)
         progress("Bundle adjustment", lo + 0.7 * (hi - lo))
         last = pass_index == len(_PASSES) - 1
