@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from ..progress import ProgressFn, check_cancel, no_progress
 from .lucas_kanade import PatchParams, align_patches, match_patches
+from .network_seeds import PairCorrespondences, correspondence_index, network_guesses
 from .pyramid import build_pyramid, to_grey
 from .seeds import HostPoints, SeedParams, host_points, predict_in
 from .tracks import Link, TrackSet, TrackStats, tracks_from_links
@@ -125,8 +126,14 @@ def match_views(
     params: MatchParams,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    correspondences: Sequence[PairCorrespondences] | None = None,
 ) -> tuple[TrackSet, list[ViewMatches], TrackStats]:
     """Tracks of sub-pixel correspondences between all overlapping views.
+
+    Args:
+        correspondences: the network's reciprocal nearest neighbours per graph pair
+            (:func:`.network_seeds.pair_correspondences`): first guesses that do not depend on the alignment
+            (:func:`_match_guided`); ``None``: reprojection through the aligned cameras only.
 
     Returns:
         ``(tracks, per_view, joined)``: the tracks over all pairs at once (:func:`.tracks.tracks_from_links`;
@@ -134,6 +141,7 @@ def match_views(
         the track building merged, chained and dropped.
     """
     progress = progress or no_progress
+    network = correspondence_index(correspondences)
     greys = [to_grey(v.image) for v in views]
     radius = [params.search_fraction * max(v.image_size) for v in views]
     levels = [pyramid_levels(v.image_size, params.track.window, params.search_fraction) for v in views]
@@ -158,9 +166,11 @@ def match_views(
             warp = PlaneWarp(
                 points.X[idx], points.dX_dxy[idx], views[b].world_from_cam, views[b].K, views[b].dist
             )
-            q, ok = match_pair(
-                pyramids[a], pyramids[b], points.xy[idx], warp, q0[idx], radius[b], params.track
-            )
+            q, ok = _match_guided(
+                pyramids[a], pyramids[b], points.xy[idx], warp, q0[idx], radius[b], params.track,
+                network_guesses(view, views[b], points.xy[idx], q0[idx], network[(a, b)])
+                if (a, b) in network else None,
+            )  # fmt: skip
             links.append(Link(a, b, idx[ok], q[ok], warp.A[ok]))
             attempts.append((b, idx, q0[idx], q, ok, warp.A))
             found += int(ok.sum())
@@ -175,6 +185,27 @@ def match_views(
     logger.debug("tracks: %d merged host points, %d chained observations, %d conflicts", joined.merged,
                  joined.chained, joined.conflicts)  # fmt: skip
     return tracks, stats, joined
+
+
+def _match_guided(pyr_a, pyr_b, xy, warp, q0, radius, params: PatchParams, net=None):
+    """:func:`match_pair` from the reprojection guesses ``q0`` ``(M, 2)`` and the network's ``net`` ``(M, 2)``
+    (NaN where it has none). The network's pairwise geometry is typically a few pixels off at wide baselines
+    (less accurate than a good global alignment, which fuses all pairs), but it does not drift with the
+    alignment: where the two guesses are farther apart than the search radius (the reprojection guess cannot
+    reach the network's) the network's is tried first, and a point not found from its first guess is searched
+    again from the other one when they are more than half the radius apart."""
+    if net is None or not np.isfinite(net).any():
+        return match_pair(pyr_a, pyr_b, xy, warp, q0, radius, params)
+    has = np.all(np.isfinite(net), axis=-1)
+    gap = np.where(has, np.hypot(*(np.nan_to_num(net) - q0).T), 0.0)
+    use_net = has & (gap > radius)
+    first = np.where(use_net[:, None], net, q0)
+    q, ok = match_pair(pyr_a, pyr_b, xy, warp, first, radius, params)
+    retry = np.flatnonzero(~ok & has & (gap > 0.5 * radius))
+    if len(retry):
+        other = np.where(use_net[retry, None], q0[retry], net[retry])
+        q[retry], ok[retry] = match_pair(pyr_a, pyr_b, xy[retry], warp.subset(retry), other, radius, params)
+    return q, ok
 
 
 def extend_through_partners(
