@@ -20,7 +20,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..progress import ProgressFn, check_cancel, no_progress
-from .lucas_kanade import PatchParams, align_patches, match_patches
+from .lucas_kanade import PatchParams, match_patches
 from .network_seeds import PairCorrespondences, correspondence_index, network_guesses
 from .pyramid import build_pyramid, to_grey
 from .seeds import HostPoints, SeedParams, host_points, predict_in
@@ -181,9 +181,9 @@ def match_views(
         logger.debug("view %d: %d points, partners %s, %d matches (%d through a partner)", a, len(points),
                      tuple(b for b, _ in partners), found, sum(len(ln.index) for ln in extra))  # fmt: skip
     progress("Matching done", 1.0)
-    tracks, joined = tracks_from_links(hosts, links, _rematcher(pyramids, params.track))
-    logger.debug("tracks: %d merged host points, %d chained observations, %d conflicts", joined.merged,
-                 joined.chained, joined.conflicts)  # fmt: skip
+    tracks, joined = tracks_from_links(hosts, links)
+    logger.debug("tracks: %d merged host points, %d transferred positions, %d conflicts", joined.merged,
+                 joined.transferred, joined.conflicts)  # fmt: skip
     return tracks, stats, joined
 
 
@@ -260,22 +260,3 @@ def extend_through_partners(
             if found.any():
                 out.append(Link(host, c, pts[sel][found], q[found], A_ac[miss[sel]][found]))
     return out
-
-
-def _rematcher(pyramids, params: PatchParams):
-    """The patch matcher along a chain of matches (:data:`.tracks.Rematch`): Lucas-Kanade on the two finest
-    levels from a guess within a pixel or two, the correlation threshold and the forward-backward check of
-    ``params``."""
-    lk = PatchParams(**{**params.__dict__, "levels": 2})
-
-    def rematch(a: int, b: int, p: np.ndarray, guess: np.ndarray, A: np.ndarray):
-        q, ok, _ = align_patches(pyramids[a], pyramids[b], p, AffineWarp(A), guess, lk)
-        if params.fb_tol > 0 and ok.any():
-            idx = np.flatnonzero(ok)
-            A_inv = np.linalg.inv(A[idx])
-            one = PatchParams(**{**lk.__dict__, "levels": 1})
-            back, ok_back, _ = align_patches(pyramids[b], pyramids[a], q[idx], AffineWarp(A_inv), p[idx], one)
-            ok[idx] = ok_back & (np.hypot(*(back - p[idx]).T) <= params.fb_tol)
-        return q, ok
-
-    return rematch

@@ -10,7 +10,7 @@ matcher bought.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,56 +75,51 @@ class Link:
     A: np.ndarray
 
 
-# ``rematch(from_view, to_view, p (K, 2), guess (K, 2), A (K, 2, 2)) -> (q (K, 2), ok (K,))``: where the
-# patch of ``from_view`` at the sub-pixel ``p`` lies in ``to_view`` (a few pixels from ``guess``).
-Rematch = Callable[[int, int, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
 @dataclass(frozen=True)
 class TrackStats:
     """What :func:`tracks_from_links` did: ``merged`` host points that joined another's track through a
-    shared keypoint, ``chained`` observations found by matching along a chain (not from the track's own host),
-    ``conflicts`` (track, view) observations dropped because two routes disagreed."""
+    shared point, ``transferred`` observations passed on from a joined point (not the root's own match),
+    ``conflicts`` (track, view) observations dropped because two matches disagreed."""
 
     merged: int
-    chained: int
+    transferred: int
     conflicts: int
 
 
 def tracks_from_links(
     hosts: Sequence[HostPoints],
     links: Sequence[Link],
-    rematch: Rematch,
-    snap_px: float = 1.5,
-    agree_px: float = 1.0,
-    max_depth: int = 6,
+    snap_px: float = 0.75,
+    agree_px: float = 0.75,
+    max_offset_px: float = 1.0,
+    max_depth: int = 8,
 ) -> tuple[TrackSet, TrackStats]:
     """Tracks over ALL pairwise matches at once: a point seen by four views is one four-view track.
 
     The nodes are the views' host points (keyed by (view, point index)). A match of host point ``i`` of view
     ``a`` that lands within ``snap_px`` of a host point ``k`` of view ``b`` joins the two (union-find over the
-    matches; a match near no host point of ``b`` is an observation of ``a``'s point only). Joining never
-    makes two points one: each connected set of points becomes ONE physical point, the patch of its root (its
-    first host point), and its position in every other view comes from matching, never from proximity. From the
-    root outwards (breadth first over the matches): a match of the root's own patch gives its position at
-    once; a point ``k`` of ``b`` joined with an offset (the root's point lies ``e`` pixels from ``k``'s patch
-    centre) passes the root's point on by matching ``b``'s patch at that sub-pixel position into the next view
-    (``rematch``, guided by the match of ``k`` plus ``A e``), and back along a match the same way.
+    matches; a match near no host point of ``b`` is an observation of ``a``'s point only). Joining never makes
+    two points one: each connected set becomes ONE physical point, the patch centre of its root (its first
+    host point), and its position in every view comes from the matches, never from proximity. ``k``'s patch
+    centre lies ``e`` pixels (``|e| <= snap_px``) from the root's point in ``b``; ``k``'s own match in view
+    ``c`` at ``q`` then puts the root's point at ``q + A e`` (``A``: the match's local affine map, accurate to
+    a few percent, so the transfer adds hundredths of a pixel), and backwards along a match the same way.
+    A point whose offset from the root would exceed ``max_offset_px`` (offsets add up along a chain) is not
+    joined: it starts a track of its own. Each view's observation is the mean over every match that places
+    the track there, so every match still counts.
 
-    Conflict check: where a view gets the point twice (two of its points in one set, or two routes) and the
-    positions differ by more than ``agree_px``, or a match that the propagation did not use disagrees with it
-    by more than ``agree_px``, that view's observation is dropped from the track.
+    Conflict check: where a view gets the point at places more than ``agree_px`` apart (two of its points in
+    one set, or two routes), that view's observation is dropped from the track.
 
     Args:
         hosts: per view, its host points; links: the matches (:class:`Link`).
-        rematch: the patch matcher along a chain (see :data:`Rematch`).
         snap_px: how close (pixels of the partner) a match must land to a partner's host point to join it.
-        agree_px: the conflict tolerance (pixels).
+        agree_px: the conflict tolerance (pixels); max_offset_px: see above.
         max_depth: matches along a chain at most.
 
     Returns:
         ``(tracks, stats)``: tracks with two views or more (their start points the roots' aligned points, their
-        ``host`` the roots' views), and what was merged, chained and dropped.
+        ``host`` the roots' views), and what was merged, transferred and dropped.
     """
     offsets = np.concatenate([[0], np.cumsum([len(h) for h in hosts])]).astype(np.int64)
     num_hosts = int(offsets[-1])
@@ -138,6 +133,7 @@ def tracks_from_links(
     src = np.concatenate([offsets[ln.host] + np.asarray(ln.index, np.int64) for ln in links])
     q = np.concatenate([np.asarray(ln.xy, np.float64).reshape(-1, 2) for ln in links])
     A = np.concatenate([np.asarray(ln.A, np.float64).reshape(-1, 2, 2) for ln in links])
+    A_inv = np.linalg.inv(A)
     partner = np.concatenate([np.full(len(ln.index), ln.partner, np.int64) for ln in links])
     # join a match with the partner's host point it lands on; otherwise it is a node of its own (a leaf)
     dst = np.full(len(src), -1, dtype=np.int64)
@@ -153,77 +149,93 @@ def tracks_from_links(
     num_nodes = num_hosts + len(leaf)
     node_view = np.concatenate([host_view, partner[leaf]])
     node_xy = np.concatenate([host_xy, q[leaf]])
-    graph = sparse.coo_matrix((np.ones(len(src)), (src, dst)), shape=(num_nodes, num_nodes)).tocsr()
-    _, label = csgraph.connected_components(graph, directed=False)
-    root = np.full(label.max() + 1, num_nodes, dtype=np.int64)
-    np.minimum.at(root, label, np.arange(num_nodes))
-    # breadth first from the roots: r[node] is where the root's point lies in node's view
-    r = np.full((num_nodes, 2), np.nan)
-    known = np.zeros(num_nodes, dtype=bool)
-    linked = np.zeros(num_nodes, dtype=bool)
-    linked[src], linked[dst] = True, True
-    is_root = linked & (root[label] == np.arange(num_nodes))
-    r[is_root], known[is_root] = node_xy[is_root], True
-    tried = np.zeros(len(src), dtype=bool)
-    used = np.zeros(len(src), dtype=bool)
-    chained = 0
+    # breadth first from each set's root over the matches, in rounds: a point not reached within the offset
+    # bound roots a track of its own in the next round (a copy of its node when it is in a track already)
+    origin = np.concatenate([np.arange(num_hosts), np.full(len(leaf), -1)])  # the host point of a node
+    label = np.full(num_nodes, -1, dtype=np.int64)  # the track of each node that got a position
+    r = np.full((num_nodes, 2), np.nan)  # where the track's root point lies in the node's view
+    roots, root_nodes, num_labels = [], [], 0
     for _ in range(max_depth):
-        forward = ~tried & known[src] & ~known[dst]
-        backward = ~tried & known[dst] & ~known[src]
-        if not (forward.any() or backward.any()):
+        pending = (label[src] < 0) | (label[dst] < 0)
+        if not pending.any():
             break
-        # forward: from the host's point (at offset e from its patch) into the partner
-        e_f = r[src] - node_xy[src]
-        guess_f = q + np.einsum("kij,kj->ki", A, np.nan_to_num(e_f))
-        # backward: from the partner's position back into the host
-        A_inv = np.linalg.inv(A)
-        e_b = r[dst] - q
-        guess_b = node_xy[src] + np.einsum("kij,kj->ki", A_inv, np.nan_to_num(e_b))
-        new_r = np.full((len(src), 2), np.nan)
-        for edges, from_node, to_node, guess, maps, e in (
-            (np.flatnonzero(forward), src, dst, guess_f, A, e_f),
-            (np.flatnonzero(backward), dst, src, guess_b, A_inv, e_b),
-        ):
-            exact = edges[np.hypot(*e[edges].T) < 1e-6]
-            new_r[exact] = guess[exact]  # the root's own patch: the match is its position
-            rest = np.setdiff1d(edges, exact)
-            pairs = np.stack([node_view[from_node[rest]], node_view[to_node[rest]]], axis=-1)
-            for va, vb in np.unique(pairs, axis=0) if len(rest) else []:
-                sel = rest[(pairs[:, 0] == va) & (pairs[:, 1] == vb)]
-                found, ok = rematch(int(va), int(vb), r[from_node[sel]], guess[sel], maps[sel])
-                new_r[sel[ok]] = found[ok]
-                chained += int(ok.sum())
-            tried[edges] = True
-        target = np.where(forward, dst, src)
-        good = np.flatnonzero((forward | backward) & np.isfinite(new_r[:, 0]))
-        first = np.unique(target[good], return_index=True)[1]
-        good = good[first]
-        r[target[good]], known[target[good]] = new_r[good], True
-        used[good] = True
-    # conflicts: a view with two positions that disagree, or an unused match that disagrees
-    obs_node = np.flatnonzero(known)
-    group = label[obs_node] * (len(hosts) + 1) + node_view[obs_node]
+        for ends in (src, dst):
+            taken = np.flatnonzero(pending & (label[ends] >= 0))
+            nodes, where = np.unique(ends[taken], return_inverse=True)
+            ends[taken] = len(node_xy) + np.arange(len(nodes))[where]
+            node_xy = np.concatenate([node_xy, node_xy[nodes]])
+            node_view = np.concatenate([node_view, node_view[nodes]])
+            origin = np.concatenate([origin, origin[nodes]])
+            label = np.concatenate([label, np.full(len(nodes), -1, dtype=np.int64)])
+            r = np.concatenate([r, np.full((len(nodes), 2), np.nan)])
+        num_nodes = len(node_xy)
+        graph = sparse.coo_matrix((np.ones(int(pending.sum())), (src[pending], dst[pending])),
+                                  shape=(num_nodes,) * 2)  # fmt: skip
+        _, comp = csgraph.connected_components(graph.tocsr(), directed=False)
+        # each set's root: its first host point (every match starts at one)
+        open_node = np.zeros(num_nodes, dtype=bool)
+        open_node[src[pending]] = True
+        first = np.full(comp.max() + 1, num_nodes, dtype=np.int64)
+        np.minimum.at(first, comp[open_node], np.flatnonzero(open_node))
+        new_roots = first[first < num_nodes]
+        label[new_roots] = num_labels + np.arange(len(new_roots))
+        r[new_roots] = node_xy[new_roots]
+        roots.append(origin[new_roots])
+        root_nodes.append(new_roots)
+        num_labels += len(new_roots)
+        for _ in range(max_depth):
+            known = label >= 0
+            forward = pending & known[src] & ~known[dst]
+            backward = pending & known[dst] & ~known[src]
+            est = _transfer(forward, backward, src, dst, q, A, A_inv, node_xy, r)
+            target = np.where(forward, dst, src)
+            from_node = np.where(forward, src, dst)
+            e = est - node_xy[target]
+            good = np.flatnonzero((forward | backward) & (np.hypot(*e.T) <= max_offset_px))
+            if len(good) == 0:
+                break
+            good = good[np.unique(target[good], return_index=True)[1]]
+            t = target[good]
+            r[t], label[t] = est[good], label[from_node[good]]
+    roots = np.concatenate(roots) if roots else np.zeros(0, dtype=np.int64)
+    # every match inside a track places its point in a view: the root's own position, and both ends of each
+    # match (forward and backward transfers); the view's observation is their mean
+    known = label >= 0
+    inside = known[src] & known[dst] & (label[src] == label[dst])
+    both = np.flatnonzero(inside)
+    fwd = _transfer(inside, np.zeros_like(inside), src, dst, q, A, A_inv, node_xy, r)[both]
+    bwd = _transfer(np.zeros_like(inside), inside, src, dst, q, A, A_inv, node_xy, r)[both]
+    is_root = np.zeros(num_nodes, dtype=bool)
+    is_root[np.concatenate(root_nodes)] = True
+    place_node = np.concatenate([dst[both], src[both], np.flatnonzero(is_root)])
+    place_xy = np.concatenate([fwd, bwd, node_xy[is_root]])
+    stride = len(hosts) + 1
+    group = label[place_node] * stride + node_view[place_node]
     uniq, inverse = np.unique(group, return_inverse=True)
-    count = np.bincount(inverse, minlength=len(uniq))
-    mean = np.stack([np.bincount(inverse, weights=r[obs_node, c], minlength=len(uniq)) for c in (0, 1)], -1)
-    mean /= count[:, None]
-    spread = np.zeros(len(uniq))
-    np.maximum.at(spread, inverse, np.hypot(*(r[obs_node] - mean[inverse]).T))
-    bad = spread > agree_px
-    check = np.flatnonzero(~used & known[src] & known[dst])
-    predicted = q[check] + np.einsum("kij,kj->ki", A[check], r[src[check]] - node_xy[src[check]])
-    wrong = check[np.hypot(*(predicted - r[dst[check]]).T) > agree_px]
-    wrong_group = label[dst[wrong]] * (len(hosts) + 1) + node_view[dst[wrong]]
-    bad |= np.isin(uniq, wrong_group)
-    conflicts = int(bad.sum())
+    lo = np.full((len(uniq), 2), np.inf)
+    hi = np.full((len(uniq), 2), -np.inf)
+    np.minimum.at(lo, inverse, place_xy)
+    np.maximum.at(hi, inverse, place_xy)
+    bad = np.hypot(*(hi - lo).T) > agree_px  # the extent of the places a view got
+    count = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+    xy = np.stack([np.bincount(inverse, weights=place_xy[:, c], minlength=len(uniq)) for c in (0, 1)], -1)
+    xy /= count[:, None]
     good_groups = np.flatnonzero(~bad)
-    track_label = uniq[good_groups] // (len(hosts) + 1)
-    views = uniq[good_groups] % (len(hosts) + 1)
-    labels, track = np.unique(track_label, return_inverse=True)
-    obs = Observations(view=views.astype(np.int64), point=track.astype(np.int64), xy=mean[good_groups])
-    roots = root[labels]
+    obs = Observations(view=(uniq[good_groups] % stride).astype(np.int64),
+                       point=(uniq[good_groups] // stride).astype(np.int64), xy=xy[good_groups])  # fmt: skip
     full = TrackSet(obs=obs, points=host_X[roots], host=host_view[roots])
-    merged = int(np.count_nonzero(known[:num_hosts])) - int(np.count_nonzero(is_root[:num_hosts]))
-    return full.select(np.ones(len(obs.view), dtype=bool), min_views=2), TrackStats(
-        merged, chained, conflicts
-    )
+    merged = int(np.count_nonzero(known & (origin >= 0))) - len(roots)
+    transferred = int(np.count_nonzero(np.hypot(*(r[known] - node_xy[known]).T) > 1e-9))
+    stats = TrackStats(merged, transferred, int(bad.sum()))
+    return full.select(np.ones(len(obs.view), dtype=bool), min_views=2), stats
+
+
+def _transfer(forward, backward, src, dst, q, A, A_inv, node_xy, r) -> np.ndarray:
+    """``(E, 2)``: along each ``forward`` match, where the track's point lies in the partner (``q + A e``,
+    ``e = r - p`` the host point's offset from the track's point); along each ``backward`` one, where it lies
+    in the host view (``p + A^-1 (r_partner - q)``); NaN elsewhere."""
+    est = np.full((len(src), 2), np.nan)
+    f, b = np.flatnonzero(forward), np.flatnonzero(backward)
+    est[f] = q[f] + np.einsum("kij,kj->ki", A[f], r[src[f]] - node_xy[src[f]])
+    est[b] = node_xy[src[b]] + np.einsum("kij,kj->ki", A_inv[b], r[dst[b]] - q[b])
+    return est

@@ -1,0 +1,104 @@
+"""Tracks over all pairwise matches at once (core/refine/tracks.py): union-find keyed by (view, host point),
+the root's point passed on along the matches, conflicts dropped, points too far from the root split off."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.refine.seeds import HostPoints
+from core.refine.tracks import Link, tracks_from_links
+
+# four views that see the world plane shifted: a point at world pixel w is at w + SHIFT[v] in view v
+SHIFT = np.array([[0.0, 0.0], [-20.0, 3.0], [-40.0, 5.0], [-60.0, 8.0]])
+
+
+def _hosts(points_per_view: list[list[tuple[float, float]]]) -> list[HostPoints]:
+    out = []
+    for pts in points_per_view:
+        xy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        X = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)
+        out.append(HostPoints(xy=xy, X=X, dX_dxy=np.zeros((len(xy), 3, 2))))
+    return out
+
+
+def _link(a: int, b: int, index, xy) -> Link:
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return Link(a, b, np.asarray(index, np.int64), xy, np.tile(np.eye(2), (len(xy), 1, 1)))
+
+
+def test_union_find_makes_one_four_view_track_with_the_root_point_everywhere() -> None:
+    # one physical point at world pixel (50, 40); each view detected it 0.4 px apart from the others' image
+    world = np.array([50.0, 40.0])
+    kp = [world + SHIFT[v] + off for v, off in enumerate([(0, 0), (0.4, 0), (0, -0.4), (0.2, 0.2)])]
+    hosts = _hosts([[kp[0]], [kp[1], (5.0, 5.0)], [kp[2]], [kp[3]]])
+    links = [
+        _link(0, 1, [0], [world + SHIFT[1]]),  # view 0's patch, found in view 1 next to view 1's point
+        _link(1, 2, [0], [kp[1] - SHIFT[1] + SHIFT[2]]),  # view 1's own point, found in view 2
+        _link(2, 3, [0], [kp[2] - SHIFT[2] + SHIFT[3]]),  # view 2's own point, found in view 3
+    ]
+    tracks, stats = tracks_from_links(hosts, links)
+    assert tracks.num_tracks == 1
+    assert sorted(tracks.obs.view.tolist()) == [0, 1, 2, 3]
+    # every observation is of view 0's point (the root), to the matcher's precision: not the nearby points
+    for v, xy in zip(tracks.obs.view, tracks.obs.xy, strict=True):
+        np.testing.assert_allclose(xy, world + SHIFT[v], atol=1e-9)
+    np.testing.assert_allclose(tracks.points[0], [*kp[0], 1.0])
+    assert tracks.host[0] == 0
+    assert stats.merged == 3 and stats.transferred == 3 and stats.conflicts == 0
+
+
+def test_a_view_reached_twice_at_different_places_is_dropped_from_the_track() -> None:
+    world = np.array([60.0, 30.0])
+    hosts = _hosts([[world + SHIFT[0]], [world + SHIFT[1]], [world + SHIFT[2]], []])
+    links = [
+        _link(0, 1, [0], [world + SHIFT[1]]),
+        _link(0, 2, [0], [world + SHIFT[2]]),
+        _link(0, 3, [0], [world + SHIFT[3]]),
+        _link(1, 3, [0], [world + SHIFT[3] + np.array([3.0, 0.0])]),  # a wrong match, 3 px off
+        _link(2, 3, [0], [world + SHIFT[3] + np.array([0.1, 0.0])]),  # agrees within tolerance
+    ]
+    tracks, stats = tracks_from_links(hosts, links)
+    assert tracks.num_tracks == 1
+    assert sorted(tracks.obs.view.tolist()) == [0, 1, 2]  # view 3 seen at two places 3 px apart: dropped
+    assert stats.conflicts == 1
+
+
+def test_two_points_of_one_view_in_one_track_that_disagree_drop_that_view() -> None:
+    world = np.array([60.0, 30.0])
+    hosts = _hosts(
+        [[world + SHIFT[0]], [world + SHIFT[1], world + SHIFT[1] + (1.2, 0.0)], [world + SHIFT[2]], []]
+    )
+    links = [
+        _link(0, 1, [0], [world + SHIFT[1]]),
+        _link(0, 2, [0], [world + SHIFT[2]]),
+        # view 1's second point, 1.2 px from the first, claims the same point of view 2
+        _link(1, 2, [1], [world + SHIFT[2]]),
+    ]
+    tracks, stats = tracks_from_links(hosts, links)
+    assert sorted(tracks.obs.view.tolist()) == [0, 2]  # view 1 has the point at two places 1.2 px apart
+    assert stats.conflicts == 1
+
+
+def test_a_point_too_far_from_the_root_starts_a_track_of_its_own() -> None:
+    world = np.array([50.0, 40.0])
+    # each view's point is 0.7 px further right than the last: joined one by one, the offset adds up
+    hosts = _hosts([[world + SHIFT[0]], [world + SHIFT[1] + (0.7, 0.0)], [world + SHIFT[2] + (1.4, 0.0)], []])
+    links = [
+        _link(0, 1, [0], [world + SHIFT[1]]),
+        _link(1, 2, [0], [world + SHIFT[2] + (0.7, 0.0)]),
+    ]
+    tracks, _ = tracks_from_links(hosts, links)
+    # view 2's point is 1.4 px from view 0's: not joined to it, but to view 1's own point (0.7 px away)
+    assert tracks.num_tracks == 2
+    views = [sorted(tracks.obs.view[tracks.obs.point == t].tolist()) for t in range(2)]
+    assert sorted(views) == [[0, 1], [1, 2]]
+    own = tracks.obs.point == tracks.obs.point[np.flatnonzero(tracks.obs.view == 2)[0]]
+    np.testing.assert_allclose(tracks.obs.xy[own & (tracks.obs.view == 1)][0], world + SHIFT[1] + (0.7, 0.0))
+    np.testing.assert_allclose(tracks.obs.xy[~own & (tracks.obs.view == 1)][0], world + SHIFT[1])
+    np.testing.assert_allclose(tracks.obs.xy[own & (tracks.obs.view == 2)][0], world + SHIFT[2] + (0.7, 0.0))
+
+
+def test_no_links_no_tracks() -> None:
+    tracks, stats = tracks_from_links(_hosts([[(1.0, 2.0)], []]), [])
+    assert tracks.num_tracks == 0 and len(tracks.obs.view) == 0
+    assert stats.merged == stats.transferred == stats.conflicts == 0
