@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.align import global_align
+from core.config import AlignConfig, RefineConfig
+from core.predictions import predictions_from_pairwise
+from core.refine import Priors, pair_correspondences, refine_alignment
 from core.refine.seeds import HostPoints
 from core.refine.tracks import Link, tracks_from_links
+from tests.synthetic import evaluate, make_case
 
 # four views that see the world plane shifted: a point at world pixel w is at w + SHIFT[v] in view v
 SHIFT = np.array([[0.0, 0.0], [-20.0, 3.0], [-40.0, 5.0], [-60.0, 8.0]])
@@ -102,3 +107,28 @@ def test_no_links_no_tracks() -> None:
     tracks, stats = tracks_from_links(_hosts([[(1.0, 2.0)], []]), [])
     assert tracks.num_tracks == 0 and len(tracks.obs.view) == 0
     assert stats.merged == stats.transferred == stats.conflicts == 0
+
+
+def test_orbit_of_eight_views_gets_multi_view_tracks_and_refines_every_view() -> None:
+    # eight photos around an object, 45 degrees apart (complete graph), tests/synthetic ground truth
+    case = make_case("orbit", n=8, noise=1.0, size=(192, 144), seed=1, graph="complete")
+    preds = predictions_from_pairwise(case)
+    aligned = global_align(preds, AlignConfig())
+    priors = Priors(False, np.zeros(8, bool), np.zeros(8, bool))
+    refinement = refine_alignment(aligned, list(case["images"]), RefineConfig(), priors=priors,
+                                  correspondences=pair_correspondences(preds))  # fmt: skip
+    lengths = refinement.track_lengths
+    assert lengths.sum() == refinement.num_tracks and lengths[:2].sum() == 0
+    assert lengths[3:].sum() >= 0.25 * lengths.sum()  # a quarter of the tracks or more see 3 views or more
+    assert refinement.refined.all(), refinement.notes
+
+    def reprojection(alignment, dist=None):
+        est = {"cam2world": alignment.world_from_cam, "focals": alignment.focals,
+               "principal_points": alignment.principal_points}  # fmt: skip
+        if dist is not None:
+            est["dist"] = dist
+        return evaluate(case, est, max_points=20000)
+
+    before, after = reprojection(aligned), reprojection(refinement.alignment, refinement.dist)
+    assert after["reproj_px_median"] < 0.5 * before["reproj_px_median"]
+    assert after["reproj_px_p95"] < 0.5 * before["reproj_px_p95"]
