@@ -43,8 +43,8 @@ def priors_from(align_config: AlignConfig, n: int):
 def network_correspondences(pairs, config: RefineConfig, num_views: int):
     """The network's pixel correspondences of the graph's pairs (:func:`core.refine.pair_correspondences`)
     for the refinement's first guesses, computed while the pair predictions are at hand (``pairs``: the pair
-    store or the predictions); ``None`` when no refinement runs."""
-    if not config.enabled or num_views < 2:
+    store or the predictions); ``None`` when no refinement runs or ``config.network_seeds`` is off."""
+    if not (config.enabled and config.network_seeds) or num_views < 2:
         return None
     from ..refine import pair_correspondences
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from core.align import global_align
-from core.config import AlignConfig
+from core.align.store import PairStore
+from core.config import AlignConfig, InferenceConfig, ReconstructConfig, RefineConfig
 from core.geometry.distortion import project_distorted
 from core.geometry.transforms import invert_rigid
+from core.jobs.refine import network_correspondences
 from core.predictions import predictions_from_pairwise
 from core.refine import pair_correspondences
 from core.refine.lucas_kanade import PatchParams
@@ -20,6 +22,7 @@ from core.refine.pyramid import build_pyramid, to_grey
 from core.refine.seeds import SeedParams, host_points, predict_in
 from core.refine.views import ImageFrame, RefineView, identity_crop
 from core.refine.warps import PlaneWarp
+from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
 from tests.synthetic import make_case
 from tests.synthetic.metrics import true_rays
 
@@ -119,3 +122,29 @@ def test_network_seeds_find_the_points_where_the_aligned_camera_is_tens_of_pixel
     right_n = ok_n & (np.hypot(*(q_n - truth[idx]).T) < 1.0)
     assert right_n.sum() >= max(10, 3 * right_r.sum())
     assert np.mean(np.hypot(*(q_n[ok_n] - truth[idx][ok_n]).T) < 1.0) > 0.9  # what it finds is right
+
+
+def test_the_jobs_take_the_correspondences_from_the_pair_store_only_when_asked(room) -> None:
+    _, preds, _ = room
+    with PairStore() as store:
+        for pred in preds:
+            store.add(pred)
+        assert network_correspondences(store, RefineConfig(), 4) is None  # off by default
+        assert network_correspondences(store, RefineConfig(enabled=False, network_seeds=True), 4) is None
+        stored = network_correspondences(store, RefineConfig(network_seeds=True), 4)
+    direct = pair_correspondences(preds)
+    assert [(c.i, c.j) for c in stored] == [(c.i, c.j) for c in direct]
+    # the store keeps float16 maps: the same correspondences, but for a few on ties
+    for s, d in zip(stored, direct, strict=True):
+        assert abs(len(s) - len(d)) <= 0.05 * len(d)
+
+
+def test_reconstruct_with_network_seeds_runs_end_to_end_with_the_tiny_model() -> None:
+    from core.jobs.photos import reconstruct
+    from core.model.checkpoint import load_model
+
+    config = ReconstructConfig(inference=InferenceConfig(image_size=224, device="cpu", precision="fp32"),
+                               refine=RefineConfig(enabled=True, network_seeds=True))  # fmt: skip
+    result = reconstruct(PHOTOS, None, config, model=load_model(TINY_CHECKPOINT))
+    assert len(result.refine_status) == 3
+    assert all(s == "refined" or s.startswith("kept: ") for s in result.refine_status)
