@@ -93,20 +93,23 @@ def tracks_from_links(
     agree_px: float = 0.75,
     max_offset_px: float = 1.0,
     max_depth: int = 8,
+    reciprocal: bool = False,
 ) -> tuple[TrackSet, TrackStats]:
     """Tracks over ALL pairwise matches at once: a point seen by four views is one four-view track.
 
     The nodes are the views' host points (keyed by (view, point index)). A match of host point ``i`` of view
-    ``a`` that lands within ``snap_px`` of a host point ``k`` of view ``b`` joins the two (union-find over the
-    matches; a match near no host point of ``b`` is an observation of ``a``'s point only). Joining never makes
+    ``a`` that lands within ``snap_px`` of a host point ``k`` of view ``b`` (with ``reciprocal``: and ``k``'s
+    own match in ``a`` lands within ``snap_px`` of ``i``) joins the two (union-find over the matches; any
+    other match is an observation of ``a``'s point only). Joining never makes
     two points one: each connected set becomes ONE physical point, the patch centre of its root (its first
     host point), and its position in every view comes from the matches, never from proximity. ``k``'s patch
     centre lies ``e`` pixels (``|e| <= snap_px``) from the root's point in ``b``; ``k``'s own match in view
     ``c`` at ``q`` then puts the root's point at ``q + A e`` (``A``: the match's local affine map, accurate to
     a few percent, so the transfer adds hundredths of a pixel), and backwards along a match the same way.
     A point whose offset from the root would exceed ``max_offset_px`` (offsets add up along a chain) is not
-    joined: it starts a track of its own. Each view's observation is the mean over every match that places
-    the track there, so every match still counts.
+    joined: it starts a track of its own. Each view's observation is the mean over the matches of the root's
+    own patch that place the track there, or, in a view the root's patch was not found in, over every
+    transferred place.
 
     Conflict check: where a view gets the point at places more than ``agree_px`` apart (two of its points in
     one set, or two routes), that view's observation is dropped from the track.
@@ -116,6 +119,9 @@ def tracks_from_links(
         snap_px: how close (pixels of the partner) a match must land to a partner's host point to join it.
         agree_px: the conflict tolerance (pixels); max_offset_px: see above.
         max_depth: matches along a chain at most.
+        reciprocal: join only where the partner's point matched back lands on the host's point (off by
+            default: on synthgen shot N=24 it kept the refined cameras 2.05 px off where one-way joins reach
+            0.74 px; docs/BENCHMARKS.md).
 
     Returns:
         ``(tracks, stats)``: tracks with two views or more (their start points the roots' aligned points, their
@@ -144,6 +150,13 @@ def tracks_from_links(
         dist, k = cKDTree(hosts[b].xy).query(q[sel], distance_upper_bound=snap_px)
         near = np.isfinite(dist)
         dst[sel[near]] = offsets[b] + k[near]
+    # with ``reciprocal`` only a join both ways counts: the partner's point, matched back, lands on the
+    # host's point (a wrong match that happens to land on a point glues two tracks together)
+    joined = np.flatnonzero(dst >= 0)
+    there = src[joined] * num_hosts + dst[joined]
+    back = dst[joined] * num_hosts + src[joined]
+    if reciprocal:
+        dst[joined[~np.isin(back, there)]] = -1
     leaf = np.flatnonzero(dst < 0)
     dst[leaf] = num_hosts + np.arange(len(leaf))
     num_nodes = num_hosts + len(leaf)
@@ -159,15 +172,17 @@ def tracks_from_links(
         pending = (label[src] < 0) | (label[dst] < 0)
         if not pending.any():
             break
-        for ends in (src, dst):
-            taken = np.flatnonzero(pending & (label[ends] >= 0))
-            nodes, where = np.unique(ends[taken], return_inverse=True)
-            ends[taken] = len(node_xy) + np.arange(len(nodes))[where]
-            node_xy = np.concatenate([node_xy, node_xy[nodes]])
-            node_view = np.concatenate([node_view, node_view[nodes]])
-            origin = np.concatenate([origin, origin[nodes]])
-            label = np.concatenate([label, np.full(len(nodes), -1, dtype=np.int64)])
-            r = np.concatenate([r, np.full((len(nodes), 2), np.nan)])
+        taken_src = np.flatnonzero(pending & (label[src] >= 0))
+        taken_dst = np.flatnonzero(pending & (label[dst] >= 0))
+        nodes = np.unique(np.concatenate([src[taken_src], dst[taken_dst]]))
+        copy = np.full(len(node_xy), -1, dtype=np.int64)
+        copy[nodes] = len(node_xy) + np.arange(len(nodes))
+        src[taken_src], dst[taken_dst] = copy[src[taken_src]], copy[dst[taken_dst]]
+        node_xy = np.concatenate([node_xy, node_xy[nodes]])
+        node_view = np.concatenate([node_view, node_view[nodes]])
+        origin = np.concatenate([origin, origin[nodes]])
+        label = np.concatenate([label, np.full(len(nodes), -1, dtype=np.int64)])
+        r = np.concatenate([r, np.full((len(nodes), 2), np.nan)])
         num_nodes = len(node_xy)
         graph = sparse.coo_matrix((np.ones(int(pending.sum())), (src[pending], dst[pending])),
                                   shape=(num_nodes,) * 2)  # fmt: skip
@@ -209,6 +224,12 @@ def tracks_from_links(
     is_root[np.concatenate(root_nodes)] = True
     place_node = np.concatenate([dst[both], src[both], np.flatnonzero(is_root)])
     place_xy = np.concatenate([fwd, bwd, node_xy[is_root]])
+    # a place from the root's own patch (no transfer: the match itself, or the root's pixel) is exact
+    direct = np.concatenate([
+        np.hypot(*(r[src[both]] - node_xy[src[both]]).T) < 1e-9,
+        np.hypot(*(r[dst[both]] - q[both]).T) < 1e-9,
+        np.ones(int(is_root.sum()), dtype=bool),
+    ])  # fmt: skip
     stride = len(hosts) + 1
     group = label[place_node] * stride + node_view[place_node]
     uniq, inverse = np.unique(group, return_inverse=True)
@@ -217,9 +238,15 @@ def tracks_from_links(
     np.minimum.at(lo, inverse, place_xy)
     np.maximum.at(hi, inverse, place_xy)
     bad = np.hypot(*(hi - lo).T) > agree_px  # the extent of the places a view got
-    count = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
-    xy = np.stack([np.bincount(inverse, weights=place_xy[:, c], minlength=len(uniq)) for c in (0, 1)], -1)
-    xy /= count[:, None]
+    # the observation: the mean of the places from the root's own patch where the view has any (a transfer
+    # by a local affine map adds a few hundredths of a pixel per pixel of offset), else of all its places
+    has_direct = np.bincount(inverse[direct], minlength=len(uniq)) > 0
+    use = direct | ~has_direct[inverse]
+    count = np.bincount(inverse[use], minlength=len(uniq)).astype(np.float64)
+    xy = np.stack(
+        [np.bincount(inverse[use], weights=place_xy[use, c], minlength=len(uniq)) for c in (0, 1)], -1
+    )
+    xy /= np.maximum(count, 1.0)[:, None]
     good_groups = np.flatnonzero(~bad)
     obs = Observations(view=(uniq[good_groups] % stride).astype(np.int64),
                        point=(uniq[good_groups] // stride).astype(np.int64), xy=xy[good_groups])  # fmt: skip

@@ -31,16 +31,23 @@ def _link(a: int, b: int, index, xy) -> Link:
     return Link(a, b, np.asarray(index, np.int64), xy, np.tile(np.eye(2), (len(xy), 1, 1)))
 
 
+def _both(a: int, i: int, b: int, k: int, kp_a, kp_b, error_ab=(0.0, 0.0), error_ba=(0.0, 0.0)):
+    """Point ``i`` of view ``a`` (at ``kp_a``) matched in ``b`` and point ``k`` of ``b`` (at ``kp_b``) matched in
+    ``a``, where the shifted views put them (plus the matches' errors)."""
+    return [
+        _link(a, b, [i], [np.asarray(kp_a) - SHIFT[a] + SHIFT[b] + error_ab]),
+        _link(b, a, [k], [np.asarray(kp_b) - SHIFT[b] + SHIFT[a] + error_ba]),
+    ]
+
+
 def test_union_find_makes_one_four_view_track_with_the_root_point_everywhere() -> None:
-    # one physical point at world pixel (50, 40); each view detected it 0.4 px apart from the others' image
+    # one physical point at world pixel (50, 40); each view detected it up to 0.4 px from the others' image
     world = np.array([50.0, 40.0])
     kp = [world + SHIFT[v] + off for v, off in enumerate([(0, 0), (0.4, 0), (0, -0.4), (0.2, 0.2)])]
-    hosts = _hosts([[kp[0]], [kp[1], (5.0, 5.0)], [kp[2]], [kp[3]]])
-    links = [
-        _link(0, 1, [0], [world + SHIFT[1]]),  # view 0's patch, found in view 1 next to view 1's point
-        _link(1, 2, [0], [kp[1] - SHIFT[1] + SHIFT[2]]),  # view 1's own point, found in view 2
-        _link(2, 3, [0], [kp[2] - SHIFT[2] + SHIFT[3]]),  # view 2's own point, found in view 3
-    ]
+    hosts = _hosts([[kp[0]], [(5.0, 5.0), kp[1]], [kp[2]], [kp[3]]])
+    links = (
+        _both(0, 0, 1, 1, kp[0], kp[1]) + _both(1, 1, 2, 0, kp[1], kp[2]) + _both(2, 0, 3, 0, kp[2], kp[3])
+    )
     tracks, stats = tracks_from_links(hosts, links)
     assert tracks.num_tracks == 1
     assert sorted(tracks.obs.view.tolist()) == [0, 1, 2, 3]
@@ -52,15 +59,27 @@ def test_union_find_makes_one_four_view_track_with_the_root_point_everywhere() -
     assert stats.merged == 3 and stats.transferred == 3 and stats.conflicts == 0
 
 
+def test_with_the_reciprocal_check_a_one_way_match_does_not_join_two_points() -> None:
+    world = np.array([50.0, 40.0])
+    hosts = _hosts([[world + SHIFT[0]], [world + SHIFT[1] + (0.3, 0.0)]])
+    links = [_link(0, 1, [0], [world + SHIFT[1]]), _link(1, 0, [0], [world + SHIFT[0] + (5.0, 0.0)])]
+    tracks, stats = tracks_from_links(hosts, links, reciprocal=True)
+    assert tracks.num_tracks == 2 and stats.merged == 0
+    # one-way joins (the default): joined, and the wrong match back then places the point in view 0 twice,
+    # 4.7 px apart: the conflict check drops view 0, which leaves no track
+    tracks, stats = tracks_from_links(hosts, links)
+    assert stats.merged == 1 and stats.conflicts == 1 and tracks.num_tracks == 0
+
+
 def test_a_view_reached_twice_at_different_places_is_dropped_from_the_track() -> None:
     world = np.array([60.0, 30.0])
-    hosts = _hosts([[world + SHIFT[0]], [world + SHIFT[1]], [world + SHIFT[2]], []])
-    links = [
-        _link(0, 1, [0], [world + SHIFT[1]]),
-        _link(0, 2, [0], [world + SHIFT[2]]),
-        _link(0, 3, [0], [world + SHIFT[3]]),
-        _link(1, 3, [0], [world + SHIFT[3] + np.array([3.0, 0.0])]),  # a wrong match, 3 px off
-        _link(2, 3, [0], [world + SHIFT[3] + np.array([0.1, 0.0])]),  # agrees within tolerance
+    kp = [world + SHIFT[v] for v in range(4)]
+    hosts = _hosts([[kp[0]], [kp[1]], [kp[2]], []])
+    links = _both(0, 0, 1, 0, kp[0], kp[1]) + _both(0, 0, 2, 0, kp[0], kp[2])
+    links += [
+        _link(0, 3, [0], [kp[3]]),
+        _link(1, 3, [0], [kp[3] + (3.0, 0.0)]),  # a wrong match, 3 px off
+        _link(2, 3, [0], [kp[3] + (0.1, 0.0)]),  # agrees within tolerance
     ]
     tracks, stats = tracks_from_links(hosts, links)
     assert tracks.num_tracks == 1
@@ -70,37 +89,34 @@ def test_a_view_reached_twice_at_different_places_is_dropped_from_the_track() ->
 
 def test_two_points_of_one_view_in_one_track_that_disagree_drop_that_view() -> None:
     world = np.array([60.0, 30.0])
-    hosts = _hosts(
-        [[world + SHIFT[0]], [world + SHIFT[1], world + SHIFT[1] + (1.2, 0.0)], [world + SHIFT[2]], []]
-    )
-    links = [
-        _link(0, 1, [0], [world + SHIFT[1]]),
-        _link(0, 2, [0], [world + SHIFT[2]]),
-        # view 1's second point, 1.2 px from the first, claims the same point of view 2
-        _link(1, 2, [1], [world + SHIFT[2]]),
-    ]
+    kp = [world + SHIFT[v] for v in range(4)]
+    other = kp[1] + (1.2, 0.0)  # a second point of view 1, 1.2 px away
+    hosts = _hosts([[kp[0]], [kp[1], other], [], [kp[3]]])
+    links = _both(0, 0, 1, 0, kp[0], kp[1]) + _both(0, 0, 3, 0, kp[0], kp[3])
+    # view 3's point and view 1's second point match each other (wrongly, 1.1 px off)
+    links += _both(3, 0, 1, 1, kp[3], other, error_ab=(1.1, 0.0), error_ba=(-0.9, 0.0))
     tracks, stats = tracks_from_links(hosts, links)
-    assert sorted(tracks.obs.view.tolist()) == [0, 2]  # view 1 has the point at two places 1.2 px apart
+    assert sorted(tracks.obs.view.tolist()) == [0, 3]  # view 1 has the point at two places 1.1 px apart
     assert stats.conflicts == 1
 
 
 def test_a_point_too_far_from_the_root_starts_a_track_of_its_own() -> None:
     world = np.array([50.0, 40.0])
     # each view's point is 0.7 px further right than the last: joined one by one, the offset adds up
-    hosts = _hosts([[world + SHIFT[0]], [world + SHIFT[1] + (0.7, 0.0)], [world + SHIFT[2] + (1.4, 0.0)], []])
-    links = [
-        _link(0, 1, [0], [world + SHIFT[1]]),
-        _link(1, 2, [0], [world + SHIFT[2] + (0.7, 0.0)]),
-    ]
+    kp = [world + SHIFT[0], world + SHIFT[1] + (0.7, 0.0), world + SHIFT[2] + (1.4, 0.0)]
+    hosts = _hosts([[kp[0]], [kp[1]], [kp[2]], []])
+    links = _both(0, 0, 1, 0, kp[0], kp[1]) + _both(1, 0, 2, 0, kp[1], kp[2])
     tracks, _ = tracks_from_links(hosts, links)
-    # view 2's point is 1.4 px from view 0's: not joined to it, but to view 1's own point (0.7 px away)
+    # view 2's point is 1.4 px from view 0's: not in its track; it and view 1's own point are one of their own
     assert tracks.num_tracks == 2
-    views = [sorted(tracks.obs.view[tracks.obs.point == t].tolist()) for t in range(2)]
-    assert sorted(views) == [[0, 1], [1, 2]]
-    own = tracks.obs.point == tracks.obs.point[np.flatnonzero(tracks.obs.view == 2)[0]]
-    np.testing.assert_allclose(tracks.obs.xy[own & (tracks.obs.view == 1)][0], world + SHIFT[1] + (0.7, 0.0))
-    np.testing.assert_allclose(tracks.obs.xy[~own & (tracks.obs.view == 1)][0], world + SHIFT[1])
-    np.testing.assert_allclose(tracks.obs.xy[own & (tracks.obs.view == 2)][0], world + SHIFT[2] + (0.7, 0.0))
+    views = {t: sorted(tracks.obs.view[tracks.obs.point == t].tolist()) for t in range(2)}
+    assert sorted(views.values()) == [[0, 1], [1, 2]]
+    for t in range(2):  # each track is one physical point: the same world pixel in all its views
+        mine = tracks.obs.point == t
+        world_xy = tracks.obs.xy[mine] - SHIFT[tracks.obs.view[mine]]
+        np.testing.assert_allclose(world_xy, np.repeat(world_xy[:1], mine.sum(), axis=0), atol=1e-9)
+    first = tracks.obs.point == tracks.obs.point[np.flatnonzero(tracks.obs.view == 0)[0]]
+    np.testing.assert_allclose(tracks.obs.xy[first & (tracks.obs.view == 1)][0], world + SHIFT[1])
 
 
 def test_no_links_no_tracks() -> None:
