@@ -164,6 +164,11 @@ class RefineConfig:
             that reject outliers.
         final_prior_weight_px: the same prior's weight in the last round (with more than one round), on the
             kept observations: weaker, so that it holds only what the images barely determine.
+        network_seeds: also take the matcher's first guesses from the network's pairwise correspondences
+            (reciprocal nearest neighbours of each pair's pointmaps, ``core.refine.network_seeds``), not only
+            from reprojection through the aligned cameras. Off by default: on the synthetic cases measured
+            the pairwise correspondences were several times farther from the truth than the reprojection
+            (docs/BENCHMARKS.md, "Camera refinement").
     """
 
     enabled: bool = True
@@ -181,6 +186,7 @@ class RefineConfig:
     max_rotation_deg: float = 30.0
     prior_weight_px: float = 0.3
     final_prior_weight_px: float = 0.0
+    network_seeds: bool = False
 
     def __post_init__(self) -> None:
         if self.distortion not in DISTORTION_MODELS:

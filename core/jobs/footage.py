@@ -34,7 +34,7 @@ from ..graphs.temporal import footage_pairs, loop_closure_pairs
 from ..inference.images import normalize_rgb8
 from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from ..torch_setup import require_torch
-from .refine import refine_shot
+from .refine import network_correspondences, refine_shot
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +159,14 @@ def _reconstruct_keys(
     aligned = align_shot(
         preds, n, config.reconstruct.align, known, sub_progress(progress, *_STAGES["align"]), cancel
     )
+    correspondences = network_correspondences(preds, config.reconstruct.refine, n)
     del preds
     check_cancel(cancel)
     # the refinement (core/refine); the localised frames are posed against its output
     refined = refine_shot(
         aligned, [_RGB(frames.rgb[k]) for k in keys], shot_align_config(config.reconstruct.align, n, known),
         config.reconstruct.refine, sub_progress(progress, _STAGES["align"][1], _STAGES["align"][1]), cancel,
+        correspondences,
     )  # fmt: skip
     aligned = refined.aligned
     conf = list(aligned.conf)

@@ -170,13 +170,20 @@ def reconstruct(
             )  # fmt: skip
         # the clean-up compares the views the graph paired
         graph_pairs = [(store[k].i, store[k].j) for k in range(len(store))]
+        # the refinement's first guesses from the network's own cross-view geometry, while the store is open
+        correspondences = None
+        if refine:
+            from .refine import network_correspondences
+
+            correspondences = network_correspondences(store, config.refine, len(images))
     check_cancel(cancel)
     refinement = None
     if refine:
         from .refine import refine_on_photos
 
         refinement = refine_on_photos(images, aligned, align_config, config.refine, photo_names(paths),
-                                      sub_progress(progress, align_end, _STAGES["align"][1]), cancel)  # fmt: skip
+                                      sub_progress(progress, align_end, _STAGES["align"][1]), cancel,
+                                      correspondences)  # fmt: skip
         aligned = refinement.alignment
 
     conf = list(aligned.conf)

@@ -40,6 +40,17 @@ def priors_from(align_config: AlignConfig, n: int):
     )
 
 
+def network_correspondences(pairs, config: RefineConfig, num_views: int):
+    """The network's pixel correspondences of the graph's pairs (:func:`core.refine.pair_correspondences`)
+    for the refinement's first guesses, computed while the pair predictions are at hand (``pairs``: the pair
+    store or the predictions); ``None`` when no refinement runs or ``config.network_seeds`` is off."""
+    if not (config.enabled and config.network_seeds) or num_views < 2:
+        return None
+    from ..refine import pair_correspondences
+
+    return pair_correspondences(pairs[k] for k in range(len(pairs)))
+
+
 def refine_on_photos(
     images,
     aligned: AlignmentResult,
@@ -48,6 +59,7 @@ def refine_on_photos(
     names: Sequence[str],
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    correspondences=None,
 ):
     """Refine the aligned cameras on the original photos.
 
@@ -56,6 +68,9 @@ def refine_on_photos(
             :class:`~core.geometry.photo.PhotoCrop` to the network image).
         aligned: the global alignment; align_config: its settings (priors); config: the refinement's.
         names: per view, a name for messages; progress, cancel: as everywhere.
+        correspondences: the network's pixel correspondences per graph pair
+            (:func:`core.refine.pair_correspondences`, computed while the pair store was open), first guesses
+            that do not depend on the alignment; ``None``: reprojection only.
 
     Returns:
         a :class:`~core.refine.Refinement` (solve errors in pixels of the original photos).
@@ -77,7 +92,8 @@ def refine_on_photos(
         frames.append(ImageFrame(net_crop=img.crop, image_crop=resize_crop((w0, h0), size)))
         check_cancel(cancel)
     priors = priors_from(align_config, len(images))
-    refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel)
+    refinement = refine_alignment(aligned, works, config, frames, priors, names, progress, cancel,
+                                  correspondences)  # fmt: skip
     for line in refinement.warnings:
         logger.warning("refinement: %s", line)  # logged once here; the command line prints no copy
     return refinement
@@ -106,6 +122,7 @@ def refine_frames(
     config: RefineConfig,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    correspondences=None,
 ):
     """Refine a shot's aligned frames on their network images (one lens: the shared focal, the artist's focal
     when given, one distortion set).
@@ -122,7 +139,8 @@ def refine_frames(
     n = aligned.num_views
     priors = priors_from(replace(align_config, shared_focal=True), n)
     names = [f"reconstructed frame {k + 1}" for k in range(n)]
-    refinement = refine_alignment(aligned, list(rgb), config, None, priors, names, progress, cancel)
+    refinement = refine_alignment(aligned, list(rgb), config, None, priors, names, progress, cancel,
+                                  correspondences)  # fmt: skip
     for line in refinement.warnings:
         logger.warning("refinement: %s", line)
     return refinement
@@ -135,6 +153,7 @@ def refine_shot(
     refine: RefineConfig | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    correspondences=None,
 ) -> ShotRefinement:
     """The refinement step of a shot: :mod:`core.refine` on the frames' network images.
 
@@ -144,6 +163,8 @@ def refine_shot(
             the artist's focal fixed when given; the refinement keeps both).
         refine: the refinement's settings; ``None`` or ``enabled=False`` (or one frame): the alignment
             unchanged, no distortion, no solve error, the alignment's uncertainty.
+        correspondences: the network's pixel correspondences of the frames' pairs (optional first guesses,
+            :func:`core.refine.pair_correspondences`).
 
     The frames that are localised afterwards are posed against what this returns.
     """
@@ -151,7 +172,8 @@ def refine_shot(
     if refine is None or not refine.enabled or n < 2:
         return ShotRefinement(aligned=aligned, dist=np.zeros((n, 2)), solve_error_px=np.full(n, np.nan),
                               uncertainty_px=aligned_uncertainty_px(aligned.intrinsics()), status=("",) * n)  # fmt: skip
-    refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel)
+    refinement = refine_frames(aligned, [img.rgb for img in images], config, refine, progress, cancel,
+                               correspondences)  # fmt: skip
     return ShotRefinement(
         aligned=refinement.alignment,
         dist=refinement.dist,

@@ -2,8 +2,10 @@
 
 Each view in turn is the host: its well-textured points (:func:`.seeds.host_points`) are predicted in the
 views that overlap it most (reprojection through the aligned cameras and depth, occlusion-checked), then
-found there to a fraction of a pixel by the patch matcher with a forward-backward check. A host point and
-what the other views saw of it form a track (:mod:`.tracks`).
+found there to a fraction of a pixel by the patch matcher with a forward-backward check; where its own patch
+is not found (wide baselines), the patch of a partner that found it is searched instead
+(:func:`extend_through_partners`). The matches of all pairs are then joined into tracks at once
+(:func:`.tracks.tracks_from_links`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from scipy.spatial import cKDTree
 
 from ..progress import ProgressFn, check_cancel, no_progress
 from .lucas_kanade import PatchParams, match_patches
+from .network_seeds import PairCorrespondences, correspondence_index, network_guesses
 from .pyramid import build_pyramid, to_grey
 from .seeds import HostPoints, SeedParams, host_points, predict_in
-from .tracks import TrackSet, tracks_from_matches
+from .tracks import Link, TrackSet, TrackStats, tracks_from_links
 from .views import RefineView
-from .warps import PlaneWarp
+from .warps import AffineWarp, PlaneWarp
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +126,22 @@ def match_views(
     params: MatchParams,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-) -> tuple[TrackSet, list[ViewMatches]]:
+    correspondences: Sequence[PairCorrespondences] | None = None,
+) -> tuple[TrackSet, list[ViewMatches], TrackStats]:
     """Tracks of sub-pixel correspondences between all overlapping views.
 
+    Args:
+        correspondences: the network's reciprocal nearest neighbours per graph pair
+            (:func:`.network_seeds.pair_correspondences`): first guesses that do not depend on the alignment
+            (:func:`_match_guided`); ``None``: reprojection through the aligned cameras only.
+
     Returns:
-        ``(tracks, per_view)``: the tracks (observations in refinement-image pixels, aligned start points) and
-        what each host view gave.
+        ``(tracks, per_view, joined)``: the tracks over all pairs at once (:func:`.tracks.tracks_from_links`;
+        observations in refinement-image pixels, aligned start points), what each host view gave, and what
+        the track building merged, chained and dropped.
     """
     progress = progress or no_progress
+    network = correspondence_index(correspondences)
     greys = [to_grey(v.image) for v in views]
     radius = [params.search_fraction * max(v.image_size) for v in views]
     levels = [pyramid_levels(v.image_size, params.track.window, params.search_fraction) for v in views]
@@ -148,18 +159,104 @@ def match_views(
         points = candidates.subset(chosen)
         hosts.append(points)
         found = 0
+        attempts = []
         for b, (q0, A, visible) in partners:
             q0, A, visible = q0[chosen], A[chosen], visible[chosen]
             idx = np.flatnonzero(visible)
             warp = PlaneWarp(
                 points.X[idx], points.dX_dxy[idx], views[b].world_from_cam, views[b].K, views[b].dist
             )
-            q, ok = match_pair(
-                pyramids[a], pyramids[b], points.xy[idx], warp, q0[idx], radius[b], params.track
-            )
-            links.append((a, b, idx[ok], q[ok]))
+            q, ok = _match_guided(
+                pyramids[a], pyramids[b], points.xy[idx], warp, q0[idx], radius[b], params.track,
+                network_guesses(view, views[b], points.xy[idx], q0[idx], network[(a, b)])
+                if (a, b) in network else None,
+            )  # fmt: skip
+            links.append(Link(a, b, idx[ok], q[ok], warp.A[ok]))
+            attempts.append((b, idx, q0[idx], q, ok, warp.A))
             found += int(ok.sum())
+        extra = extend_through_partners(pyramids, a, len(points), attempts, radius, params.track)
+        links.extend(extra)
+        found += sum(len(ln.index) for ln in extra)
         stats.append(ViewMatches(points=len(points), partners=tuple(b for b, _ in partners), found=found))
-        logger.debug("view %d: %d points, partners %s, %d matches", a, len(points), partners, found)
+        logger.debug("view %d: %d points, partners %s, %d matches (%d through a partner)", a, len(points),
+                     tuple(b for b, _ in partners), found, sum(len(ln.index) for ln in extra))  # fmt: skip
     progress("Matching done", 1.0)
-    return tracks_from_matches(hosts, links), stats
+    tracks, joined = tracks_from_links(hosts, links)
+    logger.debug("tracks: %d merged host points, %d transferred positions, %d conflicts", joined.merged,
+                 joined.transferred, joined.conflicts)  # fmt: skip
+    return tracks, stats, joined
+
+
+def _match_guided(pyr_a, pyr_b, xy, warp, q0, radius, params: PatchParams, net=None):
+    """:func:`match_pair` from the reprojection guesses ``q0`` ``(M, 2)`` and the network's ``net`` ``(M, 2)``
+    (NaN where it has none). The network's pairwise geometry is typically a few pixels off at wide baselines
+    (less accurate than a good global alignment, which fuses all pairs), but it does not drift with the
+    alignment: where the two guesses are farther apart than the search radius (the reprojection guess cannot
+    reach the network's) the network's is tried first, and a point not found from its first guess is searched
+    again from the other one when they are more than half the radius apart."""
+    if net is None or not np.isfinite(net).any():
+        return match_pair(pyr_a, pyr_b, xy, warp, q0, radius, params)
+    has = np.all(np.isfinite(net), axis=-1)
+    gap = np.where(has, np.hypot(*(np.nan_to_num(net) - q0).T), 0.0)
+    use_net = has & (gap > radius)
+    first = np.where(use_net[:, None], net, q0)
+    q, ok = match_pair(pyr_a, pyr_b, xy, warp, first, radius, params)
+    retry = np.flatnonzero(~ok & has & (gap > 0.5 * radius))
+    if len(retry):
+        other = np.where(use_net[retry, None], q0[retry], net[retry])
+        q[retry], ok[retry] = match_pair(pyr_a, pyr_b, xy[retry], warp.subset(retry), other, radius, params)
+    return q, ok
+
+
+def extend_through_partners(
+    pyramids, host: int, num_points: int, attempts, radius, params: PatchParams
+) -> list[Link]:
+    """Find the host's points in the partners where its own patch was not found, from a partner that did find
+    them: wide baselines change a patch's look too much for one match, but little between neighbours.
+
+    For a host point visible in partner ``c`` but not matched there, the patch of the partner ``b`` that saw it
+    with the smallest change of look towards ``c`` (its local affine map ``A_bc = A_ac A_ab^-1`` closest to
+    the identity) is taken at the sub-pixel position where ``b`` saw the host's point and searched in ``c``
+    around the first guess of the host point (:func:`.lucas_kanade.match_patches`). What it finds is where ``c``
+    sees the SAME physical point (the host's patch centre), so it joins the host point's track.
+
+    Args:
+        pyramids: per view, its pyramid; host: the host view; num_points: its points.
+        attempts: per partner ``b``: ``(b, idx (K,), q0 (K, 2) first guesses, q (K, 2), ok (K,), A (K, 2, 2))``
+            for the host points ``idx`` visible in ``b``.
+        radius: per view, the search radius (pixels); params: the patch matcher.
+
+    Returns:
+        links of the host's points in their extra views (``A`` the host-to-partner maps).
+    """
+    p = len(attempts)
+    if p < 2 or num_points == 0:
+        return []
+    matched = np.zeros((p, num_points), dtype=bool)
+    where = np.zeros((p, num_points, 2))
+    maps = np.tile(np.eye(2), (p, num_points, 1, 1))
+    for k, (_, idx, _, q, ok, A) in enumerate(attempts):
+        matched[k, idx[ok]] = True
+        where[k, idx] = q
+        maps[k, idx] = A
+    out = []
+    for kc, (c, idx, q0, _, ok, A_ac) in enumerate(attempts):
+        miss = np.flatnonzero(~ok)
+        if len(miss) == 0:
+            continue
+        pts = idx[miss]
+        # per source partner, how far its look towards c is from the identity
+        A_bc = np.einsum("mij,pmjk->pmik", A_ac[miss], np.linalg.inv(maps[:, pts]))
+        cost = np.linalg.norm(A_bc - np.eye(2), axis=(2, 3))
+        cost[~matched[:, pts]] = np.inf
+        cost[kc] = np.inf
+        best = np.argmin(cost, axis=0)
+        has = np.isfinite(cost[best, np.arange(len(pts))])
+        for kb in np.unique(best[has]):
+            sel = np.flatnonzero(has & (best == kb))
+            b = attempts[kb][0]
+            q, found = match_patches(pyramids[b], pyramids[c], where[kb, pts[sel]], AffineWarp(A_bc[kb, sel]),
+                                     q0[miss[sel]], radius[c], params)  # fmt: skip
+            if found.any():
+                out.append(Link(host, c, pts[sel][found], q[found], A_ac[miss[sel]][found]))
+    return out

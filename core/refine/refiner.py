@@ -17,6 +17,7 @@ from ..progress import ProgressFn, check_cancel, no_progress, sub_progress
 from .depth_fix import depth_correction, points_from_depth
 from .lucas_kanade import PatchParams
 from .matches import MatchParams, match_views
+from .network_seeds import PairCorrespondences
 from .seeds import SeedParams
 from .solve import Priors, SolveOutcome, solve_views
 from .views import ImageFrame, RefineView, identity_crop
@@ -97,6 +98,7 @@ def refine_alignment(
     names: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    correspondences: Sequence[PairCorrespondences] | None = None,
 ) -> Refinement:
     """Refine aligned cameras to sub-pixel accuracy on the views' images.
 
@@ -110,6 +112,10 @@ def refine_alignment(
         priors: shared focal, known focals and poses (default: none).
         names: per view, a name for messages (default ``"view <i>"``).
         progress: ``progress(stage, fraction)``; cancel: checked between views and solves.
+        correspondences: the network's pixel correspondences per graph pair
+            (:func:`.network_seeds.pair_correspondences`, computed while the pair predictions are at hand):
+            first guesses for the matcher that do not depend on the alignment (default: none, reprojection
+            through the aligned cameras only).
     """
     started = time.perf_counter()
     progress = progress or no_progress
@@ -129,7 +135,8 @@ def refine_alignment(
         params = match_params(config)
         seeds = replace(params.seeds, max_points=max(1, int(share * config.max_points)))
         params = replace(params, search_fraction=search, seeds=seeds)
-        tracks, _ = match_views(views, params, sub_progress(progress, lo, lo + 0.7 * (hi - lo)), cancel)
+        tracks, _, _ = match_views(views, params, sub_progress(progress, lo, lo + 0.7 * (hi - lo)), cancel,
+                                   correspondences)  # fmt: skip
         check_cancel(cancel)
         progress("Bundle adjustment", lo + 0.7 * (hi - lo))
         last = pass_index == len(_PASSES) - 1
