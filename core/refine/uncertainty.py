@@ -5,16 +5,19 @@ the camera block, :mod:`.schur`), every view's pose left free. That matrix ``S``
 directions of the gauge (a similarity of the whole scene changes no reprojection); the covariance is taken
 in the gauge that moves the cameras least (the pseudo-inverse: the same gauge in which a ground truth is
 compared, after a similarity fit of all cameras), scaled by the residual variance ``sigma^2``:
-``Sigma = sigma^2 (S + sigma^2 D)^+``. ``D`` is the information of the alignment the refinement starts from
-(:data:`core.geometry.camera_uncertainty.ALIGNMENT_SIGMA`): a direction the tracks do not determine (a focal
-seen only by two-view tracks, depth along forward motion) keeps the alignment's uncertainty instead of an
-infinite or a made-up one.
+``Sigma = sigma^2 (S + sigma^2 D)^+``. ``D`` is the information of the camera prior the solve used, but never
+more than the alignment's own (:data:`core.geometry.camera_uncertainty.ALIGNMENT_SIGMA`): a prior that the solve
+held stronger than that keeps the cameras near the alignment's errors (a bias the covariance of the
+measurements does not see), and the alignment's uncertainty is the honest figure for what it holds; a prior
+the solve released (``final_prior_weight_px`` 0) is no information at all, and a direction the tracks do not
+determine then reads as the large uncertainty it is (``_MIN_INFORMATION`` keeps the matrix invertible).
 
 A view's ``uncertainty_px`` is the 1-sigma reprojection uncertainty of its points due to its camera:
 ``sqrt(median over its observations of trace(J_c Sigma_c J_c^T))``, ``J_c`` the observation's derivative
 with respect to the camera-side parameters, in pixels of the refinement image. Its ``prior_px`` is the same
-with the alignment's covariance ``D^-1`` alone; a view whose uncertainty is not well below it is one that
-the tracks do not determine.
+with the alignment's covariance alone; a view whose uncertainty is not well below it is one that the tracks
+do not determine. A view whose own residuals are larger than ``sigma`` (its correspondences fit worse than
+the others') has its figure scaled by their ratio (its chi-square per degree of freedom, never below 1).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ import numpy as np
 
 from ..geometry.camera_uncertainty import ALIGNMENT_SIGMA
 from .bundle import BundleProblem, BundleState
+
+# the least information (per alignment sigma squared) a camera-side parameter keeps in the covariance: 100
+# alignment sigmas, so that an undetermined direction reads as a huge uncertainty, not as a singular matrix
+_MIN_INFORMATION = 1e-4
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,12 @@ def _gauge_basis(problem: BundleProblem, depth: float) -> np.ndarray:
 
 
 def view_uncertainty(
-    problem: BundleProblem, x: np.ndarray | None, loss: str, loss_scale: float, n_views: int
+    problem: BundleProblem,
+    x: np.ndarray | None,
+    loss: str,
+    loss_scale: float,
+    n_views: int,
+    prior_px: tuple[float, float] | None = None,
 ) -> ViewUncertainty:
     """Per view reprojection uncertainty at the solution ``x`` of ``problem``.
 
@@ -86,8 +98,10 @@ def view_uncertainty(
             problem built at the solved state; None: ``problem.x0()``).
         loss, loss_scale: the robust loss of the solve (its weights enter the normal equations).
         n_views: N.
+        prior_px: ``(pose_px, intrinsics_px)``, the camera prior the solve used (pixels of cost per alignment
+            sigma; see :func:`core.refine.solve._round_prior`); None: the alignment's information.
     """
-    from .schur import coupling, normal_equations, robust_cost_and_weight
+    from .schur import ReducedSystem, normal_equations, robust_cost_and_weight
 
     x = problem.x0() if x is None else x
     m = problem.n_camera_params
@@ -98,11 +112,8 @@ def view_uncertainty(
     dof = max(2 * len(s) - 3 * problem.n_points - (m - 7), 1)
     sigma2 = max(float(np.sum(w * s)) / dof, 1e-12)
     U, _, E, V, _ = normal_equations(problem, x, loss, loss_scale)
-    W = coupling(problem, E)
     Vd = V + 1e-9 * np.maximum(np.einsum("pii->pi", V), 1e-12)[:, :, None] * np.eye(3)
-    Vinv = np.linalg.inv(Vd)
-    WV = (W.tocsr() @ _block_diag(Vinv)).tocsr()
-    S = U - (WV @ W.T).toarray()
+    S = ReducedSystem(problem, U, E, np.linalg.inv(Vd)).S
     depth = float(
         np.median(np.linalg.norm(problem.start.points[obs.point] - problem.start.C[obs.view], axis=1))
     )
@@ -110,22 +121,39 @@ def view_uncertainty(
     Sn = S * np.outer(scales, scales) / sigma2  # information, normalised parameters
     G, _ = np.linalg.qr(_gauge_basis(problem, max(depth, 1e-12)) / scales[:, None])
     P = np.eye(m) - G @ G.T
-    H = Sn + P + G @ G.T  # the alignment's information (identity, normalised) off the gauge
+    info = _prior_information(problem, prior_px, float(np.sqrt(sigma2)))
+    H = Sn + P @ (info[:, None] * P) + G @ G.T  # the prior's information (normalised) off the gauge
     cov_n = P @ np.linalg.inv(H) @ P
     outer = np.outer(scales, scales)
+    chi2 = _view_chi2(obs.view, w * s, sigma2, n_views)
     return ViewUncertainty(
-        uncertainty_px=_per_view_px(problem, J_cam, cov_n * outer, n_views),
+        uncertainty_px=_per_view_px(problem, J_cam, cov_n * outer, n_views) * np.sqrt(chi2),
         prior_px=_per_view_px(problem, J_cam, P * outer, n_views),
         sigma_px=float(np.sqrt(sigma2)),
         param_ratio=np.sqrt(np.maximum(np.diag(cov_n), 0.0)),
     )
 
 
-def _block_diag(blocks: np.ndarray):
-    from scipy import sparse
+def _prior_information(problem: BundleProblem, prior_px, sigma_px: float) -> np.ndarray:
+    """``(M,)`` the prior's information per camera-side parameter, in alignment sigmas^-2: ``(w / sigma)^2``
+    for a prior of ``w`` pixels per sigma next to residuals of ``sigma`` pixels, within
+    ``[_MIN_INFORMATION, 1]``."""
+    m = problem.n_camera_params
+    if prior_px is None:
+        return np.ones(m)
+    pose_px, intrinsics_px = prior_px
+    weight = np.full(m, float(intrinsics_px))
+    weight[: problem.focal_col0] = pose_px
+    return np.clip((weight / max(sigma_px, 1e-12)) ** 2, _MIN_INFORMATION, 1.0)
 
-    n = len(blocks)
-    return sparse.bsr_matrix((blocks, np.arange(n), np.arange(n + 1)), shape=(3 * n, 3 * n)).tocsr()
+
+def _view_chi2(view: np.ndarray, weighted_sq: np.ndarray, sigma2: float, n_views: int) -> np.ndarray:
+    """``(N,)`` each view's mean weighted squared residual norm over the solve's (``2 sigma2``), at least 1."""
+    count = np.bincount(view, minlength=n_views)
+    total = np.bincount(view, weights=weighted_sq, minlength=n_views)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = total / np.maximum(count, 1) / (2.0 * sigma2)
+    return np.where(count > 0, np.maximum(ratio, 1.0), 1.0)
 
 
 def _per_view_px(problem: BundleProblem, J_cam: np.ndarray, cov: np.ndarray, n_views: int) -> np.ndarray:
