@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ..config import RefineConfig
 from ..geometry.camera_uncertainty import ALIGNMENT_SIGMA, aligned_uncertainty_px
@@ -50,6 +51,9 @@ _MIN_GAIN = 0.9
 # Levenberg-Marquardt stops when an iteration lowers the cost by less than this share: far below what moves a
 # camera by a hundredth of a pixel, and a third of the iterations of 1e-10 (profiled on shot N=12)
 _LM_TOL = 1e-7
+# a quick solve (a first pass whose cameras only guide the next matching) stops at 15 iterations a round and
+# a relative decrease of 1e-5: its last round took 40 iterations without converging (tests/synthetic shot N=12)
+_QUICK_ITERATIONS, _QUICK_TOL = 15, 1e-5
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,31 @@ def _round_prior(config: RefineConfig, release: bool, sigma_px: float) -> tuple[
     return config.final_prior_weight_px, consistent
 
 
-def _bundle(start, tracks, active, priors, config, hold_focal=None):
+def _x_at(problem: BundleProblem, state: BundleState) -> np.ndarray:
+    """``problem``'s parameters at ``state``'s cameras and intrinsics (points: the problem's start): a solve
+    warm-started from an earlier one (its prior still centred on the alignment)."""
+    x = problem.x0()
+    st = problem.start
+    free = problem.free
+    if len(free):
+        poses = x[: 6 * len(free)].reshape(-1, 6)
+        poses[:, :3] = Rotation.from_matrix(state.R[free] @ np.swapaxes(st.R[free], 1, 2)).as_rotvec()
+        poses[:, 3:] = state.C[free]
+    intr = problem.intr
+    for group in range(problem.n_focal):
+        v = int(np.flatnonzero(intr.focal_group == group)[0])
+        x[problem.focal_col0 + group] = state.K[v, 0, 0] / st.K[v, 0, 0] - 1.0
+    for group in range(problem.n_pp):
+        v = int(np.flatnonzero(intr.pp_group == group)[0])
+        x[problem.pp_col0 + 2 * group : problem.pp_col0 + 2 * group + 2] = state.K[v, :2, 2] - st.K[v, :2, 2]
+    for group in range(problem.n_distg):
+        v = int(np.flatnonzero(intr.dist_group == group)[0])
+        first = problem.dist_col0 + intr.num_dist * group
+        x[first : first + intr.num_dist] = (state.dist[v] - st.dist[v])[: intr.num_dist]
+    return x
+
+
+def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None, quick=False):
     """One solve with outlier rejection between rounds: returns ``(problem, x, tracks, prior_px)``
     (``prior_px``: the last round's ``(pose_px, intrinsics_px)``, see :func:`_round_prior`).
 
@@ -202,7 +230,8 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None):
     reject the outliers. The last round, on the kept observations, weakens it (see :func:`_round_prior`)
     when the tracks tie the views together (see ``_MIN_TRACK_LENGTH_TO_RELEASE``; the reference view and
     the scale pair fix the gauge): a strong prior also pulls well-observed cameras towards the aligned ones,
-    so that even exact observations would not give the exact cameras."""
+    so that even exact observations would not give the exact cameras. ``init``: a :class:`BundleState` to
+    start from (an earlier solve's cameras) instead of the alignment."""
     free, scale_pair = _gauge(active, start, priors)
     intr = _groups(active, priors, config, hold_focal)
     x = None
@@ -218,8 +247,11 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None):
         problem = (
             probe if weights is None else BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
         )
+        if x is None:
+            x = problem.x0() if init is None else _x_at(problem, init)
+        iterations = _QUICK_ITERATIONS if quick else (40 if last else 15)
         x = problem.solve(
-            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15, _LM_TOL
+            x, config.loss, config.loss_scale_px, iterations, _QUICK_TOL if quick else _LM_TOL
         ).x
         if last:
             break
@@ -238,7 +270,13 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None):
 
 
 def solve_views(
-    world_from_cam: np.ndarray, K: np.ndarray, tracks: TrackSet, priors: Priors, config: RefineConfig
+    world_from_cam: np.ndarray,
+    K: np.ndarray,
+    tracks: TrackSet,
+    priors: Priors,
+    config: RefineConfig,
+    init: BundleState | None = None,
+    quick: bool = False,
 ) -> SolveOutcome:
     """Refine the cameras on the tracks, keeping views that the refinement cannot help as aligned.
 
@@ -247,6 +285,10 @@ def solve_views(
         tracks: observations in refinement-image pixels, aligned start points.
         priors: shared focal, known focals and poses.
         config: loss, rounds, thresholds.
+        init: cameras to start the solve from (an earlier pass's, :attr:`SolveOutcome.state`); the prior stays
+            centred on the aligned cameras. None: start from the aligned cameras.
+        quick: fewer iterations (see ``_QUICK_ITERATIONS``): for a pass whose cameras only guide the next
+            matching.
     """
     n = len(world_from_cam)
     start = start_state(world_from_cam, K, tracks.points)
@@ -264,7 +306,8 @@ def solve_views(
             active[:] = False
             break
         kept = all_tracks.select(active[all_tracks.obs.view])
-        problem, x, kept, prior_px = _bundle(start, kept, active, priors, config, hold_focal)
+        problem, x, kept, prior_px = _bundle(start, kept, active, priors, config, hold_focal, init, quick)
+        init = problem.state(x)  # a retry starts where this solve ended
         failed = _check(problem, x, kept, start, active, priors, config, notes)
         if not failed.any():
             at = problem_at(problem.state(x), problem, active)
