@@ -101,6 +101,7 @@ def view_uncertainty(
     loss_scale: float,
     n_views: int,
     prior_px: tuple[float, float] | None = None,
+    alignment_info: np.ndarray | None = None,
 ) -> ViewUncertainty:
     """Per view reprojection uncertainty at the solution ``x`` of ``problem``.
 
@@ -112,6 +113,8 @@ def view_uncertainty(
         n_views: N.
         prior_px: ``(pose_px, intrinsics_px)``, the camera prior the solve used (pixels of cost per alignment
             sigma; see :func:`core.refine.solve._round_prior`); None: the alignment's information.
+        alignment_info: ``(M,)`` bool, parameters that keep the alignment's information whatever
+            ``prior_px`` says (a focal the solve held at the aligned value); None: none.
     """
     from .schur import ReducedSystem, normal_equations, robust_cost_and_weight
 
@@ -134,6 +137,8 @@ def view_uncertainty(
     G, _ = np.linalg.qr(_gauge_basis(problem, max(depth, 1e-12)) / scales[:, None])
     P = np.eye(m) - G @ G.T
     info = _prior_information(problem, prior_px, float(np.sqrt(sigma2)))
+    if alignment_info is not None:
+        info[alignment_info] = 1.0
     H = Sn + P @ (info[:, None] * P) + G @ G.T  # the prior's information (normalised) off the gauge
     cov_n = P @ np.linalg.inv(H) @ P
     outer = np.outer(scales, scales)
