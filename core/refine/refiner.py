@@ -137,7 +137,7 @@ def refine_alignment(
         solve_config = config if last else replace(config, rounds=min(config.rounds, 2))
         # the last pass starts from the first's cameras (its prior stays on the alignment's)
         init = None if outcome is None else outcome.state
-        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config, init, not last)
+        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config, init)
         # a focal the first pass found undetermined stays held (no second solve to find it again)
         priors = replace(priors, known_focal=priors.known_focal | outcome.held_focal)
         check_cancel(cancel)

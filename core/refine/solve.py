@@ -51,9 +51,6 @@ _MIN_GAIN = 0.9
 # Levenberg-Marquardt stops when an iteration lowers the cost by less than this share: far below what moves a
 # camera by a hundredth of a pixel, and a third of the iterations of 1e-10 (profiled on shot N=12)
 _LM_TOL = 1e-7
-# a quick solve (a first pass whose cameras only guide the next matching) stops at 15 iterations a round and
-# a relative decrease of 1e-5: its last round took 40 iterations without converging (tests/synthetic shot N=12)
-_QUICK_ITERATIONS, _QUICK_TOL = 15, 1e-5
 
 
 @dataclass(frozen=True)
@@ -222,7 +219,7 @@ def _x_at(problem: BundleProblem, state: BundleState) -> np.ndarray:
     return x
 
 
-def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None, quick=False):
+def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None):
     """One solve with outlier rejection between rounds: returns ``(problem, x, tracks, prior_px)``
     (``prior_px``: the last round's ``(pose_px, intrinsics_px)``, see :func:`_round_prior`).
 
@@ -249,10 +246,7 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None, q
         )
         if x is None:
             x = problem.x0() if init is None else _x_at(problem, init)
-        iterations = _QUICK_ITERATIONS if quick else (40 if last else 15)
-        x = problem.solve(
-            x, config.loss, config.loss_scale_px, iterations, _QUICK_TOL if quick else _LM_TOL
-        ).x
+        x = problem.solve(x, config.loss, config.loss_scale_px, 40 if last else 15, _LM_TOL).x
         if last:
             break
         err = np.linalg.norm(problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2), axis=1)
@@ -276,7 +270,6 @@ def solve_views(
     priors: Priors,
     config: RefineConfig,
     init: BundleState | None = None,
-    quick: bool = False,
 ) -> SolveOutcome:
     """Refine the cameras on the tracks, keeping views that the refinement cannot help as aligned.
 
@@ -287,8 +280,6 @@ def solve_views(
         config: loss, rounds, thresholds.
         init: cameras to start the solve from (an earlier pass's, :attr:`SolveOutcome.state`); the prior stays
             centred on the aligned cameras. None: start from the aligned cameras.
-        quick: fewer iterations (see ``_QUICK_ITERATIONS``): for a pass whose cameras only guide the next
-            matching.
     """
     n = len(world_from_cam)
     start = start_state(world_from_cam, K, tracks.points)
@@ -306,7 +297,7 @@ def solve_views(
             active[:] = False
             break
         kept = all_tracks.select(active[all_tracks.obs.view])
-        problem, x, kept, prior_px = _bundle(start, kept, active, priors, config, hold_focal, init, quick)
+        problem, x, kept, prior_px = _bundle(start, kept, active, priors, config, hold_focal, init)
         init = problem.state(x)  # a retry starts where this solve ended
         failed = _check(problem, x, kept, start, active, priors, config, notes)
         if not failed.any():
