@@ -11,7 +11,7 @@ covariance when refined, the alignment's (never below its correspondences' error
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -21,7 +21,7 @@ from ..geometry.camera_uncertainty import ALIGNMENT_SIGMA, aligned_uncertainty_p
 from ..geometry.transforms import rotation_angle_deg
 from .bundle import BundleProblem, BundleState, Intrinsics, Observations
 from .tracks import TrackSet
-from .uncertainty import problem_at, view_uncertainty
+from .uncertainty import prior_pull, problem_at, view_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -182,22 +182,19 @@ def _mean_track_length(tracks: TrackSet) -> float:
     return len(tracks.obs.view) / max(tracks.num_tracks, 1)
 
 
-def _round_prior(config: RefineConfig, release: bool, sigma_px: float) -> tuple[float, float]:
+def _round_prior(config: RefineConfig, release: bool) -> tuple[float, float]:
     """``(pose_px, intrinsics_px)``: the camera prior's weights for one round (pixels of cost per alignment
     sigma, see ``_PRIOR_SIGMA``; 0: none). Before the last round both are ``prior_weight_px``. Released (the
-    last round, tracks that tie the views together), the poses take ``final_prior_weight_px``; the
-    intrinsics take the weight that makes the prior the alignment's own information next to measurements of
-    ``sigma_px`` (the residuals' standard deviation): never stronger than ``prior_weight_px``, and never
-    released altogether when distortion is estimated (focal and distortion trade off; measured on a 10-frame
-    arc at 128x96 with ``k1``: no prior took the focal from 0.6 to 1.6 % off). A prior held at 0.3 px
-    against residuals of 0.03 px is a hundred times the alignment's information: on tests/synthetic arc N=12
-    with k1, k2 it kept the focal 2.6 % off (the alignment's 3.1 %) while the covariance read 0.4 %."""
-    consistent = min(config.prior_weight_px, sigma_px)
+    last round, tracks that tie the views together), the poses take ``final_prior_weight_px``; so do the
+    intrinsics, unless distortion is estimated: then focal and distortion trade off and the prior keeps
+    holding them (measured on a 10-frame arc at 128x96 with ``k1``: releasing them took the focal from 0.6 to
+    1.6 % off; a prior at the residuals' own sigma, 0.03 px, still took it from 0.35 to 1.8 %). What that
+    prior holds against the tracks is in the figure: :func:`.uncertainty.view_uncertainty`'s ``prior_pull``."""
     if not release:
-        return config.prior_weight_px, consistent if config.distortion != "none" else config.prior_weight_px
-    if config.distortion == "none":
-        return config.final_prior_weight_px, min(config.final_prior_weight_px, consistent)
-    return config.final_prior_weight_px, consistent
+        return config.prior_weight_px, config.prior_weight_px
+    if config.distortion == "none" or config.prior_weight_px == 0:
+        return config.final_prior_weight_px, config.final_prior_weight_px
+    return config.final_prior_weight_px, config.prior_weight_px
 
 
 def _x_at(problem: BundleProblem, state: BundleState) -> np.ndarray:
@@ -237,13 +234,12 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None):
     free, scale_pair = _gauge(active, start, priors)
     intr = _groups(active, priors, config, hold_focal)
     x = None
-    sigma_px = config.prior_weight_px
     prior_px = (config.prior_weight_px, config.prior_weight_px)
     for round_index in range(config.rounds):
         begin = BundleState(start.R, start.C, start.K, start.dist, tracks.points)
         last = round_index == config.rounds - 1
         release = last and config.rounds > 1 and _mean_track_length(tracks) >= _MIN_TRACK_LENGTH_TO_RELEASE
-        prior_px = _round_prior(config, release, sigma_px)
+        prior_px = _round_prior(config, release)
         probe = BundleProblem(begin, tracks.obs, free, intr, scale_pair)
         weights = _prior_weights(probe, tracks, *prior_px)
         problem = (
@@ -259,9 +255,6 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None):
         err = np.linalg.norm(problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2), axis=1)
         sigma = 1.4826 * np.median(err)
         keep = err <= max((4.0 if round_index == 0 else 3.0) * sigma, 0.1 * config.loss_scale_px)
-        # the per-coordinate standard deviation of the kept residuals (the median of a 2-D Gaussian's norm is
-        # 1.1774 of it)
-        sigma_px = float(np.median(err[keep]) / 1.1774) if keep.any() else sigma_px
         logger.debug("round %d: rejected %d of %d observations", round_index, int(np.sum(~keep)), len(err))
         counts = np.bincount(tracks.obs.point[keep], minlength=tracks.num_tracks)
         points = x[problem.point_col0 :].reshape(-1, 3)[counts >= 2]
@@ -366,26 +359,22 @@ def _uncertainty(problem, x, tracks, active, priors, config, hold_focal, prior_p
     (room N=2 at 256x192: 0.33 px read against 1.1-1.5 px true without it). With longer tracks it does not:
     a shot's shared focal comes from every pair of the alignment and is then much better than that sigma
     (tests/synthetic shot N=12: 0.19 % where the sigma says 2 %; with it the figures were 12 times the
-    truth). ``unc``: the figure already computed for ``problem`` (returned when nothing changes)."""
+    truth). The camera prior's pull (:func:`.uncertainty.prior_pull`) adds in quadrature. ``unc``: the
+    covariance's figure already computed at ``x`` (reused when nothing changes)."""
     n = len(active)
     two_view = hold_focal & active & (_longest_track(tracks, n) <= 2)
-    if not two_view.any():
-        if unc is not None:
-            return unc
-        return view_uncertainty(
-            problem_at(problem.state(x), problem, active),
-            None,
-            config.loss,
-            config.loss_scale_px,
-            n,
-            prior_px,
-        )
-    intr = _groups(active, priors, config, hold_focal & ~two_view)
-    at = BundleProblem(problem.state(x), problem.obs, active, intr, None)
-    groups = intr.focal_group[two_view]
-    alignment_info = np.zeros(at.n_camera_params, dtype=bool)
-    alignment_info[at.focal_col0 + groups[groups >= 0]] = True
-    return view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px, alignment_info)
+    if two_view.any():
+        intr = _groups(active, priors, config, hold_focal & ~two_view)
+        at = BundleProblem(problem.state(x), problem.obs, active, intr, None)
+        groups = intr.focal_group[two_view]
+        alignment_info = np.zeros(at.n_camera_params, dtype=bool)
+        alignment_info[at.focal_col0 + groups[groups >= 0]] = True
+        unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px, alignment_info)
+    elif unc is None:
+        at = problem_at(problem.state(x), problem, active)
+        unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px)
+    pull = prior_pull(problem, x, config.loss, config.loss_scale_px, n)
+    return replace(unc, uncertainty_px=np.sqrt(unc.uncertainty_px**2 + pull**2))
 
 
 def _loose_focal(problem: BundleProblem, unc) -> np.ndarray:
