@@ -359,7 +359,10 @@ def _uncertainty(problem, x, tracks, active, priors, config, hold_focal, prior_p
     (room N=2 at 256x192: 0.33 px read against 1.1-1.5 px true without it). With longer tracks it does not:
     a shot's shared focal comes from every pair of the alignment and is then much better than that sigma
     (tests/synthetic shot N=12: 0.19 % where the sigma says 2 %; with it the figures were 12 times the
-    truth). The camera prior's pull (:func:`.uncertainty.prior_pull`) adds in quadrature. ``unc``: the
+    truth). The camera prior's pull (:func:`.uncertainty.prior_pull`) adds in quadrature: the prior the last
+    round used, and the one it released (``prior_weight_px`` where the last round's was weaker): what the
+    tracks let drift away from the alignment (a shot's shared focal) reads as what that prior would take
+    back. ``unc``: the
     covariance's figure already computed at ``x`` (reused when nothing changes)."""
     n = len(active)
     two_view = hold_focal & active & (_longest_track(tracks, n) <= 2)
@@ -374,6 +377,13 @@ def _uncertainty(problem, x, tracks, active, priors, config, hold_focal, prior_p
         at = problem_at(problem.state(x), problem, active)
         unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px)
     pull = prior_pull(problem, x, config.loss, config.loss_scale_px, n)
+    weight = config.prior_weight_px
+    released = tuple(weight if px < weight else 0.0 for px in prior_px)
+    if weight > 0 and any(released):
+        # the last round released (part of) the prior: how far the rounds' prior would take the cameras back
+        held = BundleProblem(problem.start, problem.obs, np.isin(np.arange(n), problem.free), problem.intr,
+                             problem.scale_pair, _prior_weights(problem, tracks, *released))  # fmt: skip
+        pull = np.hypot(pull, prior_pull(held, x, config.loss, config.loss_scale_px, n, used=False))
     return replace(unc, uncertainty_px=np.sqrt(unc.uncertainty_px**2 + pull**2))
 
 

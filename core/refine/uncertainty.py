@@ -154,7 +154,7 @@ def view_uncertainty(
 
 
 def prior_pull(
-    problem: BundleProblem, x: np.ndarray, loss: str, loss_scale: float, n_views: int
+    problem: BundleProblem, x: np.ndarray, loss: str, loss_scale: float, n_views: int, used: bool = True
 ) -> np.ndarray:
     """``(N,)`` pixels: how far the camera prior holds each view's reprojections from where the tracks alone
     would put them (0 without a prior).
@@ -164,7 +164,9 @@ def prior_pull(
     by ``delta = S^-1 g`` (``S`` the reduced camera system without the prior). Where the two disagree, one of
     them is wrong by about that much: a focal held by the prior at the alignment's error (tests/synthetic arc
     N=12 with k1, k2: 3.1 % off, the covariance saying 0.4 %) reads as what it moves, ``sqrt(median |J_c
-    delta|^2)`` over the view's observations.
+    delta|^2)`` over the view's observations. ``used=False``: the solve did not use ``problem``'s prior (it
+    was released); ``delta = (S + D)^-1 g`` is then how far applying it would move the cameras (a focal
+    the tracks let drift reads as what the alignment's prior would take back).
     """
     if problem.prior_weight is None or problem.n_camera_params == 0:
         return np.zeros(n_views)
@@ -172,7 +174,8 @@ def prior_pull(
 
     m = problem.n_camera_params
     U, _, E, V, _ = normal_equations(problem, x, loss, loss_scale)
-    U[np.diag_indices(m)] -= problem.prior_weight**2
+    if used:
+        U[np.diag_indices(m)] -= problem.prior_weight**2
     Vd = V + 1e-9 * np.maximum(np.einsum("pii->pi", V), 1e-12)[:, :, None] * np.eye(3)
     S = ReducedSystem(problem, U, E, np.linalg.inv(Vd)).S
     g = problem.prior_weight * problem.prior_residuals(x)
