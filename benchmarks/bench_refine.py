@@ -100,6 +100,10 @@ def bench_case(sg, args, spec: str, size: str) -> list[dict]:
     est = _estimate(refinement.alignment, refinement.dist)
     truth = repo_evaluate(case, est, max_points=20000)["reproj_px_median_per_view"]
     ratio = refinement.reported_px / np.maximum(truth, 1e-9)
+    if args.per_view:
+        for v in range(n):
+            print(f"  view {v}: reported {refinement.reported_px[v]:.3g} px, true {truth[v]:.3g} px, "
+                  f"{refinement.notes[v]}", flush=True)  # fmt: skip
     lengths = " ".join(f"{k}:{c}" for k, c in enumerate(refinement.track_lengths) if c) or "none"
     before = {**key, "stage": "aligned", **_metrics(sg, case, _estimate(aligned)), "align s": aligned.seconds}
     after = {
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="RefineConfig fields to override, e.g. prior_weight_px=0")  # fmt: skip
+    parser.add_argument("--per-view", action="store_true", help="print each view's reported and true figure")
     parser.add_argument("--out", default=None, help="write the results as a markdown table here")
     args = parser.parse_args(argv)
     args.overrides = dict(_override(item) for item in args.set)

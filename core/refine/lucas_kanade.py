@@ -85,9 +85,11 @@ def _template(image: np.ndarray, p: np.ndarray, window: int, weights: np.ndarray
     return t_norm, np.stack([gx * weights, gy * weights], axis=-1), inv
 
 
-def _align_level(img_a, img_b, p, warp, q, window, iterations, level, k):
+def _align_level(img_a, img_b, p, warp, q, window, iterations, level, k, with_ncc=False):
     """Gauss-Newton on one level of B (``level``; A's patch is taken ``k`` levels higher): returns the new
-    ``q`` ``(M, 2)`` (coordinates of B's level)."""
+    ``q`` ``(M, 2)`` (coordinates of B's level) and, with ``with_ncc``, the ``(M,)`` weighted normalised
+    cross-correlation of the patches at it (the same figure as :func:`patch_ncc`, without sampling the
+    template and the warp again); else None."""
     d, weights = _offsets(window)
     t_norm, wgrad, inv_hess = _template(img_a, p, window, weights)
     q = q.copy()
@@ -105,7 +107,10 @@ def _align_level(img_a, img_b, p, warp, q, window, iterations, level, k):
         step = (A[active] * delta[:, None, :]).sum(-1)
         q[active] -= step
         active = active[np.hypot(step[:, 0], step[:, 1]) > 0.01]
-    return q
+    if not with_ncc:
+        return q, None
+    i_norm, _ = _normalise(sample(img_b, q[:, None, :].astype(np.float32) + offsets_b), weights)
+    return q, (t_norm * i_norm) @ weights
 
 
 def align_patches(
@@ -139,13 +144,12 @@ def align_patches(
         q = to_level(q0[sel], levels - 1)
         for level in range(levels - 1, -1, -1):
             ka = min(level + int(k), len(pyr_a) - 1)
-            q = _align_level(pyr_a[ka], pyr_b[level], to_level(p[sel], ka), w_k, q, params.window,
-                             params.iterations, level, ka - level)  # fmt: skip
+            q, last_ncc = _align_level(pyr_a[ka], pyr_b[level], to_level(p[sel], ka), w_k, q, params.window,
+                                       params.iterations, level, ka - level, with_ncc=level == 0)  # fmt: skip
             if level > 0:
                 q = to_level(from_level(q, level), level - 1)
         q_out[sel] = q
-        ka = min(int(k), len(pyr_a) - 1)
-        ncc[sel] = patch_ncc(pyr_a[ka], pyr_b[0], to_level(p[sel], ka), w_k, q, params.window, ka)
+        ncc[sel] = last_ncc
     margin = params.window // 2 + 1
     ok = inside(q_out, pyr_b[0].shape, margin) & (ncc >= params.min_ncc)
     return q_out, ok, ncc

@@ -128,6 +128,7 @@ def refine_alignment(
     start = _views(aligned, images, frames)
     K_image = np.stack([v.K for v in start])
     views = start
+    outcome = None
     for pass_index, (search, share) in enumerate(_PASSES):
         # the first pass matches a share of the points from the aligned geometry; the last all of them from
         # the refined one, whose first guesses are within a pixel or two (where the patch matcher cannot miss)
@@ -141,7 +142,9 @@ def refine_alignment(
         progress("Bundle adjustment", lo + 0.7 * (hi - lo))
         last = pass_index == len(_PASSES) - 1
         solve_config = config if last else replace(config, rounds=min(config.rounds, 2))
-        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config)
+        # the last pass starts from the first's cameras (its prior stays on the alignment's)
+        init = None if outcome is None else outcome.state
+        outcome = solve_views(aligned.world_from_cam, K_image, tracks, priors, solve_config, init)
         # a focal the first pass found undetermined stays held (no second solve to find it again)
         priors = replace(priors, known_focal=priors.known_focal | outcome.held_focal)
         check_cancel(cancel)

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-# the camera-point block W (M x 3P) is multiplied densely up to this many entries (16 MB), sparsely beyond
-_DENSE_COUPLING_MAX = 2_000_000
-
 
 def robust_cost_and_weight(s: np.ndarray, loss: str, c: float) -> tuple[np.ndarray, np.ndarray]:
     """``(rho(s), rho'(s))`` for squared residual norms ``s`` ``(O,)`` (``rho(s) = s`` for ``linear``)."""
@@ -61,6 +58,77 @@ def _cost(problem, x, loss, c) -> float:
     return total
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """How the observations group, found once per problem (its observations never change).
+
+    An observation's camera-side columns depend only on its view (its pose, its view's focal, principal point
+    and distortion groups), so every sum over observations is first a sum per view, then a scatter of one
+    ``(k, k)`` block per view into the camera system. ``pairs`` lists the views that share points: for
+    views ``a <= b``, the observations of ``a`` and of ``b`` on their common points, in the same point order.
+    """
+
+    order: np.ndarray  # (O,) observations sorted by view
+    starts: np.ndarray  # (V,) where each view with observations starts in ``order``
+    views: np.ndarray  # (V,) those views
+    view_flat: np.ndarray  # (V k k,) flat index of each view block's entry in the (M, M) system; -1: none
+    view_cols: np.ndarray  # (V, k) camera-side columns of each view (-1: none)
+    members: tuple  # per view with observations, its observations (sorted by point)
+    pair_obs: tuple  # per view pair: (obs of a (C,), obs of b (C,))
+    pair_flat: np.ndarray  # (2 * pairs * k * k,) flat targets of each pair block and of its transpose
+
+
+def _layout(problem) -> _Layout | None:
+    """The problem's :class:`_Layout` (cached on it), or None when a view observes a point twice (then the
+    products go through the sparse coupling matrix, :func:`coupling`)."""
+    cached = getattr(problem, "_schur_layout", None)
+    if cached is not None:
+        return cached or None
+    view, point = problem.obs.view, problem.row_point
+    m = problem.n_camera_params
+    order = np.lexsort((point, view))
+    bounds = np.searchsorted(view[order], np.arange(problem.n_views + 1))
+    views = np.flatnonzero(np.diff(bounds) > 0)
+    members = [order[bounds[v] : bounds[v + 1]] for v in views]
+    if any(np.any(np.diff(point[o]) == 0) for o in members):
+        problem._schur_layout = False
+        return None
+    cols = (
+        problem.cam_cols[[o[0] for o in members]]
+        if len(views)
+        else np.zeros((0, problem.cam_cols.shape[1]), int)
+    )
+    k = cols.shape[1]
+
+    def flat(ca, cb):
+        f = ca[:, :, None] * m + cb[:, None, :]
+        return np.where((ca[:, :, None] >= 0) & (cb[:, None, :] >= 0), f, -1).reshape(-1)
+
+    pair_obs, targets, transposed = [], [], []
+    for i in range(len(views)):
+        pa = point[members[i]]
+        for j in range(i, len(views)):
+            _, ia, ib = np.intersect1d(pa, point[members[j]], assume_unique=True, return_indices=True)
+            if len(ia) == 0:
+                continue
+            pair_obs.append((members[i][ia], members[j][ib]))
+            targets.append(flat(cols[i][None], cols[j][None]))
+            # the transposed block lands in (b, a); on the diagonal it is the same block, counted once
+            transposed.append(flat(cols[j][None], cols[i][None]) if j != i else np.full(k * k, -1))
+    pair_flat = np.concatenate(targets + transposed) if targets else np.zeros(0, np.int64)
+    layout = _Layout(
+        order, bounds[views], views, flat(cols, cols), cols, tuple(members), tuple(pair_obs), pair_flat
+    )
+    problem._schur_layout = layout
+    return layout
+
+
+def _scatter(flat: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """``(size,)`` sums of ``values`` at ``flat`` indices (``-1``: dropped)."""
+    ok = flat >= 0
+    return np.bincount(flat[ok], weights=values.reshape(-1)[ok], minlength=size)
+
+
 def normal_equations(problem, x, loss, c):
     """Weighted Gauss-Newton blocks: ``U (M, M)``, ``g_c (M,)``, per observation ``E (O, k, 3)`` (= J_c^T J_p),
     per point ``V (P, 3, 3)``, ``g_p (P, 3)``."""
@@ -69,12 +137,23 @@ def normal_equations(problem, x, loss, c):
     cols = problem.cam_cols
     m = problem.n_camera_params
     wJcT = np.swapaxes(J_cam * w[:, None, None], 1, 2)  # (O, k, 2)
-    UU = wJcT @ J_cam
-    valid = cols >= 0
-    pair = valid[:, :, None] & valid[:, None, :]
-    flat = (cols[:, :, None] * m + cols[:, None, :])[pair]
-    U = np.bincount(flat, weights=UU[pair], minlength=m * m).reshape(m, m)
-    gc = np.bincount(cols[valid], weights=(wJcT @ r[:, :, None])[..., 0][valid], minlength=m)
+    layout = _layout(problem)
+    if layout is not None and len(layout.views):  # one matrix product per view, then one block per view
+        k = cols.shape[1]
+        UU, gv = np.empty((len(layout.views), k, k)), np.empty((len(layout.views), k))
+        for i, o in enumerate(layout.members):
+            Jv = J_cam[o].reshape(-1, k)
+            wJvT = Jv.T * np.repeat(w[o], 2)
+            UU[i], gv[i] = wJvT @ Jv, wJvT @ r[o].ravel()
+        U = _scatter(layout.view_flat, UU, m * m).reshape(m, m)
+        gc = _scatter(layout.view_cols.reshape(-1), gv, m)
+    else:
+        UU = wJcT @ J_cam
+        valid = cols >= 0
+        pair = valid[:, :, None] & valid[:, None, :]
+        flat = (cols[:, :, None] * m + cols[:, None, :])[pair]
+        U = np.bincount(flat, weights=UU[pair], minlength=m * m).reshape(m, m)
+        gc = np.bincount(cols[valid], weights=(wJcT @ r[:, :, None])[..., 0][valid], minlength=m)
     term = problem.scale_term(x)
     if term is not None:
         U += np.outer(term[1], term[1])
@@ -125,29 +204,80 @@ def _coupling_structure(problem, shape: tuple[int, ...]):
     return valid, slot.ravel(), (keys % width).astype(np.int64), indptr
 
 
-def _solve_step(problem, U, gc, W, V, gp, lam):
+class ReducedSystem:
+    """The points eliminated: ``S = U - W V^-1 W^T`` (``(M, M)``) and the products with ``W`` the step needs.
+
+    With a :class:`_Layout`, ``W V^-1 W^T`` is summed view pair by view pair (one small matrix product per
+    pair of views that share points: ``sum_p (E_ap V_p^-1) E_bp^T``), never forming ``W``; otherwise through
+    the sparse ``W`` (:func:`coupling`).
+
+    Args:
+        problem: the bundle problem; U: ``(M, M)`` camera block (damped or not); E: ``(O, k, 3)``;
+            Vinv: ``(P, 3, 3)`` inverses of the (damped) point blocks.
+    """
+
+    def __init__(self, problem, U: np.ndarray, E: np.ndarray, Vinv: np.ndarray):
+        self.problem, self.E, self.Vinv = problem, E, Vinv
+        self.layout = _layout(problem)
+        m = problem.n_camera_params
+        if self.layout is None:
+            n_pts = problem.n_points
+            W = coupling(problem, E)
+            Vinv_bd = sparse.bsr_matrix(
+                (Vinv, np.arange(n_pts), np.arange(n_pts + 1)), shape=(3 * n_pts,) * 2
+            )
+            self.W, self.WV = W, W @ Vinv_bd.tocsr()
+            self.S = U - (self.WV @ W.T).toarray()
+            return
+        Y = E @ Vinv[problem.row_point]  # (O, k, 3): E_o V_p^-1
+        if self.layout.pair_obs:
+            k = E.shape[1]
+            Yt = np.ascontiguousarray(Y.transpose(0, 2, 1))  # (O, 3, k): a pair's gather is one matrix
+            Et = np.ascontiguousarray(E.transpose(0, 2, 1))
+            blocks = np.stack(
+                [Yt[oa].reshape(-1, k).T @ Et[ob].reshape(-1, k) for oa, ob in self.layout.pair_obs]
+            )
+            both = np.concatenate([blocks, np.swapaxes(blocks, 1, 2)])
+            self.S = U - _scatter(self.layout.pair_flat, both, m * m).reshape(m, m)
+        else:
+            self.S = U.copy()
+        self.Y = Y
+
+    def w_vinv(self, g_points: np.ndarray) -> np.ndarray:
+        """``(M,)`` ``W V^-1 g`` for ``g`` ``(P, 3)``."""
+        if self.layout is None:
+            return self.WV @ g_points.ravel()
+        t = (self.Y @ g_points[self.problem.row_point][:, :, None])[:, :, 0]  # (O, k)
+        per_view = np.add.reduceat(t[self.layout.order], self.layout.starts)
+        return _scatter(self.layout.view_cols.reshape(-1), per_view, self.problem.n_camera_params)
+
+    def wt(self, d_cameras: np.ndarray) -> np.ndarray:
+        """``(P, 3)`` ``W^T d`` for ``d`` ``(M,)``."""
+        problem = self.problem
+        if problem.n_camera_params == 0:
+            return np.zeros((problem.n_points, 3))
+        if self.layout is None:
+            return (self.W.T @ d_cameras).reshape(problem.n_points, 3)
+        cols = problem.cam_cols
+        dc = np.where(cols >= 0, d_cameras[np.maximum(cols, 0)], 0.0)  # (O, k)
+        t = np.einsum("okc,ok->oc", self.E, dc)
+        return _sum_by(problem.row_point, t, problem.n_points)
+
+
+def _solve_step(problem, U, gc, E, V, gp, lam):
     """The damped step ``(delta_cameras (M,), delta_points (P, 3))``: eliminate the points (Schur
     complement ``S = U - W V^-1 W^T``), solve the camera system, back-substitute the points."""
-    m, n_pts = problem.n_camera_params, problem.n_points
+    m = problem.n_camera_params
     Ud = U + lam * np.diag(np.maximum(np.diag(U), 1e-9))
     Vd = V + lam * np.maximum(np.einsum("pii->pi", V), 1e-9)[:, :, None] * np.eye(3)
     Vinv = np.linalg.inv(Vd)
-    if m * 3 * n_pts <= _DENSE_COUPLING_MAX:  # small: dense products are several times faster
-        Wd = W.toarray().reshape(m, n_pts, 3)
-        WV = np.einsum("mpi,pij->mpj", Wd, Vinv).reshape(m, 3 * n_pts)
-        S = Ud - WV @ Wd.reshape(m, 3 * n_pts).T
-    else:
-        Vinv_bd = sparse.bsr_matrix(
-            (Vinv, np.arange(n_pts), np.arange(n_pts + 1)), shape=(3 * n_pts, 3 * n_pts)
-        )
-        WV = W @ Vinv_bd.tocsr()
-        S = Ud - (WV @ W.T).toarray()
-    rhs = -gc + WV @ gp.ravel()
+    reduced = ReducedSystem(problem, Ud, E, Vinv)
+    rhs = -gc + reduced.w_vinv(gp)
     try:
-        dc = np.linalg.solve(S, rhs) if m else np.zeros(0)
+        dc = np.linalg.solve(reduced.S, rhs) if m else np.zeros(0)
     except np.linalg.LinAlgError:
-        dc = np.linalg.lstsq(S, rhs, rcond=None)[0]
-    dp = (Vinv @ (-gp - (W.T @ dc).reshape(n_pts, 3))[:, :, None])[..., 0]
+        dc = np.linalg.lstsq(reduced.S, rhs, rcond=None)[0]
+    dp = (Vinv @ (-gp - reduced.wt(dc))[:, :, None])[..., 0]
     return dc, dp
 
 
@@ -163,9 +293,8 @@ def levenberg_marquardt(
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (reported in the result)
         U, gc, E, V, gp = normal_equations(problem, x, loss, loss_scale)
-        W = coupling(problem, E)
         for _ in range(10):
-            dc, dp = _solve_step(problem, U, gc, W, V, gp, lam)
+            dc, dp = _solve_step(problem, U, gc, E, V, gp, lam)
             x_new = x.copy()
             x_new[:m] += dc
             x_new[m:] += dp.ravel()

@@ -14,13 +14,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ..config import RefineConfig
 from ..geometry.camera_uncertainty import ALIGNMENT_SIGMA, aligned_uncertainty_px
 from ..geometry.transforms import rotation_angle_deg
 from .bundle import BundleProblem, BundleState, Intrinsics, Observations
 from .tracks import TrackSet
-from .uncertainty import problem_at, view_uncertainty
+from .uncertainty import prior_pull, problem_at, view_uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ _MIN_GAIN = 0.9
 # Levenberg-Marquardt stops when an iteration lowers the cost by less than this share: far below what moves a
 # camera by a hundredth of a pixel, and a third of the iterations of 1e-10 (profiled on shot N=12)
 _LM_TOL = 1e-7
+# Levenberg-Marquardt iterations at most per round (the last round, on the kept observations: more). A forward
+# shot's focal-depth valley is slow: on synthgen shot N=48 seed 0 (256x192) 15/40 left the focal 0.66 % off
+# and the cameras 0.6-0.9 px off (the figures reading 0.2-0.5 of that); 25/80 converge to 0.06 % and
+# 0.13-0.22 px. An easy problem stops at ``_LM_TOL`` long before.
+_ITERATIONS, _LAST_ITERATIONS = 25, 80
 
 
 @dataclass(frozen=True)
@@ -143,8 +149,12 @@ def _gauge(active: np.ndarray, start: BundleState, priors: Priors):
     return free, scale_pair
 
 
-def _prior_weights(problem: BundleProblem, tracks: TrackSet, weight_px: float) -> np.ndarray:
-    """``(n_camera_params,)`` weights of the camera prior (see ``_PRIOR_SIGMA``)."""
+def _prior_weights(problem: BundleProblem, tracks: TrackSet, pose_px: float, intrinsics_px: float):
+    """``(n_camera_params,)`` weights of the camera prior (see ``_PRIOR_SIGMA``): ``pose_px`` pixels of cost
+    per sigma for the poses, ``intrinsics_px`` for focal, principal point and distortion; None when both
+    are 0."""
+    if pose_px <= 0 and intrinsics_px <= 0:
+        return None
     st = problem.start
     obs = tracks.obs
     depth = float(np.median(np.linalg.norm(tracks.points[obs.point] - st.C[obs.view], axis=1)))
@@ -156,7 +166,9 @@ def _prior_weights(problem: BundleProblem, tracks: TrackSet, weight_px: float) -
     sigma[problem.focal_col0 : problem.pp_col0] = _PRIOR_SIGMA["focal"]
     sigma[problem.pp_col0 : problem.dist_col0] = _PRIOR_SIGMA["pp"] * long_side
     sigma[problem.dist_col0 : problem.point_col0] = _PRIOR_SIGMA["dist"]
-    return weight_px / sigma
+    weight = np.full(problem.n_camera_params, float(intrinsics_px))
+    weight[: problem.focal_col0] = pose_px
+    return weight / sigma
 
 
 def _view_rms(view: np.ndarray, residuals: np.ndarray, n: int) -> np.ndarray:
@@ -170,45 +182,75 @@ def _mean_track_length(tracks: TrackSet) -> float:
     return len(tracks.obs.view) / max(tracks.num_tracks, 1)
 
 
-def _round_prior(problem: BundleProblem, tracks: TrackSet, config: RefineConfig, release: bool):
-    """The camera prior's weights for one round (None: no prior). Released, the poses take the final weight;
-    so do the intrinsics, unless distortion is estimated: then focal and distortion trade off and the prior
-    keeps holding them (measured on a 10-frame arc at 128x96 with ``k1``: releasing them too took the
-    focal from 0.6 to 1.6 % off)."""
+def _round_prior(config: RefineConfig, release: bool) -> tuple[float, float]:
+    """``(pose_px, intrinsics_px)``: the camera prior's weights for one round (pixels of cost per alignment
+    sigma, see ``_PRIOR_SIGMA``; 0: none). Before the last round both are ``prior_weight_px``. Released (the
+    last round, tracks that tie the views together), the poses take ``final_prior_weight_px``; so do the
+    intrinsics, unless distortion is estimated: then focal and distortion trade off and the prior keeps
+    holding them (measured on a 10-frame arc at 128x96 with ``k1``: releasing them took the focal from 0.6 to
+    1.6 % off; a prior at the residuals' own sigma, 0.03 px, still took it from 0.35 to 1.8 %). What that
+    prior holds against the tracks is in the figure: :func:`.uncertainty.view_uncertainty`'s ``prior_pull``."""
     if not release:
-        weight = config.prior_weight_px
-        return _prior_weights(problem, tracks, weight) if weight > 0 else None
+        return config.prior_weight_px, config.prior_weight_px
     if config.distortion == "none" or config.prior_weight_px == 0:
-        weight = config.final_prior_weight_px
-        return _prior_weights(problem, tracks, weight) if weight > 0 else None
-    weights = _prior_weights(problem, tracks, config.prior_weight_px)
-    weights[: problem.focal_col0] *= config.final_prior_weight_px / config.prior_weight_px
-    return weights
+        return config.final_prior_weight_px, config.final_prior_weight_px
+    return config.final_prior_weight_px, config.prior_weight_px
 
 
-def _bundle(start, tracks, active, priors, config, hold_focal=None):
-    """One solve with outlier rejection between rounds: returns ``(problem, x, tracks)``.
+def _x_at(problem: BundleProblem, state: BundleState) -> np.ndarray:
+    """``problem``'s parameters at ``state``'s cameras and intrinsics (points: the problem's start): a solve
+    warm-started from an earlier one (its prior still centred on the alignment)."""
+    x = problem.x0()
+    st = problem.start
+    free = problem.free
+    if len(free):
+        poses = x[: 6 * len(free)].reshape(-1, 6)
+        poses[:, :3] = Rotation.from_matrix(state.R[free] @ np.swapaxes(st.R[free], 1, 2)).as_rotvec()
+        poses[:, 3:] = state.C[free]
+    intr = problem.intr
+    for group in range(problem.n_focal):
+        v = int(np.flatnonzero(intr.focal_group == group)[0])
+        x[problem.focal_col0 + group] = state.K[v, 0, 0] / st.K[v, 0, 0] - 1.0
+    for group in range(problem.n_pp):
+        v = int(np.flatnonzero(intr.pp_group == group)[0])
+        x[problem.pp_col0 + 2 * group : problem.pp_col0 + 2 * group + 2] = state.K[v, :2, 2] - st.K[v, :2, 2]
+    for group in range(problem.n_distg):
+        v = int(np.flatnonzero(intr.dist_group == group)[0])
+        first = problem.dist_col0 + intr.num_dist * group
+        x[first : first + intr.num_dist] = (state.dist[v] - st.dist[v])[: intr.num_dist]
+    return x
+
+
+def _bundle(start, tracks, active, priors, config, hold_focal=None, init=None):
+    """One solve with outlier rejection between rounds: returns ``(problem, x, tracks, prior_px)``
+    (``prior_px``: the last round's ``(pose_px, intrinsics_px)``, see :func:`_round_prior`).
 
     The camera prior (``prior_weight_px``) holds the cameras near the alignment in the rounds whose residuals
-    reject the outliers. The last round, on the kept observations, uses ``final_prior_weight_px`` (see
-    :func:`_round_prior`) when the tracks tie the views together (see ``_MIN_TRACK_LENGTH_TO_RELEASE``; the reference view and the scale pair
-    fix the gauge): a strong prior also pulls well-observed cameras towards the aligned ones, so that even
-    exact observations would not give the exact cameras."""
+    reject the outliers. The last round, on the kept observations, weakens it (see :func:`_round_prior`)
+    when the tracks tie the views together (see ``_MIN_TRACK_LENGTH_TO_RELEASE``; the reference view and
+    the scale pair fix the gauge): a strong prior also pulls well-observed cameras towards the aligned ones,
+    so that even exact observations would not give the exact cameras. ``init``: a :class:`BundleState` to
+    start from (an earlier solve's cameras) instead of the alignment."""
     free, scale_pair = _gauge(active, start, priors)
     intr = _groups(active, priors, config, hold_focal)
     x = None
+    prior_px = (config.prior_weight_px, config.prior_weight_px)
     for round_index in range(config.rounds):
         begin = BundleState(start.R, start.C, start.K, start.dist, tracks.points)
-        problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair)
         last = round_index == config.rounds - 1
         release = last and config.rounds > 1 and _mean_track_length(tracks) >= _MIN_TRACK_LENGTH_TO_RELEASE
-        weights = _round_prior(problem, tracks, config, release)
-        if weights is not None:
-            problem = BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
+        prior_px = _round_prior(config, release)
+        probe = BundleProblem(begin, tracks.obs, free, intr, scale_pair)
+        weights = _prior_weights(probe, tracks, *prior_px)
+        problem = (
+            probe if weights is None else BundleProblem(begin, tracks.obs, free, intr, scale_pair, weights)
+        )
+        if x is None:
+            x = problem.x0() if init is None else _x_at(problem, init)
         x = problem.solve(
-            problem.x0() if x is None else x, config.loss, config.loss_scale_px, 40 if last else 15, _LM_TOL
+            x, config.loss, config.loss_scale_px, _LAST_ITERATIONS if last else _ITERATIONS, _LM_TOL
         ).x
-        if round_index == config.rounds - 1:
+        if last:
             break
         err = np.linalg.norm(problem.residuals(x)[: 2 * len(tracks.obs.view)].reshape(-1, 2), axis=1)
         sigma = 1.4826 * np.median(err)
@@ -218,11 +260,16 @@ def _bundle(start, tracks, active, priors, config, hold_focal=None):
         points = x[problem.point_col0 :].reshape(-1, 3)[counts >= 2]
         x = np.concatenate([x[: problem.point_col0], points.ravel()])
         tracks = tracks.select(keep)
-    return problem, x, tracks
+    return problem, x, tracks, prior_px
 
 
 def solve_views(
-    world_from_cam: np.ndarray, K: np.ndarray, tracks: TrackSet, priors: Priors, config: RefineConfig
+    world_from_cam: np.ndarray,
+    K: np.ndarray,
+    tracks: TrackSet,
+    priors: Priors,
+    config: RefineConfig,
+    init: BundleState | None = None,
 ) -> SolveOutcome:
     """Refine the cameras on the tracks, keeping views that the refinement cannot help as aligned.
 
@@ -231,6 +278,8 @@ def solve_views(
         tracks: observations in refinement-image pixels, aligned start points.
         priors: shared focal, known focals and poses.
         config: loss, rounds, thresholds.
+        init: cameras to start the solve from (an earlier pass's, :attr:`SolveOutcome.state`); the prior stays
+            centred on the aligned cameras. None: start from the aligned cameras.
     """
     n = len(world_from_cam)
     start = start_state(world_from_cam, K, tracks.points)
@@ -248,16 +297,18 @@ def solve_views(
             active[:] = False
             break
         kept = all_tracks.select(active[all_tracks.obs.view])
-        problem, x, kept = _bundle(start, kept, active, priors, config, hold_focal)
+        problem, x, kept, prior_px = _bundle(start, kept, active, priors, config, hold_focal, init)
+        init = problem.state(x)  # a retry starts where this solve ended
         failed = _check(problem, x, kept, start, active, priors, config, notes)
         if not failed.any():
             at = problem_at(problem.state(x), problem, active)
-            unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n)
+            unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px)
             loose = _loose_focal(at, unc) & active & ~hold_focal if config.distortion == "none" else ~active
             if loose.any():  # the tracks do not pin the focal down: it keeps the alignment's, solve again
                 hold_focal |= loose
                 logger.info("focal of %d views held at the aligned value (not determined)", int(loose.sum()))
                 continue
+            unc, pull = _uncertainty(problem, x, kept, active, priors, config, hold_focal, prior_px, unc)
             failed = _undetermined(unc, kept, active, notes)
         if not failed.any():
             break
@@ -272,8 +323,9 @@ def solve_views(
     if kept_views.any():  # views kept as aligned: the error of their correspondences with the aligned cameras
         solve_error[kept_views] = _aligned_rms(start, all_tracks, n)[kept_views]
     if failed.any():  # the retries ran out: the last solve still held views it keeps as aligned
-        unc = view_uncertainty(problem_at(state, problem, active), None, config.loss, config.loss_scale_px, n)
-    uncertainty = np.where(active, unc.uncertainty_px, np.fmax(aligned_unc, np.nan_to_num(solve_error)))
+        unc, pull = _uncertainty(problem, x, kept, active, priors, config, hold_focal, prior_px)
+    figure = np.sqrt(unc.uncertainty_px**2 + pull**2)
+    uncertainty = np.where(active, figure, np.fmax(aligned_unc, np.nan_to_num(solve_error)))
     final = BundleState(
         R=np.where(active[:, None, None], state.R, start.R),
         C=np.where(active[:, None], state.C, start.C),
@@ -293,6 +345,51 @@ def solve_views(
     )
 
 
+def _longest_track(tracks: TrackSet, n: int) -> np.ndarray:
+    """``(N,)`` int: the longest track (views) each view is in (0 without any)."""
+    length = np.bincount(tracks.obs.point, minlength=tracks.num_tracks)
+    longest = np.zeros(n, dtype=np.int64)
+    np.maximum.at(longest, tracks.obs.view, length[tracks.obs.point])
+    return longest
+
+
+def _uncertainty(problem, x, tracks, active, priors, config, hold_focal, prior_px, unc=None):
+    """Each view's :func:`.uncertainty.view_uncertainty` at the solution ``x``. A focal held at the aligned
+    value (the tracks did not determine it) still has the alignment's uncertainty: for views with two-view
+    tracks only, which nothing else ties, it enters the covariance as a parameter at the alignment's sigma
+    (room N=2 at 256x192: 0.33 px read against 1.1-1.5 px true without it). With longer tracks it does not:
+    a shot's shared focal comes from every pair of the alignment and is then much better than that sigma
+    (tests/synthetic shot N=12: 0.19 % where the sigma says 2 %; with it the figures were 12 times the
+    truth). The camera prior's pull (:func:`.uncertainty.prior_pull`) adds in quadrature: the prior the last
+    round used, and the one it released (``prior_weight_px`` where the last round's was weaker): what the
+    tracks let drift away from the alignment (a shot's shared focal) reads as what that prior would take
+    back. Returns ``(covariance figure, pull (N,))``: whether a view is determined is the covariance's call
+    (with the pull in it, four frames of synthgen's 48-frame shot were kept as aligned, 149 px off, and the
+    shot around them went from 4 to 49 px); the figure reported is both in quadrature. ``unc``: the
+    covariance's figure already computed at ``x`` (reused when nothing changes)."""
+    n = len(active)
+    two_view = hold_focal & active & (_longest_track(tracks, n) <= 2)
+    if two_view.any():
+        intr = _groups(active, priors, config, hold_focal & ~two_view)
+        at = BundleProblem(problem.state(x), problem.obs, active, intr, None)
+        groups = intr.focal_group[two_view]
+        alignment_info = np.zeros(at.n_camera_params, dtype=bool)
+        alignment_info[at.focal_col0 + groups[groups >= 0]] = True
+        unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px, alignment_info)
+    elif unc is None:
+        at = problem_at(problem.state(x), problem, active)
+        unc = view_uncertainty(at, None, config.loss, config.loss_scale_px, n, prior_px)
+    pull = prior_pull(problem, x, config.loss, config.loss_scale_px, n)
+    weight = config.prior_weight_px
+    released = tuple(weight if px < weight else 0.0 for px in prior_px)
+    if weight > 0 and any(released):
+        # the last round released (part of) the prior: how far the rounds' prior would take the cameras back
+        held = BundleProblem(problem.start, problem.obs, np.isin(np.arange(n), problem.free), problem.intr,
+                             problem.scale_pair, _prior_weights(problem, tracks, *released))  # fmt: skip
+        pull = np.hypot(pull, prior_pull(held, x, config.loss, config.loss_scale_px, n, used=False))
+    return unc, pull
+
+
 def _loose_focal(problem: BundleProblem, unc) -> np.ndarray:
     """``(N,)`` bool: views whose focal the tracks do not determine (its posterior sigma above
     ``_FOCAL_DETERMINED_RATIO`` of the alignment's)."""
@@ -307,10 +404,7 @@ def _loose_focal(problem: BundleProblem, unc) -> np.ndarray:
 def _undetermined(unc, tracks: TrackSet, active: np.ndarray, notes: list[str]) -> np.ndarray:
     """``(N,)`` bool: active views whose tracks do not determine them (uncertainty not well below the
     alignment's, see ``_DETERMINED_RATIO``); their note says why."""
-    n = len(active)
-    length = np.bincount(tracks.obs.point, minlength=tracks.num_tracks)
-    longest = np.zeros(n, dtype=np.int64)
-    np.maximum.at(longest, tracks.obs.view, length[tracks.obs.point])
+    longest = _longest_track(tracks, len(active))
     failed = active & ~(unc.uncertainty_px <= _DETERMINED_RATIO * unc.prior_px)
     for v in np.flatnonzero(failed):
         why = "two-view tracks only" if longest[v] <= 2 else "its tracks do not determine it"
