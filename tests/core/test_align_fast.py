@@ -15,13 +15,7 @@ from tests import synthetic
 
 
 def _metrics(case, result):
-    est = {
-        "cam2world": result.world_from_cam,
-        "focals": result.focals,
-        "pts3d": np.stack(result.pts3d),
-        "depth": np.stack(result.depth),
-    }
-    return synthetic.evaluate(case, est, max_points=5000)
+    return synthetic.evaluate(case, synthetic.alignment_estimate(result), max_points=5000)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from core.footage.localise import Correspondences, default_inlier_px, localise_f
 from core.graphs.temporal import temporal_pairs
 from core.jobs.refine import refine_shot
 from core.predictions import PairPrediction
-from tests.synthetic import evaluate, make_case, pose_fit
+from tests.synthetic import alignment_estimate, evaluate, make_case, pose_fit
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)  # the noise-1 figures: pytest --log-cli-level=INFO
@@ -65,14 +65,7 @@ def _key_metrics(case, aligned) -> dict:
     per_view = ("images", "depth", "K", "focals", "cam2world", "obj_id", "dist")
     sub = {k: case[k][keys] for k in per_view}
     sub.update(scene_scale=case["scene_scale"], meta=case["meta"])
-    est = {
-        "cam2world": aligned.world_from_cam,
-        "focals": aligned.focals,
-        "pts3d": np.stack(aligned.pts3d),
-        "depth": np.stack(aligned.depth),
-        "principal_points": aligned.principal_points,
-    }
-    return evaluate(sub, est, max_points=5000)
+    return evaluate(sub, alignment_estimate(aligned), max_points=5000)
 
 
 def _localised_errors(case, aligned, localised) -> tuple[np.ndarray, np.ndarray]:

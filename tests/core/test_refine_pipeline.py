@@ -18,17 +18,9 @@ from core.geometry.photo import PhotoCrop
 from core.jobs.refine import refine_on_photos, refine_shot, with_refinement
 from core.predictions import predictions_from_pairwise
 from tests.pipeline_support import PHOTOS, TINY_CHECKPOINT
-from tests.synthetic import evaluate, make_case
+from tests.synthetic import alignment_estimate, evaluate, make_case
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _estimate(alignment, dist=None) -> dict:
-    est = {"cam2world": alignment.world_from_cam, "focals": alignment.focals, "pts3d": np.stack(alignment.pts3d),
-           "depth": np.stack(alignment.depth), "principal_points": alignment.principal_points}  # fmt: skip
-    if dist is not None:
-        est["dist"] = dist
-    return est
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +47,8 @@ def test_refinement_on_the_photos_reports_photo_pixels_and_improves_the_cameras(
     assert on_photos.refined.all()
     # the matcher worked on the 256x192 photos: the refined network focals (128x96 units) come back through
     # the crop, and the cameras sit better on the views than the aligned ones
-    before = evaluate(net, _estimate(aligned), max_points=5000)
-    after = evaluate(net, _estimate(on_photos.alignment, on_photos.dist), max_points=5000)
+    before = evaluate(net, alignment_estimate(aligned), max_points=5000)
+    after = evaluate(net, alignment_estimate(on_photos.alignment, on_photos.dist), max_points=5000)
     assert after["reproj_px_median"] < 0.7 * before["reproj_px_median"]
     assert after["focal_err_mean"] < before["focal_err_mean"]
     # solve errors are in photo pixels: the same correspondences measured on the network images would be
@@ -119,8 +111,8 @@ def test_footage_hook_refines_the_shot_with_one_lens(shot):
     assert (
         refined.dist.shape == (10, 2) and np.ptp(refined.dist[:, 0]) == 0.0 and not refined.dist[:, 1].any()
     )
-    before = evaluate(case, _estimate(aligned), max_points=5000)
-    after = evaluate(case, _estimate(refined.aligned, refined.dist), max_points=5000)
+    before = evaluate(case, alignment_estimate(aligned), max_points=5000)
+    after = evaluate(case, alignment_estimate(refined.aligned, refined.dist), max_points=5000)
     assert after["reproj_px_median"] < 0.8 * before["reproj_px_median"]
     assert after["rot_step_err_deg"] < before["rot_step_err_deg"]
 

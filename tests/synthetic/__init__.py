@@ -6,17 +6,18 @@
 
 Modules: ``scenes`` (primitives, materials, camera paths), ``render`` (ray casting, anti-aliased procedural
 shading), ``predictions`` (pair predictions and their noise model), ``metrics`` (``evaluate``,
-``gt_estimate``), ``case`` (``make_case`` and the case layout, ``save_case``, ``load_case``).
+``gt_estimate``, ``alignment_estimate``), ``case`` (``make_case`` and the case layout, ``save_case``, ``load_case``).
 """
 
 from .case import case_meta, load_case, make_case, save_case
-from .metrics import evaluate, gt_estimate, gt_world_points, pose_fit, true_rays, umeyama
+from .metrics import alignment_estimate, evaluate, gt_estimate, gt_world_points, pose_fit, true_rays, umeyama
 from .predictions import graph_edges
 from .scenes import FOOTAGE, SCENES
 
 __all__ = [
     "FOOTAGE",
     "SCENES",
+    "alignment_estimate",
     "case_meta",
     "evaluate",
     "graph_edges",

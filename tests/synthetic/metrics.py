@@ -83,6 +83,21 @@ def gt_estimate(case) -> dict[str, np.ndarray]:
     }
 
 
+def alignment_estimate(alignment, dist=None) -> dict[str, np.ndarray]:
+    """The estimate :func:`evaluate` reads, from a ``core.align`` ``AlignmentResult`` (cameras, focals,
+    principal points, points, depth) and, when given, the lens's ``(N, 2)`` ``dist``."""
+    est = {
+        "cam2world": alignment.world_from_cam,
+        "focals": alignment.focals,
+        "principal_points": alignment.principal_points,
+        "pts3d": np.stack(alignment.pts3d),
+        "depth": np.stack(alignment.depth),
+    }
+    if dist is not None:
+        est["dist"] = dist
+    return est
+
+
 def _relative_pose_errors(T_est, T_gt, res) -> None:
     i, j = np.triu_indices(len(T_gt), 1)
     if len(i) == 0:
